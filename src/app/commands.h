@@ -1,0 +1,12 @@
+// The subcommands of the logbucket binary, each registered on a CLI11 app by its own file.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace logbucket::app {
+
+// Each returns the process exit code through the callback it installs.
+void RegisterServe(CLI::App& app, int& exit_code);
+void RegisterUser(CLI::App& app, int& exit_code);
+
+}  // namespace logbucket::app

@@ -1,0 +1,20 @@
+// logbucket: an S3-compatible build-log archive in one binary. Subcommands in the git style.
+#include <cstdio>
+
+#include "app/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"logbucket: an S3-compatible build-log archive (embedded S3 store, log viewer, "
+               "CI tools)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "logbucket 0.1.0");
+  int exit_code = 0;
+  logbucket::app::RegisterServe(app, exit_code);
+  logbucket::app::RegisterUser(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}

@@ -1,0 +1,186 @@
+// `logbucket serve`: config → store → S3 service → listener; signals; graceful drain.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "app/commands.h"
+#include "common/log.h"
+#include "config/config.h"
+#include "http/server/server.h"
+#include "platform/file_util.h"
+#include "s3/service.h"
+#include "store/local/local_store.h"
+
+namespace logbucket::app {
+namespace {
+
+struct ServeFlags {
+  std::string config_file;
+  std::string data_dir;
+  std::string s3_listen;
+  std::string region;
+  std::vector<std::string> domains;
+  std::vector<std::string> trusted_proxies;
+  int64_t lifecycle_day_seconds = 0;
+  bool quiet_access_log = false;
+};
+
+std::string EndpointUrl(const config::Config& c, uint16_t port) {
+  auto hp = config::ParseHostPort(c.s3.listen);
+  std::string host = hp ? hp->host : "127.0.0.1";
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(port);
+}
+
+std::string AdminEnv(const store::User& user, const std::string& region,
+                     const std::string& endpoint) {
+  return "AWS_ACCESS_KEY_ID=" + user.access_key + "\nAWS_SECRET_ACCESS_KEY=" + user.secret_key +
+         "\nAWS_DEFAULT_REGION=" + region + "\nAWS_ENDPOINT_URL=" + endpoint + "\n";
+}
+
+int RunServe(const ServeFlags& flags) {
+  config::Config cfg;
+  if (!flags.config_file.empty()) {
+    Status s = config::LoadTomlFile(flags.config_file, cfg);
+    if (!s.ok()) {
+      std::fprintf(stderr, "logbucket serve: --config: %s\n", s.message().c_str());
+      return 2;
+    }
+  }
+  if (const char* env = std::getenv("LOGBUCKET_DATA")) cfg.data_dir = env;
+  if (!flags.data_dir.empty()) cfg.data_dir = flags.data_dir;
+  if (!flags.s3_listen.empty()) cfg.s3.listen = flags.s3_listen;
+  if (!flags.region.empty()) cfg.s3.region = flags.region;
+  if (!flags.domains.empty()) cfg.s3.domains = flags.domains;
+  if (!flags.trusted_proxies.empty()) cfg.s3.trusted_proxies = flags.trusted_proxies;
+  if (flags.lifecycle_day_seconds > 0) cfg.lifecycle_day_seconds = flags.lifecycle_day_seconds;
+  if (flags.quiet_access_log) cfg.http.access_log = false;
+  if (Status s = config::Validate(cfg); !s.ok()) {
+    std::fprintf(stderr, "logbucket serve: %s\n", s.message().c_str());
+    return 2;
+  }
+
+  // Block the signals we wait for before any thread starts, so they all inherit the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  store::LocalStoreOptions store_options;
+  store_options.data_dir = cfg.data_dir;
+  auto store = store::OpenLocalStore(store_options);
+  if (!store) {
+    std::fprintf(stderr, "logbucket serve: --data %s: %s\n", cfg.data_dir.c_str(),
+                 store.error().message().c_str());
+    return 1;
+  }
+  const auto& report = (*store)->recovery_report();
+  if (report.temp_files_removed > 0 || report.orphan_blobs_removed > 0) {
+    Log().warn("recovery: removed {} unfinished uploads and {} unreferenced blobs",
+               report.temp_files_removed, report.orphan_blobs_removed);
+  }
+
+  auto hp = config::ParseHostPort(cfg.s3.listen);
+  http::ServerOptions server_options;
+  server_options.host = hp->host;
+  server_options.port = hp->port;
+  server_options.max_connections = cfg.http.max_connections;
+  server_options.idle_timeout_seconds = cfg.http.idle_timeout_seconds;
+  server_options.io_timeout_seconds = cfg.http.io_timeout_seconds;
+  server_options.max_header_bytes = cfg.http.max_header_bytes;
+  server_options.max_body_bytes = cfg.s3.max_object_bytes + (cfg.s3.max_object_bytes / 8) + (1 << 20);
+  server_options.access_log = cfg.http.access_log;
+  server_options.name = "s3";
+
+  s3::ServiceOptions service_options;
+  service_options.s3 = cfg.s3;
+  s3::Service service(service_options, **store, **store);
+  http::Server server(server_options, [&service](http::Request& r) { return service.Handle(r); });
+  if (Status s = server.Listen(); !s.ok()) {
+    std::fprintf(stderr, "logbucket serve: --s3-listen %s: %s\n", cfg.s3.listen.c_str(),
+                 s.message().c_str());
+    return 1;
+  }
+  std::string endpoint = EndpointUrl(cfg, server.port());
+
+  // First start on an empty data dir: create the admin key pair and admin.env.
+  std::string env_path = cfg.data_dir + "/admin.env";
+  auto users = (*store)->ListUsers();
+  if (!users) {
+    std::fprintf(stderr, "logbucket serve: %s\n", users.error().message().c_str());
+    return 1;
+  }
+  bool created_admin = false;
+  if (users->empty()) {
+    auto admin = (*store)->AddUser("admin", /*admin=*/true);
+    if (!admin) {
+      std::fprintf(stderr, "logbucket serve: creating the admin user: %s\n",
+                   admin.error().message().c_str());
+      return 1;
+    }
+    users->push_back(*admin);
+    created_admin = true;
+  }
+  const store::User* admin = nullptr;
+  for (const store::User& u : *users) {
+    if (u.admin && (admin == nullptr || u.name == "admin")) admin = &u;
+  }
+  if (admin != nullptr) {
+    // Rewritten at every start so the endpoint line follows --s3-listen.
+    Status s = platform::WriteFileAtomic(env_path, AdminEnv(*admin, cfg.s3.region, endpoint), 0600);
+    if (!s.ok()) Log().warn("could not write {}: {}", env_path, s.message());
+  }
+
+  server.Start();
+  std::printf("logbucket is serving S3 at %s (data: %s)\n", endpoint.c_str(), cfg.data_dir.c_str());
+  if (admin != nullptr) {
+    std::printf("%s admin credentials (also in %s):\n", created_admin ? "Created" : "Existing",
+                env_path.c_str());
+    std::printf("  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n  AWS_DEFAULT_REGION=%s\n"
+                "  AWS_ENDPOINT_URL=%s\n",
+                admin->access_key.c_str(), admin->secret_key.c_str(), cfg.s3.region.c_str(),
+                endpoint.c_str());
+    std::printf("Try:\n  set -a; . %s; set +a\n  aws s3 mb s3://alice-build-logs\n"
+                "  aws s3 cp fullLog.txt s3://alice-build-logs/test.txt\n"
+                "  s3cmd --access_key=$AWS_ACCESS_KEY_ID --secret_key=$AWS_SECRET_ACCESS_KEY "
+                "--host=%s --host-bucket=%s --no-ssl ls\n",
+                env_path.c_str(), endpoint.substr(7).c_str(), endpoint.substr(7).c_str());
+  }
+  std::fflush(stdout);
+
+  int received = 0;
+  sigwait(&signals, &received);
+  Log().info("received {}, draining (up to {} s)", received == SIGTERM ? "SIGTERM" : "SIGINT",
+             cfg.http.drain_seconds);
+  int forced = server.Shutdown(cfg.http.drain_seconds);
+  if (forced > 0) Log().warn("closed {} connections still busy after the drain", forced);
+  Log().info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+void RegisterServe(CLI::App& app, int& exit_code) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app.add_subcommand("serve", "Run the embedded S3 store");
+  cmd->add_option("--config", flags->config_file, "TOML configuration file")->check(CLI::ExistingFile);
+  cmd->add_option("--data", flags->data_dir, "data directory (default ./data)");
+  cmd->add_option("--s3-listen", flags->s3_listen, "S3 listener HOST:PORT (default 127.0.0.1:9000)");
+  cmd->add_option("--region", flags->region, "region name (default us-east-1)");
+  cmd->add_option("--domain", flags->domains,
+                  "domain for virtual-hosted-style requests (<bucket>.<domain>); repeatable");
+  cmd->add_option("--trusted-proxy", flags->trusted_proxies,
+                  "CIDR of a proxy whose X-Forwarded-For is trusted; repeatable");
+  cmd->add_option("--lifecycle-day-seconds", flags->lifecycle_day_seconds,
+                  "length of one lifecycle day in seconds (tests)");
+  cmd->add_flag("--no-access-log", flags->quiet_access_log, "do not log one line per request");
+  cmd->callback([flags, &exit_code] { exit_code = RunServe(*flags); });
+}
+
+}  // namespace logbucket::app

@@ -1,0 +1,129 @@
+#include "config/config.h"
+
+#include <toml++/toml.h>
+
+#include <sstream>
+
+#include "common/encoding.h"
+
+namespace logbucket::config {
+namespace {
+
+Status Apply(const toml::table& root, Config& c) {
+  auto str = [](const toml::node_view<const toml::node>& n, std::string& out) {
+    if (auto v = n.value<std::string>()) out = *v;
+  };
+  auto list = [](const toml::node_view<const toml::node>& n, std::vector<std::string>& out) {
+    if (const toml::array* a = n.as_array()) {
+      out.clear();
+      for (const auto& e : *a) {
+        if (auto v = e.value<std::string>()) out.push_back(*v);
+      }
+    }
+  };
+  auto integer = [](const toml::node_view<const toml::node>& n, auto& out) {
+    if (auto v = n.value<int64_t>()) out = static_cast<std::decay_t<decltype(out)>>(*v);
+  };
+  static const char* const kKnownTop[] = {"data_dir", "s3", "http", "lifecycle"};
+  for (const auto& [key, value] : root) {
+    bool known = false;
+    for (const char* k : kKnownTop) known = known || key.str() == k;
+    if (!known) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "unknown configuration key '" + std::string(key.str()) + "'");
+    }
+  }
+  toml::node_view<const toml::node> r(root);
+  str(r["data_dir"], c.data_dir);
+  str(r["s3"]["listen"], c.s3.listen);
+  str(r["s3"]["region"], c.s3.region);
+  list(r["s3"]["domains"], c.s3.domains);
+  list(r["s3"]["trusted_proxies"], c.s3.trusted_proxies);
+  integer(r["s3"]["max_object_bytes"], c.s3.max_object_bytes);
+  integer(r["s3"]["max_xml_bytes"], c.s3.max_xml_bytes);
+  integer(r["http"]["max_connections"], c.http.max_connections);
+  integer(r["http"]["idle_timeout_seconds"], c.http.idle_timeout_seconds);
+  integer(r["http"]["io_timeout_seconds"], c.http.io_timeout_seconds);
+  integer(r["http"]["drain_seconds"], c.http.drain_seconds);
+  integer(r["http"]["max_header_bytes"], c.http.max_header_bytes);
+  if (auto v = r["http"]["access_log"].value<bool>()) c.http.access_log = *v;
+  integer(r["lifecycle"]["day_seconds"], c.lifecycle_day_seconds);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status LoadTomlString(const std::string& text, Config& config) {
+  try {
+    toml::table root = toml::parse(text);
+    return Apply(root, config);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << "line " << e.source().begin.line << ": " << e.description();
+    return Error(ErrorCode::kInvalidArgument, msg.str());
+  }
+}
+
+Status LoadTomlFile(const std::string& path, Config& config) {
+  try {
+    toml::table root = toml::parse_file(path);
+    Status s = Apply(root, config);
+    if (!s.ok()) return Error(s.code(), path + ": " + s.message());
+    return s;
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << path << ":" << e.source().begin.line << ": " << e.description();
+    return Error(ErrorCode::kInvalidArgument, msg.str());
+  }
+}
+
+Result<HostPort> ParseHostPort(const std::string& text) {
+  std::string host;
+  std::string port_text;
+  if (!text.empty() && text[0] == '[') {
+    size_t close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return Error(ErrorCode::kInvalidArgument, "'" + text + "' is not [IPv6]:PORT");
+    }
+    host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string::npos) {
+      return Error(ErrorCode::kInvalidArgument, "'" + text + "' is not HOST:PORT");
+    }
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+  }
+  auto port = ParseDecimal(port_text);
+  if (host.empty() || !port || *port > 65535) {
+    return Error(ErrorCode::kInvalidArgument, "'" + text + "' is not HOST:PORT");
+  }
+  return HostPort{host, static_cast<uint16_t>(*port)};
+}
+
+Status Validate(const Config& c) {
+  auto bad = [](const std::string& what) { return Error(ErrorCode::kInvalidArgument, what); };
+  if (c.data_dir.empty()) return bad("data_dir must not be empty");
+  if (auto hp = ParseHostPort(c.s3.listen); !hp) return bad("s3.listen: " + hp.error().message());
+  if (c.s3.region.empty()) return bad("s3.region must not be empty");
+  if (c.s3.max_object_bytes < 1 || c.s3.max_object_bytes > (5ULL << 40)) {
+    return bad("s3.max_object_bytes must be between 1 and 5 TiB");
+  }
+  if (c.http.max_connections < 1 || c.http.max_connections > 100000) {
+    return bad("http.max_connections must be between 1 and 100000");
+  }
+  if (c.http.idle_timeout_seconds < 1 || c.http.io_timeout_seconds < 1) {
+    return bad("http timeouts must be at least 1 second");
+  }
+  if (c.http.max_header_bytes < 1024 || c.http.max_header_bytes > (1u << 20)) {
+    return bad("http.max_header_bytes must be between 1 KiB and 1 MiB");
+  }
+  if (c.lifecycle_day_seconds < 1) return bad("lifecycle.day_seconds must be at least 1");
+  for (const std::string& d : c.s3.domains) {
+    if (d.empty() || d.find('/') != std::string::npos) return bad("s3.domains: bad domain '" + d + "'");
+  }
+  return Status::Ok();
+}
+
+}  // namespace logbucket::config

@@ -1,0 +1,530 @@
+#include "http/server/server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <set>
+
+#include "common/clock.h"
+#include "common/encoding.h"
+#include "common/hash.h"
+#include "common/log.h"
+
+namespace logbucket::http {
+namespace beast = boost::beast;
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+using boost::system::error_code;
+
+namespace {
+
+constexpr int kLingerMs = 2000;
+constexpr size_t kLingerMaxBytes = 16u << 20;
+
+// A blocking socket with poll()-based timeouts, shaped as Beast's SyncReadStream and
+// SyncWriteStream. While `idle` is set, the stop eventfd also wakes a read (the connection is
+// between requests and may be closed for shutdown).
+class FdStream {
+ public:
+  FdStream(int fd, int stop_fd, int io_timeout_ms, int idle_timeout_ms)
+      : fd_(fd), stop_fd_(stop_fd), io_timeout_ms_(io_timeout_ms),
+        idle_timeout_ms_(idle_timeout_ms) {}
+
+  void set_idle(bool idle) { idle_ = idle; }
+  int fd() const { return fd_; }
+
+  template <class MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers, error_code& ec) {
+    ec = {};
+    for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers);
+         ++it) {
+      net::mutable_buffer b = *it;
+      if (b.size() == 0) continue;
+      if (!WaitReadable(ec)) return 0;
+      while (true) {
+        ssize_t n = ::recv(fd_, b.data(), b.size(), 0);
+        if (n > 0) return static_cast<size_t>(n);
+        if (n == 0) {
+          ec = net::error::eof;
+          return 0;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+          if (!WaitReadable(ec)) return 0;
+          continue;
+        }
+        ec = error_code(errno, boost::system::system_category());
+        return 0;
+      }
+    }
+    return 0;
+  }
+  template <class MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers) {
+    error_code ec;
+    size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+  template <class ConstBuffers>
+  size_t write_some(const ConstBuffers& buffers, error_code& ec) {
+    ec = {};
+    for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers);
+         ++it) {
+      net::const_buffer b = *it;
+      if (b.size() == 0) continue;
+      Status s = SendAll(std::string_view(static_cast<const char*>(b.data()), b.size()), 0);
+      if (!s.ok()) ec = net::error::broken_pipe;
+      return s.ok() ? b.size() : 0;
+    }
+    return 0;
+  }
+  template <class ConstBuffers>
+  size_t write_some(const ConstBuffers& buffers) {
+    error_code ec;
+    size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+  Status SendAll(std::string_view data, int flags) {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), flags | MSG_NOSIGNAL);
+      if (n > 0) {
+        data.remove_prefix(static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        if (!WaitWritable()) return Error(ErrorCode::kRequestTimeout, "send timed out");
+        continue;
+      }
+      return Error(ErrorCode::kInternalError, "send failed");
+    }
+    return Status::Ok();
+  }
+
+  Status SendFile(int file_fd, uint64_t offset, uint64_t length) {
+    auto off = static_cast<off_t>(offset);
+    while (length > 0) {
+      ssize_t n = ::sendfile(fd_, file_fd, &off, std::min<uint64_t>(length, 1u << 30));
+      if (n > 0) {
+        length -= static_cast<uint64_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        if (!WaitWritable()) return Error(ErrorCode::kRequestTimeout, "sendfile timed out");
+        continue;
+      }
+      return Error(ErrorCode::kInternalError, n == 0 ? "file shorter than expected"
+                                                     : "sendfile failed");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  bool WaitReadable(error_code& ec) {
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    int count = idle_ ? 2 : 1;
+    int timeout = idle_ ? idle_timeout_ms_ : io_timeout_ms_;
+    while (true) {
+      int r = ::poll(fds, count, timeout);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        ec = net::error::timed_out;
+        return false;
+      }
+      if (idle_ && (fds[1].revents & POLLIN) && !(fds[0].revents & POLLIN)) {
+        ec = net::error::operation_aborted;  // shutting down; the connection is idle
+        return false;
+      }
+      return true;
+    }
+  }
+  bool WaitWritable() {
+    pollfd pfd{fd_, POLLOUT, 0};
+    while (true) {
+      int r = ::poll(&pfd, 1, io_timeout_ms_);
+      if (r < 0 && errno == EINTR) continue;
+      return r > 0;
+    }
+  }
+
+  int fd_;
+  int stop_fd_;
+  int io_timeout_ms_;
+  int idle_timeout_ms_;
+  bool idle_ = false;
+};
+
+using Parser = bhttp::request_parser<bhttp::buffer_body>;
+
+class SocketBodyReader final : public BodyReader {
+ public:
+  SocketBodyReader(FdStream& stream, beast::flat_buffer& buffer, Parser& parser, bool expect_100)
+      : stream_(stream), buffer_(buffer), parser_(parser), expect_100_(expect_100) {}
+
+  Result<size_t> Read(char* out, size_t size) override {
+    if (expect_100_ && !continue_sent_) {
+      continue_sent_ = true;
+      Status s = stream_.SendAll("HTTP/1.1 100 Continue\r\n\r\n", 0);
+      if (!s.ok()) return s;
+    }
+    while (!parser_.is_done()) {
+      parser_.get().body().data = out;
+      parser_.get().body().size = size;
+      parser_.get().body().more = true;
+      error_code ec;
+      bhttp::read_some(stream_, buffer_, parser_, ec);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec == net::error::timed_out) {
+        return Error(ErrorCode::kRequestTimeout);
+      }
+      if (ec) {
+        return Error(ErrorCode::kIncompleteBody,
+                     "the request body ended early or was malformed: " + ec.message());
+      }
+      size_t got = size - parser_.get().body().size;
+      if (got > 0) return got;
+    }
+    return size_t{0};
+  }
+
+  bool expect_100() const { return expect_100_; }
+  bool continue_sent() const { return continue_sent_; }
+
+ private:
+  FdStream& stream_;
+  beast::flat_buffer& buffer_;
+  Parser& parser_;
+  bool expect_100_;
+  bool continue_sent_ = false;
+};
+
+std::string_view ReasonPhrase(int status) {
+  return bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+}
+
+const std::string& CachedHttpDate() {
+  thread_local int64_t last_second = -1;
+  thread_local std::string text;
+  int64_t now = SystemClock::Instance().NowMs();
+  if (now / 1000 != last_second) {
+    last_second = now / 1000;
+    text = FormatHttpDate(now);
+  }
+  return text;
+}
+
+// The query with signatures blanked, for the access log.
+std::string RedactedTarget(std::string_view target) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return std::string(target);
+  std::string out(target.substr(0, q + 1));
+  bool first = true;
+  for (std::string_view part : Split(target.substr(q + 1), '&')) {
+    if (!first) out.push_back('&');
+    first = false;
+    std::string_view key = part.substr(0, part.find('='));
+    if (key == "X-Amz-Signature" || key == "Signature" || key == "X-Amz-Security-Token") {
+      out += key;
+      out += "=REDACTED";
+    } else {
+      out += part;
+    }
+  }
+  return out;
+}
+
+// Reads and discards what the client still sends after we answered early, so that closing
+// the socket does not reset the connection before the client has read our response.
+void LingeringClose(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  char buf[65536];
+  size_t total = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kLingerMs);
+  while (total < kLingerMaxBytes) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) break;
+    pollfd pfd{fd, POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) break;
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    total += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options, Handler handler)
+    : options_(std::move(options)), handler_(std::move(handler)) {}
+
+Server::~Server() {
+  if (!stopping_) Shutdown(0);
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+}
+
+Status Server::Listen() {
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd_ < 0) return platform::PosixError("eventfd", "", errno);
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  int family = AF_INET;
+  if (options_.host.find(':') != std::string::npos) {
+    family = AF_INET6;
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(options_.port);
+    if (::inet_pton(AF_INET6, options_.host.c_str(), &a6->sin6_addr) != 1) {
+      return Error(ErrorCode::kInvalidArgument, "not an IPv6 address: " + options_.host);
+    }
+    addr_len = sizeof(sockaddr_in6);
+  } else {
+    auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(options_.port);
+    std::string host = options_.host == "localhost" ? "127.0.0.1" : options_.host;
+    if (::inet_pton(AF_INET, host.c_str(), &a4->sin_addr) != 1) {
+      return Error(ErrorCode::kInvalidArgument, "not an IPv4 address: " + options_.host);
+    }
+    addr_len = sizeof(sockaddr_in);
+  }
+  listen_fd_ = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0) return platform::PosixError("socket", options_.host, errno);
+  int one = 1;
+  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  std::string where = options_.host + ":" + std::to_string(options_.port);
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
+    return platform::PosixError("bind", where, errno);
+  }
+  if (::listen(listen_fd_, 1024) != 0) return platform::PosixError("listen", where, errno);
+  sockaddr_storage bound{};
+  socklen_t bound_len = sizeof bound;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &bound_len);
+  port_ = ntohs(family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                   : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  return Status::Ok();
+}
+
+void Server::Start() { accept_thread_ = std::thread([this] { AcceptLoop(); }); }
+
+void Server::AcceptLoop() {
+  while (!stopping_) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    int r = ::poll(fds, 2, -1);
+    if (r < 0 && errno == EINTR) continue;
+    if (stopping_ || (fds[1].revents & POLLIN)) break;
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof peer;
+    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) {
+        Log().error("{}: accept: out of file descriptors", options_.name);
+        ::usleep(10000);  // back off instead of spinning on a full table
+      }
+      continue;
+    }
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (peer.ss_family == AF_INET6) {
+      auto* a6 = reinterpret_cast<sockaddr_in6*>(&peer);
+      ::inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof ip);
+    } else {
+      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, ip, sizeof ip);
+    }
+    std::string peer_ip(ip);
+    if (peer_ip.rfind("::ffff:", 0) == 0) peer_ip = peer_ip.substr(7);
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    {
+      std::lock_guard lock(mu_);
+      if (active_connections_ >= options_.max_connections) {
+        static constexpr std::string_view kBusy =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
+            "Connection: close\r\nContent-Length: 110\r\n\r\n"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
+            "<Message>Please reduce your request rate.</Message></Error>";
+        (void)!::send(fd, kBusy.data(), kBusy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        ::close(fd);
+        continue;
+      }
+      ++active_connections_;
+      active_fds_.insert(fd);
+    }
+    std::thread([this, fd, peer_ip = std::move(peer_ip)]() mutable {
+      Serve(fd, std::move(peer_ip));
+      std::lock_guard lock(mu_);
+      active_fds_.erase(fd);
+      ::close(fd);
+      --active_connections_;
+      idle_cv_.notify_all();
+    }).detach();
+  }
+}
+
+void Server::Serve(int fd, std::string peer) {
+  FdStream stream(fd, stop_fd_, options_.io_timeout_seconds * 1000,
+                  options_.idle_timeout_seconds * 1000);
+  beast::flat_buffer buffer(8192);
+  static const std::string process_tag = HexEncode(RandomBytes(4));
+  while (!stopping_) {
+    Parser parser;
+    parser.header_limit(options_.max_header_bytes);
+    parser.body_limit(options_.max_body_bytes);
+    stream.set_idle(true);
+    error_code ec;
+    bhttp::read_header(stream, buffer, parser, ec);
+    stream.set_idle(false);
+    int64_t started = SystemClock::Instance().NowMs();
+    if (ec) {
+      if (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+          ec == net::error::operation_aborted || ec == net::error::timed_out) {
+        return;  // client closed, idle timeout or shutdown: nothing to answer
+      }
+      std::string_view code = "BadRequest";
+      std::string_view message = "Could not parse the HTTP request.";
+      int status = 400;
+      if (ec == bhttp::error::header_limit) {
+        code = "RequestHeaderSectionTooLarge";
+        message = "Your request header section exceeds the maximum allowed size.";
+      } else if (ec == bhttp::error::body_limit) {
+        code = "EntityTooLarge";
+        message = "Your proposed upload exceeds the maximum allowed object size.";
+      }
+      std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" +
+                         std::string(code) + "</Code><Message>" + std::string(message) +
+                         "</Message></Error>";
+      std::string head = "HTTP/1.1 " + std::to_string(status) + " Bad Request\r\nDate: " +
+                         CachedHttpDate() +
+                         "\r\nContent-Type: application/xml\r\nConnection: close\r\n"
+                         "Content-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n";
+      (void)stream.SendAll(head + body, 0);
+      Log().info("{} - {} - - {} {}", options_.name, peer, status, ec.message());
+      LingeringClose(fd);
+      return;
+    }
+
+    auto& header = parser.get();
+    Request request;
+    request.method = std::string(header.method_string());
+    request.target = std::string(header.target());
+    std::string_view target = request.target;
+    size_t q = target.find('?');
+    request.raw_path = target.substr(0, q);
+    request.raw_query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+    request.headers.reserve(16);
+    for (const auto& field : header) {
+      request.headers.push_back({AsciiLower(field.name_string()), std::string(field.value())});
+    }
+    request.peer_address = peer;
+    request.request_id =
+        process_tag + fmt::format("{:012X}", next_request_.fetch_add(1) + 1);
+    request.received_ms = started;
+    if (auto len = parser.content_length()) request.content_length = *len;
+    request.has_body = !parser.is_done();
+    bool expect_100 = false;
+    if (auto expect = FindHeader(request.headers, "expect")) {
+      expect_100 = EqualsIgnoreCase(*expect, "100-continue");
+    }
+    SocketBodyReader body(stream, buffer, parser, expect_100 && request.has_body);
+    request.body = &body;
+
+    Response response = handler_(request);
+
+    bool keep_alive = header.keep_alive() && !stopping_;
+    bool body_left = !parser.is_done();
+    if (body_left) keep_alive = false;
+
+    std::string head;
+    head.reserve(512);
+    head += "HTTP/1.1 ";
+    head += std::to_string(response.status);
+    head += ' ';
+    head += ReasonPhrase(response.status);
+    head += "\r\nDate: ";
+    head += CachedHttpDate();
+    head += "\r\nServer: logbucket\r\nx-amz-request-id: ";
+    head += request.request_id;
+    head += "\r\n";
+    bool has_length = false;
+    for (const Header& h : response.headers) {
+      if (h.name == "content-length") has_length = true;
+      head += h.name;
+      head += ": ";
+      head += h.value;
+      head += "\r\n";
+    }
+    uint64_t body_length = response.file ? response.file->length : response.body.size();
+    bool no_body_status = response.status == 304 || response.status == 204 ||
+                          response.status < 200;
+    if (!has_length && !no_body_status) {
+      head += "Content-Length: ";
+      head += std::to_string(body_length);
+      head += "\r\n";
+    }
+    if (!keep_alive) head += "Connection: close\r\n";
+    head += "\r\n";
+
+    Status sent;
+    bool send_body = !response.omit_body && !no_body_status && request.method != "HEAD";
+    if (send_body && response.file) {
+      sent = stream.SendAll(head, MSG_MORE);
+      if (sent.ok()) sent = stream.SendFile(response.file->fd.get(), response.file->offset,
+                                            response.file->length);
+    } else if (send_body && !response.body.empty()) {
+      head += response.body;
+      sent = stream.SendAll(head, 0);
+    } else {
+      sent = stream.SendAll(head, 0);
+    }
+    if (options_.access_log) {
+      int64_t elapsed = SystemClock::Instance().NowMs() - started;
+      Log().info("{} {} {} {} {} {} {} {}ms {} {}", options_.name, request.request_id, peer,
+                 request.method, RedactedTarget(request.target), response.status,
+                 send_body ? body_length : 0, elapsed,
+                 response.log_principal.empty() ? "-" : response.log_principal,
+                 response.log_error.empty() ? (sent.ok() ? "" : "send-failed")
+                                            : response.log_error);
+    }
+    if (!sent.ok()) return;
+    if (!keep_alive) {
+      if (body_left) LingeringClose(fd);
+      return;
+    }
+  }
+}
+
+int Server::Shutdown(int drain_seconds) {
+  bool was_stopping = stopping_.exchange(true);
+  if (!was_stopping && stop_fd_ >= 0) {
+    uint64_t one = 1;
+    (void)!::write(stop_fd_, &one, sizeof one);
+  }
+  if (accept_thread_.joinable()) accept_thread_.join();
+  std::unique_lock lock(mu_);
+  idle_cv_.wait_for(lock, std::chrono::seconds(drain_seconds),
+                    [this] { return active_connections_ == 0; });
+  int forced = active_connections_;
+  if (forced > 0) {
+    for (int fd : active_fds_) ::shutdown(fd, SHUT_RDWR);
+    idle_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return active_connections_ == 0; });
+  }
+  return forced;
+}
+
+}  // namespace logbucket::http

@@ -1,0 +1,166 @@
+#include "s3/router.h"
+
+#include <array>
+
+#include "common/encoding.h"
+
+namespace logbucket::s3 {
+namespace {
+
+// Sub-resources of S3 that select an API we do not implement (answered NotImplemented).
+constexpr std::array kUnsupportedSubresources = {
+    "accelerate", "analytics", "cors", "encryption", "intelligent-tiering", "inventory",
+    "legal-hold", "lifecycle", "logging", "metrics", "notification", "object-lock",
+    "ownershipControls", "policy", "policyStatus", "publicAccessBlock", "replication",
+    "requestPayment", "restore", "retention", "select", "tagging", "torrent", "website",
+    "attributes", "session"};
+
+bool Has(const QueryParams& q, std::string_view key) { return FindQuery(q, key) != nullptr; }
+
+std::string_view HostWithoutPort(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    return close == std::string_view::npos ? host : host.substr(0, close + 1);
+  }
+  size_t colon = host.rfind(':');
+  return colon == std::string_view::npos ? host : host.substr(0, colon);
+}
+
+Endpoint Unsupported(std::string detail, std::string bucket = {}, std::string key = {}) {
+  return {Operation::kNotImplemented, std::move(bucket), std::move(key), std::move(detail)};
+}
+
+}  // namespace
+
+std::string_view OperationName(Operation op) {
+  switch (op) {
+    case Operation::kHealth: return "Health";
+    case Operation::kListBuckets: return "ListBuckets";
+    case Operation::kCreateBucket: return "CreateBucket";
+    case Operation::kHeadBucket: return "HeadBucket";
+    case Operation::kDeleteBucket: return "DeleteBucket";
+    case Operation::kGetBucketLocation: return "GetBucketLocation";
+    case Operation::kGetBucketVersioning: return "GetBucketVersioning";
+    case Operation::kGetBucketAcl: return "GetBucketAcl";
+    case Operation::kGetObjectAcl: return "GetObjectAcl";
+    case Operation::kListObjects: return "ListObjects";
+    case Operation::kListObjectsV2: return "ListObjectsV2";
+    case Operation::kListObjectVersions: return "ListObjectVersions";
+    case Operation::kListMultipartUploads: return "ListMultipartUploads";
+    case Operation::kDeleteObjects: return "DeleteObjects";
+    case Operation::kPutObject: return "PutObject";
+    case Operation::kCopyObject: return "CopyObject";
+    case Operation::kGetObject: return "GetObject";
+    case Operation::kHeadObject: return "HeadObject";
+    case Operation::kDeleteObject: return "DeleteObject";
+    case Operation::kCreateMultipartUpload: return "CreateMultipartUpload";
+    case Operation::kUploadPart: return "UploadPart";
+    case Operation::kUploadPartCopy: return "UploadPartCopy";
+    case Operation::kCompleteMultipartUpload: return "CompleteMultipartUpload";
+    case Operation::kAbortMultipartUpload: return "AbortMultipartUpload";
+    case Operation::kListParts: return "ListParts";
+    case Operation::kNotImplemented: return "NotImplemented";
+  }
+  return "Unknown";
+}
+
+Result<Endpoint> Route(const RouteInput& in) {
+  const QueryParams& q = *in.query;
+  std::string_view method = in.method;
+  auto decoded_path = UriDecode(in.raw_path);
+  if (!decoded_path || decoded_path->empty() || (*decoded_path)[0] != '/') {
+    return Error(ErrorCode::kInvalidURI);
+  }
+  std::string path = decoded_path->substr(1);
+
+  std::string bucket;
+  std::string key;
+  bool virtual_host = false;
+  std::string host = AsciiLower(HostWithoutPort(in.host));
+  if (in.domains != nullptr) {
+    for (const std::string& domain : *in.domains) {
+      std::string d = AsciiLower(domain);
+      if (host.size() > d.size() + 1 && host.compare(host.size() - d.size(), d.size(), d) == 0 &&
+          host[host.size() - d.size() - 1] == '.') {
+        bucket = host.substr(0, host.size() - d.size() - 1);
+        key = path;
+        virtual_host = true;
+        break;
+      }
+    }
+  }
+  if (!virtual_host) {
+    size_t slash = path.find('/');
+    bucket = path.substr(0, slash);
+    key = slash == std::string::npos ? std::string() : path.substr(slash + 1);
+    if (bucket == "_health" && key.empty() && (method == "GET" || method == "HEAD")) {
+      return Endpoint{Operation::kHealth, {}, {}, {}};
+    }
+  }
+
+  // IAM/STS style form posts and SigV2 are not S3 REST: refuse at once.
+  if (Has(q, "Action")) return Unsupported("the IAM/STS query API (Action=)");
+
+  if (bucket.empty()) {
+    if (method == "GET") return Endpoint{Operation::kListBuckets, {}, {}, {}};
+    return Error(ErrorCode::kMethodNotAllowed);
+  }
+  for (const char* sub : kUnsupportedSubresources) {
+    if (Has(q, sub)) return Unsupported(std::string("?") + sub, bucket, key);
+  }
+
+  if (key.empty()) {
+    if (method == "GET") {
+      if (Has(q, "location")) return Endpoint{Operation::kGetBucketLocation, bucket, {}, {}};
+      if (Has(q, "versioning")) return Endpoint{Operation::kGetBucketVersioning, bucket, {}, {}};
+      if (Has(q, "acl")) return Endpoint{Operation::kGetBucketAcl, bucket, {}, {}};
+      if (Has(q, "versions")) return Endpoint{Operation::kListObjectVersions, bucket, {}, {}};
+      if (Has(q, "uploads")) return Endpoint{Operation::kListMultipartUploads, bucket, {}, {}};
+      const QueryParam* list_type = FindQuery(q, "list-type");
+      if (list_type != nullptr && list_type->value == "2") {
+        return Endpoint{Operation::kListObjectsV2, bucket, {}, {}};
+      }
+      return Endpoint{Operation::kListObjects, bucket, {}, {}};
+    }
+    if (method == "HEAD") return Endpoint{Operation::kHeadBucket, bucket, {}, {}};
+    if (method == "PUT") {
+      if (Has(q, "versioning")) return Unsupported("PutBucketVersioning", bucket);
+      if (Has(q, "acl")) return Unsupported("PutBucketAcl", bucket);
+      return Endpoint{Operation::kCreateBucket, bucket, {}, {}};
+    }
+    if (method == "DELETE") return Endpoint{Operation::kDeleteBucket, bucket, {}, {}};
+    if (method == "POST") {
+      if (Has(q, "delete")) return Endpoint{Operation::kDeleteObjects, bucket, {}, {}};
+      return Unsupported("POST object (browser form upload)", bucket);
+    }
+    return Error(ErrorCode::kMethodNotAllowed);
+  }
+
+  const bool has_upload_id = Has(q, "uploadId");
+  if (method == "GET") {
+    if (Has(q, "acl")) return Endpoint{Operation::kGetObjectAcl, bucket, key, {}};
+    if (has_upload_id) return Endpoint{Operation::kListParts, bucket, key, {}};
+    return Endpoint{Operation::kGetObject, bucket, key, {}};
+  }
+  if (method == "HEAD") return Endpoint{Operation::kHeadObject, bucket, key, {}};
+  if (method == "PUT") {
+    if (Has(q, "acl")) return Unsupported("PutObjectAcl", bucket, key);
+    bool copy = in.headers != nullptr && FindHeader(*in.headers, "x-amz-copy-source").has_value();
+    if (Has(q, "partNumber") && has_upload_id) {
+      return Endpoint{copy ? Operation::kUploadPartCopy : Operation::kUploadPart, bucket, key, {}};
+    }
+    return Endpoint{copy ? Operation::kCopyObject : Operation::kPutObject, bucket, key, {}};
+  }
+  if (method == "DELETE") {
+    if (has_upload_id) return Endpoint{Operation::kAbortMultipartUpload, bucket, key, {}};
+    return Endpoint{Operation::kDeleteObject, bucket, key, {}};
+  }
+  if (method == "POST") {
+    if (Has(q, "uploads")) return Endpoint{Operation::kCreateMultipartUpload, bucket, key, {}};
+    if (has_upload_id) return Endpoint{Operation::kCompleteMultipartUpload, bucket, key, {}};
+    return Unsupported("POST on an object", bucket, key);
+  }
+  return Error(ErrorCode::kMethodNotAllowed);
+}
+
+}  // namespace logbucket::s3

@@ -1,0 +1,1365 @@
+#include "s3/service.h"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+
+#include "common/encoding.h"
+#include "common/log.h"
+#include "s3/router.h"
+#include "s3/xml.h"
+#include "sigv4/sigv4.h"
+
+namespace logbucket::s3 {
+namespace {
+
+using http::Request;
+using http::Response;
+using store::ObjectInfo;
+
+constexpr size_t kIoBuffer = 256 * 1024;
+constexpr int kMaxListKeys = 1000;
+
+// Headers stored with an object and returned on GET/HEAD.
+constexpr std::array kStoredHeaders = {"content-type", "content-disposition", "content-encoding",
+                                       "cache-control", "content-language", "expires"};
+
+// A failed request: the status and, for SignatureDoesNotMatch, what AWS also reports.
+struct Failure {
+  Status status;
+  sigv4::MismatchDetails mismatch;
+};
+
+struct Context {
+  Request& request;
+  QueryParams query;
+  Endpoint endpoint;
+  store::User user;
+  sigv4::Authenticated auth;
+  int64_t now_ms = 0;
+
+  std::string_view Query(std::string_view key) const {
+    const QueryParam* p = FindQuery(query, key);
+    return p != nullptr ? std::string_view(p->value) : std::string_view();
+  }
+  bool HasQuery(std::string_view key) const { return FindQuery(query, key) != nullptr; }
+  std::optional<std::string_view> Header(std::string_view name) const {
+    return FindHeader(request.headers, name);
+  }
+};
+
+std::string Quote(std::string_view etag) { return "\"" + std::string(etag) + "\""; }
+
+std::string NormalizeEtag(std::string_view value) {
+  value = TrimWhitespace(value);
+  if (value.substr(0, 2) == "W/") value.remove_prefix(2);
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+    value = value.substr(1, value.size() - 2);
+  }
+  return std::string(value);
+}
+
+bool EtagMatches(std::string_view header_value, std::string_view etag) {
+  for (std::string_view candidate : Split(header_value, ',')) {
+    std::string c = NormalizeEtag(candidate);
+    if (c == "*" || c == etag) return true;
+  }
+  return false;
+}
+
+// RFC 7232 evaluation order, as S3 applies it. prefix is "" for GET/HEAD and
+// "x-amz-copy-source-" for copies (where "not modified" is also a 412).
+Status CheckConditions(const Headers& headers, const ObjectInfo& info, std::string_view prefix) {
+  auto get = [&](std::string_view name) { return FindHeader(headers, std::string(prefix) + std::string(name)); };
+  const bool copy = !prefix.empty();
+  int64_t modified_s = info.last_modified_ms / 1000;
+  auto if_match = get("if-match");
+  auto if_none_match = get("if-none-match");
+  if (if_match && !EtagMatches(*if_match, info.etag)) return Error(ErrorCode::kPreconditionFailed);
+  if (!if_match) {
+    if (auto v = get("if-unmodified-since")) {
+      auto t = ParseHttpDate(*v);
+      if (t && modified_s > *t / 1000) return Error(ErrorCode::kPreconditionFailed);
+    }
+  }
+  if (if_none_match && EtagMatches(*if_none_match, info.etag)) {
+    return Error(copy ? ErrorCode::kPreconditionFailed : ErrorCode::kNotModified);
+  }
+  if (!if_none_match) {
+    if (auto v = get("if-modified-since")) {
+      auto t = ParseHttpDate(*v);
+      if (t && modified_s <= *t / 1000) {
+        return Error(copy ? ErrorCode::kPreconditionFailed : ErrorCode::kNotModified);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+struct ByteRange {
+  uint64_t first = 0;
+  uint64_t length = 0;
+};
+
+// Parses "bytes=a-b", "bytes=a-", "bytes=-n". nullopt: no usable range (serve everything);
+// an error: unsatisfiable.
+Result<std::optional<ByteRange>> ParseRange(std::string_view value, uint64_t size) {
+  value = TrimWhitespace(value);
+  if (value.substr(0, 6) != "bytes=" || value.find(',') != std::string_view::npos) {
+    return std::optional<ByteRange>();
+  }
+  value.remove_prefix(6);
+  size_t dash = value.find('-');
+  if (dash == std::string_view::npos) return std::optional<ByteRange>();
+  std::string_view a = TrimWhitespace(value.substr(0, dash));
+  std::string_view b = TrimWhitespace(value.substr(dash + 1));
+  if (a.empty()) {
+    auto n = ParseDecimal(b);
+    if (!n) return std::optional<ByteRange>();
+    if (*n == 0 || size == 0) return Error(ErrorCode::kInvalidRange);
+    uint64_t len = std::min<uint64_t>(static_cast<uint64_t>(*n), size);
+    return std::optional<ByteRange>(ByteRange{size - len, len});
+  }
+  auto first = ParseDecimal(a);
+  if (!first) return std::optional<ByteRange>();
+  std::optional<int64_t> last;
+  if (!b.empty()) {
+    last = ParseDecimal(b);
+    if (!last) return std::optional<ByteRange>();
+    if (*last < *first) return std::optional<ByteRange>();  // syntactically invalid: ignore
+  }
+  if (static_cast<uint64_t>(*first) >= size) return Error(ErrorCode::kInvalidRange);
+  uint64_t end = last ? std::min<uint64_t>(static_cast<uint64_t>(*last), size - 1) : size - 1;
+  return std::optional<ByteRange>(
+      ByteRange{static_cast<uint64_t>(*first), end - static_cast<uint64_t>(*first) + 1});
+}
+
+// x-amz-copy-source-range: "bytes=first-last", both required, within the source.
+Result<ByteRange> ParseCopySourceRange(std::string_view value, uint64_t size) {
+  auto bad = [] {
+    return Error(ErrorCode::kInvalidArgument,
+                 "The x-amz-copy-source-range value must be of the form bytes=first-last where "
+                 "first and last are the zero-based offsets of the first and last bytes to copy");
+  };
+  value = TrimWhitespace(value);
+  if (value.substr(0, 6) != "bytes=") return bad();
+  value.remove_prefix(6);
+  size_t dash = value.find('-');
+  if (dash == std::string_view::npos) return bad();
+  int64_t first = ParseDecimal(value.substr(0, dash)).value_or(-1);
+  int64_t last = ParseDecimal(value.substr(dash + 1)).value_or(-1);
+  if (first < 0 || last < first || static_cast<uint64_t>(last) >= size) return bad();
+  return ByteRange{static_cast<uint64_t>(first), static_cast<uint64_t>(last - first + 1)};
+}
+
+Response ErrorResponse(const Context* ctx, const Request& request, const Failure& failure) {
+  const Status& status = failure.status;
+  const ErrorInfo& info = Describe(status.code());
+  Response r;
+  r.status = info.http_status;
+  r.log_error = std::string(info.s3_code);
+  if (status.code() == ErrorCode::kNotModified) return r;
+  r.SetHeader("content-type", "application/xml");
+  XmlWriter xml("Error", /*with_namespace=*/false);
+  xml.Element("Code", info.s3_code);
+  // Internal details go to the server log, never to the client.
+  bool generic = status.message().empty() || status.code() == ErrorCode::kInternalError;
+  xml.Element("Message", generic ? info.message : std::string_view(status.message()));
+  if (ctx != nullptr) {
+    const Endpoint& ep = ctx->endpoint;
+    if (status.code() == ErrorCode::kNoSuchBucket) xml.Element("BucketName", ep.bucket);
+    if (status.code() == ErrorCode::kNoSuchKey) xml.Element("Key", ep.key);
+    if (status.code() == ErrorCode::kNoSuchUpload) xml.Element("UploadId", ctx->Query("uploadId"));
+  }
+  if (status.code() == ErrorCode::kSignatureDoesNotMatch &&
+      !failure.mismatch.string_to_sign.empty()) {
+    xml.Element("AWSAccessKeyId", "");
+    xml.Element("StringToSign", failure.mismatch.string_to_sign);
+    xml.Element("SignatureProvided", failure.mismatch.signature_provided);
+    xml.Element("StringToSignBytes", HexEncode(failure.mismatch.string_to_sign));
+    xml.Element("CanonicalRequest", failure.mismatch.canonical_request);
+  }
+  if (status.code() == ErrorCode::kRequestTimeTooSkewed) {
+    xml.Element("ServerTime", FormatIso8601(SystemClock::Instance().NowMs()));
+  }
+  xml.Element("Resource", request.raw_path);
+  xml.Element("RequestId", request.request_id);
+  r.body = xml.Finish();
+  if (request.method == "HEAD") r.omit_body = true;
+  if (status.code() == ErrorCode::kMethodNotAllowed) r.SetHeader("allow", "GET, HEAD, PUT, POST, DELETE");
+  return r;
+}
+
+Response XmlResponse(std::string body, int status = 200) {
+  Response r;
+  r.status = status;
+  r.SetHeader("content-type", "application/xml");
+  r.body = std::move(body);
+  return r;
+}
+
+// Everything a stored object carries that the client set on upload.
+Result<Headers> StoredHeadersFrom(const Headers& request_headers) {
+  Headers out;
+  size_t meta_bytes = 0;
+  for (const Header& h : request_headers) {
+    bool keep = h.name.rfind("x-amz-meta-", 0) == 0;
+    for (const char* name : kStoredHeaders) keep = keep || h.name == name;
+    if (!keep) continue;
+    if (h.name == "content-encoding") {
+      // aws-chunked describes the transfer, not the object.
+      std::string rest;
+      for (std::string_view token : Split(h.value, ',')) {
+        token = TrimWhitespace(token);
+        if (token.empty() || EqualsIgnoreCase(token, "aws-chunked")) continue;
+        if (!rest.empty()) rest += ",";
+        rest += token;
+      }
+      if (!rest.empty()) out.push_back({h.name, rest});
+      continue;
+    }
+    if (h.name.rfind("x-amz-meta-", 0) == 0) meta_bytes += h.name.size() - 11 + h.value.size();
+    out.push_back(h);
+  }
+  if (meta_bytes > store::kMaxUserMetadataBytes) return Error(ErrorCode::kMetadataTooLarge);
+  return out;
+}
+
+// Rejects request headers that ask for features we do not offer, instead of ignoring them.
+Status RejectUnsupportedHeaders(const Headers& headers) {
+  for (const Header& h : headers) {
+    if (h.name.rfind("x-amz-server-side-encryption", 0) == 0) {
+      return Error(ErrorCode::kNotImplemented, "Server-side encryption is not supported.");
+    }
+    if (h.name.rfind("x-amz-object-lock-", 0) == 0) {
+      return Error(ErrorCode::kNotImplemented, "Object lock is not supported.");
+    }
+    if (h.name == "x-amz-tagging") {
+      return Error(ErrorCode::kNotImplemented, "Object tagging is not supported.");
+    }
+    if (h.name.rfind("x-amz-grant-", 0) == 0) {
+      return Error(ErrorCode::kNotImplemented, "ACL grants are not supported.");
+    }
+    if (h.name == "x-amz-acl" && h.value != "private" && h.value != "bucket-owner-full-control") {
+      return Error(ErrorCode::kNotImplemented,
+                   "Canned ACL '" + h.value + "' is not supported; use a bucket policy.");
+    }
+  }
+  return Status::Ok();
+}
+
+void AddObjectHeaders(Response& r, const ObjectInfo& info) {
+  bool has_type = false;
+  for (const Header& h : info.headers) {
+    has_type = has_type || h.name == "content-type";
+    r.headers.push_back(h);
+  }
+  if (!has_type) r.SetHeader("content-type", "binary/octet-stream");
+  r.SetHeader("etag", Quote(info.etag));
+  r.SetHeader("last-modified", FormatHttpDate(info.last_modified_ms));
+  r.SetHeader("accept-ranges", "bytes");
+  if (info.parts_count > 0) r.SetHeader("x-amz-mp-parts-count", std::to_string(info.parts_count));
+}
+
+void AddChecksumHeaders(Response& r, const store::Checksum& checksum) {
+  if (checksum.algorithm == ChecksumAlgorithm::kNone || checksum.value.empty()) return;
+  r.SetHeader(std::string(ChecksumHeader(checksum.algorithm)), checksum.value);
+  if (!checksum.type.empty()) r.SetHeader("x-amz-checksum-type", checksum.type);
+}
+
+}  // namespace
+
+struct Service::Impl {
+  ServiceOptions options;
+  store::Store& store;
+  store::UserDirectory& users;
+
+  // ----------------------------------------------------------------- request bodies
+
+  // The body as the client meant it: aws-chunked decoded, hashed, checked. Bytes go to `sink`.
+  struct ReceivedBody {
+    uint64_t size = 0;
+    std::string md5_hex;
+    store::Checksum checksum;
+  };
+
+  Result<ReceivedBody> ReceiveBody(Context& ctx, uint64_t max_bytes,
+                                   ChecksumAlgorithm default_algorithm,
+                                   const std::function<Status(std::string_view)>& sink) {
+    Request& req = ctx.request;
+    const sigv4::PayloadMode mode = ctx.auth.payload_mode;
+    const bool streaming = sigv4::IsStreaming(mode);
+    std::optional<uint64_t> expected_size;
+    if (streaming) {
+      auto decoded = ctx.Header("x-amz-decoded-content-length");
+      auto n = decoded ? ParseDecimal(*decoded) : std::nullopt;
+      if (!n) {
+        return Error(ErrorCode::kMissingContentLength,
+                     "aws-chunked uploads need x-amz-decoded-content-length.");
+      }
+      expected_size = static_cast<uint64_t>(*n);
+    } else if (req.content_length) {
+      expected_size = *req.content_length;
+    } else if (req.has_body && !FindHeader(req.headers, "transfer-encoding")) {
+      return Error(ErrorCode::kMissingContentLength);
+    }
+    if (expected_size && *expected_size > max_bytes) return Error(ErrorCode::kEntityTooLarge);
+
+    // Which checksum: a header with the value, a trailer announced by x-amz-trailer, or just
+    // an algorithm to compute (x-amz-sdk-checksum-algorithm, or the upload's).
+    ChecksumAlgorithm algorithm = ChecksumAlgorithm::kNone;
+    std::string expected_checksum;
+    bool checksum_in_trailer = false;
+    for (const Header& h : req.headers) {
+      if (auto a = ParseChecksumHeader(h.name)) {
+        if (algorithm != ChecksumAlgorithm::kNone) {
+          return Error(ErrorCode::kInvalidRequest, "Expecting a single x-amz-checksum- header.");
+        }
+        algorithm = *a;
+        expected_checksum = h.value;
+      }
+    }
+    if (auto trailer = ctx.Header("x-amz-trailer")) {
+      auto a = ParseChecksumHeader(AsciiLower(TrimWhitespace(*trailer)));
+      if (!a) {
+        return Error(ErrorCode::kInvalidRequest,
+                     "x-amz-trailer names an unsupported trailer: " + std::string(*trailer));
+      }
+      if (!streaming) {
+        return Error(ErrorCode::kInvalidRequest, "x-amz-trailer needs an aws-chunked body.");
+      }
+      algorithm = *a;
+      checksum_in_trailer = true;
+    }
+    if (algorithm == ChecksumAlgorithm::kNone) {
+      for (const char* name : {"x-amz-sdk-checksum-algorithm", "x-amz-checksum-algorithm"}) {
+        if (auto v = ctx.Header(name)) {
+          auto a = ParseChecksumName(*v);
+          if (!a) return Error(ErrorCode::kInvalidRequest, "Unknown checksum algorithm " + std::string(*v));
+          algorithm = *a;
+        }
+      }
+    }
+    if (algorithm == ChecksumAlgorithm::kNone) algorithm = default_algorithm;
+    if (!expected_checksum.empty()) {
+      auto raw = Base64Decode(expected_checksum);
+      if (!raw || raw->size() != ChecksumSize(algorithm)) {
+        return Error(ErrorCode::kInvalidRequest, "Value for x-amz-checksum-" +
+                                                     AsciiLower(ChecksumName(algorithm)) +
+                                                     " header is invalid.");
+      }
+    }
+    std::optional<std::string> content_md5;
+    if (auto v = ctx.Header("content-md5")) {
+      auto raw = Base64Decode(TrimWhitespace(*v));
+      if (!raw || raw->size() != 16) return Error(ErrorCode::kInvalidDigest);
+      content_md5 = *raw;
+    }
+
+    auto md5 = NewMd5();
+    std::unique_ptr<Hasher> sha256;
+    if (mode == sigv4::PayloadMode::kSha256) sha256 = NewSha256();
+    std::unique_ptr<Hasher> checksum;
+    if (algorithm != ChecksumAlgorithm::kNone) checksum = NewChecksum(algorithm);
+    std::optional<sigv4::ChunkedDecoder> decoder;
+    if (streaming) decoder.emplace(mode, ctx.auth.signing);
+
+    uint64_t total = 0;
+    auto consume = [&](std::string_view data) -> Status {
+      if (data.empty()) return Status::Ok();
+      total += data.size();
+      if (total > max_bytes) return Error(ErrorCode::kEntityTooLarge);
+      md5->Update(data);
+      if (sha256) sha256->Update(data);
+      if (checksum) checksum->Update(data);
+      return sink(data);
+    };
+    std::string buffer(kIoBuffer, '\0');
+    std::string decoded;
+    if (req.has_body) {
+      while (true) {
+        auto n = req.body->Read(buffer.data(), buffer.size());
+        if (!n) return n.error();
+        if (*n == 0) break;
+        std::string_view chunk(buffer.data(), *n);
+        if (decoder) {
+          decoded.clear();
+          LB_RETURN_IF_ERROR(decoder->Feed(chunk, decoded));
+          LB_RETURN_IF_ERROR(consume(decoded));
+        } else {
+          LB_RETURN_IF_ERROR(consume(chunk));
+        }
+      }
+    }
+    if (decoder && !decoder->done()) {
+      return Error(ErrorCode::kIncompleteBody, "The aws-chunked body ended before its final chunk.");
+    }
+    if (expected_size && total != *expected_size) {
+      return Error(ErrorCode::kIncompleteBody,
+                   "Received " + std::to_string(total) + " bytes, expected " +
+                       std::to_string(*expected_size) + ".");
+    }
+    if (sha256 && HexEncode(sha256->Finish()) != ctx.auth.payload_sha256) {
+      return Error(ErrorCode::kXAmzContentSHA256Mismatch);
+    }
+    ReceivedBody body;
+    body.size = total;
+    std::string md5_raw = md5->Finish();
+    body.md5_hex = HexEncode(md5_raw);
+    if (content_md5 && *content_md5 != md5_raw) return Error(ErrorCode::kBadDigest);
+    if (checksum_in_trailer) {
+      for (const Header& t : decoder->trailers()) {
+        if (t.name == ChecksumHeader(algorithm)) expected_checksum = t.value;
+      }
+      if (expected_checksum.empty()) {
+        return Error(ErrorCode::kInvalidRequest,
+                     "The trailer " + std::string(ChecksumHeader(algorithm)) + " is missing.");
+      }
+    }
+    if (checksum) {
+      std::string actual = Base64Encode(checksum->Finish());
+      if (!expected_checksum.empty() && actual != expected_checksum) {
+        return Error(ErrorCode::kXAmzContentChecksumMismatch,
+                     "The " + std::string(ChecksumName(algorithm)) +
+                         " you specified did not match the calculated checksum.");
+      }
+      body.checksum = {algorithm, actual, "FULL_OBJECT"};
+    }
+    return body;
+  }
+
+  Result<std::string> ReadSmallBody(Context& ctx) {
+    std::string out;
+    auto received = ReceiveBody(ctx, options.s3.max_xml_bytes, ChecksumAlgorithm::kNone,
+                                [&](std::string_view d) {
+                                  out.append(d);
+                                  return Status::Ok();
+                                });
+    if (!received) {
+      if (received.error().code() == ErrorCode::kEntityTooLarge) {
+        return Error(ErrorCode::kMalformedXML, "The XML body is larger than allowed.");
+      }
+      return received.error();
+    }
+    return out;
+  }
+
+  // ----------------------------------------------------------------- access
+
+  // Owner or admin may act on a bucket (bucket policies come with their own module).
+  Status AuthorizeBucket(const Context& ctx, const std::string& bucket) {
+    auto b = store.GetBucket(bucket);
+    if (!b) return b.error();
+    if (ctx.user.admin || b->owner == ctx.user.name) return Status::Ok();
+    return Error(ErrorCode::kAccessDenied);
+  }
+
+  // ----------------------------------------------------------------- buckets
+
+  Result<Response> ListBuckets(Context& ctx) {
+    auto buckets = store.ListBuckets();
+    if (!buckets) return buckets.error();
+    XmlWriter xml("ListAllMyBucketsResult");
+    xml.Open("Owner").Element("ID", ctx.user.name).Element("DisplayName", ctx.user.name).Close("Owner");
+    xml.Open("Buckets");
+    for (const store::Bucket& b : *buckets) {
+      if (!ctx.user.admin && b.owner != ctx.user.name) continue;
+      xml.Open("Bucket").Element("Name", b.name).Element("CreationDate", FormatIso8601(b.created_ms));
+      xml.Close("Bucket");
+    }
+    xml.Close("Buckets");
+    return XmlResponse(xml.Finish());
+  }
+
+  Result<Response> CreateBucket(Context& ctx) {
+    LB_RETURN_IF_ERROR(store::ValidateBucketName(ctx.endpoint.bucket));
+    LB_RETURN_IF_ERROR(RejectUnsupportedHeaders(ctx.request.headers));
+    if (auto lock = ctx.Header("x-amz-bucket-object-lock-enabled"); lock && EqualsIgnoreCase(*lock, "true")) {
+      return Error(ErrorCode::kNotImplemented, "Object lock is not supported.");
+    }
+    auto body = ReadSmallBody(ctx);
+    if (!body) return body.error();
+    auto config = ParseCreateBucketRequest(*body);
+    if (!config) return config.error();
+    const std::string& region = options.s3.region;
+    const std::string& asked = config->location_constraint;
+    // Like AWS: no constraint means the default region; a constraint must name ours (us-east-1
+    // is never given explicitly on AWS, but Ceph and older tools send it, so accept it there).
+    if (!asked.empty() && asked != region && !(asked == "us-east-1" && region == "us-east-1")) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "The specified location-constraint '" + asked +
+                       "' is not valid; this endpoint serves region '" + region + "'.");
+    }
+    store::Bucket bucket{ctx.endpoint.bucket, ctx.now_ms, ctx.user.name, region};
+    Status s = store.CreateBucket(bucket);
+    if (s.code() == ErrorCode::kBucketAlreadyOwnedByYou && region == "us-east-1") {
+      // AWS us-east-1 answers 200 to a repeated create by the owner.
+      s = Status::Ok();
+    }
+    LB_RETURN_IF_ERROR(s);
+    Response r;
+    r.SetHeader("location", "/" + ctx.endpoint.bucket);
+    return r;
+  }
+
+  Result<Response> HeadBucket(Context& ctx) {
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    Response r;
+    r.SetHeader("x-amz-bucket-region", options.s3.region);
+    return r;
+  }
+
+  Result<Response> DeleteBucket(Context& ctx) {
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    LB_RETURN_IF_ERROR(store.DeleteBucket(ctx.endpoint.bucket));
+    Response r;
+    r.status = 204;
+    return r;
+  }
+
+  Result<Response> GetBucketLocation(Context& ctx) {
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    auto bucket = store.GetBucket(ctx.endpoint.bucket);
+    if (!bucket) return bucket.error();
+    // AWS answers an empty constraint for us-east-1.
+    std::string region = bucket->region == "us-east-1" ? "" : bucket->region;
+    std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint "
+                       "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">" +
+                       XmlEscape(region) + "</LocationConstraint>";
+    return XmlResponse(std::move(body));
+  }
+
+  Result<Response> GetBucketVersioning(Context& ctx) {
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    XmlWriter xml("VersioningConfiguration");  // never enabled: no Status element
+    return XmlResponse(xml.Finish());
+  }
+
+  Result<Response> GetAcl(Context& ctx) {
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    std::string owner = ctx.user.name;
+    if (auto b = store.GetBucket(ctx.endpoint.bucket)) owner = b->owner;
+    if (ctx.endpoint.operation == Operation::kGetObjectAcl) {
+      auto info = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
+      if (!info) return info.error();
+    }
+    // The one ACL we have: the owner has full control. Access beyond that is a bucket policy.
+    XmlWriter xml("AccessControlPolicy");
+    xml.Open("Owner").Element("ID", owner).Element("DisplayName", owner).Close("Owner");
+    xml.Open("AccessControlList");
+    std::string grant =
+        "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xsi:type=\"CanonicalUser\"><ID>" + XmlEscape(owner) + "</ID><DisplayName>" +
+        XmlEscape(owner) + "</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>";
+    std::string body = xml.Finish();
+    body.insert(body.rfind("</AccessControlPolicy>"), grant + "</AccessControlList>");
+    return XmlResponse(std::move(body));
+  }
+
+  // ----------------------------------------------------------------- listing
+
+  Result<int> MaxKeys(const Context& ctx, std::string_view name) {
+    if (!ctx.HasQuery(name)) return kMaxListKeys;
+    auto n = ParseDecimal(ctx.Query(name));
+    if (!n) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "Provided " + std::string(name) + " not an integer or within integer range");
+    }
+    return static_cast<int>(std::min<int64_t>(*n, kMaxListKeys));
+  }
+
+  Result<bool> UrlEncoding(const Context& ctx) {
+    if (!ctx.HasQuery("encoding-type")) return false;
+    if (ctx.Query("encoding-type") != "url") {
+      return Error(ErrorCode::kInvalidArgument, "Invalid Encoding Method specified in Request");
+    }
+    return true;
+  }
+
+  Result<Response> ListObjects(Context& ctx, bool v2) {
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    auto max_keys = MaxKeys(ctx, "max-keys");
+    if (!max_keys) return max_keys.error();
+    auto url = UrlEncoding(ctx);
+    if (!url) return url.error();
+    auto enc = [&](std::string_view s) { return *url ? UriEncode(s, true) : std::string(s); };
+
+    store::ListOptions opts;
+    opts.prefix = std::string(ctx.Query("prefix"));
+    opts.delimiter = std::string(ctx.Query("delimiter"));
+    opts.max_keys = *max_keys;
+    std::string token;
+    if (v2) {
+      if (ctx.HasQuery("continuation-token")) {
+        token = std::string(ctx.Query("continuation-token"));
+        auto decoded = Base64Decode(token);
+        if (!decoded || decoded->empty()) {
+          return Error(ErrorCode::kInvalidArgument, "The continuation token provided is incorrect");
+        }
+        opts.after = *decoded;
+      } else {
+        opts.after = std::string(ctx.Query("start-after"));
+      }
+    } else {
+      opts.after = std::string(ctx.Query("marker"));
+    }
+    auto listed = store.ListObjects(ctx.endpoint.bucket, opts);
+    if (!listed) return listed.error();
+    const bool fetch_owner = !v2 || ctx.Query("fetch-owner") == "true";
+
+    XmlWriter xml("ListBucketResult");
+    xml.Element("Name", ctx.endpoint.bucket);
+    xml.Element("Prefix", enc(opts.prefix));
+    if (v2) {
+      if (!token.empty()) xml.Element("ContinuationToken", token);
+      if (ctx.HasQuery("start-after")) xml.Element("StartAfter", enc(ctx.Query("start-after")));
+      xml.Element("KeyCount", std::to_string(listed->objects.size() + listed->common_prefixes.size()));
+    } else {
+      xml.Element("Marker", enc(opts.after));
+    }
+    xml.Element("MaxKeys", std::to_string(opts.max_keys));
+    if (!opts.delimiter.empty()) xml.Element("Delimiter", enc(opts.delimiter));
+    if (*url) xml.Element("EncodingType", "url");
+    xml.Element("IsTruncated", listed->truncated ? "true" : "false");
+    if (listed->truncated) {
+      if (v2) {
+        xml.Element("NextContinuationToken", Base64Encode(listed->last_item));
+      } else {
+        xml.Element("NextMarker", enc(listed->last_item));
+      }
+    }
+    for (const ObjectInfo& o : listed->objects) {
+      xml.Open("Contents");
+      xml.Element("Key", enc(o.key));
+      xml.Element("LastModified", FormatIso8601(o.last_modified_ms));
+      xml.Element("ETag", Quote(o.etag));
+      if (o.checksum.algorithm != ChecksumAlgorithm::kNone) {
+        xml.Element("ChecksumAlgorithm", ChecksumName(o.checksum.algorithm));
+      }
+      xml.Element("Size", std::to_string(o.size));
+      xml.Element("StorageClass", "STANDARD");
+      if (fetch_owner) {
+        xml.Open("Owner").Element("ID", o.owner).Element("DisplayName", o.owner).Close("Owner");
+      }
+      xml.Close("Contents");
+    }
+    for (const std::string& p : listed->common_prefixes) {
+      xml.Open("CommonPrefixes").Element("Prefix", enc(p)).Close("CommonPrefixes");
+    }
+    return XmlResponse(xml.Finish());
+  }
+
+  Result<Response> ListObjectVersions(Context& ctx) {
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    auto max_keys = MaxKeys(ctx, "max-keys");
+    if (!max_keys) return max_keys.error();
+    auto url = UrlEncoding(ctx);
+    if (!url) return url.error();
+    auto enc = [&](std::string_view s) { return *url ? UriEncode(s, true) : std::string(s); };
+    store::ListOptions opts;
+    opts.prefix = std::string(ctx.Query("prefix"));
+    opts.delimiter = std::string(ctx.Query("delimiter"));
+    opts.after = std::string(ctx.Query("key-marker"));
+    opts.max_keys = *max_keys;
+    auto listed = store.ListObjects(ctx.endpoint.bucket, opts);
+    if (!listed) return listed.error();
+    XmlWriter xml("ListVersionsResult");
+    xml.Element("Name", ctx.endpoint.bucket);
+    xml.Element("Prefix", enc(opts.prefix));
+    xml.Element("KeyMarker", enc(opts.after));
+    xml.Element("VersionIdMarker", ctx.Query("version-id-marker"));
+    xml.Element("MaxKeys", std::to_string(opts.max_keys));
+    if (!opts.delimiter.empty()) xml.Element("Delimiter", enc(opts.delimiter));
+    if (*url) xml.Element("EncodingType", "url");
+    xml.Element("IsTruncated", listed->truncated ? "true" : "false");
+    if (listed->truncated) {
+      xml.Element("NextKeyMarker", enc(listed->last_item));
+      xml.Element("NextVersionIdMarker", "null");
+    }
+    for (const ObjectInfo& o : listed->objects) {
+      xml.Open("Version");
+      xml.Element("Key", enc(o.key));
+      xml.Element("VersionId", "null");
+      xml.Element("IsLatest", "true");
+      xml.Element("LastModified", FormatIso8601(o.last_modified_ms));
+      xml.Element("ETag", Quote(o.etag));
+      xml.Element("Size", std::to_string(o.size));
+      xml.Element("StorageClass", "STANDARD");
+      xml.Open("Owner").Element("ID", o.owner).Element("DisplayName", o.owner).Close("Owner");
+      xml.Close("Version");
+    }
+    for (const std::string& p : listed->common_prefixes) {
+      xml.Open("CommonPrefixes").Element("Prefix", enc(p)).Close("CommonPrefixes");
+    }
+    return XmlResponse(xml.Finish());
+  }
+
+  // ----------------------------------------------------------------- objects
+
+  Status CheckVersionId(const Context& ctx) {
+    if (ctx.HasQuery("versionId") && ctx.Query("versionId") != "null") {
+      return Error(ErrorCode::kNoSuchVersion);
+    }
+    return Status::Ok();
+  }
+
+  Result<Response> PutObject(Context& ctx) {
+    LB_RETURN_IF_ERROR(store::ValidateKey(ctx.endpoint.key));
+    LB_RETURN_IF_ERROR(RejectUnsupportedHeaders(ctx.request.headers));
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    auto headers = StoredHeadersFrom(ctx.request.headers);
+    if (!headers) return headers.error();
+    // Conditional writes (If-None-Match: * / If-Match) as S3 offers them since 2024.
+    auto if_none_match = ctx.Header("if-none-match");
+    auto if_match = ctx.Header("if-match");
+    if (if_none_match || if_match) {
+      auto existing = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
+      if (if_none_match && existing) return Error(ErrorCode::kPreconditionFailed);
+      if (if_match && (!existing || !EtagMatches(*if_match, existing->etag))) {
+        return Error(existing ? ErrorCode::kPreconditionFailed : ErrorCode::kNoSuchKey);
+      }
+    }
+    auto blob = store.NewBlob();
+    if (!blob) return blob.error();
+    store::BlobWriter* writer = blob->get();
+    auto body = ReceiveBody(ctx, options.s3.max_object_bytes, ChecksumAlgorithm::kNone,
+                            [&](std::string_view d) { return writer->Append(d); });
+    if (!body) return body.error();
+    ObjectInfo info;
+    info.bucket = ctx.endpoint.bucket;
+    info.key = ctx.endpoint.key;
+    info.etag = body->md5_hex;
+    info.headers = std::move(*headers);
+    info.checksum = body->checksum;
+    info.owner = ctx.user.name;
+    auto stored = store.PutObject(std::move(info), std::move(*blob));
+    if (!stored) return stored.error();
+    Response r;
+    r.SetHeader("etag", Quote(stored->etag));
+    AddChecksumHeaders(r, stored->checksum);
+    return r;
+  }
+
+  Result<Response> GetOrHeadObject(Context& ctx, bool head) {
+    LB_RETURN_IF_ERROR(CheckVersionId(ctx));
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    Response r;
+    store::OpenedObject opened;
+    if (head) {
+      auto info = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
+      if (!info) return info.error();
+      opened.info = std::move(*info);
+    } else {
+      auto got = store.GetObject(ctx.endpoint.bucket, ctx.endpoint.key);
+      if (!got) return got.error();
+      opened = std::move(*got);
+    }
+    const ObjectInfo& info = opened.info;
+    Status cond = CheckConditions(ctx.request.headers, info, "");
+    if (cond.code() == ErrorCode::kNotModified) {
+      r.status = 304;
+      r.SetHeader("etag", Quote(info.etag));
+      r.SetHeader("last-modified", FormatHttpDate(info.last_modified_ms));
+      return r;
+    }
+    LB_RETURN_IF_ERROR(cond);
+
+    ByteRange range{0, info.size};
+    bool partial = false;
+    if (ctx.HasQuery("partNumber")) {
+      auto n = ParseDecimal(ctx.Query("partNumber"));
+      if (!n || *n < 1 || *n > store::kMaxPartNumber) {
+        return Error(ErrorCode::kInvalidArgument, "Part number must be an integer between 1 and 10000.");
+      }
+      if (info.parts_count > 0) {
+        return Error(ErrorCode::kNotImplemented,
+                     "partNumber reads of multipart objects are not supported; use Range.");
+      }
+      if (*n != 1) return Error(ErrorCode::kInvalidRange, "The requested partnumber is not satisfiable");
+    } else if (auto range_header = ctx.Header("range")) {
+      auto parsed = ParseRange(*range_header, info.size);
+      if (!parsed) {
+        Failure f{parsed.error(), {}};
+        Response e = ErrorResponse(&ctx, ctx.request, f);
+        e.SetHeader("content-range", "bytes */" + std::to_string(info.size));
+        return e;
+      }
+      if (parsed->has_value()) {
+        range = **parsed;
+        partial = true;
+      }
+    }
+
+    AddObjectHeaders(r, info);
+    // Checksums describe the whole object: only on full reads, and only when asked.
+    if (!partial) {
+      auto mode = ctx.Header("x-amz-checksum-mode");
+      if (mode && EqualsIgnoreCase(*mode, "ENABLED")) AddChecksumHeaders(r, info.checksum);
+    }
+    // response-* overrides (signed requests only, as in S3).
+    static constexpr std::array<std::pair<const char*, const char*>, 6> kOverrides = {{
+        {"response-content-type", "content-type"},
+        {"response-content-disposition", "content-disposition"},
+        {"response-content-encoding", "content-encoding"},
+        {"response-content-language", "content-language"},
+        {"response-cache-control", "cache-control"},
+        {"response-expires", "expires"},
+    }};
+    for (const auto& [param, header] : kOverrides) {
+      if (!ctx.HasQuery(param)) continue;
+      std::string_view name = header;
+      r.headers.erase(std::remove_if(r.headers.begin(), r.headers.end(),
+                                     [&](const Header& h) { return h.name == name; }),
+                      r.headers.end());
+      r.SetHeader(header, std::string(ctx.Query(param)));
+    }
+    if (partial) {
+      r.status = 206;
+      r.SetHeader("content-range", "bytes " + std::to_string(range.first) + "-" +
+                                       std::to_string(range.first + range.length - 1) + "/" +
+                                       std::to_string(info.size));
+    }
+    if (head) {
+      r.SetHeader("content-length", std::to_string(range.length));
+      r.omit_body = true;
+      return r;
+    }
+    auto file = std::make_unique<http::FileBody>();
+    file->fd = platform::ScopedFd(opened.body->DupFd());
+    if (!file->fd.valid()) return Error(ErrorCode::kInternalError, "dup failed");
+    file->offset = range.first;
+    file->length = range.length;
+    r.file = std::move(file);
+    return r;
+  }
+
+  Result<Response> DeleteObject(Context& ctx) {
+    LB_RETURN_IF_ERROR(CheckVersionId(ctx));
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    if (auto if_match = ctx.Header("if-match")) {
+      auto existing = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
+      if (!existing) return existing.error();
+      if (!EtagMatches(*if_match, existing->etag)) return Error(ErrorCode::kPreconditionFailed);
+    }
+    LB_RETURN_IF_ERROR(store.DeleteObject(ctx.endpoint.bucket, ctx.endpoint.key));
+    Response r;
+    r.status = 204;
+    return r;
+  }
+
+  Result<Response> DeleteObjects(Context& ctx) {
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    auto body = ReadSmallBody(ctx);
+    if (!body) return body.error();
+    auto request = ParseDeleteRequest(*body);
+    if (!request) return request.error();
+    std::vector<std::string> keys;
+    std::vector<Status> results(request->objects.size());
+    std::vector<size_t> index;
+    for (size_t i = 0; i < request->objects.size(); ++i) {
+      const auto& o = request->objects[i];
+      if (!o.version_id.empty() && o.version_id != "null") {
+        results[i] = Error(ErrorCode::kNoSuchVersion);
+        continue;
+      }
+      Status valid = store::ValidateKey(o.key);
+      if (!valid.ok()) {
+        results[i] = valid;
+        continue;
+      }
+      keys.push_back(o.key);
+      index.push_back(i);
+    }
+    if (!keys.empty()) {
+      auto deleted = store.DeleteObjects(ctx.endpoint.bucket, keys);
+      if (!deleted) return deleted.error();
+      for (size_t k = 0; k < index.size(); ++k) results[index[k]] = (*deleted)[k];
+    }
+    XmlWriter xml("DeleteResult");
+    for (size_t i = 0; i < request->objects.size(); ++i) {
+      const auto& o = request->objects[i];
+      if (results[i].ok()) {
+        if (request->quiet) continue;
+        xml.Open("Deleted").Element("Key", o.key);
+        if (!o.version_id.empty()) xml.Element("VersionId", o.version_id);
+        xml.Close("Deleted");
+      } else {
+        const ErrorInfo& info = Describe(results[i].code());
+        xml.Open("Error").Element("Key", o.key);
+        if (!o.version_id.empty()) xml.Element("VersionId", o.version_id);
+        xml.Element("Code", info.s3_code);
+        xml.Element("Message", results[i].message().empty() ? info.message : results[i].message());
+        xml.Close("Error");
+      }
+    }
+    return XmlResponse(xml.Finish());
+  }
+
+  struct CopySource {
+    std::string bucket;
+    std::string key;
+  };
+
+  Result<CopySource> ParseCopySource(const Context& ctx) {
+    std::string_view raw = *ctx.Header("x-amz-copy-source");
+    std::string_view version;
+    size_t q = raw.find('?');
+    if (q != std::string_view::npos) {
+      std::string_view query = raw.substr(q + 1);
+      raw = raw.substr(0, q);
+      if (query.rfind("versionId=", 0) == 0) version = query.substr(10);
+    }
+    auto decoded = UriDecode(raw);
+    if (!decoded) return Error(ErrorCode::kInvalidArgument, "Invalid copy source encoding.");
+    std::string_view path = *decoded;
+    if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+    size_t slash = path.find('/');
+    if (slash == std::string_view::npos || slash == 0 || slash + 1 == path.size()) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "Copy Source must mention the source bucket and key: sourcebucket/sourcekey.");
+    }
+    if (!version.empty() && version != "null") return Error(ErrorCode::kNoSuchVersion);
+    return CopySource{std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
+  }
+
+  // Copies [first, first+length) of an open object into a new blob, hashing on the way.
+  struct CopiedBlob {
+    std::unique_ptr<store::BlobWriter> blob;
+    std::string md5_hex;
+    store::Checksum checksum;
+  };
+
+  Result<CopiedBlob> CopyBody(store::ObjectBody& body, uint64_t first, uint64_t length,
+                              ChecksumAlgorithm algorithm) {
+    auto blob = store.NewBlob();
+    if (!blob) return blob.error();
+    auto md5 = NewMd5();
+    std::unique_ptr<Hasher> checksum;
+    if (algorithm != ChecksumAlgorithm::kNone) checksum = NewChecksum(algorithm);
+    std::string buffer(kIoBuffer, '\0');
+    uint64_t done = 0;
+    while (done < length) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - done));
+      auto n = body.ReadAt(first + done, buffer.data(), want);
+      if (!n) return n.error();
+      if (*n == 0) return Error(ErrorCode::kInternalError, "source object shorter than recorded");
+      std::string_view chunk(buffer.data(), *n);
+      md5->Update(chunk);
+      if (checksum) checksum->Update(chunk);
+      LB_RETURN_IF_ERROR((*blob)->Append(chunk));
+      done += *n;
+    }
+    CopiedBlob out{std::move(*blob), HexEncode(md5->Finish()), {}};
+    if (checksum) out.checksum = {algorithm, Base64Encode(checksum->Finish()), "FULL_OBJECT"};
+    return out;
+  }
+
+  Result<Response> CopyObject(Context& ctx) {
+    LB_RETURN_IF_ERROR(store::ValidateKey(ctx.endpoint.key));
+    LB_RETURN_IF_ERROR(RejectUnsupportedHeaders(ctx.request.headers));
+    auto source = ParseCopySource(ctx);
+    if (!source) return source.error();
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, source->bucket));
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    auto opened = store.GetObject(source->bucket, source->key);
+    if (!opened) return opened.error();
+    const ObjectInfo& src = opened->info;
+    LB_RETURN_IF_ERROR(CheckConditions(ctx.request.headers, src, "x-amz-copy-source-"));
+
+    std::string directive(ctx.Header("x-amz-metadata-directive").value_or("COPY"));
+    if (directive != "COPY" && directive != "REPLACE") {
+      return Error(ErrorCode::kInvalidArgument, "Unknown metadata directive.");
+    }
+    const bool same = source->bucket == ctx.endpoint.bucket && source->key == ctx.endpoint.key;
+    if (same && directive == "COPY") {
+      return Error(ErrorCode::kInvalidRequest,
+                   "This copy request is illegal because it is trying to copy an object to itself "
+                   "without changing the object's metadata, storage class, website redirect "
+                   "location or encryption attributes.");
+    }
+    if (src.size > options.s3.max_object_bytes) {
+      return Error(ErrorCode::kInvalidRequest, "The source is larger than the maximum allowable "
+                                               "size for a copy source; use UploadPartCopy.");
+    }
+    ObjectInfo info;
+    info.bucket = ctx.endpoint.bucket;
+    info.key = ctx.endpoint.key;
+    info.owner = ctx.user.name;
+    if (directive == "REPLACE") {
+      auto headers = StoredHeadersFrom(ctx.request.headers);
+      if (!headers) return headers.error();
+      info.headers = std::move(*headers);
+    } else {
+      info.headers = src.headers;
+    }
+    ChecksumAlgorithm algorithm = src.checksum.algorithm;
+    if (auto a = ctx.Header("x-amz-checksum-algorithm")) {
+      auto parsed = ParseChecksumName(*a);
+      if (!parsed) return Error(ErrorCode::kInvalidRequest, "Unknown checksum algorithm.");
+      algorithm = *parsed;
+    }
+    auto copied = CopyBody(*opened->body, 0, src.size, algorithm);
+    if (!copied) return copied.error();
+    // Same bytes, same ETag: a copy of a multipart object keeps its "-N" ETag.
+    info.etag = src.parts_count > 0 ? src.etag : copied->md5_hex;
+    info.parts_count = src.parts_count;
+    info.checksum = copied->checksum;
+    if (algorithm == src.checksum.algorithm && src.checksum.type == "COMPOSITE") {
+      info.checksum = src.checksum;
+    }
+    auto stored = store.PutObject(std::move(info), std::move(copied->blob));
+    if (!stored) return stored.error();
+    XmlWriter xml("CopyObjectResult");
+    xml.Element("LastModified", FormatIso8601(stored->last_modified_ms));
+    xml.Element("ETag", Quote(stored->etag));
+    if (stored->checksum.algorithm != ChecksumAlgorithm::kNone) {
+      xml.Element("Checksum" + std::string(ChecksumName(stored->checksum.algorithm)),
+                  stored->checksum.value);
+    }
+    Response r = XmlResponse(xml.Finish());
+    r.SetHeader("x-amz-copy-source-version-id", "null");
+    return r;
+  }
+
+  // ----------------------------------------------------------------- multipart
+
+  Result<store::Upload> FindUpload(const Context& ctx) {
+    std::string upload_id(ctx.Query("uploadId"));
+    if (upload_id.empty()) return Error(ErrorCode::kNoSuchUpload);
+    return store.GetUpload(ctx.endpoint.bucket, ctx.endpoint.key, upload_id);
+  }
+
+  Result<int> PartNumber(const Context& ctx) {
+    auto n = ParseDecimal(ctx.Query("partNumber"));
+    if (!n || *n < 1 || *n > store::kMaxPartNumber) {
+      return Error(ErrorCode::kInvalidArgument, "Part number must be an integer between 1 and 10000, inclusive");
+    }
+    return static_cast<int>(*n);
+  }
+
+  Result<Response> CreateMultipartUpload(Context& ctx) {
+    LB_RETURN_IF_ERROR(store::ValidateKey(ctx.endpoint.key));
+    LB_RETURN_IF_ERROR(RejectUnsupportedHeaders(ctx.request.headers));
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    auto headers = StoredHeadersFrom(ctx.request.headers);
+    if (!headers) return headers.error();
+    store::Upload upload;
+    upload.bucket = ctx.endpoint.bucket;
+    upload.key = ctx.endpoint.key;
+    upload.headers = std::move(*headers);
+    upload.owner = ctx.user.name;
+    if (auto a = ctx.Header("x-amz-checksum-algorithm")) {
+      auto parsed = ParseChecksumName(*a);
+      if (!parsed) return Error(ErrorCode::kInvalidRequest, "Unknown checksum algorithm.");
+      upload.checksum_algorithm = *parsed;
+      upload.checksum_type = *parsed == ChecksumAlgorithm::kCrc64Nvme ? "FULL_OBJECT" : "COMPOSITE";
+      if (auto t = ctx.Header("x-amz-checksum-type")) {
+        std::string type = AsciiUpper(*t);
+        if (type != "FULL_OBJECT" && type != "COMPOSITE") {
+          return Error(ErrorCode::kInvalidRequest, "x-amz-checksum-type must be COMPOSITE or FULL_OBJECT.");
+        }
+        bool is_sha = *parsed == ChecksumAlgorithm::kSha1 || *parsed == ChecksumAlgorithm::kSha256;
+        if ((type == "FULL_OBJECT" && is_sha) ||
+            (type == "COMPOSITE" && *parsed == ChecksumAlgorithm::kCrc64Nvme)) {
+          return Error(ErrorCode::kInvalidRequest, "The checksum type is not supported for this algorithm.");
+        }
+        upload.checksum_type = type;
+      }
+    }
+    auto created = store.CreateUpload(std::move(upload));
+    if (!created) return created.error();
+    XmlWriter xml("InitiateMultipartUploadResult");
+    xml.Element("Bucket", created->bucket).Element("Key", created->key);
+    xml.Element("UploadId", created->upload_id);
+    Response r = XmlResponse(xml.Finish());
+    if (created->checksum_algorithm != ChecksumAlgorithm::kNone) {
+      r.SetHeader("x-amz-checksum-algorithm", std::string(ChecksumName(created->checksum_algorithm)));
+      r.SetHeader("x-amz-checksum-type", created->checksum_type);
+    }
+    return r;
+  }
+
+  Result<Response> UploadPart(Context& ctx) {
+    auto number = PartNumber(ctx);
+    if (!number) return number.error();
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    auto upload = FindUpload(ctx);
+    if (!upload) return upload.error();
+    auto blob = store.NewBlob();
+    if (!blob) return blob.error();
+    store::BlobWriter* writer = blob->get();
+    auto body = ReceiveBody(ctx, options.s3.max_object_bytes, upload->checksum_algorithm,
+                            [&](std::string_view d) { return writer->Append(d); });
+    if (!body) return body.error();
+    if (upload->checksum_algorithm != ChecksumAlgorithm::kNone &&
+        body->checksum.algorithm != upload->checksum_algorithm) {
+      return Error(ErrorCode::kInvalidRequest,
+                   "The upload was created with checksum algorithm " +
+                       std::string(ChecksumName(upload->checksum_algorithm)) +
+                       "; parts must use it too.");
+    }
+    store::Part part;
+    part.number = *number;
+    part.etag = body->md5_hex;
+    part.checksum = body->checksum;
+    auto stored = store.PutPart(*upload, std::move(part), std::move(*blob));
+    if (!stored) return stored.error();
+    Response r;
+    r.SetHeader("etag", Quote(stored->etag));
+    if (upload->checksum_algorithm != ChecksumAlgorithm::kNone) {
+      r.SetHeader(std::string(ChecksumHeader(upload->checksum_algorithm)), body->checksum.value);
+    }
+    return r;
+  }
+
+  Result<Response> UploadPartCopy(Context& ctx) {
+    auto number = PartNumber(ctx);
+    if (!number) return number.error();
+    auto source = ParseCopySource(ctx);
+    if (!source) return source.error();
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, source->bucket));
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    auto upload = FindUpload(ctx);
+    if (!upload) return upload.error();
+    auto opened = store.GetObject(source->bucket, source->key);
+    if (!opened) return opened.error();
+    LB_RETURN_IF_ERROR(CheckConditions(ctx.request.headers, opened->info, "x-amz-copy-source-"));
+    ByteRange range{0, opened->info.size};
+    if (auto r = ctx.Header("x-amz-copy-source-range")) {
+      auto parsed = ParseCopySourceRange(*r, opened->info.size);
+      if (!parsed) return parsed.error();
+      range = *parsed;
+    }
+    if (range.length > options.s3.max_object_bytes) return Error(ErrorCode::kEntityTooLarge);
+    auto copied = CopyBody(*opened->body, range.first, range.length, upload->checksum_algorithm);
+    if (!copied) return copied.error();
+    store::Part part;
+    part.number = *number;
+    part.etag = copied->md5_hex;
+    part.checksum = copied->checksum;
+    auto stored = store.PutPart(*upload, std::move(part), std::move(copied->blob));
+    if (!stored) return stored.error();
+    XmlWriter xml("CopyPartResult");
+    xml.Element("LastModified", FormatIso8601(stored->last_modified_ms));
+    xml.Element("ETag", Quote(stored->etag));
+    if (upload->checksum_algorithm != ChecksumAlgorithm::kNone) {
+      xml.Element("Checksum" + std::string(ChecksumName(upload->checksum_algorithm)),
+                  stored->checksum.value);
+    }
+    return XmlResponse(xml.Finish());
+  }
+
+  Result<Response> CompleteMultipartUpload(Context& ctx) {
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    auto upload = FindUpload(ctx);
+    if (!upload) return upload.error();
+    auto body = ReadSmallBody(ctx);
+    if (!body) return body.error();
+    auto request = ParseCompleteRequest(*body);
+    if (!request) return request.error();
+    std::vector<store::CompletedPart> parts;
+    parts.reserve(request->parts.size());
+    for (const auto& p : request->parts) parts.push_back({p.part_number, p.etag});
+    auto info = store.CompleteUpload(*upload, parts, options.min_part_bytes);
+    if (!info) return info.error();
+    XmlWriter xml("CompleteMultipartUploadResult");
+    std::string host(ctx.Header("host").value_or("localhost"));
+    xml.Element("Location", "http://" + host + "/" + info->bucket + "/" + UriEncode(info->key, true));
+    xml.Element("Bucket", info->bucket).Element("Key", info->key);
+    xml.Element("ETag", Quote(info->etag));
+    if (info->checksum.algorithm != ChecksumAlgorithm::kNone) {
+      xml.Element("Checksum" + std::string(ChecksumName(info->checksum.algorithm)), info->checksum.value);
+      xml.Element("ChecksumType", info->checksum.type);
+    }
+    return XmlResponse(xml.Finish());
+  }
+
+  Result<Response> AbortMultipartUpload(Context& ctx) {
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    auto upload = FindUpload(ctx);
+    if (!upload) return upload.error();
+    LB_RETURN_IF_ERROR(store.AbortUpload(*upload));
+    Response r;
+    r.status = 204;
+    return r;
+  }
+
+  Result<Response> ListParts(Context& ctx) {
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    auto upload = FindUpload(ctx);
+    if (!upload) return upload.error();
+    auto max_parts = MaxKeys(ctx, "max-parts");
+    if (!max_parts) return max_parts.error();
+    int marker = 0;
+    if (ctx.HasQuery("part-number-marker")) {
+      auto m = ParseDecimal(ctx.Query("part-number-marker"));
+      if (!m) return Error(ErrorCode::kInvalidArgument, "part-number-marker must be an integer");
+      marker = static_cast<int>(std::min<int64_t>(*m, store::kMaxPartNumber));
+    }
+    auto listed = store.ListParts(*upload, marker, *max_parts);
+    if (!listed) return listed.error();
+    XmlWriter xml("ListPartsResult");
+    xml.Element("Bucket", upload->bucket).Element("Key", upload->key);
+    xml.Element("UploadId", upload->upload_id);
+    xml.Open("Initiator").Element("ID", upload->owner).Element("DisplayName", upload->owner).Close("Initiator");
+    xml.Open("Owner").Element("ID", upload->owner).Element("DisplayName", upload->owner).Close("Owner");
+    xml.Element("StorageClass", "STANDARD");
+    xml.Element("PartNumberMarker", std::to_string(marker));
+    xml.Element("NextPartNumberMarker", std::to_string(listed->next_part_number_marker));
+    xml.Element("MaxParts", std::to_string(*max_parts));
+    xml.Element("IsTruncated", listed->truncated ? "true" : "false");
+    if (upload->checksum_algorithm != ChecksumAlgorithm::kNone) {
+      xml.Element("ChecksumAlgorithm", ChecksumName(upload->checksum_algorithm));
+      xml.Element("ChecksumType", upload->checksum_type);
+    }
+    for (const store::Part& p : listed->parts) {
+      xml.Open("Part");
+      xml.Element("PartNumber", std::to_string(p.number));
+      xml.Element("LastModified", FormatIso8601(p.last_modified_ms));
+      xml.Element("ETag", Quote(p.etag));
+      xml.Element("Size", std::to_string(p.size));
+      if (p.checksum.algorithm != ChecksumAlgorithm::kNone && !p.checksum.value.empty()) {
+        xml.Element("Checksum" + std::string(ChecksumName(p.checksum.algorithm)), p.checksum.value);
+      }
+      xml.Close("Part");
+    }
+    return XmlResponse(xml.Finish());
+  }
+
+  Result<Response> ListMultipartUploads(Context& ctx) {
+    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    auto max = MaxKeys(ctx, "max-uploads");
+    if (!max) return max.error();
+    auto url = UrlEncoding(ctx);
+    if (!url) return url.error();
+    auto enc = [&](std::string_view s) { return *url ? UriEncode(s, true) : std::string(s); };
+    store::ListUploadsOptions opts;
+    opts.prefix = std::string(ctx.Query("prefix"));
+    opts.delimiter = std::string(ctx.Query("delimiter"));
+    opts.key_marker = std::string(ctx.Query("key-marker"));
+    opts.upload_id_marker = std::string(ctx.Query("upload-id-marker"));
+    opts.max_uploads = *max;
+    auto listed = store.ListUploads(ctx.endpoint.bucket, opts);
+    if (!listed) return listed.error();
+    XmlWriter xml("ListMultipartUploadsResult");
+    xml.Element("Bucket", ctx.endpoint.bucket);
+    xml.Element("KeyMarker", enc(opts.key_marker));
+    xml.Element("UploadIdMarker", opts.upload_id_marker);
+    xml.Element("NextKeyMarker", enc(listed->next_key_marker));
+    xml.Element("NextUploadIdMarker", listed->next_upload_id_marker);
+    xml.Element("Prefix", enc(opts.prefix));
+    if (!opts.delimiter.empty()) xml.Element("Delimiter", enc(opts.delimiter));
+    xml.Element("MaxUploads", std::to_string(opts.max_uploads));
+    if (*url) xml.Element("EncodingType", "url");
+    xml.Element("IsTruncated", listed->truncated ? "true" : "false");
+    for (const store::Upload& u : listed->uploads) {
+      xml.Open("Upload");
+      xml.Element("Key", enc(u.key));
+      xml.Element("UploadId", u.upload_id);
+      xml.Open("Initiator").Element("ID", u.owner).Element("DisplayName", u.owner).Close("Initiator");
+      xml.Open("Owner").Element("ID", u.owner).Element("DisplayName", u.owner).Close("Owner");
+      xml.Element("StorageClass", "STANDARD");
+      xml.Element("Initiated", FormatIso8601(u.initiated_ms));
+      if (u.checksum_algorithm != ChecksumAlgorithm::kNone) {
+        xml.Element("ChecksumAlgorithm", ChecksumName(u.checksum_algorithm));
+      }
+      xml.Close("Upload");
+    }
+    for (const std::string& p : listed->common_prefixes) {
+      xml.Open("CommonPrefixes").Element("Prefix", enc(p)).Close("CommonPrefixes");
+    }
+    return XmlResponse(xml.Finish());
+  }
+
+  // ----------------------------------------------------------------- dispatch
+
+  Result<Response> Dispatch(Context& ctx) {
+    switch (ctx.endpoint.operation) {
+      case Operation::kListBuckets: return ListBuckets(ctx);
+      case Operation::kCreateBucket: return CreateBucket(ctx);
+      case Operation::kHeadBucket: return HeadBucket(ctx);
+      case Operation::kDeleteBucket: return DeleteBucket(ctx);
+      case Operation::kGetBucketLocation: return GetBucketLocation(ctx);
+      case Operation::kGetBucketVersioning: return GetBucketVersioning(ctx);
+      case Operation::kGetBucketAcl:
+      case Operation::kGetObjectAcl: return GetAcl(ctx);
+      case Operation::kListObjects: return ListObjects(ctx, false);
+      case Operation::kListObjectsV2: return ListObjects(ctx, true);
+      case Operation::kListObjectVersions: return ListObjectVersions(ctx);
+      case Operation::kListMultipartUploads: return ListMultipartUploads(ctx);
+      case Operation::kDeleteObjects: return DeleteObjects(ctx);
+      case Operation::kPutObject: return PutObject(ctx);
+      case Operation::kCopyObject: return CopyObject(ctx);
+      case Operation::kGetObject: return GetOrHeadObject(ctx, false);
+      case Operation::kHeadObject: return GetOrHeadObject(ctx, true);
+      case Operation::kDeleteObject: return DeleteObject(ctx);
+      case Operation::kCreateMultipartUpload: return CreateMultipartUpload(ctx);
+      case Operation::kUploadPart: return UploadPart(ctx);
+      case Operation::kUploadPartCopy: return UploadPartCopy(ctx);
+      case Operation::kCompleteMultipartUpload: return CompleteMultipartUpload(ctx);
+      case Operation::kAbortMultipartUpload: return AbortMultipartUpload(ctx);
+      case Operation::kListParts: return ListParts(ctx);
+      case Operation::kHealth:
+      case Operation::kNotImplemented: break;
+    }
+    return Error(ErrorCode::kNotImplemented, ctx.endpoint.detail.empty() ? std::string()
+                 : ctx.endpoint.detail + " is not implemented by logbucket.");
+  }
+
+  Response Handle(Request& request) {
+    auto query = sigv4::ParseQuery(request.raw_query);
+    if (!query) return ErrorResponse(nullptr, request, {Error(ErrorCode::kInvalidURI), {}});
+    Context ctx{request, std::move(*query), {}, {}, {}, options.clock->NowMs()};
+    RouteInput route{request.method, FindHeader(request.headers, "host").value_or(""),
+                     request.raw_path, &ctx.query, &request.headers, &options.s3.domains};
+    auto endpoint = Route(route);
+    if (!endpoint) return ErrorResponse(nullptr, request, {endpoint.error(), {}});
+    ctx.endpoint = std::move(*endpoint);
+    if (ctx.endpoint.operation == Operation::kHealth) {
+      Response r;
+      r.SetHeader("content-type", "text/plain");
+      r.body = "ok\n";
+      return r;
+    }
+
+    sigv4::RequestView view{request.method, request.raw_path, request.raw_query, &request.headers};
+    if (!sigv4::HasCredentials(view, ctx.query)) {
+      Response r = ErrorResponse(&ctx, request, {Error(ErrorCode::kAccessDenied), {}});
+      r.log_principal = "anonymous";
+      return r;
+    }
+    std::optional<store::User> user;
+    auto lookup = [&](std::string_view access_key) -> std::optional<std::string> {
+      user = users.FindByAccessKey(std::string(access_key));
+      if (!user) return std::nullopt;
+      return user->secret_key;
+    };
+    Failure failure;
+    auto auth = sigv4::Verify(view, ctx.query, lookup, ctx.now_ms, &failure.mismatch);
+    if (!auth) {
+      failure.status = auth.error();
+      Response r = ErrorResponse(&ctx, request, failure);
+      r.log_principal = user ? user->name : "-";
+      return r;
+    }
+    ctx.user = std::move(*user);
+    ctx.auth = std::move(*auth);
+    auto result = Dispatch(ctx);
+    Response r = result ? std::move(*result) : ErrorResponse(&ctx, request, {result.error(), {}});
+    if (!result && result.error().code() == ErrorCode::kInternalError) {
+      Log().error("{} {} {}: {}", request.request_id, request.method, request.raw_path,
+                  result.error().message());
+    }
+    r.log_principal = ctx.user.name;
+    return r;
+  }
+};
+
+Service::Service(ServiceOptions options, store::Store& store, store::UserDirectory& users)
+    : impl_(std::make_unique<Impl>(Impl{std::move(options), store, users})) {}
+
+Service::~Service() = default;
+
+http::Response Service::Handle(http::Request& request) { return impl_->Handle(request); }
+
+}  // namespace logbucket::s3

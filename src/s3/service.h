@@ -1,0 +1,34 @@
+// The S3 REST API over a Store: authentication (SigV4), authorisation (owner/admin for now),
+// request bodies (plain, aws-chunked, checksums), and one handler per operation. Errors become
+// S3 XML error responses here, exactly once.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "config/config.h"
+#include "http/handler.h"
+#include "store/store.h"
+
+namespace logbucket::s3 {
+
+struct ServiceOptions {
+  config::S3Config s3;
+  uint64_t min_part_bytes = 5ULL << 20;  // S3's minimum for all but the last part
+  const Clock* clock = &SystemClock::Instance();
+};
+
+class Service {
+ public:
+  Service(ServiceOptions options, store::Store& store, store::UserDirectory& users);
+  ~Service();
+  http::Response Handle(http::Request& request);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace logbucket::s3

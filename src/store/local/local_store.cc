@@ -1,0 +1,1276 @@
+#include "store/local/local_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/encoding.h"
+#include "common/log.h"
+#include "platform/file_util.h"
+
+namespace logbucket::store {
+namespace {
+
+using platform::ScopedFd;
+
+constexpr int kSchemaVersion = 1;
+constexpr size_t kMaxGroupCommit = 256;
+constexpr int kReadConnections = 8;
+
+const char* const kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users(
+  access_key TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, secret TEXT NOT NULL,
+  admin INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS buckets(
+  name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, owner TEXT NOT NULL, region TEXT NOT NULL,
+  policy TEXT, lifecycle TEXT);
+CREATE TABLE IF NOT EXISTS objects(
+  bucket TEXT NOT NULL, key BLOB NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
+  etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, headers BLOB NOT NULL,
+  checksum_algorithm INTEGER NOT NULL, checksum TEXT NOT NULL, checksum_type TEXT NOT NULL,
+  parts_count INTEGER NOT NULL, owner TEXT NOT NULL,
+  PRIMARY KEY(bucket, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS objects_by_age ON objects(bucket, last_modified_ms);
+CREATE TABLE IF NOT EXISTS uploads(
+  upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key BLOB NOT NULL,
+  initiated_ms INTEGER NOT NULL, headers BLOB NOT NULL, checksum_algorithm INTEGER NOT NULL,
+  checksum_type TEXT NOT NULL, owner TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads(bucket, key, upload_id);
+CREATE TABLE IF NOT EXISTS parts(
+  upload_id TEXT NOT NULL, number INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
+  etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, checksum TEXT NOT NULL,
+  PRIMARY KEY(upload_id, number)) WITHOUT ROWID;
+)sql";
+
+Status SqlError(sqlite3* db, std::string_view what) {
+  return Error(ErrorCode::kInternalError,
+               "sqlite " + std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+// A prepared statement, reset on destruction so its connection can reuse it.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Stmt() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& Text(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Blob(int i, std::string_view v) {
+    if (v.empty()) sqlite3_bind_zeroblob(stmt_, i, 0);
+    else sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Int(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  // SQLITE_ROW → true, SQLITE_DONE → false, errors → Status.
+  Result<bool> Step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return SqlError(db_, "step");
+  }
+  Status Run() {
+    auto r = Step();
+    return r ? Status::Ok() : r.error();
+  }
+  std::string ColText(int i) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, i));
+    int n = sqlite3_column_bytes(stmt_, i);
+    return p == nullptr ? std::string() : std::string(p, static_cast<size_t>(n));
+  }
+  int64_t ColInt(int i) const { return sqlite3_column_int64(stmt_, i); }
+  int Changes() const { return sqlite3_changes(db_); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+// One SQLite connection with a cache of prepared statements.
+class Db {
+ public:
+  ~Db() {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    if (db_ != nullptr) sqlite3_close(db_);
+  }
+  static Result<std::unique_ptr<Db>> Open(const std::string& path) {
+    auto db = std::unique_ptr<Db>(new Db());
+    int rc = sqlite3_open_v2(path.c_str(), &db->db_,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) return SqlError(db->db_, "open " + path);
+    sqlite3_busy_timeout(db->db_, 10000);
+    LB_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                                "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16000;"));
+    return db;
+  }
+  Status Exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string message = err != nullptr ? err : "unknown";
+      sqlite3_free(err);
+      return Error(ErrorCode::kInternalError, std::string("sqlite: ") + message);
+    }
+    return Status::Ok();
+  }
+  Stmt Prepare(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+          SQLITE_OK) {
+        Log().critical("sqlite prepare failed: {}: {}", sqlite3_errmsg(db_), sql);
+        std::abort();  // a programming error: our SQL is fixed text
+      }
+      it = cache_.emplace(sql, stmt).first;
+    }
+    return Stmt(db_, it->second);
+  }
+
+ private:
+  Db() = default;
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, sqlite3_stmt*> cache_;
+};
+
+std::string EncodeHeaders(const Headers& headers) {
+  std::string out;
+  for (const Header& h : headers) {
+    out += h.name;
+    out.push_back('\0');
+    out += h.value;
+    out.push_back('\0');
+  }
+  return out;
+}
+
+Headers DecodeHeaders(std::string_view data) {
+  Headers out;
+  while (!data.empty()) {
+    size_t a = data.find('\0');
+    if (a == std::string_view::npos) break;
+    size_t b = data.find('\0', a + 1);
+    if (b == std::string_view::npos) break;
+    out.push_back({std::string(data.substr(0, a)), std::string(data.substr(a + 1, b - a - 1))});
+    data.remove_prefix(b + 1);
+  }
+  return out;
+}
+
+// The smallest string greater than every string that starts with `prefix` ("" = none).
+std::string PrefixSuccessor(std::string prefix) {
+  while (!prefix.empty()) {
+    auto last = static_cast<unsigned char>(prefix.back());
+    if (last < 0xff) {
+      prefix.back() = static_cast<char>(last + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return {};
+}
+
+constexpr const char* kObjectColumns =
+    "key, blob, size, etag, last_modified_ms, headers, checksum_algorithm, checksum, "
+    "checksum_type, parts_count, owner";
+
+ObjectInfo ReadObjectRow(const Stmt& s, const std::string& bucket, std::string* blob) {
+  ObjectInfo info;
+  info.bucket = bucket;
+  info.key = s.ColText(0);
+  if (blob != nullptr) *blob = s.ColText(1);
+  info.size = static_cast<uint64_t>(s.ColInt(2));
+  info.etag = s.ColText(3);
+  info.last_modified_ms = s.ColInt(4);
+  info.headers = DecodeHeaders(s.ColText(5));
+  info.checksum.algorithm = static_cast<ChecksumAlgorithm>(s.ColInt(6));
+  info.checksum.value = s.ColText(7);
+  info.checksum.type = s.ColText(8);
+  info.parts_count = static_cast<int>(s.ColInt(9));
+  info.owner = s.ColText(10);
+  return info;
+}
+
+class LocalBlobWriter final : public BlobWriter {
+ public:
+  LocalBlobWriter(std::string id, std::string temp_path, ScopedFd fd)
+      : id_(std::move(id)), temp_path_(std::move(temp_path)), fd_(std::move(fd)) {}
+  ~LocalBlobWriter() override {
+    if (!committed_) ::unlink(temp_path_.c_str());
+  }
+  Status Append(std::string_view data) override {
+    LB_RETURN_IF_ERROR(platform::WriteAll(fd_.get(), data, temp_path_));
+    size_ += data.size();
+    return Status::Ok();
+  }
+  uint64_t size() const override { return size_; }
+
+  Status Sync() {
+    if (::fsync(fd_.get()) != 0) return platform::PosixError("fsync", temp_path_, errno);
+    fd_.Reset();
+    return Status::Ok();
+  }
+  int fd() const { return fd_.get(); }
+  const std::string& id() const { return id_; }
+  const std::string& temp_path() const { return temp_path_; }
+  void MarkCommitted() { committed_ = true; }
+
+ private:
+  std::string id_;
+  std::string temp_path_;
+  ScopedFd fd_;
+  uint64_t size_ = 0;
+  bool committed_ = false;
+};
+
+class FileObjectBody final : public ObjectBody {
+ public:
+  explicit FileObjectBody(ScopedFd fd) : fd_(std::move(fd)) {}
+  Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t size) override {
+    while (true) {
+      ssize_t n = ::pread(fd_.get(), buffer, size, static_cast<off_t>(offset));
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return platform::PosixError("pread", "blob", errno);
+    }
+  }
+  int fd() const override { return fd_.get(); }
+  int DupFd() const override { return ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0); }
+
+ private:
+  ScopedFd fd_;
+};
+
+// A write applied inside the group-commit transaction. `unlink_after` names blobs that become
+// unreferenced once the transaction commits.
+struct WriteOp {
+  std::function<Status(Db&, std::vector<std::string>& unlink_after)> apply;
+  std::vector<std::string> dirs_to_sync;
+  std::promise<Status> done;
+};
+
+}  // namespace
+
+struct LocalStore::Impl {
+  LocalStoreOptions options;
+  std::string root;
+  ScopedFd lock_fd;
+
+  std::mutex pool_mu;
+  std::vector<std::unique_ptr<Db>> pool;
+
+  std::mutex queue_mu;
+  std::condition_variable queue_cv;
+  std::deque<std::unique_ptr<WriteOp>> queue;
+  bool stopping = false;
+  std::thread committer;
+  std::unique_ptr<Db> writer;
+
+  std::mutex dirs_mu;
+  std::unordered_set<std::string> known_dirs;
+
+  std::string TempPath(const std::string& id) const { return root + "/tmp/" + id; }
+  std::string BlobDir(const std::string& id) const {
+    return root + "/blobs/" + id.substr(0, 2) + "/" + id.substr(2, 2);
+  }
+  std::string BlobPath(const std::string& id) const { return BlobDir(id) + "/" + id; }
+
+  // Borrow a read connection for the duration of fn.
+  template <typename Fn>
+  auto WithReader(Fn&& fn) -> decltype(fn(std::declval<Db&>())) {
+    std::unique_ptr<Db> db;
+    {
+      std::lock_guard lock(pool_mu);
+      if (!pool.empty()) {
+        db = std::move(pool.back());
+        pool.pop_back();
+      }
+    }
+    if (!db) {
+      auto opened = Db::Open(root + "/meta.sqlite");
+      if (!opened) return opened.error();
+      db = std::move(*opened);
+    }
+    auto result = fn(*db);
+    std::lock_guard lock(pool_mu);
+    if (pool.size() < kReadConnections) pool.push_back(std::move(db));
+    return result;
+  }
+
+  Status RunWrite(std::function<Status(Db&, std::vector<std::string>&)> apply,
+                  std::vector<std::string> dirs = {}) {
+    auto op = std::make_unique<WriteOp>();
+    op->apply = std::move(apply);
+    op->dirs_to_sync = std::move(dirs);
+    std::future<Status> done = op->done.get_future();
+    {
+      std::lock_guard lock(queue_mu);
+      if (stopping) return Error(ErrorCode::kServiceUnavailable, "store is shutting down");
+      queue.push_back(std::move(op));
+    }
+    queue_cv.notify_one();
+    return done.get();
+  }
+
+  void CommitLoop() {
+    while (true) {
+      std::vector<std::unique_ptr<WriteOp>> batch;
+      {
+        std::unique_lock lock(queue_mu);
+        queue_cv.wait(lock, [this] { return stopping || !queue.empty(); });
+        if (queue.empty() && stopping) return;
+        while (!queue.empty() && batch.size() < kMaxGroupCommit) {
+          batch.push_back(std::move(queue.front()));
+          queue.pop_front();
+        }
+      }
+      CommitBatch(batch);
+    }
+  }
+
+  void CommitBatch(std::vector<std::unique_ptr<WriteOp>>& batch) {
+    // 1. Make the renames into blobs/ durable before any row points at them.
+    std::set<std::string> dirs;
+    for (auto& op : batch) dirs.insert(op->dirs_to_sync.begin(), op->dirs_to_sync.end());
+    Status dir_status;
+    for (const std::string& d : dirs) {
+      Status s = platform::FsyncPath(d);
+      if (!s.ok()) dir_status = s;
+    }
+    if (!dir_status.ok()) {
+      for (auto& op : batch) op->done.set_value(dir_status);
+      return;
+    }
+    // 2. One transaction; each op in its own savepoint so one failure does not sink the rest.
+    std::vector<Status> results(batch.size());
+    std::vector<std::vector<std::string>> unlinks(batch.size());
+    Status begin = writer->Exec("BEGIN IMMEDIATE");
+    if (!begin.ok()) {
+      for (auto& op : batch) op->done.set_value(begin);
+      return;
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      (void)writer->Exec("SAVEPOINT op");
+      results[i] = batch[i]->apply(*writer, unlinks[i]);
+      if (!results[i].ok()) {
+        (void)writer->Exec("ROLLBACK TO op");
+        unlinks[i].clear();
+      }
+      (void)writer->Exec("RELEASE op");
+    }
+    Status commit = writer->Exec("COMMIT");
+    if (!commit.ok()) {
+      (void)writer->Exec("ROLLBACK");
+      for (auto& op : batch) op->done.set_value(commit);
+      return;
+    }
+    // 3. Blobs that no row references any more.
+    for (size_t i = 0; i < batch.size(); ++i) {
+      for (const std::string& id : unlinks[i]) ::unlink(BlobPath(id).c_str());
+      batch[i]->done.set_value(results[i]);
+    }
+  }
+
+  // Creates blobs/ab/cd for id if needed; returns directories to fsync (the new entry's dir
+  // and, when created, its parents).
+  Result<std::vector<std::string>> PrepareBlobDir(const std::string& id) {
+    std::string dir = BlobDir(id);
+    {
+      std::lock_guard lock(dirs_mu);
+      if (known_dirs.count(dir) != 0) return std::vector<std::string>{dir};
+    }
+    std::vector<std::string> sync = {dir};
+    std::string parent = root + "/blobs/" + id.substr(0, 2);
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) {
+      if (::stat(parent.c_str(), &st) != 0) sync.push_back(root + "/blobs");
+      sync.push_back(parent);
+      LB_RETURN_IF_ERROR(platform::MakeDirs(dir));
+    }
+    std::lock_guard lock(dirs_mu);
+    known_dirs.insert(dir);
+    return sync;
+  }
+
+  // fsync + rename a received blob into blobs/. Returns the directories to sync at commit.
+  Result<std::vector<std::string>> Seal(LocalBlobWriter& blob) {
+    LB_RETURN_IF_ERROR(blob.Sync());
+    auto dirs = PrepareBlobDir(blob.id());
+    if (!dirs) return dirs.error();
+    std::string final_path = BlobPath(blob.id());
+    if (::rename(blob.temp_path().c_str(), final_path.c_str()) != 0) {
+      return platform::PosixError("rename", final_path, errno);
+    }
+    blob.MarkCommitted();
+    return dirs;
+  }
+
+  Result<std::unique_ptr<LocalBlobWriter>> NewLocalBlob() {
+    std::string id = HexEncode(RandomBytes(16));
+    std::string path = TempPath(id);
+    ScopedFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+    if (!fd.valid()) return platform::PosixError("create", path, errno);
+    return std::make_unique<LocalBlobWriter>(id, path, std::move(fd));
+  }
+
+  static Status BucketMustExist(Db& db, const std::string& bucket) {
+    Stmt s = db.Prepare("SELECT 1 FROM buckets WHERE name = ?");
+    s.Text(1, bucket);
+    auto row = s.Step();
+    if (!row) return row.error();
+    if (!*row) return Error(ErrorCode::kNoSuchBucket);
+    return Status::Ok();
+  }
+
+  Status Recover(RecoveryReport& report) {
+    auto temps = platform::ListDir(root + "/tmp");
+    if (temps) {
+      for (const std::string& name : *temps) {
+        ::unlink((root + "/tmp/" + name).c_str());
+        ++report.temp_files_removed;
+      }
+    }
+    std::unordered_set<std::string> referenced;
+    auto collect = [&](Db& db) -> Status {
+      for (const char* sql : {"SELECT blob FROM objects", "SELECT blob FROM parts"}) {
+        Stmt s = db.Prepare(sql);
+        while (true) {
+          auto row = s.Step();
+          if (!row) return row.error();
+          if (!*row) break;
+          referenced.insert(s.ColText(0));
+        }
+      }
+      return Status::Ok();
+    };
+    LB_RETURN_IF_ERROR(collect(*writer));
+    auto level1 = platform::ListDir(root + "/blobs");
+    if (!level1) return level1.error();
+    for (const std::string& a : *level1) {
+      auto level2 = platform::ListDir(root + "/blobs/" + a);
+      if (!level2) continue;
+      for (const std::string& b : *level2) {
+        std::string dir = root + "/blobs/" + a + "/" + b;
+        auto files = platform::ListDir(dir);
+        if (!files) continue;
+        for (const std::string& f : *files) {
+          if (referenced.count(f) == 0) {
+            ::unlink((dir + "/" + f).c_str());
+            ++report.orphan_blobs_removed;
+          }
+        }
+      }
+    }
+    return Status::Ok();
+  }
+};
+
+Result<std::unique_ptr<LocalStore>> OpenLocalStore(const LocalStoreOptions& options) {
+  auto impl = std::make_unique<LocalStore::Impl>();
+  impl->options = options;
+  impl->root = options.data_dir;
+  while (impl->root.size() > 1 && impl->root.back() == '/') impl->root.pop_back();
+  LB_RETURN_IF_ERROR(platform::MakeDirs(impl->root, 0700));
+  LB_RETURN_IF_ERROR(platform::MakeDirs(impl->root + "/blobs", 0700));
+  LB_RETURN_IF_ERROR(platform::MakeDirs(impl->root + "/tmp", 0700));
+  if (options.recover) {
+    std::string lock_path = impl->root + "/LOCK";
+    impl->lock_fd = ScopedFd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!impl->lock_fd.valid()) return platform::PosixError("open", lock_path, errno);
+    if (::flock(impl->lock_fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      return Error(ErrorCode::kInvalidArgument,
+                   impl->root + " is in use by another logbucket server (LOCK is held)");
+    }
+  }
+  std::string db_path = impl->root + "/meta.sqlite";
+  auto writer = Db::Open(db_path);
+  if (!writer) return writer.error();
+  impl->writer = std::move(*writer);
+  ::chmod(db_path.c_str(), 0600);
+  LB_RETURN_IF_ERROR(impl->writer->Exec(kSchema));
+  {
+    Stmt get = impl->writer->Prepare("SELECT value FROM meta WHERE name = 'schema_version'");
+    auto row = get.Step();
+    if (!row) return row.error();
+    if (!*row) {
+      Stmt put = impl->writer->Prepare(
+          "INSERT INTO meta(name, value) VALUES('schema_version', ?)");
+      put.Text(1, std::to_string(kSchemaVersion));
+      LB_RETURN_IF_ERROR(put.Run());
+    } else if (get.ColText(0) != std::to_string(kSchemaVersion)) {
+      return Error(ErrorCode::kInternalError,
+                   db_path + ": schema version " + get.ColText(0) + " is newer than this "
+                   "binary understands (" + std::to_string(kSchemaVersion) + ")");
+    }
+  }
+  auto store = std::unique_ptr<LocalStore>(new LocalStore(std::move(impl)));
+  if (options.recover) LB_RETURN_IF_ERROR(store->impl_->Recover(store->recovery_));
+  LocalStore::Impl* raw = store->impl_.get();
+  raw->committer = std::thread([raw] { raw->CommitLoop(); });
+  return store;
+}
+
+LocalStore::LocalStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+LocalStore::~LocalStore() {
+  {
+    std::lock_guard lock(impl_->queue_mu);
+    impl_->stopping = true;
+  }
+  impl_->queue_cv.notify_all();
+  if (impl_->committer.joinable()) impl_->committer.join();
+}
+
+// ------------------------------------------------------------------------------- buckets
+
+Result<std::vector<Bucket>> LocalStore::ListBuckets() {
+  return impl_->WithReader([](Db& db) -> Result<std::vector<Bucket>> {
+    Stmt s = db.Prepare("SELECT name, created_ms, owner, region FROM buckets ORDER BY name");
+    std::vector<Bucket> out;
+    while (true) {
+      auto row = s.Step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back({s.ColText(0), s.ColInt(1), s.ColText(2), s.ColText(3)});
+    }
+    return out;
+  });
+}
+
+Result<Bucket> LocalStore::GetBucket(const std::string& name) {
+  return impl_->WithReader([&](Db& db) -> Result<Bucket> {
+    Stmt s = db.Prepare("SELECT name, created_ms, owner, region FROM buckets WHERE name = ?");
+    s.Text(1, name);
+    auto row = s.Step();
+    if (!row) return row.error();
+    if (!*row) return Error(ErrorCode::kNoSuchBucket);
+    return Bucket{s.ColText(0), s.ColInt(1), s.ColText(2), s.ColText(3)};
+  });
+}
+
+Status LocalStore::CreateBucket(const Bucket& bucket) {
+  LB_RETURN_IF_ERROR(ValidateBucketName(bucket.name));
+  return impl_->RunWrite([&](Db& db, std::vector<std::string>&) -> Status {
+    Stmt get = db.Prepare("SELECT owner FROM buckets WHERE name = ?");
+    get.Text(1, bucket.name);
+    auto row = get.Step();
+    if (!row) return row.error();
+    if (*row) {
+      return Error(get.ColText(0) == bucket.owner ? ErrorCode::kBucketAlreadyOwnedByYou
+                                                  : ErrorCode::kBucketAlreadyExists);
+    }
+    Stmt put = db.Prepare(
+        "INSERT INTO buckets(name, created_ms, owner, region) VALUES(?, ?, ?, ?)");
+    put.Text(1, bucket.name).Int(2, bucket.created_ms).Text(3, bucket.owner).Text(4, bucket.region);
+    return put.Run();
+  });
+}
+
+Status LocalStore::DeleteBucket(const std::string& name) {
+  return impl_->RunWrite([&](Db& db, std::vector<std::string>&) -> Status {
+    LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, name));
+    Stmt any = db.Prepare("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1");
+    any.Text(1, name);
+    auto row = any.Step();
+    if (!row) return row.error();
+    if (*row) return Error(ErrorCode::kBucketNotEmpty);
+    Stmt uploads = db.Prepare("SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1");
+    uploads.Text(1, name);
+    row = uploads.Step();
+    if (!row) return row.error();
+    if (*row) {
+      return Error(ErrorCode::kBucketNotEmpty,
+                   "The bucket you tried to delete has multipart uploads in progress.");
+    }
+    Stmt del = db.Prepare("DELETE FROM buckets WHERE name = ?");
+    del.Text(1, name);
+    return del.Run();
+  });
+}
+
+// ------------------------------------------------------------------------------- objects
+
+Result<std::unique_ptr<BlobWriter>> LocalStore::NewBlob() {
+  auto blob = impl_->NewLocalBlob();
+  if (!blob) return blob.error();
+  return std::unique_ptr<BlobWriter>(std::move(*blob));
+}
+
+Result<ObjectInfo> LocalStore::PutObject(ObjectInfo info, std::unique_ptr<BlobWriter> blob) {
+  auto* local = dynamic_cast<LocalBlobWriter*>(blob.get());
+  if (local == nullptr) return Error(ErrorCode::kInternalError, "foreign blob writer");
+  LB_RETURN_IF_ERROR(ValidateKey(info.key));
+  info.size = local->size();
+  info.last_modified_ms = impl_->options.clock->NowMs();
+  auto dirs = impl_->Seal(*local);
+  if (!dirs) return dirs.error();
+  std::string id = local->id();
+  Status s = impl_->RunWrite(
+      [&](Db& db, std::vector<std::string>& unlink_after) -> Status {
+        LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, info.bucket));
+        Stmt old = db.Prepare("SELECT blob FROM objects WHERE bucket = ? AND key = ?");
+        old.Text(1, info.bucket).Blob(2, info.key);
+        auto row = old.Step();
+        if (!row) return row.error();
+        if (*row) unlink_after.push_back(old.ColText(0));
+        Stmt put = db.Prepare(
+            "INSERT OR REPLACE INTO objects(bucket, key, blob, size, etag, last_modified_ms, "
+            "headers, checksum_algorithm, checksum, checksum_type, parts_count, owner) "
+            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        put.Text(1, info.bucket).Blob(2, info.key).Text(3, id).Int(4, static_cast<int64_t>(info.size));
+        put.Text(5, info.etag).Int(6, info.last_modified_ms).Blob(7, EncodeHeaders(info.headers));
+        put.Int(8, static_cast<int>(info.checksum.algorithm)).Text(9, info.checksum.value);
+        put.Text(10, info.checksum.type).Int(11, info.parts_count).Text(12, info.owner);
+        return put.Run();
+      },
+      std::move(*dirs));
+  if (!s.ok()) {
+    ::unlink(impl_->BlobPath(id).c_str());
+    return s;
+  }
+  return info;
+}
+
+Result<ObjectInfo> LocalStore::HeadObject(const std::string& bucket, const std::string& key) {
+  return impl_->WithReader([&](Db& db) -> Result<ObjectInfo> {
+    std::string sql = std::string("SELECT ") + kObjectColumns +
+                      " FROM objects WHERE bucket = ? AND key = ?";
+    static const std::string kSql = sql;
+    Stmt s = db.Prepare(kSql.c_str());
+    s.Text(1, bucket).Blob(2, key);
+    auto row = s.Step();
+    if (!row) return row.error();
+    if (!*row) {
+      LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
+      return Error(ErrorCode::kNoSuchKey);
+    }
+    return ReadObjectRow(s, bucket, nullptr);
+  });
+}
+
+Result<OpenedObject> LocalStore::GetObject(const std::string& bucket, const std::string& key) {
+  // An overwrite may unlink the blob between the lookup and the open: look up again.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::string blob;
+    auto info = impl_->WithReader([&](Db& db) -> Result<ObjectInfo> {
+      static const std::string kSql = std::string("SELECT ") + kObjectColumns +
+                                      " FROM objects WHERE bucket = ? AND key = ?";
+      Stmt s = db.Prepare(kSql.c_str());
+      s.Text(1, bucket).Blob(2, key);
+      auto row = s.Step();
+      if (!row) return row.error();
+      if (!*row) {
+        LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
+        return Error(ErrorCode::kNoSuchKey);
+      }
+      return ReadObjectRow(s, bucket, &blob);
+    });
+    if (!info) return info.error();
+    std::string path = impl_->BlobPath(blob);
+    ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.valid()) {
+      return OpenedObject{std::move(*info), std::make_unique<FileObjectBody>(std::move(fd))};
+    }
+    if (errno != ENOENT) return platform::PosixError("open", path, errno);
+  }
+  return Error(ErrorCode::kInternalError, "object body missing for " + bucket + "/" + key);
+}
+
+Status LocalStore::DeleteObject(const std::string& bucket, const std::string& key) {
+  return impl_->RunWrite([&](Db& db, std::vector<std::string>& unlink_after) -> Status {
+    LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
+    Stmt old = db.Prepare("SELECT blob FROM objects WHERE bucket = ? AND key = ?");
+    old.Text(1, bucket).Blob(2, key);
+    auto row = old.Step();
+    if (!row) return row.error();
+    if (!*row) return Status::Ok();
+    unlink_after.push_back(old.ColText(0));
+    Stmt del = db.Prepare("DELETE FROM objects WHERE bucket = ? AND key = ?");
+    del.Text(1, bucket).Blob(2, key);
+    return del.Run();
+  });
+}
+
+Result<std::vector<Status>> LocalStore::DeleteObjects(const std::string& bucket,
+                                                     const std::vector<std::string>& keys) {
+  std::vector<Status> results(keys.size());
+  Status s = impl_->RunWrite([&](Db& db, std::vector<std::string>& unlink_after) -> Status {
+    LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
+    for (size_t i = 0; i < keys.size(); ++i) {
+      Stmt old = db.Prepare("SELECT blob FROM objects WHERE bucket = ? AND key = ?");
+      old.Text(1, bucket).Blob(2, keys[i]);
+      auto row = old.Step();
+      if (!row) {
+        results[i] = row.error();
+        continue;
+      }
+      if (!*row) continue;
+      unlink_after.push_back(old.ColText(0));
+      Stmt del = db.Prepare("DELETE FROM objects WHERE bucket = ? AND key = ?");
+      del.Text(1, bucket).Blob(2, keys[i]);
+      results[i] = del.Run();
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return results;
+}
+
+Result<ListResult> LocalStore::ListObjects(const std::string& bucket,
+                                           const ListOptions& options) {
+  return impl_->WithReader([&](Db& db) -> Result<ListResult> {
+    LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
+    ListResult result;
+    const std::string& prefix = options.prefix;
+    const std::string& delimiter = options.delimiter;
+    // Lower bound, inclusive. "after" is exclusive: the next string after it is after + '\0'.
+    std::string cursor = prefix;
+    if (!options.after.empty() && options.after >= prefix) {
+      cursor = options.after;
+      cursor.push_back('\0');
+      // A marker that is itself a common prefix skips everything under it.
+      if (!delimiter.empty() && options.after.size() >= prefix.size() + delimiter.size() &&
+          options.after.compare(options.after.size() - delimiter.size(), delimiter.size(),
+                                delimiter) == 0 &&
+          options.after.find(delimiter, prefix.size()) == options.after.size() - delimiter.size()) {
+        std::string next = PrefixSuccessor(options.after);
+        if (next.empty()) return result;
+        cursor = next;
+      }
+    }
+    if (options.max_keys <= 0) {
+      return result;
+    }
+    static const std::string kSql = std::string("SELECT ") + kObjectColumns +
+                                    " FROM objects WHERE bucket = ? AND key >= ? ORDER BY key "
+                                    "LIMIT ?";
+    std::string last_prefix;
+    int emitted = 0;
+    const int limit = options.max_keys;
+    while (true) {
+      Stmt s = db.Prepare(kSql.c_str());
+      s.Text(1, bucket).Blob(2, cursor).Int(3, limit - emitted + 1);
+      bool reseek = false;
+      bool any = false;
+      while (true) {
+        auto row = s.Step();
+        if (!row) return row.error();
+        if (!*row) break;
+        any = true;
+        std::string key = s.ColText(0);
+        if (key.compare(0, prefix.size(), prefix) != 0) return result;  // past the prefix
+        if (emitted == limit) {
+          result.truncated = true;
+          return result;
+        }
+        if (!delimiter.empty()) {
+          size_t pos = key.find(delimiter, prefix.size());
+          if (pos != std::string::npos) {
+            std::string common = key.substr(0, pos + delimiter.size());
+            if (common != last_prefix) {
+              result.common_prefixes.push_back(common);
+              result.last_item = common;
+              last_prefix = common;
+              ++emitted;
+            }
+            // Seek past everything under this common prefix.
+            cursor = PrefixSuccessor(common);
+            if (cursor.empty()) return result;
+            reseek = true;
+            break;
+          }
+        }
+        result.objects.push_back(ReadObjectRow(s, bucket, nullptr));
+        result.last_item = key;
+        ++emitted;
+        cursor = key;
+        cursor.push_back('\0');
+      }
+      if (!reseek && !any) return result;
+      if (!reseek) continue;  // batch exhausted without a seek: fetch the next batch
+    }
+  });
+}
+
+// ------------------------------------------------------------------------------- multipart
+
+Result<Upload> LocalStore::CreateUpload(Upload upload) {
+  LB_RETURN_IF_ERROR(ValidateKey(upload.key));
+  upload.upload_id = HexEncode(RandomBytes(24));
+  upload.initiated_ms = impl_->options.clock->NowMs();
+  Status s = impl_->RunWrite([&](Db& db, std::vector<std::string>&) -> Status {
+    LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, upload.bucket));
+    Stmt put = db.Prepare(
+        "INSERT INTO uploads(upload_id, bucket, key, initiated_ms, headers, checksum_algorithm, "
+        "checksum_type, owner) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+    put.Text(1, upload.upload_id).Text(2, upload.bucket).Blob(3, upload.key);
+    put.Int(4, upload.initiated_ms).Blob(5, EncodeHeaders(upload.headers));
+    put.Int(6, static_cast<int>(upload.checksum_algorithm)).Text(7, upload.checksum_type);
+    put.Text(8, upload.owner);
+    return put.Run();
+  });
+  if (!s.ok()) return s;
+  return upload;
+}
+
+Result<Upload> LocalStore::GetUpload(const std::string& bucket, const std::string& key,
+                                     const std::string& upload_id) {
+  return impl_->WithReader([&](Db& db) -> Result<Upload> {
+    Stmt s = db.Prepare(
+        "SELECT initiated_ms, headers, checksum_algorithm, checksum_type, owner FROM uploads "
+        "WHERE upload_id = ? AND bucket = ? AND key = ?");
+    s.Text(1, upload_id).Text(2, bucket).Blob(3, key);
+    auto row = s.Step();
+    if (!row) return row.error();
+    if (!*row) {
+      LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
+      return Error(ErrorCode::kNoSuchUpload);
+    }
+    Upload u;
+    u.upload_id = upload_id;
+    u.bucket = bucket;
+    u.key = key;
+    u.initiated_ms = s.ColInt(0);
+    u.headers = DecodeHeaders(s.ColText(1));
+    u.checksum_algorithm = static_cast<ChecksumAlgorithm>(s.ColInt(2));
+    u.checksum_type = s.ColText(3);
+    u.owner = s.ColText(4);
+    return u;
+  });
+}
+
+Result<Part> LocalStore::PutPart(const Upload& upload, Part part,
+                                 std::unique_ptr<BlobWriter> blob) {
+  auto* local = dynamic_cast<LocalBlobWriter*>(blob.get());
+  if (local == nullptr) return Error(ErrorCode::kInternalError, "foreign blob writer");
+  part.size = local->size();
+  part.last_modified_ms = impl_->options.clock->NowMs();
+  auto dirs = impl_->Seal(*local);
+  if (!dirs) return dirs.error();
+  std::string id = local->id();
+  Status s = impl_->RunWrite(
+      [&](Db& db, std::vector<std::string>& unlink_after) -> Status {
+        Stmt exists = db.Prepare("SELECT 1 FROM uploads WHERE upload_id = ?");
+        exists.Text(1, upload.upload_id);
+        auto row = exists.Step();
+        if (!row) return row.error();
+        if (!*row) return Error(ErrorCode::kNoSuchUpload);
+        Stmt old = db.Prepare("SELECT blob FROM parts WHERE upload_id = ? AND number = ?");
+        old.Text(1, upload.upload_id).Int(2, part.number);
+        row = old.Step();
+        if (!row) return row.error();
+        if (*row) unlink_after.push_back(old.ColText(0));
+        Stmt put = db.Prepare(
+            "INSERT OR REPLACE INTO parts(upload_id, number, blob, size, etag, "
+            "last_modified_ms, checksum) VALUES(?, ?, ?, ?, ?, ?, ?)");
+        put.Text(1, upload.upload_id).Int(2, part.number).Text(3, id);
+        put.Int(4, static_cast<int64_t>(part.size)).Text(5, part.etag);
+        put.Int(6, part.last_modified_ms).Text(7, part.checksum.value);
+        return put.Run();
+      },
+      std::move(*dirs));
+  if (!s.ok()) {
+    ::unlink(impl_->BlobPath(id).c_str());
+    return s;
+  }
+  part.checksum.algorithm = upload.checksum_algorithm;
+  return part;
+}
+
+Result<ListPartsResult> LocalStore::ListParts(const Upload& upload, int part_number_marker,
+                                              int max_parts) {
+  return impl_->WithReader([&](Db& db) -> Result<ListPartsResult> {
+    Stmt s = db.Prepare(
+        "SELECT number, size, etag, last_modified_ms, checksum FROM parts WHERE upload_id = ? "
+        "AND number > ? ORDER BY number LIMIT ?");
+    s.Text(1, upload.upload_id).Int(2, part_number_marker).Int(3, max_parts + 1);
+    ListPartsResult result;
+    while (true) {
+      auto row = s.Step();
+      if (!row) return row.error();
+      if (!*row) break;
+      if (static_cast<int>(result.parts.size()) == max_parts) {
+        result.truncated = true;
+        break;
+      }
+      Part p;
+      p.number = static_cast<int>(s.ColInt(0));
+      p.size = static_cast<uint64_t>(s.ColInt(1));
+      p.etag = s.ColText(2);
+      p.last_modified_ms = s.ColInt(3);
+      p.checksum.value = s.ColText(4);
+      p.checksum.algorithm = upload.checksum_algorithm;
+      result.parts.push_back(std::move(p));
+    }
+    if (!result.parts.empty()) result.next_part_number_marker = result.parts.back().number;
+    return result;
+  });
+}
+
+Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
+                                              const std::vector<CompletedPart>& parts,
+                                              uint64_t min_part_size) {
+  if (parts.empty()) {
+    return Error(ErrorCode::kMalformedXML, "You must specify at least one part.");
+  }
+  for (size_t i = 1; i < parts.size(); ++i) {
+    if (parts[i].number <= parts[i - 1].number) return Error(ErrorCode::kInvalidPartOrder);
+  }
+  // Read the stored parts.
+  struct StoredPart {
+    std::string blob;
+    uint64_t size;
+    std::string etag;
+    std::string checksum;
+  };
+  std::unordered_map<int, StoredPart> stored;
+  Status read = impl_->WithReader([&](Db& db) -> Status {
+    Stmt s = db.Prepare(
+        "SELECT number, blob, size, etag, checksum FROM parts WHERE upload_id = ?");
+    s.Text(1, upload.upload_id);
+    while (true) {
+      auto row = s.Step();
+      if (!row) return row.error();
+      if (!*row) break;
+      stored[static_cast<int>(s.ColInt(0))] = {s.ColText(1), static_cast<uint64_t>(s.ColInt(2)),
+                                               s.ColText(3), s.ColText(4)};
+    }
+    return Status::Ok();
+  });
+  LB_RETURN_IF_ERROR(read);
+  std::vector<std::string> md5s;
+  std::string raw_checksums;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    auto it = stored.find(parts[i].number);
+    if (it == stored.end() || it->second.etag != parts[i].etag) {
+      return Error(ErrorCode::kInvalidPart,
+                   "Part " + std::to_string(parts[i].number) +
+                       " was not uploaded or its ETag does not match.");
+    }
+    if (i + 1 < parts.size() && it->second.size < min_part_size) {
+      return Error(ErrorCode::kEntityTooSmall,
+                   "Part " + std::to_string(parts[i].number) + " is smaller than the minimum "
+                   "allowed size (" + std::to_string(min_part_size) + " bytes) and is not the "
+                   "last part.");
+    }
+    md5s.push_back(it->second.etag);
+    raw_checksums += Base64Decode(it->second.checksum).value_or("");
+  }
+
+  // Assemble the object into one new blob (parts are read once; full-object CRCs are computed
+  // on the way when the upload asked for them).
+  auto writer = impl_->NewLocalBlob();
+  if (!writer) return writer.error();
+  std::unique_ptr<Hasher> full;
+  if (upload.checksum_algorithm != ChecksumAlgorithm::kNone &&
+      upload.checksum_type == "FULL_OBJECT") {
+    full = NewChecksum(upload.checksum_algorithm);
+  }
+  std::vector<char> buffer(1 << 20);
+  for (const CompletedPart& p : parts) {
+    const StoredPart& sp = stored[p.number];
+    std::string path = impl_->BlobPath(sp.blob);
+    ScopedFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!in.valid()) return platform::PosixError("open", path, errno);
+    if (!full) {
+      LB_RETURN_IF_ERROR(platform::CopyRange(in.get(), 0, sp.size, (*writer)->fd()));
+      continue;
+    }
+    uint64_t offset = 0;
+    while (offset < sp.size) {
+      ssize_t n = ::pread(in.get(), buffer.data(), buffer.size(), static_cast<off_t>(offset));
+      if (n <= 0) return platform::PosixError("pread", path, n < 0 ? errno : EIO);
+      std::string_view chunk(buffer.data(), static_cast<size_t>(n));
+      full->Update(chunk);
+      LB_RETURN_IF_ERROR(platform::WriteAll((*writer)->fd(), chunk, path));
+      offset += static_cast<uint64_t>(n);
+    }
+  }
+  uint64_t total = 0;
+  for (const CompletedPart& p : parts) total += stored[p.number].size;
+
+  ObjectInfo info;
+  info.bucket = upload.bucket;
+  info.key = upload.key;
+  info.size = total;
+  info.etag = MultipartEtag(md5s);
+  info.headers = upload.headers;
+  info.parts_count = static_cast<int>(parts.size());
+  info.owner = upload.owner;
+  info.last_modified_ms = impl_->options.clock->NowMs();
+  if (upload.checksum_algorithm != ChecksumAlgorithm::kNone) {
+    info.checksum.algorithm = upload.checksum_algorithm;
+    info.checksum.type = upload.checksum_type;
+    if (full) {
+      info.checksum.value = Base64Encode(full->Finish());
+    } else {
+      auto h = NewChecksum(upload.checksum_algorithm);
+      h->Update(raw_checksums);
+      info.checksum.value =
+          Base64Encode(h->Finish()) + "-" + std::to_string(parts.size());
+    }
+  }
+  auto dirs = impl_->Seal(**writer);
+  if (!dirs) return dirs.error();
+  std::string id = (*writer)->id();
+  Status s = impl_->RunWrite(
+      [&](Db& db, std::vector<std::string>& unlink_after) -> Status {
+        Stmt exists = db.Prepare("SELECT 1 FROM uploads WHERE upload_id = ?");
+        exists.Text(1, upload.upload_id);
+        auto row = exists.Step();
+        if (!row) return row.error();
+        if (!*row) return Error(ErrorCode::kNoSuchUpload);
+        Stmt blobs = db.Prepare("SELECT blob FROM parts WHERE upload_id = ?");
+        blobs.Text(1, upload.upload_id);
+        while (true) {
+          auto r = blobs.Step();
+          if (!r) return r.error();
+          if (!*r) break;
+          unlink_after.push_back(blobs.ColText(0));
+        }
+        Stmt old = db.Prepare("SELECT blob FROM objects WHERE bucket = ? AND key = ?");
+        old.Text(1, info.bucket).Blob(2, info.key);
+        row = old.Step();
+        if (!row) return row.error();
+        if (*row) unlink_after.push_back(old.ColText(0));
+        Stmt put = db.Prepare(
+            "INSERT OR REPLACE INTO objects(bucket, key, blob, size, etag, last_modified_ms, "
+            "headers, checksum_algorithm, checksum, checksum_type, parts_count, owner) "
+            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        put.Text(1, info.bucket).Blob(2, info.key).Text(3, id).Int(4, static_cast<int64_t>(info.size));
+        put.Text(5, info.etag).Int(6, info.last_modified_ms).Blob(7, EncodeHeaders(info.headers));
+        put.Int(8, static_cast<int>(info.checksum.algorithm)).Text(9, info.checksum.value);
+        put.Text(10, info.checksum.type).Int(11, info.parts_count).Text(12, info.owner);
+        LB_RETURN_IF_ERROR(put.Run());
+        Stmt del_parts = db.Prepare("DELETE FROM parts WHERE upload_id = ?");
+        del_parts.Text(1, upload.upload_id);
+        LB_RETURN_IF_ERROR(del_parts.Run());
+        Stmt del_upload = db.Prepare("DELETE FROM uploads WHERE upload_id = ?");
+        del_upload.Text(1, upload.upload_id);
+        return del_upload.Run();
+      },
+      std::move(*dirs));
+  if (!s.ok()) {
+    ::unlink(impl_->BlobPath(id).c_str());
+    return s;
+  }
+  return info;
+}
+
+Status LocalStore::AbortUpload(const Upload& upload) {
+  return impl_->RunWrite([&](Db& db, std::vector<std::string>& unlink_after) -> Status {
+    Stmt exists = db.Prepare("SELECT 1 FROM uploads WHERE upload_id = ?");
+    exists.Text(1, upload.upload_id);
+    auto row = exists.Step();
+    if (!row) return row.error();
+    if (!*row) return Error(ErrorCode::kNoSuchUpload);
+    Stmt blobs = db.Prepare("SELECT blob FROM parts WHERE upload_id = ?");
+    blobs.Text(1, upload.upload_id);
+    while (true) {
+      auto r = blobs.Step();
+      if (!r) return r.error();
+      if (!*r) break;
+      unlink_after.push_back(blobs.ColText(0));
+    }
+    Stmt del_parts = db.Prepare("DELETE FROM parts WHERE upload_id = ?");
+    del_parts.Text(1, upload.upload_id);
+    LB_RETURN_IF_ERROR(del_parts.Run());
+    Stmt del_upload = db.Prepare("DELETE FROM uploads WHERE upload_id = ?");
+    del_upload.Text(1, upload.upload_id);
+    return del_upload.Run();
+  });
+}
+
+Result<ListUploadsResult> LocalStore::ListUploads(const std::string& bucket,
+                                                  const ListUploadsOptions& options) {
+  return impl_->WithReader([&](Db& db) -> Result<ListUploadsResult> {
+    LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
+    // Ordered by key, then upload id; resume after (key_marker, upload_id_marker).
+    Stmt s = db.Prepare(
+        "SELECT upload_id, key, initiated_ms, headers, checksum_algorithm, checksum_type, owner "
+        "FROM uploads WHERE bucket = ? AND (key > ? OR (key = ? AND upload_id > ?)) "
+        "ORDER BY key, upload_id");
+    s.Text(1, bucket).Blob(2, options.key_marker).Blob(3, options.key_marker);
+    s.Text(4, options.upload_id_marker.empty() ? std::string(1, '\x7f') : options.upload_id_marker);
+    ListUploadsResult result;
+    std::string last_prefix;
+    int emitted = 0;
+    while (true) {
+      auto row = s.Step();
+      if (!row) return row.error();
+      if (!*row) break;
+      std::string key = s.ColText(1);
+      if (key.compare(0, options.prefix.size(), options.prefix) != 0) continue;
+      if (emitted == options.max_uploads) {
+        result.truncated = true;
+        break;
+      }
+      if (!options.delimiter.empty()) {
+        size_t pos = key.find(options.delimiter, options.prefix.size());
+        if (pos != std::string::npos) {
+          std::string common = key.substr(0, pos + options.delimiter.size());
+          if (common != last_prefix) {
+            result.common_prefixes.push_back(common);
+            last_prefix = common;
+            ++emitted;
+            result.next_key_marker = common;
+            result.next_upload_id_marker.clear();
+          }
+          continue;
+        }
+      }
+      Upload u;
+      u.upload_id = s.ColText(0);
+      u.bucket = bucket;
+      u.key = key;
+      u.initiated_ms = s.ColInt(2);
+      u.headers = DecodeHeaders(s.ColText(3));
+      u.checksum_algorithm = static_cast<ChecksumAlgorithm>(s.ColInt(4));
+      u.checksum_type = s.ColText(5);
+      u.owner = s.ColText(6);
+      result.next_key_marker = u.key;
+      result.next_upload_id_marker = u.upload_id;
+      result.uploads.push_back(std::move(u));
+      ++emitted;
+    }
+    return result;
+  });
+}
+
+// ------------------------------------------------------------------------------- users
+
+namespace {
+
+std::string NewAccessKey() {
+  // 20 characters from A-Z0-9, like AWS access key ids, prefixed LB for recognisability.
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::string random = RandomBytes(18);
+  std::string out = "LB";
+  for (unsigned char c : random) out.push_back(kAlphabet[c % 32]);
+  return out;
+}
+
+std::string NewSecretKey() {
+  std::string b64 = Base64Encode(RandomBytes(30));  // 40 characters, like AWS secrets
+  for (char& c : b64) {
+    if (c == '/') c = '_';
+  }
+  return b64;
+}
+
+Status ValidateUserName(const std::string& name) {
+  if (name.empty() || name.size() > 64) {
+    return Error(ErrorCode::kInvalidArgument, "user name must be 1 to 64 characters");
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == '@' || c == '+' || c == '=';
+    if (!ok) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "user name may contain only letters, digits and - _ . @ + =");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<User> LocalStore::AddUser(const std::string& name, bool admin) {
+  LB_RETURN_IF_ERROR(ValidateUserName(name));
+  User user{name, NewAccessKey(), NewSecretKey(), admin, impl_->options.clock->NowMs()};
+  Status s = impl_->RunWrite([&](Db& db, std::vector<std::string>&) -> Status {
+    Stmt exists = db.Prepare("SELECT 1 FROM users WHERE name = ?");
+    exists.Text(1, name);
+    auto row = exists.Step();
+    if (!row) return row.error();
+    if (*row) return Error(ErrorCode::kInvalidArgument, "user '" + name + "' already exists");
+    Stmt put = db.Prepare(
+        "INSERT INTO users(access_key, name, secret, admin, created_ms) VALUES(?, ?, ?, ?, ?)");
+    put.Text(1, user.access_key).Text(2, user.name).Text(3, user.secret_key);
+    put.Int(4, user.admin ? 1 : 0).Int(5, user.created_ms);
+    return put.Run();
+  });
+  if (!s.ok()) return s;
+  return user;
+}
+
+Result<User> LocalStore::RotateUser(const std::string& name) {
+  User user;
+  Status s = impl_->RunWrite([&](Db& db, std::vector<std::string>&) -> Status {
+    Stmt get = db.Prepare("SELECT admin, created_ms FROM users WHERE name = ?");
+    get.Text(1, name);
+    auto row = get.Step();
+    if (!row) return row.error();
+    if (!*row) return Error(ErrorCode::kInvalidArgument, "no user named '" + name + "'");
+    user = {name, NewAccessKey(), NewSecretKey(), get.ColInt(0) != 0, get.ColInt(1)};
+    Stmt upd = db.Prepare("UPDATE users SET access_key = ?, secret = ? WHERE name = ?");
+    upd.Text(1, user.access_key).Text(2, user.secret_key).Text(3, name);
+    return upd.Run();
+  });
+  if (!s.ok()) return s;
+  return user;
+}
+
+Status LocalStore::RemoveUser(const std::string& name) {
+  return impl_->RunWrite([&](Db& db, std::vector<std::string>&) -> Status {
+    Stmt del = db.Prepare("DELETE FROM users WHERE name = ?");
+    del.Text(1, name);
+    LB_RETURN_IF_ERROR(del.Run());
+    if (del.Changes() == 0) {
+      return Error(ErrorCode::kInvalidArgument, "no user named '" + name + "'");
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<User>> LocalStore::ListUsers() {
+  return impl_->WithReader([](Db& db) -> Result<std::vector<User>> {
+    Stmt s = db.Prepare(
+        "SELECT name, access_key, secret, admin, created_ms FROM users ORDER BY name");
+    std::vector<User> out;
+    while (true) {
+      auto row = s.Step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back({s.ColText(0), s.ColText(1), s.ColText(2), s.ColInt(3) != 0, s.ColInt(4)});
+    }
+    return out;
+  });
+}
+
+std::optional<User> LocalStore::FindByAccessKey(const std::string& access_key) {
+  auto found = impl_->WithReader([&](Db& db) -> Result<User> {
+    Stmt s = db.Prepare(
+        "SELECT name, access_key, secret, admin, created_ms FROM users WHERE access_key = ?");
+    s.Text(1, access_key);
+    auto row = s.Step();
+    if (!row) return row.error();
+    if (!*row) return Error(ErrorCode::kInvalidAccessKeyId);
+    return User{s.ColText(0), s.ColText(1), s.ColText(2), s.ColInt(3) != 0, s.ColInt(4)};
+  });
+  if (!found) return std::nullopt;
+  return std::move(*found);
+}
+
+}  // namespace logbucket::store

@@ -1,0 +1,80 @@
+// The embedded store: object bodies as immutable blob files, metadata in SQLite (WAL), writes
+// made durable with one idiom (temp → fsync → rename → fsync dir → commit) and grouped into
+// shared transactions (group commit). On-disk layout: docs/formats/data-dir.md.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "store/store.h"
+
+namespace logbucket::store {
+
+struct LocalStoreOptions {
+  std::string data_dir;
+  // Start-up recovery (empty tmp/, delete unreferenced blobs). Only the serving process may do
+  // it; admin commands that open the same directory must not.
+  bool recover = true;
+  const Clock* clock = &SystemClock::Instance();
+};
+
+class LocalStore;
+
+// Opens (creating if needed) the data directory. Takes an exclusive lock when recover is set,
+// so two servers never share one directory.
+Result<std::unique_ptr<LocalStore>> OpenLocalStore(const LocalStoreOptions& options);
+
+class LocalStore : public Store, public UserDirectory {
+ public:
+  ~LocalStore() override;
+
+  // Store
+  Result<std::vector<Bucket>> ListBuckets() override;
+  Result<Bucket> GetBucket(const std::string& name) override;
+  Status CreateBucket(const Bucket& bucket) override;
+  Status DeleteBucket(const std::string& name) override;
+  Result<std::unique_ptr<BlobWriter>> NewBlob() override;
+  Result<ObjectInfo> PutObject(ObjectInfo info, std::unique_ptr<BlobWriter> blob) override;
+  Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key) override;
+  Result<OpenedObject> GetObject(const std::string& bucket, const std::string& key) override;
+  Status DeleteObject(const std::string& bucket, const std::string& key) override;
+  Result<std::vector<Status>> DeleteObjects(const std::string& bucket,
+                                            const std::vector<std::string>& keys) override;
+  Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& options) override;
+  Result<Upload> CreateUpload(Upload upload) override;
+  Result<Upload> GetUpload(const std::string& bucket, const std::string& key,
+                           const std::string& upload_id) override;
+  Result<Part> PutPart(const Upload& upload, Part part, std::unique_ptr<BlobWriter> blob) override;
+  Result<ListPartsResult> ListParts(const Upload& upload, int part_number_marker,
+                                    int max_parts) override;
+  Result<ObjectInfo> CompleteUpload(const Upload& upload, const std::vector<CompletedPart>& parts,
+                                    uint64_t min_part_size) override;
+  Status AbortUpload(const Upload& upload) override;
+  Result<ListUploadsResult> ListUploads(const std::string& bucket,
+                                        const ListUploadsOptions& options) override;
+
+  // UserDirectory
+  Result<User> AddUser(const std::string& name, bool admin) override;
+  Result<User> RotateUser(const std::string& name) override;
+  Status RemoveUser(const std::string& name) override;
+  Result<std::vector<User>> ListUsers() override;
+  std::optional<User> FindByAccessKey(const std::string& access_key) override;
+
+  // What start-up recovery removed (for logs and tests).
+  struct RecoveryReport {
+    int temp_files_removed = 0;
+    int orphan_blobs_removed = 0;
+  };
+  const RecoveryReport& recovery_report() const { return recovery_; }
+
+  struct Impl;
+
+ private:
+  friend Result<std::unique_ptr<LocalStore>> OpenLocalStore(const LocalStoreOptions&);
+  explicit LocalStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  RecoveryReport recovery_;
+};
+
+}  // namespace logbucket::store

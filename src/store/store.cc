@@ -1,0 +1,75 @@
+#include "store/store.h"
+
+#include "common/encoding.h"
+
+namespace logbucket::store {
+namespace {
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1f) : n == 3 ? (c & 0x0f) : (c & 0x07);
+    for (size_t k = 1; k < n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc >> 6) != 0x2) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status ValidateBucketName(const std::string& name) {
+  auto bad = [&](const char* why) {
+    return Error(ErrorCode::kInvalidBucketName,
+                 "The specified bucket is not valid: " + std::string(why));
+  };
+  if (name.size() < 3 || name.size() > 63) return bad("length must be 3 to 63 characters");
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) {
+      return bad("only lower-case letters, digits, '.' and '-' are allowed");
+    }
+  }
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(name.front()) || !alnum(name.back())) {
+    return bad("must begin and end with a letter or digit");
+  }
+  if (name.find("..") != std::string::npos || name.find(".-") != std::string::npos ||
+      name.find("-.") != std::string::npos) {
+    return bad("adjacent periods or period-dash are not allowed");
+  }
+  auto parts = Split(name, '.');
+  if (parts.size() == 4) {
+    bool all_digits = true;
+    for (auto p : parts) all_digits = all_digits && ParseDecimal(p).has_value();
+    if (all_digits) return bad("must not be formatted as an IP address");
+  }
+  return Status::Ok();
+}
+
+Status ValidateKey(const std::string& key) {
+  if (key.empty()) return Error(ErrorCode::kInvalidArgument, "The key must not be empty.");
+  if (key.size() > kMaxKeyBytes) return Error(ErrorCode::kKeyTooLongError);
+  if (key.find('\0') != std::string::npos || !IsValidUtf8(key)) {
+    return Error(ErrorCode::kInvalidArgument, "Object key is not valid UTF-8 or contains NUL.");
+  }
+  return Status::Ok();
+}
+
+std::string MultipartEtag(const std::vector<std::string>& part_md5_hex) {
+  std::string concatenated;
+  concatenated.reserve(part_md5_hex.size() * 16);
+  for (const std::string& hex : part_md5_hex) concatenated += HexDecode(hex).value_or("");
+  return HexEncode(Md5(concatenated)) + "-" + std::to_string(part_md5_hex.size());
+}
+
+}  // namespace logbucket::store

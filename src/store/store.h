@@ -1,0 +1,203 @@
+// The Store interface: buckets, objects, listing and multipart uploads over some storage. The
+// S3 API (src/s3) is written against it; store/local keeps data on this machine, a remote store
+// (later) speaks S3 to another endpoint. Implementations are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/hash.h"
+#include "common/headers.h"
+#include "common/status.h"
+
+namespace logbucket::store {
+
+// S3 limits that the store enforces for every front end.
+inline constexpr size_t kMaxKeyBytes = 1024;
+inline constexpr size_t kMaxUserMetadataBytes = 2048;
+inline constexpr int kMaxPartNumber = 10000;
+
+struct Bucket {
+  std::string name;
+  int64_t created_ms = 0;
+  std::string owner;  // user name
+  std::string region;
+};
+
+struct Checksum {
+  ChecksumAlgorithm algorithm = ChecksumAlgorithm::kNone;
+  std::string value;  // base64; "<base64>-N" for composite multipart checksums
+  std::string type;   // "FULL_OBJECT" or "COMPOSITE"
+};
+
+struct ObjectInfo {
+  std::string bucket;
+  std::string key;
+  uint64_t size = 0;
+  std::string etag;  // without quotes
+  int64_t last_modified_ms = 0;
+  // Headers stored with the object and returned on GET/HEAD: content-type,
+  // content-disposition, content-encoding, cache-control, content-language, expires and
+  // x-amz-meta-* (lower-case names).
+  Headers headers;
+  Checksum checksum;
+  int parts_count = 0;  // > 0 for objects made by CompleteMultipartUpload
+  std::string owner;
+};
+
+// A body being received into the store; not visible until committed (PutObject, UploadPart).
+// Destroying an uncommitted writer removes what it wrote.
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;
+  virtual Status Append(std::string_view data) = 0;
+  virtual uint64_t size() const = 0;
+};
+
+// A committed object's bytes. Immutable: an overwrite never changes an open body.
+class ObjectBody {
+ public:
+  virtual ~ObjectBody() = default;
+  virtual Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t size) = 0;
+  // A file descriptor for sendfile, or -1.
+  virtual int fd() const = 0;
+  // Hands over a duplicate descriptor (the caller owns it), or -1.
+  virtual int DupFd() const = 0;
+};
+
+struct OpenedObject {
+  ObjectInfo info;
+  std::unique_ptr<ObjectBody> body;
+};
+
+struct ListOptions {
+  std::string prefix;
+  std::string delimiter;
+  std::string after;  // list keys strictly after this (v1 marker, v2 start-after / token)
+  int max_keys = 1000;
+};
+
+struct ListResult {
+  std::vector<ObjectInfo> objects;
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  std::string last_item;  // last key or common prefix returned (NextMarker / token source)
+};
+
+struct Upload {
+  std::string upload_id;
+  std::string bucket;
+  std::string key;
+  int64_t initiated_ms = 0;
+  Headers headers;  // as ObjectInfo::headers, applied at completion
+  ChecksumAlgorithm checksum_algorithm = ChecksumAlgorithm::kNone;
+  std::string checksum_type;  // "COMPOSITE" or "FULL_OBJECT" when an algorithm is set
+  std::string owner;
+};
+
+struct Part {
+  int number = 0;
+  uint64_t size = 0;
+  std::string etag;  // without quotes
+  int64_t last_modified_ms = 0;
+  Checksum checksum;
+};
+
+struct CompletedPart {
+  int number = 0;
+  std::string etag;  // without quotes
+};
+
+struct ListUploadsOptions {
+  std::string prefix;
+  std::string delimiter;
+  std::string key_marker;
+  std::string upload_id_marker;
+  int max_uploads = 1000;
+};
+
+struct ListUploadsResult {
+  std::vector<Upload> uploads;
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  std::string next_key_marker;
+  std::string next_upload_id_marker;
+};
+
+struct ListPartsResult {
+  std::vector<Part> parts;
+  bool truncated = false;
+  int next_part_number_marker = 0;
+};
+
+struct User {
+  std::string name;
+  std::string access_key;
+  std::string secret_key;
+  bool admin = false;
+  int64_t created_ms = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Result<std::vector<Bucket>> ListBuckets() = 0;
+  virtual Result<Bucket> GetBucket(const std::string& name) = 0;
+  virtual Status CreateBucket(const Bucket& bucket) = 0;
+  virtual Status DeleteBucket(const std::string& name) = 0;
+
+  virtual Result<std::unique_ptr<BlobWriter>> NewBlob() = 0;
+  // Makes `blob` the body of info.bucket/info.key durably; fills size and returns the info as
+  // stored (last_modified set by the store).
+  virtual Result<ObjectInfo> PutObject(ObjectInfo info, std::unique_ptr<BlobWriter> blob) = 0;
+  virtual Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key) = 0;
+  virtual Result<OpenedObject> GetObject(const std::string& bucket, const std::string& key) = 0;
+  // Deleting a missing key succeeds (S3 semantics); NoSuchBucket when the bucket is missing.
+  virtual Status DeleteObject(const std::string& bucket, const std::string& key) = 0;
+  // Deletes many keys in one durable step; one Status per key, in order.
+  virtual Result<std::vector<Status>> DeleteObjects(const std::string& bucket,
+                                                    const std::vector<std::string>& keys) = 0;
+  virtual Result<ListResult> ListObjects(const std::string& bucket,
+                                         const ListOptions& options) = 0;
+
+  virtual Result<Upload> CreateUpload(Upload upload) = 0;
+  virtual Result<Upload> GetUpload(const std::string& bucket, const std::string& key,
+                                   const std::string& upload_id) = 0;
+  virtual Result<Part> PutPart(const Upload& upload, Part part,
+                               std::unique_ptr<BlobWriter> blob) = 0;
+  virtual Result<ListPartsResult> ListParts(const Upload& upload, int part_number_marker,
+                                            int max_parts) = 0;
+  // Validates the list (InvalidPart, InvalidPartOrder, EntityTooSmall for parts but the last
+  // under 5 MiB) and assembles the object.
+  virtual Result<ObjectInfo> CompleteUpload(const Upload& upload,
+                                            const std::vector<CompletedPart>& parts,
+                                            uint64_t min_part_size) = 0;
+  virtual Status AbortUpload(const Upload& upload) = 0;
+  virtual Result<ListUploadsResult> ListUploads(const std::string& bucket,
+                                                const ListUploadsOptions& options) = 0;
+};
+
+// Users and their keys (the embedded store's identity database).
+class UserDirectory {
+ public:
+  virtual ~UserDirectory() = default;
+  virtual Result<User> AddUser(const std::string& name, bool admin) = 0;
+  virtual Result<User> RotateUser(const std::string& name) = 0;
+  virtual Status RemoveUser(const std::string& name) = 0;
+  virtual Result<std::vector<User>> ListUsers() = 0;
+  virtual std::optional<User> FindByAccessKey(const std::string& access_key) = 0;
+};
+
+// Bucket naming rules of S3 (3–63 chars, lower case, digits, '.', '-', no IP form); the
+// `_health` style names can never be buckets.
+Status ValidateBucketName(const std::string& name);
+// Keys: 1..1024 bytes, valid UTF-8, no NUL.
+Status ValidateKey(const std::string& key);
+// "md5(concat(part md5s))-N", the S3 multipart ETag.
+std::string MultipartEtag(const std::vector<std::string>& part_md5_hex);
+
+}  // namespace logbucket::store
