@@ -4,8 +4,9 @@
 #include "app/commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"logbucket: an S3-compatible build-log archive (embedded S3 store, log viewer, "
-               "CI tools)"};
+  CLI::App app{
+      "logbucket: an S3-compatible build-log archive (embedded S3 store, log viewer, "
+      "CI tools)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "logbucket 0.1.0");
   int exit_code = 0;

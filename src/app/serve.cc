@@ -94,7 +94,8 @@ int RunServe(const ServeFlags& flags) {
   server_options.idle_timeout_seconds = cfg.http.idle_timeout_seconds;
   server_options.io_timeout_seconds = cfg.http.io_timeout_seconds;
   server_options.max_header_bytes = cfg.http.max_header_bytes;
-  server_options.max_body_bytes = cfg.s3.max_object_bytes + (cfg.s3.max_object_bytes / 8) + (1 << 20);
+  server_options.max_body_bytes =
+      cfg.s3.max_object_bytes + (cfg.s3.max_object_bytes / 8) + (1 << 20);
   server_options.access_log = cfg.http.access_log;
   server_options.name = "s3";
 
@@ -142,15 +143,17 @@ int RunServe(const ServeFlags& flags) {
   if (admin != nullptr) {
     std::printf("%s admin credentials (also in %s):\n", created_admin ? "Created" : "Existing",
                 env_path.c_str());
-    std::printf("  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n  AWS_DEFAULT_REGION=%s\n"
-                "  AWS_ENDPOINT_URL=%s\n",
-                admin->access_key.c_str(), admin->secret_key.c_str(), cfg.s3.region.c_str(),
-                endpoint.c_str());
-    std::printf("Try:\n  set -a; . %s; set +a\n  aws s3 mb s3://alice-build-logs\n"
-                "  aws s3 cp fullLog.txt s3://alice-build-logs/test.txt\n"
-                "  s3cmd --access_key=$AWS_ACCESS_KEY_ID --secret_key=$AWS_SECRET_ACCESS_KEY "
-                "--host=%s --host-bucket=%s --no-ssl ls\n",
-                env_path.c_str(), endpoint.substr(7).c_str(), endpoint.substr(7).c_str());
+    std::printf(
+        "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n  AWS_DEFAULT_REGION=%s\n"
+        "  AWS_ENDPOINT_URL=%s\n",
+        admin->access_key.c_str(), admin->secret_key.c_str(), cfg.s3.region.c_str(),
+        endpoint.c_str());
+    std::printf(
+        "Try:\n  set -a; . %s; set +a\n  aws s3 mb s3://alice-build-logs\n"
+        "  aws s3 cp fullLog.txt s3://alice-build-logs/test.txt\n"
+        "  s3cmd --access_key=$AWS_ACCESS_KEY_ID --secret_key=$AWS_SECRET_ACCESS_KEY "
+        "--host=%s --host-bucket=%s --no-ssl ls\n",
+        env_path.c_str(), endpoint.substr(7).c_str(), endpoint.substr(7).c_str());
   }
   std::fflush(stdout);
 
@@ -169,9 +172,11 @@ int RunServe(const ServeFlags& flags) {
 void RegisterServe(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<ServeFlags>();
   CLI::App* cmd = app.add_subcommand("serve", "Run the embedded S3 store");
-  cmd->add_option("--config", flags->config_file, "TOML configuration file")->check(CLI::ExistingFile);
+  cmd->add_option("--config", flags->config_file, "TOML configuration file")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--data", flags->data_dir, "data directory (default ./data)");
-  cmd->add_option("--s3-listen", flags->s3_listen, "S3 listener HOST:PORT (default 127.0.0.1:9000)");
+  cmd->add_option("--s3-listen", flags->s3_listen,
+                  "S3 listener HOST:PORT (default 127.0.0.1:9000)");
   cmd->add_option("--region", flags->region, "region name (default us-east-1)");
   cmd->add_option("--domain", flags->domains,
                   "domain for virtual-hosted-style requests (<bucket>.<domain>); repeatable");

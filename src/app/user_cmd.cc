@@ -81,7 +81,8 @@ void RegisterUser(CLI::App& app, int& exit_code) {
     if (!users) return void(exit_code = Fail("list", users.error()));
     std::printf("%-24s %-22s %s\n", "NAME", "ACCESS KEY", "ROLE");
     for (const store::User& u : *users) {
-      std::printf("%-24s %-22s %s\n", u.name.c_str(), u.access_key.c_str(), u.admin ? "admin" : "user");
+      std::printf("%-24s %-22s %s\n", u.name.c_str(), u.access_key.c_str(),
+                  u.admin ? "admin" : "user");
     }
   });
 }

@@ -34,10 +34,10 @@ std::vector<std::string_view> Split(std::string_view text, char separator);
 std::optional<int64_t> ParseDecimal(std::string_view text);
 
 // Time formats S3 uses. Times are Unix milliseconds.
-std::string FormatIso8601(int64_t unix_ms);      // 2006-02-03T16:45:09.000Z
-std::string FormatHttpDate(int64_t unix_ms);     // Fri, 03 Feb 2006 16:45:09 GMT
-std::string FormatAmzDate(int64_t unix_ms);      // 20060203T164509Z
-std::optional<int64_t> ParseAmzDate(std::string_view text);    // 20060203T164509Z
-std::optional<int64_t> ParseHttpDate(std::string_view text);   // RFC 1123 (and ISO 8601)
+std::string FormatIso8601(int64_t unix_ms);                   // 2006-02-03T16:45:09.000Z
+std::string FormatHttpDate(int64_t unix_ms);                  // Fri, 03 Feb 2006 16:45:09 GMT
+std::string FormatAmzDate(int64_t unix_ms);                   // 20060203T164509Z
+std::optional<int64_t> ParseAmzDate(std::string_view text);   // 20060203T164509Z
+std::optional<int64_t> ParseHttpDate(std::string_view text);  // RFC 1123 (and ISO 8601)
 
 }  // namespace logbucket

@@ -26,9 +26,7 @@ class EvpHasher final : public Hasher {
   EvpHasher(const EvpHasher&) = delete;
   EvpHasher& operator=(const EvpHasher&) = delete;
 
-  void Update(std::string_view data) override {
-    EVP_DigestUpdate(ctx_, data.data(), data.size());
-  }
+  void Update(std::string_view data) override { EVP_DigestUpdate(ctx_, data.data(), data.size()); }
   std::string Finish() override {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
@@ -119,42 +117,54 @@ const CrcTables<uint64_t> kCrc64NvmeTables(0x9A6C9329AC4BC9B5ull);
 
 std::string_view ChecksumName(ChecksumAlgorithm algorithm) {
   switch (algorithm) {
-    case ChecksumAlgorithm::kCrc32: return "CRC32";
-    case ChecksumAlgorithm::kCrc32c: return "CRC32C";
-    case ChecksumAlgorithm::kCrc64Nvme: return "CRC64NVME";
-    case ChecksumAlgorithm::kSha1: return "SHA1";
-    case ChecksumAlgorithm::kSha256: return "SHA256";
-    case ChecksumAlgorithm::kNone: break;
+    case ChecksumAlgorithm::kCrc32:
+      return "CRC32";
+    case ChecksumAlgorithm::kCrc32c:
+      return "CRC32C";
+    case ChecksumAlgorithm::kCrc64Nvme:
+      return "CRC64NVME";
+    case ChecksumAlgorithm::kSha1:
+      return "SHA1";
+    case ChecksumAlgorithm::kSha256:
+      return "SHA256";
+    case ChecksumAlgorithm::kNone:
+      break;
   }
   return "";
 }
 
 std::string_view ChecksumHeader(ChecksumAlgorithm algorithm) {
   switch (algorithm) {
-    case ChecksumAlgorithm::kCrc32: return "x-amz-checksum-crc32";
-    case ChecksumAlgorithm::kCrc32c: return "x-amz-checksum-crc32c";
-    case ChecksumAlgorithm::kCrc64Nvme: return "x-amz-checksum-crc64nvme";
-    case ChecksumAlgorithm::kSha1: return "x-amz-checksum-sha1";
-    case ChecksumAlgorithm::kSha256: return "x-amz-checksum-sha256";
-    case ChecksumAlgorithm::kNone: break;
+    case ChecksumAlgorithm::kCrc32:
+      return "x-amz-checksum-crc32";
+    case ChecksumAlgorithm::kCrc32c:
+      return "x-amz-checksum-crc32c";
+    case ChecksumAlgorithm::kCrc64Nvme:
+      return "x-amz-checksum-crc64nvme";
+    case ChecksumAlgorithm::kSha1:
+      return "x-amz-checksum-sha1";
+    case ChecksumAlgorithm::kSha256:
+      return "x-amz-checksum-sha256";
+    case ChecksumAlgorithm::kNone:
+      break;
   }
   return "";
 }
 
 std::optional<ChecksumAlgorithm> ParseChecksumName(std::string_view name) {
   std::string upper = AsciiUpper(name);
-  for (auto a : {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c,
-                 ChecksumAlgorithm::kCrc64Nvme, ChecksumAlgorithm::kSha1,
-                 ChecksumAlgorithm::kSha256}) {
+  for (auto a :
+       {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c, ChecksumAlgorithm::kCrc64Nvme,
+        ChecksumAlgorithm::kSha1, ChecksumAlgorithm::kSha256}) {
     if (upper == ChecksumName(a)) return a;
   }
   return std::nullopt;
 }
 
 std::optional<ChecksumAlgorithm> ParseChecksumHeader(std::string_view header) {
-  for (auto a : {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c,
-                 ChecksumAlgorithm::kCrc64Nvme, ChecksumAlgorithm::kSha1,
-                 ChecksumAlgorithm::kSha256}) {
+  for (auto a :
+       {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c, ChecksumAlgorithm::kCrc64Nvme,
+        ChecksumAlgorithm::kSha1, ChecksumAlgorithm::kSha256}) {
     if (header == ChecksumHeader(a)) return a;
   }
   return std::nullopt;
@@ -163,11 +173,16 @@ std::optional<ChecksumAlgorithm> ParseChecksumHeader(std::string_view header) {
 size_t ChecksumSize(ChecksumAlgorithm algorithm) {
   switch (algorithm) {
     case ChecksumAlgorithm::kCrc32:
-    case ChecksumAlgorithm::kCrc32c: return 4;
-    case ChecksumAlgorithm::kCrc64Nvme: return 8;
-    case ChecksumAlgorithm::kSha1: return 20;
-    case ChecksumAlgorithm::kSha256: return 32;
-    case ChecksumAlgorithm::kNone: break;
+    case ChecksumAlgorithm::kCrc32c:
+      return 4;
+    case ChecksumAlgorithm::kCrc64Nvme:
+      return 8;
+    case ChecksumAlgorithm::kSha1:
+      return 20;
+    case ChecksumAlgorithm::kSha256:
+      return 32;
+    case ChecksumAlgorithm::kNone:
+      break;
   }
   return 0;
 }
@@ -177,12 +192,18 @@ std::unique_ptr<Hasher> NewSha256() { return std::make_unique<EvpHasher>(EVP_sha
 
 std::unique_ptr<Hasher> NewChecksum(ChecksumAlgorithm algorithm) {
   switch (algorithm) {
-    case ChecksumAlgorithm::kCrc32: return std::make_unique<Crc32Hasher>();
-    case ChecksumAlgorithm::kCrc32c: return std::make_unique<Crc32cHasher>();
-    case ChecksumAlgorithm::kCrc64Nvme: return std::make_unique<Crc64Hasher>();
-    case ChecksumAlgorithm::kSha1: return std::make_unique<EvpHasher>(EVP_sha1());
-    case ChecksumAlgorithm::kSha256: return std::make_unique<EvpHasher>(EVP_sha256());
-    case ChecksumAlgorithm::kNone: break;
+    case ChecksumAlgorithm::kCrc32:
+      return std::make_unique<Crc32Hasher>();
+    case ChecksumAlgorithm::kCrc32c:
+      return std::make_unique<Crc32cHasher>();
+    case ChecksumAlgorithm::kCrc64Nvme:
+      return std::make_unique<Crc64Hasher>();
+    case ChecksumAlgorithm::kSha1:
+      return std::make_unique<EvpHasher>(EVP_sha1());
+    case ChecksumAlgorithm::kSha256:
+      return std::make_unique<EvpHasher>(EVP_sha256());
+    case ChecksumAlgorithm::kNone:
+      break;
   }
   return nullptr;
 }

@@ -34,7 +34,7 @@ inline Status Error(ErrorCode code, std::string message = {}) {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit like std::expected
+  Result(T value) : v_(std::move(value)) {}       // NOLINT: implicit like std::expected
   Result(Status error) : v_(std::move(error)) {}  // NOLINT
 
   bool has_value() const { return v_.index() == 0; }
@@ -59,8 +59,8 @@ class Result {
 }  // namespace logbucket
 
 // Propagates an error Status from an expression returning Status.
-#define LB_RETURN_IF_ERROR(expr)           \
-  do {                                     \
+#define LB_RETURN_IF_ERROR(expr)             \
+  do {                                       \
     ::logbucket::Status lb_status_ = (expr); \
     if (!lb_status_.ok()) return lb_status_; \
   } while (0)

@@ -121,7 +121,8 @@ Status Validate(const Config& c) {
   }
   if (c.lifecycle_day_seconds < 1) return bad("lifecycle.day_seconds must be at least 1");
   for (const std::string& d : c.s3.domains) {
-    if (d.empty() || d.find('/') != std::string::npos) return bad("s3.domains: bad domain '" + d + "'");
+    if (d.empty() || d.find('/') != std::string::npos)
+      return bad("s3.domains: bad domain '" + d + "'");
   }
   return Status::Ok();
 }

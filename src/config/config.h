@@ -11,28 +11,28 @@
 namespace logbucket::config {
 
 struct S3Config {
-  std::string listen = "127.0.0.1:9000";    // host:port of the S3 listener
-  std::string region = "us-east-1";         // returned by GetBucketLocation, used in admin.env
-  std::vector<std::string> domains;         // virtual-hosted style: <bucket>.<domain>
-  std::vector<std::string> trusted_proxies; // CIDRs whose X-Forwarded-For is believed
-  uint64_t max_object_bytes = 5ULL << 30;   // single PUT / part limit (S3: 5 GiB)
-  uint64_t max_xml_bytes = 2ULL << 20;      // request XML bodies (Delete of 1000 keys < 1 MiB)
+  std::string listen = "127.0.0.1:9000";     // host:port of the S3 listener
+  std::string region = "us-east-1";          // returned by GetBucketLocation, used in admin.env
+  std::vector<std::string> domains;          // virtual-hosted style: <bucket>.<domain>
+  std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For is believed
+  uint64_t max_object_bytes = 5ULL << 30;    // single PUT / part limit (S3: 5 GiB)
+  uint64_t max_xml_bytes = 2ULL << 20;       // request XML bodies (Delete of 1000 keys < 1 MiB)
 };
 
 struct HttpConfig {
-  int max_connections = 1024;               // concurrent connections (one thread each)
-  int idle_timeout_seconds = 60;            // keep-alive idle time before closing
-  int io_timeout_seconds = 120;             // a read or write making no progress for this long
-  int drain_seconds = 30;                   // SIGTERM: wait this long for in-flight requests
-  uint32_t max_header_bytes = 64 * 1024;    // request line + headers
-  bool access_log = true;                   // one line per request to stderr
+  int max_connections = 1024;             // concurrent connections (one thread each)
+  int idle_timeout_seconds = 60;          // keep-alive idle time before closing
+  int io_timeout_seconds = 120;           // a read or write making no progress for this long
+  int drain_seconds = 30;                 // SIGTERM: wait this long for in-flight requests
+  uint32_t max_header_bytes = 64 * 1024;  // request line + headers
+  bool access_log = true;                 // one line per request to stderr
 };
 
 struct Config {
-  std::string data_dir = "./data";          // embedded store's directory
+  std::string data_dir = "./data";  // embedded store's directory
   S3Config s3;
   HttpConfig http;
-  int64_t lifecycle_day_seconds = 86400;    // one lifecycle "day" (tests shorten it)
+  int64_t lifecycle_day_seconds = 86400;  // one lifecycle "day" (tests shorten it)
 };
 
 // Parses a TOML file into `config` (keys not in the file keep their values).

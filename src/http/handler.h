@@ -48,9 +48,9 @@ struct FileBody {
 struct Response {
   int status = 200;
   Headers headers;
-  std::string body;                 // used when file is empty
-  std::unique_ptr<FileBody> file;   // streamed body
-  bool omit_body = false;           // HEAD: send headers (with Content-Length) only
+  std::string body;                // used when file is empty
+  std::unique_ptr<FileBody> file;  // streamed body
+  bool omit_body = false;          // HEAD: send headers (with Content-Length) only
   // Filled by handlers for the access log (e.g. the authenticated access key, never secrets).
   std::string log_principal;
   std::string log_error;

@@ -8,12 +8,32 @@ namespace logbucket::s3 {
 namespace {
 
 // Sub-resources of S3 that select an API we do not implement (answered NotImplemented).
-constexpr std::array kUnsupportedSubresources = {
-    "accelerate", "analytics", "cors", "encryption", "intelligent-tiering", "inventory",
-    "legal-hold", "lifecycle", "logging", "metrics", "notification", "object-lock",
-    "ownershipControls", "policy", "policyStatus", "publicAccessBlock", "replication",
-    "requestPayment", "restore", "retention", "select", "tagging", "torrent", "website",
-    "attributes", "session"};
+constexpr std::array kUnsupportedSubresources = {"accelerate",
+                                                 "analytics",
+                                                 "cors",
+                                                 "encryption",
+                                                 "intelligent-tiering",
+                                                 "inventory",
+                                                 "legal-hold",
+                                                 "lifecycle",
+                                                 "logging",
+                                                 "metrics",
+                                                 "notification",
+                                                 "object-lock",
+                                                 "ownershipControls",
+                                                 "policy",
+                                                 "policyStatus",
+                                                 "publicAccessBlock",
+                                                 "replication",
+                                                 "requestPayment",
+                                                 "restore",
+                                                 "retention",
+                                                 "select",
+                                                 "tagging",
+                                                 "torrent",
+                                                 "website",
+                                                 "attributes",
+                                                 "session"};
 
 bool Has(const QueryParams& q, std::string_view key) { return FindQuery(q, key) != nullptr; }
 
@@ -34,32 +54,58 @@ Endpoint Unsupported(std::string detail, std::string bucket = {}, std::string ke
 
 std::string_view OperationName(Operation op) {
   switch (op) {
-    case Operation::kHealth: return "Health";
-    case Operation::kListBuckets: return "ListBuckets";
-    case Operation::kCreateBucket: return "CreateBucket";
-    case Operation::kHeadBucket: return "HeadBucket";
-    case Operation::kDeleteBucket: return "DeleteBucket";
-    case Operation::kGetBucketLocation: return "GetBucketLocation";
-    case Operation::kGetBucketVersioning: return "GetBucketVersioning";
-    case Operation::kGetBucketAcl: return "GetBucketAcl";
-    case Operation::kGetObjectAcl: return "GetObjectAcl";
-    case Operation::kListObjects: return "ListObjects";
-    case Operation::kListObjectsV2: return "ListObjectsV2";
-    case Operation::kListObjectVersions: return "ListObjectVersions";
-    case Operation::kListMultipartUploads: return "ListMultipartUploads";
-    case Operation::kDeleteObjects: return "DeleteObjects";
-    case Operation::kPutObject: return "PutObject";
-    case Operation::kCopyObject: return "CopyObject";
-    case Operation::kGetObject: return "GetObject";
-    case Operation::kHeadObject: return "HeadObject";
-    case Operation::kDeleteObject: return "DeleteObject";
-    case Operation::kCreateMultipartUpload: return "CreateMultipartUpload";
-    case Operation::kUploadPart: return "UploadPart";
-    case Operation::kUploadPartCopy: return "UploadPartCopy";
-    case Operation::kCompleteMultipartUpload: return "CompleteMultipartUpload";
-    case Operation::kAbortMultipartUpload: return "AbortMultipartUpload";
-    case Operation::kListParts: return "ListParts";
-    case Operation::kNotImplemented: return "NotImplemented";
+    case Operation::kHealth:
+      return "Health";
+    case Operation::kListBuckets:
+      return "ListBuckets";
+    case Operation::kCreateBucket:
+      return "CreateBucket";
+    case Operation::kHeadBucket:
+      return "HeadBucket";
+    case Operation::kDeleteBucket:
+      return "DeleteBucket";
+    case Operation::kGetBucketLocation:
+      return "GetBucketLocation";
+    case Operation::kGetBucketVersioning:
+      return "GetBucketVersioning";
+    case Operation::kGetBucketAcl:
+      return "GetBucketAcl";
+    case Operation::kGetObjectAcl:
+      return "GetObjectAcl";
+    case Operation::kListObjects:
+      return "ListObjects";
+    case Operation::kListObjectsV2:
+      return "ListObjectsV2";
+    case Operation::kListObjectVersions:
+      return "ListObjectVersions";
+    case Operation::kListMultipartUploads:
+      return "ListMultipartUploads";
+    case Operation::kDeleteObjects:
+      return "DeleteObjects";
+    case Operation::kPutObject:
+      return "PutObject";
+    case Operation::kCopyObject:
+      return "CopyObject";
+    case Operation::kGetObject:
+      return "GetObject";
+    case Operation::kHeadObject:
+      return "HeadObject";
+    case Operation::kDeleteObject:
+      return "DeleteObject";
+    case Operation::kCreateMultipartUpload:
+      return "CreateMultipartUpload";
+    case Operation::kUploadPart:
+      return "UploadPart";
+    case Operation::kUploadPartCopy:
+      return "UploadPartCopy";
+    case Operation::kCompleteMultipartUpload:
+      return "CompleteMultipartUpload";
+    case Operation::kAbortMultipartUpload:
+      return "AbortMultipartUpload";
+    case Operation::kListParts:
+      return "ListParts";
+    case Operation::kNotImplemented:
+      return "NotImplemented";
   }
   return "Unknown";
 }

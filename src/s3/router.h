@@ -21,7 +21,7 @@ enum class Operation {
   kGetBucketVersioning,
   kGetBucketAcl,
   kGetObjectAcl,
-  kListObjects,         // v1
+  kListObjects,  // v1
   kListObjectsV2,
   kListObjectVersions,
   kListMultipartUploads,

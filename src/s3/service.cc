@@ -21,8 +21,8 @@ constexpr size_t kIoBuffer = 256 * 1024;
 constexpr int kMaxListKeys = 1000;
 
 // Headers stored with an object and returned on GET/HEAD.
-constexpr std::array kStoredHeaders = {"content-type", "content-disposition", "content-encoding",
-                                       "cache-control", "content-language", "expires"};
+constexpr std::array kStoredHeaders = {"content-type",  "content-disposition", "content-encoding",
+                                       "cache-control", "content-language",    "expires"};
 
 // A failed request: the status and, for SignatureDoesNotMatch, what AWS also reports.
 struct Failure {
@@ -70,7 +70,9 @@ bool EtagMatches(std::string_view header_value, std::string_view etag) {
 // RFC 7232 evaluation order, as S3 applies it. prefix is "" for GET/HEAD and
 // "x-amz-copy-source-" for copies (where "not modified" is also a 412).
 Status CheckConditions(const Headers& headers, const ObjectInfo& info, std::string_view prefix) {
-  auto get = [&](std::string_view name) { return FindHeader(headers, std::string(prefix) + std::string(name)); };
+  auto get = [&](std::string_view name) {
+    return FindHeader(headers, std::string(prefix) + std::string(name));
+  };
   const bool copy = !prefix.empty();
   int64_t modified_s = info.last_modified_ms / 1000;
   auto if_match = get("if-match");
@@ -186,7 +188,8 @@ Response ErrorResponse(const Context* ctx, const Request& request, const Failure
   xml.Element("RequestId", request.request_id);
   r.body = xml.Finish();
   if (request.method == "HEAD") r.omit_body = true;
-  if (status.code() == ErrorCode::kMethodNotAllowed) r.SetHeader("allow", "GET, HEAD, PUT, POST, DELETE");
+  if (status.code() == ErrorCode::kMethodNotAllowed)
+    r.SetHeader("allow", "GET, HEAD, PUT, POST, DELETE");
   return r;
 }
 
@@ -335,7 +338,9 @@ struct Service::Impl {
       for (const char* name : {"x-amz-sdk-checksum-algorithm", "x-amz-checksum-algorithm"}) {
         if (auto v = ctx.Header(name)) {
           auto a = ParseChecksumName(*v);
-          if (!a) return Error(ErrorCode::kInvalidRequest, "Unknown checksum algorithm " + std::string(*v));
+          if (!a)
+            return Error(ErrorCode::kInvalidRequest,
+                         "Unknown checksum algorithm " + std::string(*v));
           algorithm = *a;
         }
       }
@@ -392,12 +397,13 @@ struct Service::Impl {
       }
     }
     if (decoder && !decoder->done()) {
-      return Error(ErrorCode::kIncompleteBody, "The aws-chunked body ended before its final chunk.");
+      return Error(ErrorCode::kIncompleteBody,
+                   "The aws-chunked body ended before its final chunk.");
     }
     if (expected_size && total != *expected_size) {
-      return Error(ErrorCode::kIncompleteBody,
-                   "Received " + std::to_string(total) + " bytes, expected " +
-                       std::to_string(*expected_size) + ".");
+      return Error(ErrorCode::kIncompleteBody, "Received " + std::to_string(total) +
+                                                   " bytes, expected " +
+                                                   std::to_string(*expected_size) + ".");
     }
     if (sha256 && HexEncode(sha256->Finish()) != ctx.auth.payload_sha256) {
       return Error(ErrorCode::kXAmzContentSHA256Mismatch);
@@ -460,11 +466,16 @@ struct Service::Impl {
     auto buckets = store.ListBuckets();
     if (!buckets) return buckets.error();
     XmlWriter xml("ListAllMyBucketsResult");
-    xml.Open("Owner").Element("ID", ctx.user.name).Element("DisplayName", ctx.user.name).Close("Owner");
+    xml.Open("Owner")
+        .Element("ID", ctx.user.name)
+        .Element("DisplayName", ctx.user.name)
+        .Close("Owner");
     xml.Open("Buckets");
     for (const store::Bucket& b : *buckets) {
       if (!ctx.user.admin && b.owner != ctx.user.name) continue;
-      xml.Open("Bucket").Element("Name", b.name).Element("CreationDate", FormatIso8601(b.created_ms));
+      xml.Open("Bucket")
+          .Element("Name", b.name)
+          .Element("CreationDate", FormatIso8601(b.created_ms));
       xml.Close("Bucket");
     }
     xml.Close("Buckets");
@@ -474,7 +485,8 @@ struct Service::Impl {
   Result<Response> CreateBucket(Context& ctx) {
     LB_RETURN_IF_ERROR(store::ValidateBucketName(ctx.endpoint.bucket));
     LB_RETURN_IF_ERROR(RejectUnsupportedHeaders(ctx.request.headers));
-    if (auto lock = ctx.Header("x-amz-bucket-object-lock-enabled"); lock && EqualsIgnoreCase(*lock, "true")) {
+    if (auto lock = ctx.Header("x-amz-bucket-object-lock-enabled");
+        lock && EqualsIgnoreCase(*lock, "true")) {
       return Error(ErrorCode::kNotImplemented, "Object lock is not supported.");
     }
     auto body = ReadSmallBody(ctx);
@@ -523,9 +535,10 @@ struct Service::Impl {
     if (!bucket) return bucket.error();
     // AWS answers an empty constraint for us-east-1.
     std::string region = bucket->region == "us-east-1" ? "" : bucket->region;
-    std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint "
-                       "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">" +
-                       XmlEscape(region) + "</LocationConstraint>";
+    std::string body =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint "
+        "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">" +
+        XmlEscape(region) + "</LocationConstraint>";
     return XmlResponse(std::move(body));
   }
 
@@ -549,8 +562,9 @@ struct Service::Impl {
     xml.Open("AccessControlList");
     std::string grant =
         "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-        "xsi:type=\"CanonicalUser\"><ID>" + XmlEscape(owner) + "</ID><DisplayName>" +
-        XmlEscape(owner) + "</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>";
+        "xsi:type=\"CanonicalUser\"><ID>" +
+        XmlEscape(owner) + "</ID><DisplayName>" + XmlEscape(owner) +
+        "</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>";
     std::string body = xml.Finish();
     body.insert(body.rfind("</AccessControlPolicy>"), grant + "</AccessControlList>");
     return XmlResponse(std::move(body));
@@ -613,7 +627,8 @@ struct Service::Impl {
     if (v2) {
       if (!token.empty()) xml.Element("ContinuationToken", token);
       if (ctx.HasQuery("start-after")) xml.Element("StartAfter", enc(ctx.Query("start-after")));
-      xml.Element("KeyCount", std::to_string(listed->objects.size() + listed->common_prefixes.size()));
+      xml.Element("KeyCount",
+                  std::to_string(listed->objects.size() + listed->common_prefixes.size()));
     } else {
       xml.Element("Marker", enc(opts.after));
     }
@@ -769,13 +784,15 @@ struct Service::Impl {
     if (ctx.HasQuery("partNumber")) {
       auto n = ParseDecimal(ctx.Query("partNumber"));
       if (!n || *n < 1 || *n > store::kMaxPartNumber) {
-        return Error(ErrorCode::kInvalidArgument, "Part number must be an integer between 1 and 10000.");
+        return Error(ErrorCode::kInvalidArgument,
+                     "Part number must be an integer between 1 and 10000.");
       }
       if (info.parts_count > 0) {
         return Error(ErrorCode::kNotImplemented,
                      "partNumber reads of multipart objects are not supported; use Range.");
       }
-      if (*n != 1) return Error(ErrorCode::kInvalidRange, "The requested partnumber is not satisfiable");
+      if (*n != 1)
+        return Error(ErrorCode::kInvalidRange, "The requested partnumber is not satisfiable");
     } else if (auto range_header = ctx.Header("range")) {
       auto parsed = ParseRange(*range_header, info.size);
       if (!parsed) {
@@ -978,8 +995,9 @@ struct Service::Impl {
                    "location or encryption attributes.");
     }
     if (src.size > options.s3.max_object_bytes) {
-      return Error(ErrorCode::kInvalidRequest, "The source is larger than the maximum allowable "
-                                               "size for a copy source; use UploadPartCopy.");
+      return Error(ErrorCode::kInvalidRequest,
+                   "The source is larger than the maximum allowable "
+                   "size for a copy source; use UploadPartCopy.");
     }
     ObjectInfo info;
     info.bucket = ctx.endpoint.bucket;
@@ -1032,7 +1050,8 @@ struct Service::Impl {
   Result<int> PartNumber(const Context& ctx) {
     auto n = ParseDecimal(ctx.Query("partNumber"));
     if (!n || *n < 1 || *n > store::kMaxPartNumber) {
-      return Error(ErrorCode::kInvalidArgument, "Part number must be an integer between 1 and 10000, inclusive");
+      return Error(ErrorCode::kInvalidArgument,
+                   "Part number must be an integer between 1 and 10000, inclusive");
     }
     return static_cast<int>(*n);
   }
@@ -1056,12 +1075,14 @@ struct Service::Impl {
       if (auto t = ctx.Header("x-amz-checksum-type")) {
         std::string type = AsciiUpper(*t);
         if (type != "FULL_OBJECT" && type != "COMPOSITE") {
-          return Error(ErrorCode::kInvalidRequest, "x-amz-checksum-type must be COMPOSITE or FULL_OBJECT.");
+          return Error(ErrorCode::kInvalidRequest,
+                       "x-amz-checksum-type must be COMPOSITE or FULL_OBJECT.");
         }
         bool is_sha = *parsed == ChecksumAlgorithm::kSha1 || *parsed == ChecksumAlgorithm::kSha256;
         if ((type == "FULL_OBJECT" && is_sha) ||
             (type == "COMPOSITE" && *parsed == ChecksumAlgorithm::kCrc64Nvme)) {
-          return Error(ErrorCode::kInvalidRequest, "The checksum type is not supported for this algorithm.");
+          return Error(ErrorCode::kInvalidRequest,
+                       "The checksum type is not supported for this algorithm.");
         }
         upload.checksum_type = type;
       }
@@ -1073,7 +1094,8 @@ struct Service::Impl {
     xml.Element("UploadId", created->upload_id);
     Response r = XmlResponse(xml.Finish());
     if (created->checksum_algorithm != ChecksumAlgorithm::kNone) {
-      r.SetHeader("x-amz-checksum-algorithm", std::string(ChecksumName(created->checksum_algorithm)));
+      r.SetHeader("x-amz-checksum-algorithm",
+                  std::string(ChecksumName(created->checksum_algorithm)));
       r.SetHeader("x-amz-checksum-type", created->checksum_type);
     }
     return r;
@@ -1164,11 +1186,13 @@ struct Service::Impl {
     if (!info) return info.error();
     XmlWriter xml("CompleteMultipartUploadResult");
     std::string host(ctx.Header("host").value_or("localhost"));
-    xml.Element("Location", "http://" + host + "/" + info->bucket + "/" + UriEncode(info->key, true));
+    xml.Element("Location",
+                "http://" + host + "/" + info->bucket + "/" + UriEncode(info->key, true));
     xml.Element("Bucket", info->bucket).Element("Key", info->key);
     xml.Element("ETag", Quote(info->etag));
     if (info->checksum.algorithm != ChecksumAlgorithm::kNone) {
-      xml.Element("Checksum" + std::string(ChecksumName(info->checksum.algorithm)), info->checksum.value);
+      xml.Element("Checksum" + std::string(ChecksumName(info->checksum.algorithm)),
+                  info->checksum.value);
       xml.Element("ChecksumType", info->checksum.type);
     }
     return XmlResponse(xml.Finish());
@@ -1201,8 +1225,14 @@ struct Service::Impl {
     XmlWriter xml("ListPartsResult");
     xml.Element("Bucket", upload->bucket).Element("Key", upload->key);
     xml.Element("UploadId", upload->upload_id);
-    xml.Open("Initiator").Element("ID", upload->owner).Element("DisplayName", upload->owner).Close("Initiator");
-    xml.Open("Owner").Element("ID", upload->owner).Element("DisplayName", upload->owner).Close("Owner");
+    xml.Open("Initiator")
+        .Element("ID", upload->owner)
+        .Element("DisplayName", upload->owner)
+        .Close("Initiator");
+    xml.Open("Owner")
+        .Element("ID", upload->owner)
+        .Element("DisplayName", upload->owner)
+        .Close("Owner");
     xml.Element("StorageClass", "STANDARD");
     xml.Element("PartNumberMarker", std::to_string(marker));
     xml.Element("NextPartNumberMarker", std::to_string(listed->next_part_number_marker));
@@ -1256,7 +1286,10 @@ struct Service::Impl {
       xml.Open("Upload");
       xml.Element("Key", enc(u.key));
       xml.Element("UploadId", u.upload_id);
-      xml.Open("Initiator").Element("ID", u.owner).Element("DisplayName", u.owner).Close("Initiator");
+      xml.Open("Initiator")
+          .Element("ID", u.owner)
+          .Element("DisplayName", u.owner)
+          .Close("Initiator");
       xml.Open("Owner").Element("ID", u.owner).Element("DisplayName", u.owner).Close("Owner");
       xml.Element("StorageClass", "STANDARD");
       xml.Element("Initiated", FormatIso8601(u.initiated_ms));
@@ -1275,43 +1308,70 @@ struct Service::Impl {
 
   Result<Response> Dispatch(Context& ctx) {
     switch (ctx.endpoint.operation) {
-      case Operation::kListBuckets: return ListBuckets(ctx);
-      case Operation::kCreateBucket: return CreateBucket(ctx);
-      case Operation::kHeadBucket: return HeadBucket(ctx);
-      case Operation::kDeleteBucket: return DeleteBucket(ctx);
-      case Operation::kGetBucketLocation: return GetBucketLocation(ctx);
-      case Operation::kGetBucketVersioning: return GetBucketVersioning(ctx);
+      case Operation::kListBuckets:
+        return ListBuckets(ctx);
+      case Operation::kCreateBucket:
+        return CreateBucket(ctx);
+      case Operation::kHeadBucket:
+        return HeadBucket(ctx);
+      case Operation::kDeleteBucket:
+        return DeleteBucket(ctx);
+      case Operation::kGetBucketLocation:
+        return GetBucketLocation(ctx);
+      case Operation::kGetBucketVersioning:
+        return GetBucketVersioning(ctx);
       case Operation::kGetBucketAcl:
-      case Operation::kGetObjectAcl: return GetAcl(ctx);
-      case Operation::kListObjects: return ListObjects(ctx, false);
-      case Operation::kListObjectsV2: return ListObjects(ctx, true);
-      case Operation::kListObjectVersions: return ListObjectVersions(ctx);
-      case Operation::kListMultipartUploads: return ListMultipartUploads(ctx);
-      case Operation::kDeleteObjects: return DeleteObjects(ctx);
-      case Operation::kPutObject: return PutObject(ctx);
-      case Operation::kCopyObject: return CopyObject(ctx);
-      case Operation::kGetObject: return GetOrHeadObject(ctx, false);
-      case Operation::kHeadObject: return GetOrHeadObject(ctx, true);
-      case Operation::kDeleteObject: return DeleteObject(ctx);
-      case Operation::kCreateMultipartUpload: return CreateMultipartUpload(ctx);
-      case Operation::kUploadPart: return UploadPart(ctx);
-      case Operation::kUploadPartCopy: return UploadPartCopy(ctx);
-      case Operation::kCompleteMultipartUpload: return CompleteMultipartUpload(ctx);
-      case Operation::kAbortMultipartUpload: return AbortMultipartUpload(ctx);
-      case Operation::kListParts: return ListParts(ctx);
+      case Operation::kGetObjectAcl:
+        return GetAcl(ctx);
+      case Operation::kListObjects:
+        return ListObjects(ctx, false);
+      case Operation::kListObjectsV2:
+        return ListObjects(ctx, true);
+      case Operation::kListObjectVersions:
+        return ListObjectVersions(ctx);
+      case Operation::kListMultipartUploads:
+        return ListMultipartUploads(ctx);
+      case Operation::kDeleteObjects:
+        return DeleteObjects(ctx);
+      case Operation::kPutObject:
+        return PutObject(ctx);
+      case Operation::kCopyObject:
+        return CopyObject(ctx);
+      case Operation::kGetObject:
+        return GetOrHeadObject(ctx, false);
+      case Operation::kHeadObject:
+        return GetOrHeadObject(ctx, true);
+      case Operation::kDeleteObject:
+        return DeleteObject(ctx);
+      case Operation::kCreateMultipartUpload:
+        return CreateMultipartUpload(ctx);
+      case Operation::kUploadPart:
+        return UploadPart(ctx);
+      case Operation::kUploadPartCopy:
+        return UploadPartCopy(ctx);
+      case Operation::kCompleteMultipartUpload:
+        return CompleteMultipartUpload(ctx);
+      case Operation::kAbortMultipartUpload:
+        return AbortMultipartUpload(ctx);
+      case Operation::kListParts:
+        return ListParts(ctx);
       case Operation::kHealth:
-      case Operation::kNotImplemented: break;
+      case Operation::kNotImplemented:
+        break;
     }
-    return Error(ErrorCode::kNotImplemented, ctx.endpoint.detail.empty() ? std::string()
-                 : ctx.endpoint.detail + " is not implemented by logbucket.");
+    return Error(ErrorCode::kNotImplemented,
+                 ctx.endpoint.detail.empty()
+                     ? std::string()
+                     : ctx.endpoint.detail + " is not implemented by logbucket.");
   }
 
   Response Handle(Request& request) {
     auto query = sigv4::ParseQuery(request.raw_query);
     if (!query) return ErrorResponse(nullptr, request, {Error(ErrorCode::kInvalidURI), {}});
     Context ctx{request, std::move(*query), {}, {}, {}, options.clock->NowMs()};
-    RouteInput route{request.method, FindHeader(request.headers, "host").value_or(""),
-                     request.raw_path, &ctx.query, &request.headers, &options.s3.domains};
+    RouteInput route{request.method,   FindHeader(request.headers, "host").value_or(""),
+                     request.raw_path, &ctx.query,
+                     &request.headers, &options.s3.domains};
     auto endpoint = Route(route);
     if (!endpoint) return ErrorResponse(nullptr, request, {endpoint.error(), {}});
     ctx.endpoint = std::move(*endpoint);

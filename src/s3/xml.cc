@@ -120,7 +120,8 @@ Result<CompleteRequest> ParseCompleteRequest(std::string_view body) {
       return Error(ErrorCode::kMalformedXML, "Every Part needs a PartNumber (1-10000) and ETag.");
     }
     std::string tag(TrimWhitespace(etag.text().get()));
-    if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"') tag = tag.substr(1, tag.size() - 2);
+    if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"')
+      tag = tag.substr(1, tag.size() - 2);
     request.parts.push_back({static_cast<int>(*n), std::move(tag)});
     if (request.parts.size() > 10000) {
       return Error(ErrorCode::kMalformedXML, "At most 10000 parts.");
@@ -140,8 +141,7 @@ Result<CreateBucketRequest> ParseCreateBucketRequest(std::string_view body) {
   if (!loaded) return loaded.error();
   pugi::xml_node root = doc.document_element();
   if (LocalName(root) != "CreateBucketConfiguration") {
-    return Error(ErrorCode::kMalformedXML,
-                 "The root element must be CreateBucketConfiguration.");
+    return Error(ErrorCode::kMalformedXML, "The root element must be CreateBucketConfiguration.");
   }
   if (pugi::xml_node loc = Child(root, "LocationConstraint")) {
     request.location_constraint = std::string(TrimWhitespace(loc.text().get()));

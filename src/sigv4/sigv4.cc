@@ -87,8 +87,8 @@ struct Credential {
 
 Result<Credential> ParseCredential(std::string_view text, ErrorCode error) {
   auto parts = Split(text, '/');
-  if (parts.size() != 5 || parts[4] != "aws4_request" || parts[0].empty() ||
-      parts[1].size() != 8 || parts[3] != "s3") {
+  if (parts.size() != 5 || parts[4] != "aws4_request" || parts[0].empty() || parts[1].size() != 8 ||
+      parts[3] != "s3") {
     return Error(error, "Credential must be <key>/<yyyymmdd>/<region>/s3/aws4_request");
   }
   return Credential{std::string(parts[0]), std::string(parts[1]), std::string(parts[2]),
@@ -116,8 +116,9 @@ Result<PayloadMode> ParsePayloadMode(std::string_view value) {
   if (value == kStreamingSignedTrailer) return PayloadMode::kStreamingSignedTrailer;
   if (value == kStreamingUnsignedTrailer) return PayloadMode::kStreamingUnsignedTrailer;
   if (value.size() == 64 && HexDecode(value).has_value()) return PayloadMode::kSha256;
-  return Error(ErrorCode::kInvalidArgument, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a "
-                                            "STREAMING-* value or a hex SHA-256");
+  return Error(ErrorCode::kInvalidArgument,
+               "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a "
+               "STREAMING-* value or a hex SHA-256");
 }
 
 Status CheckSkew(int64_t request_ms, int64_t now_ms) {
@@ -144,9 +145,12 @@ Result<Authenticated> VerifyHeader(const RequestView& request, const QueryParams
   std::string_view credential_text, signed_text, signature;
   for (std::string_view part : Split(rest, ',')) {
     part = TrimWhitespace(part);
-    if (part.substr(0, 11) == "Credential=") credential_text = part.substr(11);
-    else if (part.substr(0, 14) == "SignedHeaders=") signed_text = part.substr(14);
-    else if (part.substr(0, 10) == "Signature=") signature = part.substr(10);
+    if (part.substr(0, 11) == "Credential=")
+      credential_text = part.substr(11);
+    else if (part.substr(0, 14) == "SignedHeaders=")
+      signed_text = part.substr(14);
+    else if (part.substr(0, 10) == "Signature=")
+      signature = part.substr(10);
   }
   if (credential_text.empty() || signed_text.empty() || signature.empty()) {
     return Error(kMalformed, "Authorization needs Credential, SignedHeaders and Signature");
@@ -177,8 +181,9 @@ Result<Authenticated> VerifyHeader(const RequestView& request, const QueryParams
 
   auto payload_header = FindHeader(*request.headers, "x-amz-content-sha256");
   if (!payload_header) {
-    return Error(ErrorCode::kInvalidRequest, "Missing required header for this request: "
-                                             "x-amz-content-sha256");
+    return Error(ErrorCode::kInvalidRequest,
+                 "Missing required header for this request: "
+                 "x-amz-content-sha256");
   }
   auto mode = ParsePayloadMode(*payload_header);
   if (!mode) return mode.error();
@@ -186,12 +191,11 @@ Result<Authenticated> VerifyHeader(const RequestView& request, const QueryParams
   auto secret = lookup(credential->access_key);
   if (!secret) return Error(ErrorCode::kInvalidAccessKeyId);
 
-  std::string canonical = CanonicalRequest(request, query, {}, *signed_names, signed_text,
-                                           *payload_header);
+  std::string canonical =
+      CanonicalRequest(request, query, {}, *signed_names, signed_text, *payload_header);
   std::string scope = credential->Scope();
   std::string to_sign = StringToSign(amz_date_text, scope, canonical);
-  std::string key = SigningKey(*secret, credential->date, credential->region,
-                               credential->service);
+  std::string key = SigningKey(*secret, credential->date, credential->region, credential->service);
   std::string expected = HexEncode(HmacSha256(key, to_sign));
   if (!ConstantTimeEquals(expected, AsciiLower(signature))) {
     if (details != nullptr) {
@@ -224,9 +228,10 @@ Result<Authenticated> VerifyPresigned(const RequestView& request, const QueryPar
   std::string_view signed_text = get("X-Amz-SignedHeaders");
   std::string_view signature = get("X-Amz-Signature");
   if (credential_text.empty() || date_text.empty() || signed_text.empty() || signature.empty()) {
-    return Error(kBad, "Query-string authentication requires the X-Amz-Algorithm, "
-                       "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, "
-                       "and X-Amz-Expires parameters.");
+    return Error(kBad,
+                 "Query-string authentication requires the X-Amz-Algorithm, "
+                 "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, "
+                 "and X-Amz-Expires parameters.");
   }
   auto credential = ParseCredential(credential_text, kBad);
   if (!credential) return credential.error();
@@ -253,12 +258,11 @@ Result<Authenticated> VerifyPresigned(const RequestView& request, const QueryPar
   // The payload hash is UNSIGNED-PAYLOAD unless the client put X-Amz-Content-Sha256 in the query.
   std::string_view payload = get("X-Amz-Content-Sha256");
   std::string payload_hash(payload.empty() ? kUnsignedPayload : payload);
-  std::string canonical = CanonicalRequest(request, query, "X-Amz-Signature", *signed_names,
-                                           signed_text, payload_hash);
+  std::string canonical =
+      CanonicalRequest(request, query, "X-Amz-Signature", *signed_names, signed_text, payload_hash);
   std::string scope = credential->Scope();
   std::string to_sign = StringToSign(date_text, scope, canonical);
-  std::string key = SigningKey(*secret, credential->date, credential->region,
-                               credential->service);
+  std::string key = SigningKey(*secret, credential->date, credential->region, credential->service);
   std::string expected = HexEncode(HmacSha256(key, to_sign));
   if (!ConstantTimeEquals(expected, AsciiLower(signature))) {
     if (details != nullptr) *details = {to_sign, canonical, std::string(signature)};
@@ -357,8 +361,7 @@ bool HasCredentials(const RequestView& request, const QueryParams& query) {
 }
 
 Result<Authenticated> Verify(const RequestView& request, const QueryParams& query,
-                             const SecretLookup& lookup, int64_t now_ms,
-                             MismatchDetails* details) {
+                             const SecretLookup& lookup, int64_t now_ms, MismatchDetails* details) {
   if (auto authorization = FindHeader(*request.headers, "authorization")) {
     return VerifyHeader(request, query, *authorization, lookup, now_ms, details);
   }
@@ -374,8 +377,8 @@ Result<Authenticated> Verify(const RequestView& request, const QueryParams& quer
 }
 
 void SignHeaders(std::string_view method, std::string_view raw_path, std::string_view raw_query,
-                 Headers& headers, std::string_view payload_sha256,
-                 const ClientCredentials& creds, int64_t now_ms) {
+                 Headers& headers, std::string_view payload_sha256, const ClientCredentials& creds,
+                 int64_t now_ms) {
   std::string amz_date = FormatAmzDate(now_ms);
   std::string date = amz_date.substr(0, 8);
   headers.push_back({"x-amz-date", amz_date});
@@ -391,21 +394,18 @@ void SignHeaders(std::string_view method, std::string_view raw_path, std::string
   }
   auto query = ParseQuery(raw_query).value_or(QueryParams{});
   RequestView view{method, raw_path, raw_query, &headers};
-  std::string canonical =
-      CanonicalRequest(view, query, {}, names, signed_headers, payload_sha256);
+  std::string canonical = CanonicalRequest(view, query, {}, names, signed_headers, payload_sha256);
   std::string scope = date + "/" + creds.region + "/s3/aws4_request";
   std::string key = SigningKey(creds.secret_key, date, creds.region, "s3");
   std::string signature = HexEncode(HmacSha256(key, StringToSign(amz_date, scope, canonical)));
-  headers.push_back({"authorization", std::string(kAlgorithm) + " Credential=" +
-                                          creds.access_key + "/" + scope +
-                                          ", SignedHeaders=" + signed_headers +
+  headers.push_back({"authorization", std::string(kAlgorithm) + " Credential=" + creds.access_key +
+                                          "/" + scope + ", SignedHeaders=" + signed_headers +
                                           ", Signature=" + signature});
 }
 
 std::string PresignQuery(std::string_view method, std::string_view raw_path,
                          std::string_view raw_query, std::string_view host,
-                         const ClientCredentials& creds, int64_t now_ms,
-                         int64_t expires_seconds) {
+                         const ClientCredentials& creds, int64_t now_ms, int64_t expires_seconds) {
   std::string amz_date = FormatAmzDate(now_ms);
   std::string date = amz_date.substr(0, 8);
   std::string scope = date + "/" + creds.region + "/s3/aws4_request";
@@ -417,8 +417,7 @@ std::string PresignQuery(std::string_view method, std::string_view raw_path,
   query.push_back({"X-Amz-SignedHeaders", "host"});
   Headers headers{{"host", std::string(host)}};
   RequestView view{method, raw_path, {}, &headers};
-  std::string canonical =
-      CanonicalRequest(view, query, {}, {"host"}, "host", kUnsignedPayload);
+  std::string canonical = CanonicalRequest(view, query, {}, {"host"}, "host", kUnsignedPayload);
   std::string key = SigningKey(creds.secret_key, date, creds.region, "s3");
   std::string signature = HexEncode(HmacSha256(key, StringToSign(amz_date, scope, canonical)));
   return CanonicalQuery(query) + "&X-Amz-Signature=" + signature;
@@ -494,7 +493,7 @@ Status ChunkedDecoder::FinishSizeLine() {
   }
   uint64_t size = 0;
   for (char c : size_text) {
-    int v = (c >= '0' && c <= '9') ? c - '0'
+    int v = (c >= '0' && c <= '9')   ? c - '0'
             : (c >= 'a' && c <= 'f') ? c - 'a' + 10
             : (c >= 'A' && c <= 'F') ? c - 'A' + 10
                                      : -1;

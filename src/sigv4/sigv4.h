@@ -83,8 +83,8 @@ Result<Authenticated> Verify(const RequestView& request, const QueryParams& quer
 
 // --- building blocks (public for tests and the client-side signer) ---
 
-std::string CanonicalUri(std::string_view raw_path);      // decode, then UriEncode keep '/'
-std::string CanonicalQuery(const QueryParams& query,       // sorted, strictly encoded
+std::string CanonicalUri(std::string_view raw_path);  // decode, then UriEncode keep '/'
+std::string CanonicalQuery(const QueryParams& query,  // sorted, strictly encoded
                            std::string_view skip_key = {});
 // Decodes a raw query string ("a=b&c"); '+' is a space as in form encoding. nullopt if malformed.
 std::optional<QueryParams> ParseQuery(std::string_view raw_query);
@@ -104,8 +104,8 @@ struct ClientCredentials {
 // Adds x-amz-date, x-amz-content-sha256 and Authorization to `headers` (which must contain
 // host). raw_path must already be percent-encoded the way it goes on the wire.
 void SignHeaders(std::string_view method, std::string_view raw_path, std::string_view raw_query,
-                 Headers& headers, std::string_view payload_sha256,
-                 const ClientCredentials& creds, int64_t now_ms);
+                 Headers& headers, std::string_view payload_sha256, const ClientCredentials& creds,
+                 int64_t now_ms);
 
 // Returns the query string (without '?') of a presigned URL for method/path on host.
 std::string PresignQuery(std::string_view method, std::string_view raw_path,

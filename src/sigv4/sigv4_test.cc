@@ -60,13 +60,12 @@ TEST(SigV4, WrongSignatureIsRejectedWithStringToSign) {
 }
 
 TEST(SigV4, UnknownKeyAndSkew) {
-  Headers headers = {
-      {"host", "examplebucket.s3.amazonaws.com"},
-      {"x-amz-content-sha256", std::string(kEmptySha256)},
-      {"x-amz-date", "20130524T000000Z"},
-      {"authorization",
-       "AWS4-HMAC-SHA256 Credential=NOPE/20130524/us-east-1/s3/aws4_request,"
-       "SignedHeaders=host;x-amz-content-sha256;x-amz-date,Signature=00"}};
+  Headers headers = {{"host", "examplebucket.s3.amazonaws.com"},
+                     {"x-amz-content-sha256", std::string(kEmptySha256)},
+                     {"x-amz-date", "20130524T000000Z"},
+                     {"authorization",
+                      "AWS4-HMAC-SHA256 Credential=NOPE/20130524/us-east-1/s3/aws4_request,"
+                      "SignedHeaders=host;x-amz-content-sha256;x-amz-date,Signature=00"}};
   RequestView view{"GET", "/test.txt", "", &headers};
   auto auth = Verify(view, {}, Lookup(), ExampleTime());
   ASSERT_FALSE(auth.has_value());
@@ -124,11 +123,14 @@ TEST(SigV4, AwsChunkedExample) {
   ASSERT_EQ(auth->payload_mode, PayloadMode::kStreamingSigned);
 
   std::string body;
-  body += "10000;chunk-signature=ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648\r\n";
+  body +=
+      "10000;chunk-signature=ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648\r\n";
   body += std::string(65536, 'a') + "\r\n";
-  body += "400;chunk-signature=0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497\r\n";
+  body +=
+      "400;chunk-signature=0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497\r\n";
   body += std::string(1024, 'a') + "\r\n";
-  body += "0;chunk-signature=b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9\r\n\r\n";
+  body +=
+      "0;chunk-signature=b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9\r\n\r\n";
   ASSERT_EQ(body.size(), 66824u);
 
   // Feed it in awkward pieces: the decoder must not care where reads split.
@@ -186,12 +188,12 @@ TEST(SigV4, SignedTrailerRoundTrip) {
   std::string s1 = sign_chunk(ctx.seed_signature, "hello");
   std::string s2 = sign_chunk(s1, "");
   std::string trailer = "x-amz-checksum-crc32:NhCmhg==\n";
-  std::string trailer_sig = HexEncode(HmacSha256(
-      ctx.signing_key, "AWS4-HMAC-SHA256-TRAILER\n" + ctx.amz_date + "\n" + ctx.scope + "\n" +
-                           s2 + "\n" + Sha256Hex(trailer)));
+  std::string trailer_sig =
+      HexEncode(HmacSha256(ctx.signing_key, "AWS4-HMAC-SHA256-TRAILER\n" + ctx.amz_date + "\n" +
+                                                ctx.scope + "\n" + s2 + "\n" + Sha256Hex(trailer)));
   std::string body = "5;chunk-signature=" + s1 + "\r\nhello\r\n0;chunk-signature=" + s2 +
-                     "\r\nx-amz-checksum-crc32:NhCmhg==\r\nx-amz-trailer-signature:" +
-                     trailer_sig + "\r\n\r\n";
+                     "\r\nx-amz-checksum-crc32:NhCmhg==\r\nx-amz-trailer-signature:" + trailer_sig +
+                     "\r\n\r\n";
   ChunkedDecoder decoder(PayloadMode::kStreamingSignedTrailer, ctx);
   std::string out;
   Status s = decoder.Feed(body, out);

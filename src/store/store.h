@@ -161,8 +161,7 @@ class Store {
   // Deletes many keys in one durable step; one Status per key, in order.
   virtual Result<std::vector<Status>> DeleteObjects(const std::string& bucket,
                                                     const std::vector<std::string>& keys) = 0;
-  virtual Result<ListResult> ListObjects(const std::string& bucket,
-                                         const ListOptions& options) = 0;
+  virtual Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& options) = 0;
 
   virtual Result<Upload> CreateUpload(Upload upload) = 0;
   virtual Result<Upload> GetUpload(const std::string& bucket, const std::string& key,

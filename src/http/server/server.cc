@@ -38,7 +38,9 @@ constexpr size_t kLingerMaxBytes = 16u << 20;
 class FdStream {
  public:
   FdStream(int fd, int stop_fd, int io_timeout_ms, int idle_timeout_ms)
-      : fd_(fd), stop_fd_(stop_fd), io_timeout_ms_(io_timeout_ms),
+      : fd_(fd),
+        stop_fd_(stop_fd),
+        io_timeout_ms_(io_timeout_ms),
         idle_timeout_ms_(idle_timeout_ms) {}
 
   void set_idle(bool idle) { idle_ = idle; }
@@ -128,8 +130,8 @@ class FdStream {
         if (!WaitWritable()) return Error(ErrorCode::kRequestTimeout, "sendfile timed out");
         continue;
       }
-      return Error(ErrorCode::kInternalError, n == 0 ? "file shorter than expected"
-                                                     : "sendfile failed");
+      return Error(ErrorCode::kInternalError,
+                   n == 0 ? "file shorter than expected" : "sendfile failed");
     }
     return Status::Ok();
   }
@@ -321,7 +323,9 @@ Status Server::Listen() {
   return Status::Ok();
 }
 
-void Server::Start() { accept_thread_ = std::thread([this] { AcceptLoop(); }); }
+void Server::Start() {
+  accept_thread_ = std::thread([this] { AcceptLoop(); });
+}
 
 void Server::AcceptLoop() {
   while (!stopping_) {
@@ -408,8 +412,8 @@ void Server::Serve(int fd, std::string peer) {
       std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" +
                          std::string(code) + "</Code><Message>" + std::string(message) +
                          "</Message></Error>";
-      std::string head = "HTTP/1.1 " + std::to_string(status) + " Bad Request\r\nDate: " +
-                         CachedHttpDate() +
+      std::string head = "HTTP/1.1 " + std::to_string(status) +
+                         " Bad Request\r\nDate: " + CachedHttpDate() +
                          "\r\nContent-Type: application/xml\r\nConnection: close\r\n"
                          "Content-Length: " +
                          std::to_string(body.size()) + "\r\n\r\n";
@@ -432,8 +436,7 @@ void Server::Serve(int fd, std::string peer) {
       request.headers.push_back({AsciiLower(field.name_string()), std::string(field.value())});
     }
     request.peer_address = peer;
-    request.request_id =
-        process_tag + fmt::format("{:012X}", next_request_.fetch_add(1) + 1);
+    request.request_id = process_tag + fmt::format("{:012X}", next_request_.fetch_add(1) + 1);
     request.received_ms = started;
     if (auto len = parser.content_length()) request.content_length = *len;
     request.has_body = !parser.is_done();
@@ -470,8 +473,7 @@ void Server::Serve(int fd, std::string peer) {
       head += "\r\n";
     }
     uint64_t body_length = response.file ? response.file->length : response.body.size();
-    bool no_body_status = response.status == 304 || response.status == 204 ||
-                          response.status < 200;
+    bool no_body_status = response.status == 304 || response.status == 204 || response.status < 200;
     if (!has_length && !no_body_status) {
       head += "Content-Length: ";
       head += std::to_string(body_length);
@@ -484,8 +486,9 @@ void Server::Serve(int fd, std::string peer) {
     bool send_body = !response.omit_body && !no_body_status && request.method != "HEAD";
     if (send_body && response.file) {
       sent = stream.SendAll(head, MSG_MORE);
-      if (sent.ok()) sent = stream.SendFile(response.file->fd.get(), response.file->offset,
-                                            response.file->length);
+      if (sent.ok())
+        sent =
+            stream.SendFile(response.file->fd.get(), response.file->offset, response.file->length);
     } else if (send_body && !response.body.empty()) {
       head += response.body;
       sent = stream.SendAll(head, 0);
@@ -494,12 +497,12 @@ void Server::Serve(int fd, std::string peer) {
     }
     if (options_.access_log) {
       int64_t elapsed = SystemClock::Instance().NowMs() - started;
-      Log().info("{} {} {} {} {} {} {} {}ms {} {}", options_.name, request.request_id, peer,
-                 request.method, RedactedTarget(request.target), response.status,
-                 send_body ? body_length : 0, elapsed,
-                 response.log_principal.empty() ? "-" : response.log_principal,
-                 response.log_error.empty() ? (sent.ok() ? "" : "send-failed")
-                                            : response.log_error);
+      Log().info(
+          "{} {} {} {} {} {} {} {}ms {} {}", options_.name, request.request_id, peer,
+          request.method, RedactedTarget(request.target), response.status,
+          send_body ? body_length : 0, elapsed,
+          response.log_principal.empty() ? "-" : response.log_principal,
+          response.log_error.empty() ? (sent.ok() ? "" : "send-failed") : response.log_error);
     }
     if (!sent.ok()) return;
     if (!keep_alive) {

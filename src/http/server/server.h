@@ -18,14 +18,14 @@ namespace logbucket::http {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 0;                 // 0 = pick a free port
+  uint16_t port = 0;  // 0 = pick a free port
   int max_connections = 1024;
   int idle_timeout_seconds = 60;
   int io_timeout_seconds = 120;
   uint32_t max_header_bytes = 64 * 1024;
   uint64_t max_body_bytes = 6ULL << 30;
   bool access_log = true;
-  std::string name = "s3";           // for log lines
+  std::string name = "s3";  // for log lines
 };
 
 class Server {

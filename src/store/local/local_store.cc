@@ -76,8 +76,10 @@ class Stmt {
     return *this;
   }
   Stmt& Blob(int i, std::string_view v) {
-    if (v.empty()) sqlite3_bind_zeroblob(stmt_, i, 0);
-    else sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    if (v.empty())
+      sqlite3_bind_zeroblob(stmt_, i, 0);
+    else
+      sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
   Stmt& Int(int i, int64_t v) {
@@ -117,13 +119,14 @@ class Db {
   }
   static Result<std::unique_ptr<Db>> Open(const std::string& path) {
     auto db = std::unique_ptr<Db>(new Db());
-    int rc = sqlite3_open_v2(path.c_str(), &db->db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path.c_str(), &db->db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) return SqlError(db->db_, "open " + path);
     sqlite3_busy_timeout(db->db_, 10000);
-    LB_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                                "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16000;"));
+    LB_RETURN_IF_ERROR(
+        db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                 "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16000;"));
     return db;
   }
   Status Exec(const char* sql) {
@@ -514,14 +517,14 @@ Result<std::unique_ptr<LocalStore>> OpenLocalStore(const LocalStoreOptions& opti
     auto row = get.Step();
     if (!row) return row.error();
     if (!*row) {
-      Stmt put = impl->writer->Prepare(
-          "INSERT INTO meta(name, value) VALUES('schema_version', ?)");
+      Stmt put = impl->writer->Prepare("INSERT INTO meta(name, value) VALUES('schema_version', ?)");
       put.Text(1, std::to_string(kSchemaVersion));
       LB_RETURN_IF_ERROR(put.Run());
     } else if (get.ColText(0) != std::to_string(kSchemaVersion)) {
-      return Error(ErrorCode::kInternalError,
-                   db_path + ": schema version " + get.ColText(0) + " is newer than this "
-                   "binary understands (" + std::to_string(kSchemaVersion) + ")");
+      return Error(ErrorCode::kInternalError, db_path + ": schema version " + get.ColText(0) +
+                                                  " is newer than this "
+                                                  "binary understands (" +
+                                                  std::to_string(kSchemaVersion) + ")");
     }
   }
   auto store = std::unique_ptr<LocalStore>(new LocalStore(std::move(impl)));
@@ -580,8 +583,8 @@ Status LocalStore::CreateBucket(const Bucket& bucket) {
       return Error(get.ColText(0) == bucket.owner ? ErrorCode::kBucketAlreadyOwnedByYou
                                                   : ErrorCode::kBucketAlreadyExists);
     }
-    Stmt put = db.Prepare(
-        "INSERT INTO buckets(name, created_ms, owner, region) VALUES(?, ?, ?, ?)");
+    Stmt put =
+        db.Prepare("INSERT INTO buckets(name, created_ms, owner, region) VALUES(?, ?, ?, ?)");
     put.Text(1, bucket.name).Int(2, bucket.created_ms).Text(3, bucket.owner).Text(4, bucket.region);
     return put.Run();
   });
@@ -638,7 +641,10 @@ Result<ObjectInfo> LocalStore::PutObject(ObjectInfo info, std::unique_ptr<BlobWr
             "INSERT OR REPLACE INTO objects(bucket, key, blob, size, etag, last_modified_ms, "
             "headers, checksum_algorithm, checksum, checksum_type, parts_count, owner) "
             "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        put.Text(1, info.bucket).Blob(2, info.key).Text(3, id).Int(4, static_cast<int64_t>(info.size));
+        put.Text(1, info.bucket)
+            .Blob(2, info.key)
+            .Text(3, id)
+            .Int(4, static_cast<int64_t>(info.size));
         put.Text(5, info.etag).Int(6, info.last_modified_ms).Blob(7, EncodeHeaders(info.headers));
         put.Int(8, static_cast<int>(info.checksum.algorithm)).Text(9, info.checksum.value);
         put.Text(10, info.checksum.type).Int(11, info.parts_count).Text(12, info.owner);
@@ -654,8 +660,8 @@ Result<ObjectInfo> LocalStore::PutObject(ObjectInfo info, std::unique_ptr<BlobWr
 
 Result<ObjectInfo> LocalStore::HeadObject(const std::string& bucket, const std::string& key) {
   return impl_->WithReader([&](Db& db) -> Result<ObjectInfo> {
-    std::string sql = std::string("SELECT ") + kObjectColumns +
-                      " FROM objects WHERE bucket = ? AND key = ?";
+    std::string sql =
+        std::string("SELECT ") + kObjectColumns + " FROM objects WHERE bucket = ? AND key = ?";
     static const std::string kSql = sql;
     Stmt s = db.Prepare(kSql.c_str());
     s.Text(1, bucket).Blob(2, key);
@@ -674,8 +680,8 @@ Result<OpenedObject> LocalStore::GetObject(const std::string& bucket, const std:
   for (int attempt = 0; attempt < 5; ++attempt) {
     std::string blob;
     auto info = impl_->WithReader([&](Db& db) -> Result<ObjectInfo> {
-      static const std::string kSql = std::string("SELECT ") + kObjectColumns +
-                                      " FROM objects WHERE bucket = ? AND key = ?";
+      static const std::string kSql =
+          std::string("SELECT ") + kObjectColumns + " FROM objects WHERE bucket = ? AND key = ?";
       Stmt s = db.Prepare(kSql.c_str());
       s.Text(1, bucket).Blob(2, key);
       auto row = s.Step();
@@ -713,7 +719,7 @@ Status LocalStore::DeleteObject(const std::string& bucket, const std::string& ke
 }
 
 Result<std::vector<Status>> LocalStore::DeleteObjects(const std::string& bucket,
-                                                     const std::vector<std::string>& keys) {
+                                                      const std::vector<std::string>& keys) {
   std::vector<Status> results(keys.size());
   Status s = impl_->RunWrite([&](Db& db, std::vector<std::string>& unlink_after) -> Status {
     LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
@@ -737,8 +743,7 @@ Result<std::vector<Status>> LocalStore::DeleteObjects(const std::string& bucket,
   return results;
 }
 
-Result<ListResult> LocalStore::ListObjects(const std::string& bucket,
-                                           const ListOptions& options) {
+Result<ListResult> LocalStore::ListObjects(const std::string& bucket, const ListOptions& options) {
   return impl_->WithReader([&](Db& db) -> Result<ListResult> {
     LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
     ListResult result;
@@ -946,8 +951,7 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
   };
   std::unordered_map<int, StoredPart> stored;
   Status read = impl_->WithReader([&](Db& db) -> Status {
-    Stmt s = db.Prepare(
-        "SELECT number, blob, size, etag, checksum FROM parts WHERE upload_id = ?");
+    Stmt s = db.Prepare("SELECT number, blob, size, etag, checksum FROM parts WHERE upload_id = ?");
     s.Text(1, upload.upload_id);
     while (true) {
       auto row = s.Step();
@@ -964,15 +968,16 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
   for (size_t i = 0; i < parts.size(); ++i) {
     auto it = stored.find(parts[i].number);
     if (it == stored.end() || it->second.etag != parts[i].etag) {
-      return Error(ErrorCode::kInvalidPart,
-                   "Part " + std::to_string(parts[i].number) +
-                       " was not uploaded or its ETag does not match.");
+      return Error(ErrorCode::kInvalidPart, "Part " + std::to_string(parts[i].number) +
+                                                " was not uploaded or its ETag does not match.");
     }
     if (i + 1 < parts.size() && it->second.size < min_part_size) {
-      return Error(ErrorCode::kEntityTooSmall,
-                   "Part " + std::to_string(parts[i].number) + " is smaller than the minimum "
-                   "allowed size (" + std::to_string(min_part_size) + " bytes) and is not the "
-                   "last part.");
+      return Error(ErrorCode::kEntityTooSmall, "Part " + std::to_string(parts[i].number) +
+                                                   " is smaller than the minimum "
+                                                   "allowed size (" +
+                                                   std::to_string(min_part_size) +
+                                                   " bytes) and is not the "
+                                                   "last part.");
     }
     md5s.push_back(it->second.etag);
     raw_checksums += Base64Decode(it->second.checksum).value_or("");
@@ -1027,8 +1032,7 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
     } else {
       auto h = NewChecksum(upload.checksum_algorithm);
       h->Update(raw_checksums);
-      info.checksum.value =
-          Base64Encode(h->Finish()) + "-" + std::to_string(parts.size());
+      info.checksum.value = Base64Encode(h->Finish()) + "-" + std::to_string(parts.size());
     }
   }
   auto dirs = impl_->Seal(**writer);
@@ -1058,7 +1062,10 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
             "INSERT OR REPLACE INTO objects(bucket, key, blob, size, etag, last_modified_ms, "
             "headers, checksum_algorithm, checksum, checksum_type, parts_count, owner) "
             "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        put.Text(1, info.bucket).Blob(2, info.key).Text(3, id).Int(4, static_cast<int64_t>(info.size));
+        put.Text(1, info.bucket)
+            .Blob(2, info.key)
+            .Text(3, id)
+            .Int(4, static_cast<int64_t>(info.size));
         put.Text(5, info.etag).Int(6, info.last_modified_ms).Blob(7, EncodeHeaders(info.headers));
         put.Int(8, static_cast<int>(info.checksum.algorithm)).Text(9, info.checksum.value);
         put.Text(10, info.checksum.type).Int(11, info.parts_count).Text(12, info.owner);
@@ -1246,8 +1253,8 @@ Status LocalStore::RemoveUser(const std::string& name) {
 
 Result<std::vector<User>> LocalStore::ListUsers() {
   return impl_->WithReader([](Db& db) -> Result<std::vector<User>> {
-    Stmt s = db.Prepare(
-        "SELECT name, access_key, secret, admin, created_ms FROM users ORDER BY name");
+    Stmt s =
+        db.Prepare("SELECT name, access_key, secret, admin, created_ms FROM users ORDER BY name");
     std::vector<User> out;
     while (true) {
       auto row = s.Step();

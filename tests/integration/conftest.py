@@ -1,0 +1,157 @@
+"""Starts the real logbucket binary for the integration tests and hands out real clients.
+
+Every server listens on 127.0.0.1 with a port the kernel picks (``--s3-listen 127.0.0.1:0``),
+keeps its data in a fresh temporary directory and is stopped by PID when the test ends.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import boto3
+import botocore.config
+import pytest
+
+BIN = os.environ.get("LOGBUCKET_BIN", os.path.join(os.path.dirname(__file__), "../../build/logbucket"))
+SANITIZED = os.environ.get("LOGBUCKET_SANITIZED") == "1"
+START_TIMEOUT = 60 if SANITIZED else 20
+
+
+class Server:
+    """One logbucket process with its own data directory."""
+
+    def __init__(self, data_dir=None, extra_args=()):
+        self.owns_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="lb-it-")
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.endpoint = None
+        self.env = {}
+
+    def start(self):
+        self.log = open(os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log"), "ab")
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--data", self.data_dir, "--s3-listen", "127.0.0.1:0", *self.extra_args],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        lines = []
+        # The server prints its endpoint on stdout once it accepts connections.
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            m = re.search(r"serving S3 at (http://\S+)", line)
+            if m:
+                self.endpoint = m.group(1)
+                break
+        if self.endpoint is None:
+            self.stop()
+            raise RuntimeError("logbucket did not start: " + "".join(lines) + self.read_log())
+        # Drain the rest of stdout in the background so the pipe never fills.
+        self._stdout_rest = []
+        import threading
+        threading.Thread(target=lambda: self._stdout_rest.extend(self.proc.stdout), daemon=True).start()
+        with urllib.request.urlopen(self.endpoint + "/_health", timeout=10) as r:
+            assert r.status == 200
+        self.env = read_env(os.path.join(self.data_dir, "admin.env"))
+        return self
+
+    def read_log(self):
+        path = os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log")
+        try:
+            with open(path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def client(self, access_key=None, secret_key=None, **config):
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id=access_key or self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=secret_key or self.env["AWS_SECRET_ACCESS_KEY"],
+            config=botocore.config.Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
+                                          signature_version="s3v4",
+                                          **config))
+
+    def cli(self, *args, check=True, input=None, timeout=120):
+        """Runs a logbucket subcommand against this server's data dir."""
+        return subprocess.run([BIN, *args, "--data", self.data_dir], capture_output=True, text=True,
+                              check=check, input=input, timeout=timeout)
+
+    def cleanup(self):
+        self.stop()
+        if self.owns_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            try:
+                os.unlink(os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log"))
+            except OSError:
+                pass
+
+
+def read_env(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.strip().split("=", 1)
+                env[k] = v
+    return env
+
+
+@pytest.fixture
+def server():
+    s = Server().start()
+    yield s
+    code = s.stop()
+    log = s.read_log()
+    s.cleanup()
+    assert code == 0, "logbucket exited with %s\n%s" % (code, log[-4000:])
+    if SANITIZED:
+        assert "ERROR: AddressSanitizer" not in log and "runtime error:" not in log, log[-4000:]
+
+
+@pytest.fixture
+def s3(server):
+    return server.client()
+
+
+@pytest.fixture
+def bucket(s3):
+    s3.create_bucket(Bucket="alice-build-logs")
+    return "alice-build-logs"
+
+
+@pytest.fixture
+def server_factory():
+    started = []
+
+    def make(**kwargs):
+        s = Server(**kwargs)
+        started.append(s)
+        return s
+
+    yield make
+    for s in started:
+        s.cleanup()
