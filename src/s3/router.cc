@@ -149,6 +149,8 @@ Result<Endpoint> Route(const RouteInput& in) {
 
   if (bucket.empty()) {
     if (method == "GET") return Endpoint{Operation::kListBuckets, {}, {}, {}};
+    // POST / is how IAM/STS form requests (Action=... in the body) arrive.
+    if (method == "POST") return Unsupported("the IAM/STS query API (POST /)");
     return Error(ErrorCode::kMethodNotAllowed);
   }
   for (const char* sub : kUnsupportedSubresources) {

@@ -1382,6 +1382,10 @@ struct Service::Impl {
       return r;
     }
 
+    if (ctx.endpoint.operation == Operation::kNotImplemented) {
+      // Nothing to protect: say at once that the API is not offered.
+      return ErrorResponse(&ctx, request, {Dispatch(ctx).error(), {}});
+    }
     sigv4::RequestView view{request.method, request.raw_path, request.raw_query, &request.headers};
     if (!sigv4::HasCredentials(view, ctx.query)) {
       Response r = ErrorResponse(&ctx, request, {Error(ErrorCode::kAccessDenied), {}});

@@ -383,7 +383,9 @@ void Server::AcceptLoop() {
 void Server::Serve(int fd, std::string peer) {
   FdStream stream(fd, stop_fd_, options_.io_timeout_seconds * 1000,
                   options_.idle_timeout_seconds * 1000);
-  beast::flat_buffer buffer(8192);
+  // No cap here: the parser's header_limit and body_limit bound what a client can make us hold.
+  beast::flat_buffer buffer;
+  buffer.reserve(8192);
   static const std::string process_tag = HexEncode(RandomBytes(4));
   while (!stopping_) {
     Parser parser;
@@ -402,7 +404,7 @@ void Server::Serve(int fd, std::string peer) {
       std::string_view code = "BadRequest";
       std::string_view message = "Could not parse the HTTP request.";
       int status = 400;
-      if (ec == bhttp::error::header_limit) {
+      if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
         code = "RequestHeaderSectionTooLarge";
         message = "Your request header section exceeds the maximum allowed size.";
       } else if (ec == bhttp::error::body_limit) {

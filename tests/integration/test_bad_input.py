@@ -1,0 +1,168 @@
+"""Bad input gets the right S3 error and leaves nothing behind. Requests are signed with
+botocore's own SigV4 signer and sent raw, so we control every byte on the wire."""
+import http.client
+import os
+import socket
+import urllib.parse
+
+import hashlib
+
+import pytest
+
+import sigv4_client
+
+
+def signed(server, method, path, body=b"", headers=None, payload_hash=None, query="", when=None):
+    """(method, target, headers, body) signed with the admin key; payload hash defaults to the
+    body's SHA-256."""
+    if payload_hash is None:
+        payload_hash = hashlib.sha256(body).hexdigest()
+    target, h = sigv4_client.sign(method, server.endpoint, path, server.env["AWS_ACCESS_KEY_ID"],
+                                  server.env["AWS_SECRET_ACCESS_KEY"], headers=headers,
+                                  payload_hash=payload_hash, query=query, when=when)
+    return method, target, h, body
+
+
+def send(server, req, body_override=None, extra_raw_headers=b"", content_length=None):
+    method, target, headers, body = req
+    return sigv4_client.raw_request(server.endpoint, method, target, headers,
+                                    body if body_override is None else body_override,
+                                    extra_raw_headers=extra_raw_headers, content_length=content_length)
+
+
+def leftovers(server):
+    """Files in the store's tmp/ (unfinished uploads must never stay)."""
+    return os.listdir(os.path.join(server.data_dir, "tmp"))
+
+
+def test_wrong_content_length_and_truncated_body(server, s3, bucket):
+    req = signed(server, "PUT", "/%s/short" % bucket, body=b"x" * 1000, payload_hash="UNSIGNED-PAYLOAD")
+    # Content-Length says 1000, the client sends 10 bytes and closes.
+    status, _, body = send(server, req, body_override=b"x" * 10, content_length=1000)
+    assert status == 400 and b"<Code>IncompleteBody</Code>" in body
+    with pytest.raises(Exception):
+        s3.head_object(Bucket=bucket, Key="short")
+    assert leftovers(server) == []
+
+
+def test_payload_hash_mismatch(server, s3, bucket):
+    req = signed(server, "PUT", "/%s/k" % bucket, body=b"real body", payload_hash=hashlib.sha256(b"other").hexdigest())
+    status, _, body = send(server, req)
+    assert status == 400 and b"<Code>XAmzContentSHA256Mismatch</Code>" in body
+    assert leftovers(server) == []
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_truncated_and_malformed_aws_chunked(server, s3, bucket):
+    headers = {"Content-Encoding": "aws-chunked", "X-Amz-Decoded-Content-Length": "11",
+               "X-Amz-Trailer": "x-amz-checksum-crc32"}
+    good = b"5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n"
+    req = signed(server, "PUT", "/%s/chunked" % bucket, body=good, headers=headers,
+                 payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    status, _, body = send(server, req)
+    assert status == 200, body
+    assert s3.get_object(Bucket=bucket, Key="chunked")["Body"].read() == b"hello world"
+    for bad, code in [(good[:20], b"IncompleteBody"),                                   # truncated
+                      (good.replace(b"DUoRhQ==", b"AAAAAA=="), b"BadDigest"),            # wrong CRC
+                      (b"zz\r\nhello\r\n0\r\n\r\n", b"IncompleteBody"),                  # bad size
+                      (good.replace(b"0\r\nx-amz", b"0\r\nx-amz-other:1\r\nx-amz").replace(b"x-amz-checksum-crc32:DUoRhQ==\r\n", b""), b"InvalidRequest")]:
+        req = signed(server, "PUT", "/%s/bad-chunked" % bucket, body=bad, headers=headers,
+                     payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+        status, _, body = send(server, req)
+        assert status == 400 and code in body, (bad, body)
+    with pytest.raises(Exception):
+        s3.head_object(Bucket=bucket, Key="bad-chunked")
+    assert leftovers(server) == []
+
+
+def test_oversized_headers(server, bucket):
+    req = signed(server, "GET", "/%s/k" % bucket)
+    status, _, body = send(server, req, extra_raw_headers=b"X-Junk: " + b"a" * 100000 + b"\r\n")
+    assert status == 400 and b"RequestHeaderSectionTooLarge" in body
+
+
+def test_oversized_body_is_refused_before_reading(server_factory):
+    server = server_factory().start()
+    s3 = server.client()
+    s3.create_bucket(Bucket="limits")
+    server.stop()
+    cfg = os.path.join(server.data_dir, "..", os.path.basename(server.data_dir) + ".toml")
+    with open(cfg, "w") as f:
+        f.write("[s3]\nmax_object_bytes = 1000\n")
+    server.extra_args = ["--config", cfg]
+    server.start()
+    s3 = server.client()
+    import botocore.exceptions
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket="limits", Key="big", Body=b"x" * 1001)
+    assert e.value.response["Error"]["Code"] == "EntityTooLarge"
+    s3.put_object(Bucket="limits", Key="ok", Body=b"x" * 1000)
+    assert leftovers(server) == []
+    os.unlink(cfg)
+
+
+def test_malformed_xml(server, bucket):
+    for path, body in [("/%s?delete" % bucket, b"<Delete><Object><Key>a</Key>"),
+                       ("/%s?delete" % bucket, b"<NotDelete/>"),
+                       ("/%s?delete" % bucket, b"<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><Delete><Object><Key>&e;</Key></Object></Delete>"),
+                       ("/%s?delete" % bucket, b"<Delete>" + b"<Object><Key>k</Key></Object>" * 1001 + b"</Delete>")]:
+        bucket_path, _, query = path.partition("?")
+        req = signed(server, "POST", bucket_path, body=body, query=query)
+        status, _, resp = send(server, req)
+        assert status == 400 and b"<Code>MalformedXML</Code>" in resp, (body[:60], resp)
+        assert b"root:" not in resp
+
+
+def test_path_tricks_never_touch_the_filesystem(server, s3, bucket):
+    # Keys are database rows, never file paths: ../ and friends are just bytes.
+    for key in ["../../../../etc/passwd", "..", ".", "/leading", "a/./b", "%2e%2e/x"]:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == key.encode()
+    assert not os.path.exists(os.path.join(server.data_dir, "etc"))
+    blobs = []
+    for root, _, files in os.walk(os.path.join(server.data_dir, "blobs")):
+        blobs.extend(files)
+    assert len(blobs) == 6 and all(len(b) == 32 and all(c in "0123456789abcdef" for c in b) for b in blobs)
+
+
+def test_nul_and_invalid_utf8_keys_are_rejected(server, bucket):
+    for raw in ["/%s/a%%00b" % bucket, "/%s/bad%%FFutf8" % bucket]:
+        req = signed(server, "PUT", raw, body=b"x", payload_hash="UNSIGNED-PAYLOAD")
+        status, _, body = send(server, req)
+        assert status == 400 and b"<Code>InvalidArgument</Code>" in body, body
+    assert leftovers(server) == []
+
+
+def test_unsupported_apis_answer_at_once(server):
+    # IAM/STS style form posts and SigV2 are not S3 REST: a proper error, never a hang.
+    conn = http.client.HTTPConnection(server.endpoint[7:], timeout=10)
+    conn.request("POST", "/", body="Action=ListUsers&Version=2010-05-08",
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = conn.getresponse()
+    assert r.status == 501 and b"NotImplemented" in r.read()
+    conn.request("GET", "/bucket/key", headers={"Authorization": "AWS AKIA:c2lnbmF0dXJl"})
+    r = conn.getresponse()
+    assert r.status == 400 and b"Signature Version 2" in r.read()
+
+
+def test_skewed_clock(server, bucket):
+    import datetime
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for minutes, expected in [(-20, 403), (20, 403), (-10, 404), (10, 404)]:
+        req = signed(server, "GET", "/%s/k" % bucket, when=now + datetime.timedelta(minutes=minutes))
+        status, _, body = send(server, req)
+        assert status == expected, (minutes, body)
+        if expected == 403:
+            assert b"<Code>RequestTimeTooSkewed</Code>" in body
+
+
+def test_expect_100_continue_rejects_before_the_body(server, bucket):
+    _, target, headers, _ = signed(server, "PUT", "/no-such-bucket/k", payload_hash="UNSIGNED-PAYLOAD")
+    u = urllib.parse.urlsplit(server.endpoint)
+    lines = ["PUT %s HTTP/1.1" % target, "Expect: 100-continue", "Content-Length: 100"]
+    lines += ["%s: %s" % (k, v) for k, v in headers.items()]
+    with socket.create_connection((u.hostname, u.port), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        first = sock.recv(65536)
+    # The server answers the final error without asking for the body.
+    assert first.startswith(b"HTTP/1.1 404") and b"NoSuchBucket" in first
