@@ -521,6 +521,11 @@ int Server::Shutdown(int drain_seconds) {
     (void)!::write(stop_fd_, &one, sizeof one);
   }
   if (accept_thread_.joinable()) accept_thread_.join();
+  // Stop the kernel from queueing new connections that nobody will serve.
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    listen_fd_ = -1;
+  }
   std::unique_lock lock(mu_);
   idle_cv_.wait_for(lock, std::chrono::seconds(drain_seconds),
                     [this] { return active_connections_ == 0; });
