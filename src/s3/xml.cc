@@ -12,9 +12,8 @@ constexpr size_t kMaxDeleteObjects = 1000;
 Result<pugi::xml_document*> Load(pugi::xml_document& doc, std::string_view body) {
   // parse_doctype keeps a DOCTYPE node so we can refuse it: request bodies never need a DTD,
   // and entity tricks (billion laughs, external entities) start there.
-  pugi::xml_parse_result r = doc.load_buffer(body.data(), body.size(),
-                                             pugi::parse_default | pugi::parse_doctype,
-                                             pugi::encoding_utf8);
+  pugi::xml_parse_result r = doc.load_buffer(
+      body.data(), body.size(), pugi::parse_default | pugi::parse_doctype, pugi::encoding_utf8);
   if (!r) {
     return Error(ErrorCode::kMalformedXML,
                  std::string("The XML you provided was not well-formed: ") + r.description());

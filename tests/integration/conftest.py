@@ -120,6 +120,12 @@ def read_env(path):
     return env
 
 
+def assert_sanitizer_clean(log):
+    if SANITIZED:
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            assert marker not in log, log[-6000:]
+
+
 @pytest.fixture
 def server():
     s = Server().start()
@@ -128,8 +134,7 @@ def server():
     log = s.read_log()
     s.cleanup()
     assert code == 0, "logbucket exited with %s\n%s" % (code, log[-4000:])
-    if SANITIZED:
-        assert "ERROR: AddressSanitizer" not in log and "runtime error:" not in log, log[-4000:]
+    assert_sanitizer_clean(log)
 
 
 @pytest.fixture
@@ -154,4 +159,7 @@ def server_factory():
 
     yield make
     for s in started:
+        s.stop()
+        log = s.read_log()
         s.cleanup()
+        assert_sanitizer_clean(log)
