@@ -53,7 +53,7 @@ serve: deps build
 	$(BUILD)/logbucket serve --data $(DATA)
 
 bench: deps build
-	bench/run.sh
+	/usr/bin/python3 bench/run.py
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h')

@@ -8,5 +8,6 @@ namespace logbucket::app {
 // Each returns the process exit code through the callback it installs.
 void RegisterServe(CLI::App& app, int& exit_code);
 void RegisterUser(CLI::App& app, int& exit_code);
+void RegisterBench(CLI::App& app, int& exit_code);
 
 }  // namespace logbucket::app

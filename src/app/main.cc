@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   logbucket::app::RegisterServe(app, exit_code);
   logbucket::app::RegisterUser(app, exit_code);
+  logbucket::app::RegisterBench(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

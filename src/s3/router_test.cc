@@ -39,7 +39,8 @@ TEST(Router, TableOfDocumentedRequests) {
       {"DELETE", "h", "/logs/k", Operation::kDeleteObject, "logs", "k"},
       {"POST", "h", "/logs/k?uploads", Operation::kCreateMultipartUpload, "logs", "k"},
       {"PUT", "h", "/logs/k?partNumber=1&uploadId=u", Operation::kUploadPart, "logs", "k"},
-      {"PUT", "h", "/logs/k?partNumber=1&uploadId=u", Operation::kUploadPartCopy, "logs", "k", "/s/k"},
+      {"PUT", "h", "/logs/k?partNumber=1&uploadId=u", Operation::kUploadPartCopy, "logs", "k",
+       "/s/k"},
       {"POST", "h", "/logs/k?uploadId=u", Operation::kCompleteMultipartUpload, "logs", "k"},
       {"DELETE", "h", "/logs/k?uploadId=u", Operation::kAbortMultipartUpload, "logs", "k"},
       {"GET", "h", "/logs/k?uploadId=u", Operation::kListParts, "logs", "k"},
@@ -67,7 +68,8 @@ TEST(Router, TableOfDocumentedRequests) {
     if (c.copy_source != nullptr) headers.push_back({"x-amz-copy-source", c.copy_source});
     auto ep = Route({c.method, c.host, path, &*query, &headers, &domains});
     ASSERT_TRUE(ep.has_value()) << c.method << " " << target;
-    EXPECT_EQ(OperationName(ep->operation), OperationName(c.operation)) << c.method << " " << target;
+    EXPECT_EQ(OperationName(ep->operation), OperationName(c.operation))
+        << c.method << " " << target;
     EXPECT_EQ(ep->bucket, c.bucket) << target;
     EXPECT_EQ(ep->key, c.key) << target;
   }

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 
 #include "common/encoding.h"
 #include "common/log.h"
@@ -276,6 +278,8 @@ struct Service::Impl {
   ServiceOptions options;
   store::Store& store;
   store::UserDirectory& users;
+  Impl(ServiceOptions o, store::Store& s, store::UserDirectory& u)
+      : options(std::move(o)), store(s), users(u) {}
 
   // ----------------------------------------------------------------- request bodies
 
@@ -842,8 +846,7 @@ struct Service::Impl {
       return r;
     }
     auto file = std::make_unique<http::FileBody>();
-    file->fd = platform::ScopedFd(opened.body->DupFd());
-    if (!file->fd.valid()) return Error(ErrorCode::kInternalError, "dup failed");
+    file->fd = platform::ScopedFd(opened.body->ReleaseFd());
     file->offset = range.first;
     file->length = range.length;
     r.file = std::move(file);
@@ -1420,7 +1423,7 @@ struct Service::Impl {
 };
 
 Service::Service(ServiceOptions options, store::Store& store, store::UserDirectory& users)
-    : impl_(std::make_unique<Impl>(Impl{std::move(options), store, users})) {}
+    : impl_(std::make_unique<Impl>(std::move(options), store, users)) {}
 
 Service::~Service() = default;
 

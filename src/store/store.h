@@ -64,8 +64,8 @@ class ObjectBody {
   virtual Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t size) = 0;
   // A file descriptor for sendfile, or -1.
   virtual int fd() const = 0;
-  // Hands over a duplicate descriptor (the caller owns it), or -1.
-  virtual int DupFd() const = 0;
+  // Hands over the descriptor (the caller owns it; the body is unusable afterwards), or -1.
+  virtual int ReleaseFd() = 0;
 };
 
 struct OpenedObject {

@@ -6,12 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <future>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -259,16 +261,89 @@ class FileObjectBody final : public ObjectBody {
     }
   }
   int fd() const override { return fd_.get(); }
-  int DupFd() const override { return ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0); }
+  int ReleaseFd() override { return fd_.Release(); }
 
  private:
   ScopedFd fd_;
 };
 
-// A write applied inside the group-commit transaction. `unlink_after` names blobs that become
-// unreferenced once the transaction commits.
+// What a committed write changes outside SQLite: blobs no row references any more, and cached
+// rows that are now stale. Applied only after COMMIT (invalidating earlier would let a reader
+// re-cache the old row between the invalidation and the commit).
+struct Effects {
+  std::vector<std::string> unlink;
+  std::vector<std::pair<std::string, std::string>> objects;  // (bucket, key)
+  std::vector<std::string> buckets;
+};
+
+// Read-through cache of bucket and object rows, so the GET path costs no SQLite read
+// transaction (and no file lock) when warm. Only the serving process writes buckets and
+// objects (the data dir is locked; admin commands touch only users), so every change passes
+// through Invalidate. A reader records the generation before reading SQLite and inserts only if
+// no invalidation happened meanwhile, so it can never re-insert a row older than a write.
+class MetadataCache {
+ public:
+  struct CachedObject {
+    ObjectInfo info;
+    std::string blob;
+  };
+  static constexpr size_t kMaxEntries = 200000;
+
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+  std::optional<CachedObject> FindObject(const std::string& bucket, const std::string& key) {
+    std::shared_lock lock(mu_);
+    auto it = objects_.find(Key(bucket, key));
+    if (it == objects_.end()) return std::nullopt;
+    return it->second;
+  }
+  void InsertObject(uint64_t seen_generation, CachedObject object) {
+    std::unique_lock lock(mu_);
+    if (generation_.load() != seen_generation) return;
+    if (objects_.size() >= kMaxEntries) objects_.clear();  // crude bound; rows are cheap to reload
+    objects_[Key(object.info.bucket, object.info.key)] = std::move(object);
+  }
+  std::optional<Bucket> FindBucket(const std::string& name) {
+    std::shared_lock lock(mu_);
+    auto it = buckets_.find(name);
+    if (it == buckets_.end()) return std::nullopt;
+    return it->second;
+  }
+  void InsertBucket(uint64_t seen_generation, Bucket bucket) {
+    std::unique_lock lock(mu_);
+    if (generation_.load() != seen_generation) return;
+    buckets_[bucket.name] = std::move(bucket);
+  }
+  void Invalidate(const Effects& effects) {
+    if (effects.objects.empty() && effects.buckets.empty()) return;
+    std::unique_lock lock(mu_);
+    for (const auto& [bucket, key] : effects.objects) objects_.erase(Key(bucket, key));
+    for (const std::string& b : effects.buckets) buckets_.erase(b);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  void InvalidateObject(const std::string& bucket, const std::string& key) {
+    Effects e;
+    e.objects.emplace_back(bucket, key);
+    Invalidate(e);
+  }
+
+ private:
+  static std::string Key(const std::string& bucket, const std::string& key) {
+    std::string k;
+    k.reserve(bucket.size() + key.size() + 1);
+    k.append(bucket).push_back('\0');
+    k.append(key);
+    return k;
+  }
+  std::shared_mutex mu_;
+  std::atomic<uint64_t> generation_{0};
+  std::unordered_map<std::string, CachedObject> objects_;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
+// A write applied inside the group-commit transaction.
 struct WriteOp {
-  std::function<Status(Db&, std::vector<std::string>& unlink_after)> apply;
+  std::function<Status(Db&, Effects&)> apply;
   std::vector<std::string> dirs_to_sync;
   std::promise<Status> done;
 };
@@ -292,6 +367,38 @@ struct LocalStore::Impl {
 
   std::mutex dirs_mu;
   std::unordered_set<std::string> known_dirs;
+
+  MetadataCache cache;
+
+  // Users change from other processes (`logbucket user …`), so their cache is validated on
+  // every lookup against users.version, which each change replaces (new inode, new mtime):
+  // one stat() per request instead of an SQLite read transaction.
+  std::mutex users_mu;
+  std::unordered_map<std::string, User> users_by_key;
+  struct stat users_stamp {};
+  uint64_t users_generation = 0;  // bumped whenever the cache is dropped
+
+  std::string UsersMarker() const { return root + "/users.version"; }
+  void MarkUsersChanged() {
+    Status s = platform::WriteFileAtomic(UsersMarker(), HexEncode(RandomBytes(8)), 0600);
+    if (!s.ok()) Log().error("cannot update {}: {}", UsersMarker(), s.message());
+  }
+  // Drops the cache when the marker changed; returns false when the marker is unreadable
+  // (then nothing is cached).
+  bool UsersCacheValid() {
+    struct stat st {};
+    if (::stat(UsersMarker().c_str(), &st) != 0) {
+      users_by_key.clear();
+      return false;
+    }
+    if (st.st_ino != users_stamp.st_ino || st.st_mtim.tv_sec != users_stamp.st_mtim.tv_sec ||
+        st.st_mtim.tv_nsec != users_stamp.st_mtim.tv_nsec) {
+      users_by_key.clear();
+      users_stamp = st;
+      ++users_generation;
+    }
+    return true;
+  }
 
   std::string TempPath(const std::string& id) const { return root + "/tmp/" + id; }
   std::string BlobDir(const std::string& id) const {
@@ -321,8 +428,7 @@ struct LocalStore::Impl {
     return result;
   }
 
-  Status RunWrite(std::function<Status(Db&, std::vector<std::string>&)> apply,
-                  std::vector<std::string> dirs = {}) {
+  Status RunWrite(std::function<Status(Db&, Effects&)> apply, std::vector<std::string> dirs = {}) {
     auto op = std::make_unique<WriteOp>();
     op->apply = std::move(apply);
     op->dirs_to_sync = std::move(dirs);
@@ -367,7 +473,7 @@ struct LocalStore::Impl {
     }
     // 2. One transaction; each op in its own savepoint so one failure does not sink the rest.
     std::vector<Status> results(batch.size());
-    std::vector<std::vector<std::string>> unlinks(batch.size());
+    std::vector<Effects> effects(batch.size());
     Status begin = writer->Exec("BEGIN IMMEDIATE");
     if (!begin.ok()) {
       for (auto& op : batch) op->done.set_value(begin);
@@ -375,10 +481,10 @@ struct LocalStore::Impl {
     }
     for (size_t i = 0; i < batch.size(); ++i) {
       (void)writer->Exec("SAVEPOINT op");
-      results[i] = batch[i]->apply(*writer, unlinks[i]);
+      results[i] = batch[i]->apply(*writer, effects[i]);
       if (!results[i].ok()) {
         (void)writer->Exec("ROLLBACK TO op");
-        unlinks[i].clear();
+        effects[i] = Effects();
       }
       (void)writer->Exec("RELEASE op");
     }
@@ -388,9 +494,10 @@ struct LocalStore::Impl {
       for (auto& op : batch) op->done.set_value(commit);
       return;
     }
-    // 3. Blobs that no row references any more.
+    // 3. Stale cache entries, then blobs that no row references any more.
     for (size_t i = 0; i < batch.size(); ++i) {
-      for (const std::string& id : unlinks[i]) ::unlink(BlobPath(id).c_str());
+      cache.Invalidate(effects[i]);
+      for (const std::string& id : effects[i].unlink) ::unlink(BlobPath(id).c_str());
       batch[i]->done.set_value(results[i]);
     }
   }
@@ -435,6 +542,30 @@ struct LocalStore::Impl {
     ScopedFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
     if (!fd.valid()) return platform::PosixError("create", path, errno);
     return std::make_unique<LocalBlobWriter>(id, path, std::move(fd));
+  }
+
+  Result<ObjectInfo> LookupObject(const std::string& bucket, const std::string& key,
+                                  std::string& blob) {
+    if (auto cached = cache.FindObject(bucket, key)) {
+      blob = std::move(cached->blob);
+      return std::move(cached->info);
+    }
+    uint64_t generation = cache.generation();
+    auto info = WithReader([&](Db& db) -> Result<ObjectInfo> {
+      static const std::string kSql =
+          std::string("SELECT ") + kObjectColumns + " FROM objects WHERE bucket = ? AND key = ?";
+      Stmt s = db.Prepare(kSql.c_str());
+      s.Text(1, bucket).Blob(2, key);
+      auto row = s.Step();
+      if (!row) return row.error();
+      if (!*row) {
+        LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
+        return Error(ErrorCode::kNoSuchKey);
+      }
+      return ReadObjectRow(s, bucket, &blob);
+    });
+    if (info) cache.InsertObject(generation, {*info, blob});
+    return info;
   }
 
   static Status BucketMustExist(Db& db, const std::string& bucket) {
@@ -562,7 +693,9 @@ Result<std::vector<Bucket>> LocalStore::ListBuckets() {
 }
 
 Result<Bucket> LocalStore::GetBucket(const std::string& name) {
-  return impl_->WithReader([&](Db& db) -> Result<Bucket> {
+  if (auto cached = impl_->cache.FindBucket(name)) return *cached;
+  uint64_t generation = impl_->cache.generation();
+  auto found = impl_->WithReader([&](Db& db) -> Result<Bucket> {
     Stmt s = db.Prepare("SELECT name, created_ms, owner, region FROM buckets WHERE name = ?");
     s.Text(1, name);
     auto row = s.Step();
@@ -570,11 +703,13 @@ Result<Bucket> LocalStore::GetBucket(const std::string& name) {
     if (!*row) return Error(ErrorCode::kNoSuchBucket);
     return Bucket{s.ColText(0), s.ColInt(1), s.ColText(2), s.ColText(3)};
   });
+  if (found) impl_->cache.InsertBucket(generation, *found);
+  return found;
 }
 
 Status LocalStore::CreateBucket(const Bucket& bucket) {
   LB_RETURN_IF_ERROR(ValidateBucketName(bucket.name));
-  return impl_->RunWrite([&](Db& db, std::vector<std::string>&) -> Status {
+  return impl_->RunWrite([&](Db& db, Effects&) -> Status {
     Stmt get = db.Prepare("SELECT owner FROM buckets WHERE name = ?");
     get.Text(1, bucket.name);
     auto row = get.Step();
@@ -591,7 +726,7 @@ Status LocalStore::CreateBucket(const Bucket& bucket) {
 }
 
 Status LocalStore::DeleteBucket(const std::string& name) {
-  return impl_->RunWrite([&](Db& db, std::vector<std::string>&) -> Status {
+  return impl_->RunWrite([&](Db& db, Effects& effects) -> Status {
     LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, name));
     Stmt any = db.Prepare("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1");
     any.Text(1, name);
@@ -606,6 +741,7 @@ Status LocalStore::DeleteBucket(const std::string& name) {
       return Error(ErrorCode::kBucketNotEmpty,
                    "The bucket you tried to delete has multipart uploads in progress.");
     }
+    effects.buckets.push_back(name);
     Stmt del = db.Prepare("DELETE FROM buckets WHERE name = ?");
     del.Text(1, name);
     return del.Run();
@@ -630,13 +766,14 @@ Result<ObjectInfo> LocalStore::PutObject(ObjectInfo info, std::unique_ptr<BlobWr
   if (!dirs) return dirs.error();
   std::string id = local->id();
   Status s = impl_->RunWrite(
-      [&](Db& db, std::vector<std::string>& unlink_after) -> Status {
+      [&](Db& db, Effects& effects) -> Status {
         LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, info.bucket));
+        effects.objects.emplace_back(info.bucket, info.key);
         Stmt old = db.Prepare("SELECT blob FROM objects WHERE bucket = ? AND key = ?");
         old.Text(1, info.bucket).Blob(2, info.key);
         auto row = old.Step();
         if (!row) return row.error();
-        if (*row) unlink_after.push_back(old.ColText(0));
+        if (*row) effects.unlink.push_back(old.ColText(0));
         Stmt put = db.Prepare(
             "INSERT OR REPLACE INTO objects(bucket, key, blob, size, etag, last_modified_ms, "
             "headers, checksum_algorithm, checksum, checksum_type, parts_count, owner) "
@@ -679,19 +816,7 @@ Result<OpenedObject> LocalStore::GetObject(const std::string& bucket, const std:
   // An overwrite may unlink the blob between the lookup and the open: look up again.
   for (int attempt = 0; attempt < 5; ++attempt) {
     std::string blob;
-    auto info = impl_->WithReader([&](Db& db) -> Result<ObjectInfo> {
-      static const std::string kSql =
-          std::string("SELECT ") + kObjectColumns + " FROM objects WHERE bucket = ? AND key = ?";
-      Stmt s = db.Prepare(kSql.c_str());
-      s.Text(1, bucket).Blob(2, key);
-      auto row = s.Step();
-      if (!row) return row.error();
-      if (!*row) {
-        LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
-        return Error(ErrorCode::kNoSuchKey);
-      }
-      return ReadObjectRow(s, bucket, &blob);
-    });
+    auto info = impl_->LookupObject(bucket, key, blob);
     if (!info) return info.error();
     std::string path = impl_->BlobPath(blob);
     ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -699,19 +824,21 @@ Result<OpenedObject> LocalStore::GetObject(const std::string& bucket, const std:
       return OpenedObject{std::move(*info), std::make_unique<FileObjectBody>(std::move(fd))};
     }
     if (errno != ENOENT) return platform::PosixError("open", path, errno);
+    impl_->cache.InvalidateObject(bucket, key);
   }
   return Error(ErrorCode::kInternalError, "object body missing for " + bucket + "/" + key);
 }
 
 Status LocalStore::DeleteObject(const std::string& bucket, const std::string& key) {
-  return impl_->RunWrite([&](Db& db, std::vector<std::string>& unlink_after) -> Status {
+  return impl_->RunWrite([&](Db& db, Effects& effects) -> Status {
     LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
     Stmt old = db.Prepare("SELECT blob FROM objects WHERE bucket = ? AND key = ?");
     old.Text(1, bucket).Blob(2, key);
     auto row = old.Step();
     if (!row) return row.error();
     if (!*row) return Status::Ok();
-    unlink_after.push_back(old.ColText(0));
+    effects.unlink.push_back(old.ColText(0));
+    effects.objects.emplace_back(bucket, key);
     Stmt del = db.Prepare("DELETE FROM objects WHERE bucket = ? AND key = ?");
     del.Text(1, bucket).Blob(2, key);
     return del.Run();
@@ -721,7 +848,7 @@ Status LocalStore::DeleteObject(const std::string& bucket, const std::string& ke
 Result<std::vector<Status>> LocalStore::DeleteObjects(const std::string& bucket,
                                                       const std::vector<std::string>& keys) {
   std::vector<Status> results(keys.size());
-  Status s = impl_->RunWrite([&](Db& db, std::vector<std::string>& unlink_after) -> Status {
+  Status s = impl_->RunWrite([&](Db& db, Effects& effects) -> Status {
     LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
     for (size_t i = 0; i < keys.size(); ++i) {
       Stmt old = db.Prepare("SELECT blob FROM objects WHERE bucket = ? AND key = ?");
@@ -732,7 +859,8 @@ Result<std::vector<Status>> LocalStore::DeleteObjects(const std::string& bucket,
         continue;
       }
       if (!*row) continue;
-      unlink_after.push_back(old.ColText(0));
+      effects.unlink.push_back(old.ColText(0));
+      effects.objects.emplace_back(bucket, keys[i]);
       Stmt del = db.Prepare("DELETE FROM objects WHERE bucket = ? AND key = ?");
       del.Text(1, bucket).Blob(2, keys[i]);
       results[i] = del.Run();
@@ -824,7 +952,7 @@ Result<Upload> LocalStore::CreateUpload(Upload upload) {
   LB_RETURN_IF_ERROR(ValidateKey(upload.key));
   upload.upload_id = HexEncode(RandomBytes(24));
   upload.initiated_ms = impl_->options.clock->NowMs();
-  Status s = impl_->RunWrite([&](Db& db, std::vector<std::string>&) -> Status {
+  Status s = impl_->RunWrite([&](Db& db, Effects&) -> Status {
     LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, upload.bucket));
     Stmt put = db.Prepare(
         "INSERT INTO uploads(upload_id, bucket, key, initiated_ms, headers, checksum_algorithm, "
@@ -875,7 +1003,7 @@ Result<Part> LocalStore::PutPart(const Upload& upload, Part part,
   if (!dirs) return dirs.error();
   std::string id = local->id();
   Status s = impl_->RunWrite(
-      [&](Db& db, std::vector<std::string>& unlink_after) -> Status {
+      [&](Db& db, Effects& effects) -> Status {
         Stmt exists = db.Prepare("SELECT 1 FROM uploads WHERE upload_id = ?");
         exists.Text(1, upload.upload_id);
         auto row = exists.Step();
@@ -885,7 +1013,7 @@ Result<Part> LocalStore::PutPart(const Upload& upload, Part part,
         old.Text(1, upload.upload_id).Int(2, part.number);
         row = old.Step();
         if (!row) return row.error();
-        if (*row) unlink_after.push_back(old.ColText(0));
+        if (*row) effects.unlink.push_back(old.ColText(0));
         Stmt put = db.Prepare(
             "INSERT OR REPLACE INTO parts(upload_id, number, blob, size, etag, "
             "last_modified_ms, checksum) VALUES(?, ?, ?, ?, ?, ?, ?)");
@@ -1039,7 +1167,7 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
   if (!dirs) return dirs.error();
   std::string id = (*writer)->id();
   Status s = impl_->RunWrite(
-      [&](Db& db, std::vector<std::string>& unlink_after) -> Status {
+      [&](Db& db, Effects& effects) -> Status {
         Stmt exists = db.Prepare("SELECT 1 FROM uploads WHERE upload_id = ?");
         exists.Text(1, upload.upload_id);
         auto row = exists.Step();
@@ -1051,13 +1179,14 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
           auto r = blobs.Step();
           if (!r) return r.error();
           if (!*r) break;
-          unlink_after.push_back(blobs.ColText(0));
+          effects.unlink.push_back(blobs.ColText(0));
         }
+        effects.objects.emplace_back(info.bucket, info.key);
         Stmt old = db.Prepare("SELECT blob FROM objects WHERE bucket = ? AND key = ?");
         old.Text(1, info.bucket).Blob(2, info.key);
         row = old.Step();
         if (!row) return row.error();
-        if (*row) unlink_after.push_back(old.ColText(0));
+        if (*row) effects.unlink.push_back(old.ColText(0));
         Stmt put = db.Prepare(
             "INSERT OR REPLACE INTO objects(bucket, key, blob, size, etag, last_modified_ms, "
             "headers, checksum_algorithm, checksum, checksum_type, parts_count, owner) "
@@ -1086,7 +1215,7 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
 }
 
 Status LocalStore::AbortUpload(const Upload& upload) {
-  return impl_->RunWrite([&](Db& db, std::vector<std::string>& unlink_after) -> Status {
+  return impl_->RunWrite([&](Db& db, Effects& effects) -> Status {
     Stmt exists = db.Prepare("SELECT 1 FROM uploads WHERE upload_id = ?");
     exists.Text(1, upload.upload_id);
     auto row = exists.Step();
@@ -1098,7 +1227,7 @@ Status LocalStore::AbortUpload(const Upload& upload) {
       auto r = blobs.Step();
       if (!r) return r.error();
       if (!*r) break;
-      unlink_after.push_back(blobs.ColText(0));
+      effects.unlink.push_back(blobs.ColText(0));
     }
     Stmt del_parts = db.Prepare("DELETE FROM parts WHERE upload_id = ?");
     del_parts.Text(1, upload.upload_id);
@@ -1206,7 +1335,7 @@ Status ValidateUserName(const std::string& name) {
 Result<User> LocalStore::AddUser(const std::string& name, bool admin) {
   LB_RETURN_IF_ERROR(ValidateUserName(name));
   User user{name, NewAccessKey(), NewSecretKey(), admin, impl_->options.clock->NowMs()};
-  Status s = impl_->RunWrite([&](Db& db, std::vector<std::string>&) -> Status {
+  Status s = impl_->RunWrite([&](Db& db, Effects&) -> Status {
     Stmt exists = db.Prepare("SELECT 1 FROM users WHERE name = ?");
     exists.Text(1, name);
     auto row = exists.Step();
@@ -1219,12 +1348,13 @@ Result<User> LocalStore::AddUser(const std::string& name, bool admin) {
     return put.Run();
   });
   if (!s.ok()) return s;
+  impl_->MarkUsersChanged();
   return user;
 }
 
 Result<User> LocalStore::RotateUser(const std::string& name) {
   User user;
-  Status s = impl_->RunWrite([&](Db& db, std::vector<std::string>&) -> Status {
+  Status s = impl_->RunWrite([&](Db& db, Effects&) -> Status {
     Stmt get = db.Prepare("SELECT admin, created_ms FROM users WHERE name = ?");
     get.Text(1, name);
     auto row = get.Step();
@@ -1236,11 +1366,12 @@ Result<User> LocalStore::RotateUser(const std::string& name) {
     return upd.Run();
   });
   if (!s.ok()) return s;
+  impl_->MarkUsersChanged();
   return user;
 }
 
 Status LocalStore::RemoveUser(const std::string& name) {
-  return impl_->RunWrite([&](Db& db, std::vector<std::string>&) -> Status {
+  Status s = impl_->RunWrite([&](Db& db, Effects&) -> Status {
     Stmt del = db.Prepare("DELETE FROM users WHERE name = ?");
     del.Text(1, name);
     LB_RETURN_IF_ERROR(del.Run());
@@ -1249,6 +1380,8 @@ Status LocalStore::RemoveUser(const std::string& name) {
     }
     return Status::Ok();
   });
+  if (s.ok()) impl_->MarkUsersChanged();
+  return s;
 }
 
 Result<std::vector<User>> LocalStore::ListUsers() {
@@ -1267,6 +1400,15 @@ Result<std::vector<User>> LocalStore::ListUsers() {
 }
 
 std::optional<User> LocalStore::FindByAccessKey(const std::string& access_key) {
+  bool cacheable;
+  uint64_t generation;
+  {
+    std::lock_guard lock(impl_->users_mu);
+    cacheable = impl_->UsersCacheValid();
+    generation = impl_->users_generation;
+    auto it = impl_->users_by_key.find(access_key);
+    if (cacheable && it != impl_->users_by_key.end()) return it->second;
+  }
   auto found = impl_->WithReader([&](Db& db) -> Result<User> {
     Stmt s = db.Prepare(
         "SELECT name, access_key, secret, admin, created_ms FROM users WHERE access_key = ?");
@@ -1277,6 +1419,14 @@ std::optional<User> LocalStore::FindByAccessKey(const std::string& access_key) {
     return User{s.ColText(0), s.ColText(1), s.ColText(2), s.ColInt(3) != 0, s.ColInt(4)};
   });
   if (!found) return std::nullopt;
+  if (cacheable) {
+    std::lock_guard lock(impl_->users_mu);
+    // Insert only if no change was seen since the check above: the row may predate it.
+    if (impl_->UsersCacheValid() && impl_->users_generation == generation &&
+        impl_->users_by_key.size() < 10000) {
+      impl_->users_by_key[access_key] = *found;
+    }
+  }
   return std::move(*found);
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -233,6 +234,40 @@ TEST_F(LocalStoreTest, UsersAndKeys) {
   EXPECT_TRUE(store_->FindByAccessKey(rotated->access_key).has_value());
   EXPECT_TRUE(store_->RemoveUser("alice").ok());
   EXPECT_FALSE(store_->RemoveUser("alice").ok());
+}
+
+TEST_F(LocalStoreTest, KeyChangesFromAnotherProcessAreSeenAtOnce) {
+  auto alice = store_->AddUser("alice", false);
+  ASSERT_TRUE(alice.has_value());
+  ASSERT_TRUE(store_->FindByAccessKey(alice->access_key).has_value());  // now cached
+  // `logbucket user rotate` opens the same directory separately.
+  LocalStoreOptions admin;
+  admin.data_dir = dir_.string();
+  admin.recover = false;
+  auto other = OpenLocalStore(admin);
+  ASSERT_TRUE(other.has_value());
+  auto rotated = (*other)->RotateUser("alice");
+  ASSERT_TRUE(rotated.has_value());
+  EXPECT_FALSE(store_->FindByAccessKey(alice->access_key).has_value());
+  EXPECT_TRUE(store_->FindByAccessKey(rotated->access_key).has_value());
+  ASSERT_TRUE((*other)->RemoveUser("alice").ok());
+  EXPECT_FALSE(store_->FindByAccessKey(rotated->access_key).has_value());
+}
+
+TEST_F(LocalStoreTest, CachedReadsSeeEveryOverwriteAndDelete) {
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {  // keeps the cache warm and racing with the writer
+    while (!stop) (void)store_->HeadObject("bkt", "hot");
+  });
+  for (int i = 0; i < 200; ++i) {
+    Put("hot", "v" + std::to_string(i));
+    ASSERT_EQ(Read("hot"), "v" + std::to_string(i));
+    ASSERT_EQ(store_->HeadObject("bkt", "hot")->size, ("v" + std::to_string(i)).size());
+  }
+  ASSERT_TRUE(store_->DeleteObject("bkt", "hot").ok());
+  EXPECT_EQ(store_->HeadObject("bkt", "hot").error().code(), ErrorCode::kNoSuchKey);
+  stop = true;
+  reader.join();
 }
 
 TEST(ValidateKey, Limits) {
