@@ -40,9 +40,13 @@ struct BenchFlags {
 };
 
 Result<uint64_t> ParseSize(const std::string& text) {
-  static const std::pair<const char*, uint64_t> kUnits[] = {
-      {"GiB", 1ULL << 30}, {"MiB", 1ULL << 20}, {"KiB", 1ULL << 10},
-      {"G", 1000000000ULL}, {"M", 1000000ULL}, {"K", 1000ULL}, {"B", 1}};
+  static const std::pair<const char*, uint64_t> kUnits[] = {{"GiB", 1ULL << 30},
+                                                            {"MiB", 1ULL << 20},
+                                                            {"KiB", 1ULL << 10},
+                                                            {"G", 1000000000ULL},
+                                                            {"M", 1000000ULL},
+                                                            {"K", 1000ULL},
+                                                            {"B", 1}};
   for (const auto& [suffix, factor] : kUnits) {
     std::string_view s(suffix);
     if (text.size() > s.size() && text.compare(text.size() - s.size(), s.size(), s) == 0) {
@@ -51,7 +55,8 @@ Result<uint64_t> ParseSize(const std::string& text) {
     }
   }
   auto n = ParseDecimal(text);
-  if (!n) return Error(ErrorCode::kInvalidArgument, "--size: '" + text + "' is not a size like 4KiB");
+  if (!n)
+    return Error(ErrorCode::kInvalidArgument, "--size: '" + text + "' is not a size like 4KiB");
   return static_cast<uint64_t>(*n);
 }
 
@@ -118,7 +123,8 @@ int RunFsyncLoop(const BenchFlags& f, uint64_t size) {
         int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         bool ok = fd >= 0 && platform::WriteAll(fd, payload, temp).ok() && ::fsync(fd) == 0;
         if (fd >= 0) ::close(fd);
-        ok = ok && ::rename(temp.c_str(), final_path.c_str()) == 0 && platform::FsyncPath(f.dir).ok();
+        ok = ok && ::rename(temp.c_str(), final_path.c_str()) == 0 &&
+             platform::FsyncPath(f.dir).ok();
         auto t1 = std::chrono::steady_clock::now();
         stats[t].requests++;
         if (!ok) stats[t].errors++;
@@ -136,21 +142,23 @@ int RunFsyncLoop(const BenchFlags& f, uint64_t size) {
     total.requests += s.requests;
     total.errors += s.errors;
     total.bytes += s.bytes;
-    total.latencies_ms.insert(total.latencies_ms.end(), s.latencies_ms.begin(), s.latencies_ms.end());
+    total.latencies_ms.insert(total.latencies_ms.end(), s.latencies_ms.begin(),
+                              s.latencies_ms.end());
   }
   std::sort(total.latencies_ms.begin(), total.latencies_ms.end());
   auto pct = [&](double p) {
-    return total.latencies_ms.empty() ? 0.0
-                                      : total.latencies_ms[static_cast<size_t>(p * (total.latencies_ms.size() - 1))];
+    return total.latencies_ms.empty()
+               ? 0.0
+               : total.latencies_ms[static_cast<size_t>(p * (total.latencies_ms.size() - 1))];
   };
-  std::printf(f.json ? "{\"op\":\"fsync-loop\",\"size\":%llu,\"threads\":%d,\"seconds\":%.2f,"
-                       "\"ops\":%llu,\"errors\":%llu,\"ops_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f}\n"
-                     : "op=fsync-loop size=%llu threads=%d seconds=%.2f ops=%llu errors=%llu "
-                       "ops/s=%.1f p50=%.3fms p99=%.3fms\n",
-              static_cast<unsigned long long>(size), f.connections, elapsed,
-              static_cast<unsigned long long>(total.requests),
-              static_cast<unsigned long long>(total.errors), total.requests / elapsed, pct(0.5),
-              pct(0.99));
+  std::printf(
+      f.json ? "{\"op\":\"fsync-loop\",\"size\":%llu,\"threads\":%d,\"seconds\":%.2f,"
+               "\"ops\":%llu,\"errors\":%llu,\"ops_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f}\n"
+             : "op=fsync-loop size=%llu threads=%d seconds=%.2f ops=%llu errors=%llu "
+               "ops/s=%.1f p50=%.3fms p99=%.3fms\n",
+      static_cast<unsigned long long>(size), f.connections, elapsed,
+      static_cast<unsigned long long>(total.requests),
+      static_cast<unsigned long long>(total.errors), total.requests / elapsed, pct(0.5), pct(0.99));
   platform::RemoveTree(f.dir);
   return total.errors == 0 ? 0 : 1;
 }
@@ -170,15 +178,19 @@ int RunBench(BenchFlags f) {
     std::fprintf(stderr, "logbucket bench: --op must be put, get, list or fsync-loop\n");
     return 2;
   }
-  auto env = [](const char* name) { const char* v = std::getenv(name); return std::string(v ? v : ""); };
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v ? v : "");
+  };
   if (f.endpoint.empty()) f.endpoint = env("AWS_ENDPOINT_URL");
   if (f.access_key.empty()) f.access_key = env("AWS_ACCESS_KEY_ID");
   if (f.secret_key.empty()) f.secret_key = env("AWS_SECRET_ACCESS_KEY");
   if (f.region.empty()) f.region = env("AWS_DEFAULT_REGION");
   if (f.region.empty()) f.region = "us-east-1";
   if (f.endpoint.empty() || f.access_key.empty() || f.secret_key.empty()) {
-    std::fprintf(stderr, "logbucket bench: needs --endpoint and credentials (flags or "
-                         "AWS_ENDPOINT_URL/AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)\n");
+    std::fprintf(stderr,
+                 "logbucket bench: needs --endpoint and credentials (flags or "
+                 "AWS_ENDPOINT_URL/AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)\n");
     return 2;
   }
   auto target = ParseEndpoint(f.endpoint);
@@ -202,9 +214,9 @@ int RunBench(BenchFlags f) {
     }
     if (f.op == "get" || f.op == "list") {
       for (int i = 0; i < f.objects; ++i) {
-        auto p = Signed(conn, *target, creds, "PUT",
-                        "/" + f.bucket + "/" + f.prefix + "obj" + std::to_string(i), "",
-                        payload, false);
+        auto p =
+            Signed(conn, *target, creds, "PUT",
+                   "/" + f.bucket + "/" + f.prefix + "obj" + std::to_string(i), "", payload, false);
         if (!p || p->status != 200) {
           std::fprintf(stderr, "logbucket bench: set-up PUT failed\n");
           return 1;
@@ -262,12 +274,14 @@ int RunBench(BenchFlags f) {
     total.errors += s.errors;
     total.bytes += s.bytes;
     if (total.first_error.empty()) total.first_error = s.first_error;
-    total.latencies_ms.insert(total.latencies_ms.end(), s.latencies_ms.begin(), s.latencies_ms.end());
+    total.latencies_ms.insert(total.latencies_ms.end(), s.latencies_ms.begin(),
+                              s.latencies_ms.end());
   }
   std::sort(total.latencies_ms.begin(), total.latencies_ms.end());
   auto pct = [&](double p) {
-    return total.latencies_ms.empty() ? 0.0
-                                      : total.latencies_ms[static_cast<size_t>(p * (total.latencies_ms.size() - 1))];
+    return total.latencies_ms.empty()
+               ? 0.0
+               : total.latencies_ms[static_cast<size_t>(p * (total.latencies_ms.size() - 1))];
   };
   double ok = static_cast<double>(total.requests - total.errors);
   std::printf(f.json ? "{\"op\":\"%s\",\"size\":%llu,\"connections\":%d,\"seconds\":%.2f,"
@@ -291,8 +305,9 @@ int RunBench(BenchFlags f) {
 
 void RegisterBench(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<BenchFlags>();
-  CLI::App* cmd = app.add_subcommand("bench", "SigV4-signed load generator (PUT/GET/LIST) and the "
-                                              "raw fsync reference loop");
+  CLI::App* cmd = app.add_subcommand("bench",
+                                     "SigV4-signed load generator (PUT/GET/LIST) and the "
+                                     "raw fsync reference loop");
   cmd->add_option("--endpoint", f->endpoint, "S3 endpoint http://HOST:PORT (env AWS_ENDPOINT_URL)");
   cmd->add_option("--bucket", f->bucket, "bucket to use (created if missing)");
   cmd->add_option("--op", f->op, "put, get, list or fsync-loop");

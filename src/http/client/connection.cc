@@ -83,7 +83,8 @@ Result<ClientResponse> Connection::ReadResponse(bool keep_body, bool head) {
   ClientResponse response;
   std::string_view head_text(buffer_.data(), end);
   auto lines = Split(head_text, '\n');
-  if (lines.empty() || lines[0].size() < 12) return Error(ErrorCode::kBadRequest, "bad status line");
+  if (lines.empty() || lines[0].size() < 12)
+    return Error(ErrorCode::kBadRequest, "bad status line");
   response.status = static_cast<int>(ParseDecimal(lines[0].substr(9, 3)).value_or(0));
   uint64_t length = 0;
   bool close = false;

@@ -28,8 +28,7 @@ class Connection {
   // Sends one request (head built from method/target/headers, then body) and reads the
   // response. Reconnects once when a kept-alive connection turns out to be closed.
   Result<ClientResponse> RoundTrip(std::string_view method, std::string_view target,
-                                   const Headers& headers, std::string_view body,
-                                   bool keep_body);
+                                   const Headers& headers, std::string_view body, bool keep_body);
 
  private:
   Status Connect();

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -14,7 +15,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <optional>
 #include <set>
+#include <unordered_map>
 
 #include "common/clock.h"
 #include "common/encoding.h"
@@ -270,13 +273,120 @@ void LingeringClose(int fd) {
   }
 }
 
+// Builds the status line and headers; sets *body_length and *send_body.
+std::string BuildHead(const Request& request, const Response& response, bool keep_alive,
+                      uint64_t* body_length, bool* send_body) {
+  std::string head;
+  head.reserve(512);
+  head += "HTTP/1.1 ";
+  head += std::to_string(response.status);
+  head += ' ';
+  head += ReasonPhrase(response.status);
+  head += "\r\nDate: ";
+  head += CachedHttpDate();
+  head += "\r\nServer: logbucket\r\nx-amz-request-id: ";
+  head += request.request_id;
+  head += "\r\n";
+  bool has_length = false;
+  for (const Header& h : response.headers) {
+    if (h.name == "content-length") has_length = true;
+    head += h.name;
+    head += ": ";
+    head += h.value;
+    head += "\r\n";
+  }
+  *body_length = response.file ? response.file->length : response.body.size();
+  bool no_body_status = response.status == 304 || response.status == 204 || response.status < 200;
+  if (!has_length && !no_body_status) {
+    head += "Content-Length: ";
+    head += std::to_string(*body_length);
+    head += "\r\n";
+  }
+  if (!keep_alive) head += "Connection: close\r\n";
+  head += "\r\n";
+  *send_body = !response.omit_body && !no_body_status && request.method != "HEAD";
+  return head;
+}
+
+std::string ParseErrorResponse(const error_code& ec) {
+  std::string_view code = "BadRequest";
+  std::string_view message = "Could not parse the HTTP request.";
+  if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+    code = "RequestHeaderSectionTooLarge";
+    message = "Your request header section exceeds the maximum allowed size.";
+  } else if (ec == bhttp::error::body_limit) {
+    code = "EntityTooLarge";
+    message = "Your proposed upload exceeds the maximum allowed object size.";
+  }
+  std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" +
+                     std::string(code) + "</Code><Message>" + std::string(message) +
+                     "</Message></Error>";
+  return "HTTP/1.1 400 Bad Request\r\nDate: " + CachedHttpDate() +
+         "\r\nContent-Type: application/xml\r\nConnection: close\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// GET and HEAD read, and with the metadata cache warm they do not block: the loop serves them
+// inline. Everything else may carry a body or wait for a durable commit.
+bool ServeInline(const Parser& parser) {
+  auto method = parser.get().method();
+  return parser.is_done() && (method == bhttp::verb::get || method == bhttp::verb::head) &&
+         parser.get().find(bhttp::field::expect) == parser.get().end();
+}
+
+int64_t NowMs() { return SystemClock::Instance().NowMs(); }
+
+class EmptyBodyReader final : public BodyReader {
+ public:
+  Result<size_t> Read(char*, size_t) override { return size_t{0}; }
+};
+
 }  // namespace
+
+struct Server::Connection {
+  int fd = -1;
+  std::string peer;
+  beast::flat_buffer buffer;
+  std::optional<Parser> parser;
+  // A response being written (non-blocking, resumed on EPOLLOUT).
+  std::string out;
+  size_t out_offset = 0;
+  std::unique_ptr<FileBody> file;
+  uint64_t file_sent = 0;
+  bool close_after_write = false;
+  bool want_write = false;  // EPOLLOUT armed
+  int64_t last_activity_ms = 0;
+};
+
+struct Server::Loop {
+  int epoll_fd = -1;
+  int wake_fd = -1;  // eventfd: new or returning connections in `inbox`, or stop
+  std::thread thread;
+  std::mutex inbox_mu;
+  std::vector<std::unique_ptr<Connection>> inbox;
+  std::unordered_map<int, std::unique_ptr<Connection>> connections;  // loop thread only
+  int64_t last_timeout_scan_ms = 0;
+
+  void Post(std::unique_ptr<Connection> c) {
+    {
+      std::lock_guard lock(inbox_mu);
+      inbox.push_back(std::move(c));
+    }
+    uint64_t one = 1;
+    (void)!::write(wake_fd, &one, sizeof one);
+  }
+};
 
 Server::Server(ServerOptions options, Handler handler)
     : options_(std::move(options)), handler_(std::move(handler)) {}
 
 Server::~Server() {
   if (!stopping_) Shutdown(0);
+  for (auto& loop : loops_) {
+    if (loop->thread.joinable()) loop->thread.join();
+    if (loop->epoll_fd >= 0) ::close(loop->epoll_fd);
+    if (loop->wake_fd >= 0) ::close(loop->wake_fd);
+  }
   if (listen_fd_ >= 0) ::close(listen_fd_);
   if (stop_fd_ >= 0) ::close(stop_fd_);
 }
@@ -324,10 +434,27 @@ Status Server::Listen() {
 }
 
 void Server::Start() {
+  int count = options_.event_loops > 0 ? options_.event_loops
+                                       : std::max(1u, std::thread::hardware_concurrency());
+  for (int i = 0; i < count; ++i) {
+    auto loop = std::make_unique<Loop>();
+    loop->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+    loop->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = loop->wake_fd;
+    ::epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->wake_fd, &ev);
+    loops_.push_back(std::move(loop));
+  }
+  for (auto& loop : loops_) {
+    Loop* raw = loop.get();
+    loop->thread = std::thread([this, raw] { RunLoop(*raw); });
+  }
   accept_thread_ = std::thread([this] { AcceptLoop(); });
 }
 
 void Server::AcceptLoop() {
+  size_t next_loop = 0;
   while (!stopping_) {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     int r = ::poll(fds, 2, -1);
@@ -335,7 +462,8 @@ void Server::AcceptLoop() {
     if (stopping_ || (fds[1].revents & POLLIN)) break;
     sockaddr_storage peer{};
     socklen_t peer_len = sizeof peer;
-    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_CLOEXEC);
+    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                       SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE) {
         Log().error("{}: accept: out of file descriptors", options_.name);
@@ -369,63 +497,180 @@ void Server::AcceptLoop() {
       ++active_connections_;
       active_fds_.insert(fd);
     }
-    std::thread([this, fd, peer_ip = std::move(peer_ip)]() mutable {
-      Serve(fd, std::move(peer_ip));
-      std::lock_guard lock(mu_);
-      active_fds_.erase(fd);
-      ::close(fd);
-      --active_connections_;
-      idle_cv_.notify_all();
-    }).detach();
+    auto c = std::make_unique<Connection>();
+    c->fd = fd;
+    c->peer = std::move(peer_ip);
+    c->last_activity_ms = NowMs();
+    loops_[next_loop++ % loops_.size()]->Post(std::move(c));
   }
 }
 
-void Server::Serve(int fd, std::string peer) {
-  FdStream stream(fd, stop_fd_, options_.io_timeout_seconds * 1000,
-                  options_.idle_timeout_seconds * 1000);
-  // No cap here: the parser's header_limit and body_limit bound what a client can make us hold.
-  beast::flat_buffer buffer;
-  buffer.reserve(8192);
+std::string Server::RequestId() {
   static const std::string process_tag = HexEncode(RandomBytes(4));
-  while (!stopping_) {
-    Parser parser;
-    parser.header_limit(options_.max_header_bytes);
-    parser.body_limit(options_.max_body_bytes);
-    stream.set_idle(true);
+  return process_tag + fmt::format("{:012X}", next_request_.fetch_add(1) + 1);
+}
+
+void Server::LogAccess(const Request& request, const Response& response, uint64_t bytes,
+                       int64_t started_ms, const char* failure) {
+  if (!options_.access_log) return;
+  Log().info("{} {} {} {} {} {} {} {}ms {} {}", options_.name, request.request_id,
+             request.peer_address, request.method, RedactedTarget(request.target), response.status,
+             bytes, NowMs() - started_ms,
+             response.log_principal.empty() ? "-" : response.log_principal,
+             !response.log_error.empty() ? response.log_error : (failure ? failure : ""));
+}
+
+void Server::ConnectionEnded() {
+  std::lock_guard lock(mu_);
+  --active_connections_;
+  idle_cv_.notify_all();
+}
+
+void Server::Close(Loop& loop, Connection& c) {
+  int fd = c.fd;
+  ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+  {
+    std::lock_guard lock(mu_);
+    active_fds_.erase(fd);
+    ::close(fd);
+  }
+  loop.connections.erase(fd);  // destroys c
+  ConnectionEnded();
+}
+
+void Server::RunLoop(Loop& loop) {
+  epoll_event stop_ev{};
+  stop_ev.events = EPOLLIN;
+  stop_ev.data.fd = stop_fd_;
+  ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_ADD, stop_fd_, &stop_ev);
+  std::vector<epoll_event> events(256);
+  while (true) {
+    int n = ::epoll_wait(loop.epoll_fd, events.data(), static_cast<int>(events.size()), 1000);
+    if (n < 0 && errno != EINTR) break;
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == loop.wake_fd || fd == stop_fd_) {
+        if (fd == loop.wake_fd) {
+          uint64_t v;
+          (void)!::read(loop.wake_fd, &v, sizeof v);
+        }
+        std::vector<std::unique_ptr<Connection>> arrived;
+        {
+          std::lock_guard lock(loop.inbox_mu);
+          arrived.swap(loop.inbox);
+        }
+        for (auto& c : arrived) {
+          Connection* raw = c.get();
+          epoll_event ev{};
+          ev.events = EPOLLIN | EPOLLRDHUP;
+          ev.data.fd = raw->fd;
+          ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_ADD, raw->fd, &ev);
+          raw->want_write = false;
+          loop.connections[raw->fd] = std::move(c);
+          ProcessBuffer(loop, *raw);  // a returning connection may hold pipelined bytes
+        }
+        continue;
+      }
+      auto it = loop.connections.find(fd);
+      if (it == loop.connections.end()) continue;
+      Connection& c = *it->second;
+      if ((events[i].events & EPOLLOUT) && c.want_write) {
+        if (!ContinueWrite(loop, c)) continue;
+      }
+      if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) OnReadable(loop, c);
+    }
+    int64_t now = NowMs();
+    if (now - loop.last_timeout_scan_ms >= 1000 || stopping_) {
+      loop.last_timeout_scan_ms = now;
+      CheckTimeouts(loop, now);
+    }
+    if (stopping_ && loop.connections.empty()) {
+      std::lock_guard lock(loop.inbox_mu);
+      if (loop.inbox.empty()) break;
+    }
+  }
+}
+
+void Server::CheckTimeouts(Loop& loop, int64_t now_ms) {
+  std::vector<Connection*> expired;
+  for (auto& [fd, c] : loop.connections) {
+    bool writing = !c->out.empty() || c->file != nullptr;
+    bool mid_request = c->buffer.size() > 0 || (c->parser && c->parser->got_some());
+    int64_t limit = (writing || mid_request) ? options_.io_timeout_seconds * 1000LL
+                                             : options_.idle_timeout_seconds * 1000LL;
+    bool idle_at_stop = stopping_ && !writing && !mid_request;
+    if (idle_at_stop || now_ms - c->last_activity_ms > limit) expired.push_back(c.get());
+  }
+  for (Connection* c : expired) Close(loop, *c);
+}
+
+void Server::OnReadable(Loop& loop, Connection& c) {
+  bool eof = false;
+  while (true) {
+    auto space = c.buffer.prepare(65536);
+    ssize_t n = ::recv(c.fd, space.data(), space.size(), 0);
+    if (n > 0) {
+      c.buffer.commit(static_cast<size_t>(n));
+      if (c.buffer.size() > options_.max_header_bytes + (1u << 20)) break;  // parse what we have
+      continue;
+    }
+    if (n == 0) {
+      eof = true;
+      break;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) eof = true;
+    break;
+  }
+  c.last_activity_ms = NowMs();
+  const int fd = c.fd;  // c may be closed or handed to a worker below
+  ProcessBuffer(loop, c);
+  if (!eof) return;
+  auto it = loop.connections.find(fd);
+  if (it == loop.connections.end()) return;
+  Connection& still = *it->second;
+  if (still.out.empty() && still.file == nullptr) {
+    Close(loop, still);
+    return;
+  }
+  // The client stopped sending but our response is still going out: finish it, then close,
+  // and stop listening for input (a level-triggered hang-up would wake us in a loop).
+  still.close_after_write = true;
+  epoll_event ev{};
+  ev.events = EPOLLOUT;
+  ev.data.fd = fd;
+  ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_MOD, fd, &ev);
+  still.want_write = true;
+}
+
+void Server::ProcessBuffer(Loop& loop, Connection& c) {
+  // One response at a time: pipelined requests wait until the current one is written.
+  while (c.out.empty() && c.file == nullptr && c.buffer.size() > 0) {
+    if (!c.parser) {
+      c.parser.emplace();
+      c.parser->header_limit(options_.max_header_bytes);
+      c.parser->body_limit(options_.max_body_bytes);
+      c.parser->eager(false);
+    }
     error_code ec;
-    bhttp::read_header(stream, buffer, parser, ec);
-    stream.set_idle(false);
-    int64_t started = SystemClock::Instance().NowMs();
+    size_t used = c.parser->put(c.buffer.data(), ec);
+    c.buffer.consume(used);
+    if (ec == bhttp::error::need_more) return;
     if (ec) {
-      if (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
-          ec == net::error::operation_aborted || ec == net::error::timed_out) {
-        return;  // client closed, idle timeout or shutdown: nothing to answer
-      }
-      std::string_view code = "BadRequest";
-      std::string_view message = "Could not parse the HTTP request.";
-      int status = 400;
-      if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
-        code = "RequestHeaderSectionTooLarge";
-        message = "Your request header section exceeds the maximum allowed size.";
-      } else if (ec == bhttp::error::body_limit) {
-        code = "EntityTooLarge";
-        message = "Your proposed upload exceeds the maximum allowed object size.";
-      }
-      std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" +
-                         std::string(code) + "</Code><Message>" + std::string(message) +
-                         "</Message></Error>";
-      std::string head = "HTTP/1.1 " + std::to_string(status) +
-                         " Bad Request\r\nDate: " + CachedHttpDate() +
-                         "\r\nContent-Type: application/xml\r\nConnection: close\r\n"
-                         "Content-Length: " +
-                         std::to_string(body.size()) + "\r\n\r\n";
-      (void)stream.SendAll(head + body, 0);
-      Log().info("{} - {} - - {} {}", options_.name, peer, status, ec.message());
-      LingeringClose(fd);
+      std::string reply = ParseErrorResponse(ec);
+      (void)!::send(c.fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      Log().info("{} - {} - - 400 {}", options_.name, c.peer, ec.message());
+      Close(loop, c);
       return;
     }
-
-    auto& header = parser.get();
+    if (!c.parser->is_header_done()) continue;
+    if (!ServeInline(*c.parser)) {
+      HandOff(loop, c);
+      return;
+    }
+    // Inline: GET/HEAD without a body.
+    int64_t started = NowMs();
+    auto& header = c.parser->get();
     Request request;
     request.method = std::string(header.method_string());
     request.target = std::string(header.target());
@@ -437,81 +682,161 @@ void Server::Serve(int fd, std::string peer) {
     for (const auto& field : header) {
       request.headers.push_back({AsciiLower(field.name_string()), std::string(field.value())});
     }
-    request.peer_address = peer;
-    request.request_id = process_tag + fmt::format("{:012X}", next_request_.fetch_add(1) + 1);
+    request.peer_address = c.peer;
+    request.request_id = RequestId();
     request.received_ms = started;
-    if (auto len = parser.content_length()) request.content_length = *len;
-    request.has_body = !parser.is_done();
-    bool expect_100 = false;
-    if (auto expect = FindHeader(request.headers, "expect")) {
-      expect_100 = EqualsIgnoreCase(*expect, "100-continue");
-    }
-    SocketBodyReader body(stream, buffer, parser, expect_100 && request.has_body);
-    request.body = &body;
-
+    EmptyBodyReader empty;
+    request.body = &empty;
     Response response = handler_(request);
-
     bool keep_alive = header.keep_alive() && !stopping_;
-    bool body_left = !parser.is_done();
-    if (body_left) keep_alive = false;
-
-    std::string head;
-    head.reserve(512);
-    head += "HTTP/1.1 ";
-    head += std::to_string(response.status);
-    head += ' ';
-    head += ReasonPhrase(response.status);
-    head += "\r\nDate: ";
-    head += CachedHttpDate();
-    head += "\r\nServer: logbucket\r\nx-amz-request-id: ";
-    head += request.request_id;
-    head += "\r\n";
-    bool has_length = false;
-    for (const Header& h : response.headers) {
-      if (h.name == "content-length") has_length = true;
-      head += h.name;
-      head += ": ";
-      head += h.value;
-      head += "\r\n";
-    }
-    uint64_t body_length = response.file ? response.file->length : response.body.size();
-    bool no_body_status = response.status == 304 || response.status == 204 || response.status < 200;
-    if (!has_length && !no_body_status) {
-      head += "Content-Length: ";
-      head += std::to_string(body_length);
-      head += "\r\n";
-    }
-    if (!keep_alive) head += "Connection: close\r\n";
-    head += "\r\n";
-
-    Status sent;
-    bool send_body = !response.omit_body && !no_body_status && request.method != "HEAD";
+    uint64_t body_length = 0;
+    bool send_body = false;
+    c.out = BuildHead(request, response, keep_alive, &body_length, &send_body);
+    c.out_offset = 0;
     if (send_body && response.file) {
-      sent = stream.SendAll(head, MSG_MORE);
-      if (sent.ok())
-        sent =
-            stream.SendFile(response.file->fd.get(), response.file->offset, response.file->length);
-    } else if (send_body && !response.body.empty()) {
-      head += response.body;
-      sent = stream.SendAll(head, 0);
-    } else {
-      sent = stream.SendAll(head, 0);
+      c.file = std::move(response.file);
+      c.file_sent = 0;
+    } else if (send_body) {
+      c.out += response.body;
     }
-    if (options_.access_log) {
-      int64_t elapsed = SystemClock::Instance().NowMs() - started;
-      Log().info(
-          "{} {} {} {} {} {} {} {}ms {} {}", options_.name, request.request_id, peer,
-          request.method, RedactedTarget(request.target), response.status,
-          send_body ? body_length : 0, elapsed,
-          response.log_principal.empty() ? "-" : response.log_principal,
-          response.log_error.empty() ? (sent.ok() ? "" : "send-failed") : response.log_error);
+    c.close_after_write = !keep_alive;
+    c.parser.reset();
+    LogAccess(request, response, send_body ? body_length : 0, started);
+    if (!ContinueWrite(loop, c)) return;  // closed
+  }
+}
+
+bool Server::ContinueWrite(Loop& loop, Connection& c) {
+  while (c.out_offset < c.out.size()) {
+    int flags = MSG_NOSIGNAL | (c.file ? MSG_MORE : 0);
+    ssize_t n = ::send(c.fd, c.out.data() + c.out_offset, c.out.size() - c.out_offset, flags);
+    if (n > 0) {
+      c.out_offset += static_cast<size_t>(n);
+      continue;
     }
-    if (!sent.ok()) return;
-    if (!keep_alive) {
-      if (body_left) LingeringClose(fd);
-      return;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    Close(loop, c);
+    return false;
+  }
+  if (c.out_offset >= c.out.size() && c.file) {
+    while (c.file_sent < c.file->length) {
+      auto offset = static_cast<off_t>(c.file->offset + c.file_sent);
+      ssize_t n = ::sendfile(c.fd, c.file->fd.get(), &offset,
+                             std::min<uint64_t>(c.file->length - c.file_sent, 1u << 30));
+      if (n > 0) {
+        c.file_sent += static_cast<uint64_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) break;
+      Close(loop, c);  // error, or the file is shorter than promised
+      return false;
     }
   }
+  bool done = c.out_offset >= c.out.size() && (!c.file || c.file_sent >= c.file->length);
+  c.last_activity_ms = NowMs();
+  if (!done) {
+    if (!c.want_write) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
+      ev.data.fd = c.fd;
+      ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_MOD, c.fd, &ev);
+      c.want_write = true;
+    }
+    return true;
+  }
+  c.out.clear();
+  c.out_offset = 0;
+  c.file.reset();
+  if (c.close_after_write) {
+    ::shutdown(c.fd, SHUT_WR);
+    Close(loop, c);
+    return false;
+  }
+  if (c.want_write) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.fd = c.fd;
+    ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_MOD, c.fd, &ev);
+    c.want_write = false;
+  }
+  ProcessBuffer(loop, c);  // pipelined requests
+  return loop.connections.count(c.fd) != 0;
+}
+
+void Server::HandOff(Loop& loop, Connection& c) {
+  int fd = c.fd;
+  ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+  auto node = loop.connections.extract(fd);
+  std::unique_ptr<Connection> owned = std::move(node.mapped());
+  std::thread([this, &loop, owned = std::move(owned)]() mutable {
+    RunWorker(loop, std::move(owned));
+  }).detach();
+}
+
+void Server::RunWorker(Loop& loop, std::unique_ptr<Connection> c) {
+  FdStream stream(c->fd, stop_fd_, options_.io_timeout_seconds * 1000,
+                  options_.idle_timeout_seconds * 1000);
+  Parser& parser = *c->parser;
+  int64_t started = NowMs();
+  auto& header = parser.get();
+  Request request;
+  request.method = std::string(header.method_string());
+  request.target = std::string(header.target());
+  std::string_view target = request.target;
+  size_t q = target.find('?');
+  request.raw_path = target.substr(0, q);
+  request.raw_query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  request.headers.reserve(16);
+  for (const auto& field : header) {
+    request.headers.push_back({AsciiLower(field.name_string()), std::string(field.value())});
+  }
+  request.peer_address = c->peer;
+  request.request_id = RequestId();
+  request.received_ms = started;
+  if (auto len = parser.content_length()) request.content_length = *len;
+  request.has_body = !parser.is_done();
+  bool expect_100 = false;
+  if (auto expect = FindHeader(request.headers, "expect")) {
+    expect_100 = EqualsIgnoreCase(*expect, "100-continue");
+  }
+  SocketBodyReader body(stream, c->buffer, parser, expect_100 && request.has_body);
+  request.body = &body;
+
+  Response response = handler_(request);
+
+  bool keep_alive = header.keep_alive() && !stopping_;
+  bool body_left = !parser.is_done();
+  if (body_left) keep_alive = false;
+  uint64_t body_length = 0;
+  bool send_body = false;
+  std::string head = BuildHead(request, response, keep_alive, &body_length, &send_body);
+  Status sent;
+  if (send_body && response.file) {
+    sent = stream.SendAll(head, MSG_MORE);
+    if (sent.ok()) {
+      sent = stream.SendFile(response.file->fd.get(), response.file->offset, response.file->length);
+    }
+  } else {
+    if (send_body) head += response.body;
+    sent = stream.SendAll(head, 0);
+  }
+  LogAccess(request, response, send_body ? body_length : 0, started,
+            sent.ok() ? nullptr : "send-failed");
+  if (sent.ok() && keep_alive) {
+    c->parser.reset();
+    c->last_activity_ms = NowMs();
+    loop.Post(std::move(c));  // back to the event loop
+    return;
+  }
+  if (sent.ok() && body_left) LingeringClose(c->fd);
+  {
+    std::lock_guard lock(mu_);
+    active_fds_.erase(c->fd);
+    ::close(c->fd);
+  }
+  ConnectionEnded();
 }
 
 int Server::Shutdown(int drain_seconds) {
@@ -526,13 +851,21 @@ int Server::Shutdown(int drain_seconds) {
     ::close(listen_fd_);
     listen_fd_ = -1;
   }
-  std::unique_lock lock(mu_);
-  idle_cv_.wait_for(lock, std::chrono::seconds(drain_seconds),
-                    [this] { return active_connections_ == 0; });
-  int forced = active_connections_;
-  if (forced > 0) {
-    for (int fd : active_fds_) ::shutdown(fd, SHUT_RDWR);
-    idle_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return active_connections_ == 0; });
+  int forced = 0;
+  {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait_for(lock, std::chrono::seconds(drain_seconds),
+                      [this] { return active_connections_ == 0; });
+    forced = active_connections_;
+    if (forced > 0) {
+      for (int fd : active_fds_) ::shutdown(fd, SHUT_RDWR);
+      idle_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return active_connections_ == 0; });
+    }
+  }
+  for (auto& loop : loops_) {
+    uint64_t one = 1;
+    (void)!::write(loop->wake_fd, &one, sizeof one);
+    if (loop->thread.joinable()) loop->thread.join();
   }
   return forced;
 }

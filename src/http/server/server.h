@@ -1,15 +1,19 @@
-// The HTTP/1.1 listener: one thread per connection (bounded), Beast's parser over a poll()-timed
-// socket stream, responses written directly with sendfile for file bodies. See DESIGN.md §2
-// "HTTP server model" for why not coroutines.
+// The HTTP/1.1 listener. Connections live on a few epoll event loops (one per core) that parse
+// requests and serve GET/HEAD inline with non-blocking sends (sendfile for file bodies); a
+// request that carries a body or may block for long (PUT, POST, DELETE) is handed, with its
+// parsed header, to a worker thread that runs it with blocking, poll()-timed I/O and then gives
+// the connection back to its loop. See DESIGN.md §2 "HTTP server model".
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/status.h"
 #include "http/handler.h"
@@ -25,6 +29,7 @@ struct ServerOptions {
   uint32_t max_header_bytes = 64 * 1024;
   uint64_t max_body_bytes = 6ULL << 30;
   bool access_log = true;
+  int event_loops = 0;      // 0 = one per core
   std::string name = "s3";  // for log lines
 };
 
@@ -37,7 +42,7 @@ class Server {
 
   // Binds and listens; the actual port is available from port() afterwards.
   Status Listen();
-  // Runs the accept loop on a background thread.
+  // Starts the accept thread and the event loops.
   void Start();
   // Stops accepting, closes idle connections, waits up to drain_seconds for requests in
   // flight, then closes the rest. Returns the number of connections force-closed.
@@ -46,9 +51,23 @@ class Server {
   uint16_t port() const { return port_; }
   const std::string& host() const { return options_.host; }
 
+  struct Connection;
+  struct Loop;
+
  private:
   void AcceptLoop();
-  void Serve(int fd, std::string peer);
+  void RunLoop(Loop& loop);
+  void OnReadable(Loop& loop, Connection& c);
+  void ProcessBuffer(Loop& loop, Connection& c);
+  bool ContinueWrite(Loop& loop, Connection& c);
+  void HandOff(Loop& loop, Connection& c);
+  void RunWorker(Loop& loop, std::unique_ptr<Connection> c);
+  void Close(Loop& loop, Connection& c);
+  void CheckTimeouts(Loop& loop, int64_t now_ms);
+  void ConnectionEnded();
+  std::string RequestId();
+  void LogAccess(const Request& request, const Response& response, uint64_t bytes,
+                 int64_t started_ms, const char* failure = nullptr);
 
   ServerOptions options_;
   Handler handler_;
@@ -56,6 +75,7 @@ class Server {
   int stop_fd_ = -1;  // eventfd: readable once stopping
   uint16_t port_ = 0;
   std::thread accept_thread_;
+  std::vector<std::unique_ptr<Loop>> loops_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable idle_cv_;
