@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/encoding.h"
+#include "common/net.h"
 
 namespace logbucket::config {
 namespace {
@@ -120,6 +121,10 @@ Status Validate(const Config& c) {
     return bad("http.max_header_bytes must be between 1 KiB and 1 MiB");
   }
   if (c.lifecycle_day_seconds < 1) return bad("lifecycle.day_seconds must be at least 1");
+  for (const std::string& p : c.s3.trusted_proxies) {
+    if (auto cidr = ParseCidr(p); !cidr)
+      return bad("s3.trusted_proxies: " + cidr.error().message());
+  }
   for (const std::string& d : c.s3.domains) {
     if (d.empty() || d.find('/') != std::string::npos)
       return bad("s3.domains: bad domain '" + d + "'");

@@ -54,6 +54,7 @@ struct Response {
   // Filled by handlers for the access log (e.g. the authenticated access key, never secrets).
   std::string log_principal;
   std::string log_error;
+  std::string log_client;  // the client behind a trusted proxy, when it differs from the peer
 
   void SetHeader(std::string name, std::string value) {
     headers.push_back({std::move(name), std::move(value)});

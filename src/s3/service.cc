@@ -8,6 +8,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "common/net.h"
 #include "s3/router.h"
 #include "s3/xml.h"
 #include "sigv4/sigv4.h"
@@ -278,8 +279,13 @@ struct Service::Impl {
   ServiceOptions options;
   store::Store& store;
   store::UserDirectory& users;
+  std::vector<Cidr> trusted_proxies;
   Impl(ServiceOptions o, store::Store& s, store::UserDirectory& u)
-      : options(std::move(o)), store(s), users(u) {}
+      : options(std::move(o)), store(s), users(u) {
+    for (const std::string& p : options.s3.trusted_proxies) {
+      if (auto cidr = ParseCidr(p)) trusted_proxies.push_back(*cidr);  // validated by config
+    }
+  }
 
   // ----------------------------------------------------------------- request bodies
 
@@ -1369,6 +1375,14 @@ struct Service::Impl {
   }
 
   Response Handle(Request& request) {
+    std::string client = ClientAddress(
+        request.peer_address, FindHeader(request.headers, "x-forwarded-for"), trusted_proxies);
+    Response r = HandleFor(request);
+    if (client != request.peer_address) r.log_client = std::move(client);
+    return r;
+  }
+
+  Response HandleFor(Request& request) {
     auto query = sigv4::ParseQuery(request.raw_query);
     if (!query) return ErrorResponse(nullptr, request, {Error(ErrorCode::kInvalidURI), {}});
     Context ctx{request, std::move(*query), {}, {}, {}, options.clock->NowMs()};

@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import stat
+import subprocess
 import threading
 import time
 
@@ -168,3 +169,27 @@ def test_cli_errors_name_the_flag(tmp_path):
     assert r.returncode != 0
     r = subprocess.run([BIN, "serve", "--help"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and "--s3-listen" in r.stdout
+
+
+def test_trusted_proxy_forwarded_address(server_factory):
+    import urllib.request
+    trusting = server_factory(extra_args=["--trusted-proxy", "127.0.0.0/8"]).start()
+    plain = server_factory().start()
+    for server in (trusting, plain):
+        req = urllib.request.Request(server.endpoint + "/somebucket/test.txt",
+                                     headers={"X-Forwarded-For": "203.0.113.9, 127.0.0.5"})
+        try:
+            urllib.request.urlopen(req, timeout=10)
+        except urllib.error.HTTPError as e:
+            assert e.code == 403
+    # Behind a trusted proxy the log names the real client; otherwise the header is ignored.
+    assert "203.0.113.9(via 127.0.0.1)" in trusting.read_log()
+    assert "203.0.113.9" not in plain.read_log()
+    r = subprocess.run([BIN_PATH(), "serve", "--trusted-proxy", "10.0.0.0/99", "--data", "/nonexistent/x"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "trusted_proxies" in r.stderr
+
+
+def BIN_PATH():
+    from conftest import BIN
+    return BIN

@@ -514,9 +514,11 @@ void Server::LogAccess(const Request& request, const Response& response, uint64_
                        int64_t started_ms, const char* failure) {
   if (!options_.access_log) return;
   Log().info("{} {} {} {} {} {} {} {}ms {} {}", options_.name, request.request_id,
-             request.peer_address, request.method, RedactedTarget(request.target), response.status,
-             bytes, NowMs() - started_ms,
-             response.log_principal.empty() ? "-" : response.log_principal,
+             response.log_client.empty()
+                 ? request.peer_address
+                 : response.log_client + "(via " + request.peer_address + ")",
+             request.method, RedactedTarget(request.target), response.status, bytes,
+             NowMs() - started_ms, response.log_principal.empty() ? "-" : response.log_principal,
              !response.log_error.empty() ? response.log_error : (failure ? failure : ""));
 }
 

@@ -438,7 +438,9 @@ struct LocalStore::Impl {
       if (stopping) return Error(ErrorCode::kServiceUnavailable, "store is shutting down");
       queue.push_back(std::move(op));
     }
-    queue_cv.notify_one();
+    // notify_all, not notify_one: glibc 2.36 (Debian 12) can lose a pthread_cond_signal
+    // wake-up (sourceware bug 25847); seen here as 64 writers stalled with a sleeping committer.
+    queue_cv.notify_all();
     return done.get();
   }
 
@@ -447,7 +449,11 @@ struct LocalStore::Impl {
       std::vector<std::unique_ptr<WriteOp>> batch;
       {
         std::unique_lock lock(queue_mu);
-        queue_cv.wait(lock, [this] { return stopping || !queue.empty(); });
+        // Bounded wait as a second line of defence against a lost wake-up: at worst a write
+        // waits a second, it never stalls for good.
+        while (!queue_cv.wait_for(lock, std::chrono::seconds(1),
+                                  [this] { return stopping || !queue.empty(); })) {
+        }
         if (queue.empty() && stopping) return;
         while (!queue.empty() && batch.size() < kMaxGroupCommit) {
           batch.push_back(std::move(queue.front()));
