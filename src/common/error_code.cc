@@ -55,6 +55,8 @@ constexpr std::array kTable = {
         {"InvalidPart", 400,
          "One or more of the specified parts could not be found. The part might not have been "
          "uploaded, or the specified entity tag might not have matched the part's entity tag."}},
+    Row{ErrorCode::kInvalidPartNumber,
+        {"InvalidPartNumber", 416, "The requested partnumber is not satisfiable"}},
     Row{ErrorCode::kInvalidPartOrder,
         {"InvalidPartOrder", 400,
          "The list of parts was not in ascending order. Parts must be ordered by part number."}},

@@ -26,6 +26,7 @@ enum class ErrorCode {
   kInvalidBucketName,
   kInvalidDigest,
   kInvalidPart,
+  kInvalidPartNumber,
   kInvalidPartOrder,
   kInvalidRange,
   kInvalidRequest,

@@ -153,7 +153,11 @@ Result<ByteRange> ParseCopySourceRange(std::string_view value, uint64_t size) {
   if (dash == std::string_view::npos) return bad();
   int64_t first = ParseDecimal(value.substr(0, dash)).value_or(-1);
   int64_t last = ParseDecimal(value.substr(dash + 1)).value_or(-1);
-  if (first < 0 || last < first || static_cast<uint64_t>(last) >= size) return bad();
+  if (first < 0 || last < first) return bad();
+  if (static_cast<uint64_t>(last) >= size) {
+    return Error(ErrorCode::kInvalidRange,
+                 "The x-amz-copy-source-range is beyond the source object.");
+  }
   return ByteRange{static_cast<uint64_t>(first), static_cast<uint64_t>(last - first + 1)};
 }
 
@@ -513,12 +517,9 @@ struct Service::Impl {
                        "' is not valid; this endpoint serves region '" + region + "'.");
     }
     store::Bucket bucket{ctx.endpoint.bucket, ctx.now_ms, ctx.user.name, region};
-    Status s = store.CreateBucket(bucket);
-    if (s.code() == ErrorCode::kBucketAlreadyOwnedByYou && region == "us-east-1") {
-      // AWS us-east-1 answers 200 to a repeated create by the owner.
-      s = Status::Ok();
-    }
-    LB_RETURN_IF_ERROR(s);
+    // A repeated create by the owner is 409 BucketAlreadyOwnedByYou (as every AWS region but
+    // the legacy us-east-1 behaviour, Ceph RGW and MinIO answer), so scripts can tell.
+    LB_RETURN_IF_ERROR(store.CreateBucket(bucket));
     Response r;
     r.SetHeader("location", "/" + ctx.endpoint.bucket);
     return r;
@@ -741,7 +742,7 @@ struct Service::Impl {
       auto existing = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
       if (if_none_match && existing) return Error(ErrorCode::kPreconditionFailed);
       if (if_match && (!existing || !EtagMatches(*if_match, existing->etag))) {
-        return Error(existing ? ErrorCode::kPreconditionFailed : ErrorCode::kNoSuchKey);
+        return Error(ErrorCode::kPreconditionFailed);
       }
     }
     auto blob = store.NewBlob();
@@ -797,12 +798,20 @@ struct Service::Impl {
         return Error(ErrorCode::kInvalidArgument,
                      "Part number must be an integer between 1 and 10000.");
       }
-      if (info.parts_count > 0) {
-        return Error(ErrorCode::kNotImplemented,
-                     "partNumber reads of multipart objects are not supported; use Range.");
+      if (ctx.Header("range")) {
+        return Error(ErrorCode::kInvalidRequest,
+                     "Cannot specify both Range header and partNumber query parameter");
       }
-      if (*n != 1)
-        return Error(ErrorCode::kInvalidRange, "The requested partnumber is not satisfiable");
+      if (info.parts_count == 0) {
+        if (*n != 1) return Error(ErrorCode::kInvalidPartNumber);
+      } else {
+        if (*n > static_cast<int64_t>(info.part_sizes.size()))
+          return Error(ErrorCode::kInvalidPartNumber);
+        uint64_t offset = 0;
+        for (int64_t i = 0; i + 1 < *n; ++i) offset += info.part_sizes[i];
+        range = {offset, info.part_sizes[*n - 1]};
+        partial = true;
+      }
     } else if (auto range_header = ctx.Header("range")) {
       auto parsed = ParseRange(*range_header, info.size);
       if (!parsed) {
@@ -1030,6 +1039,7 @@ struct Service::Impl {
     // Same bytes, same ETag: a copy of a multipart object keeps its "-N" ETag.
     info.etag = src.parts_count > 0 ? src.etag : copied->md5_hex;
     info.parts_count = src.parts_count;
+    info.part_sizes = src.part_sizes;
     info.checksum = copied->checksum;
     if (algorithm == src.checksum.algorithm && src.checksum.type == "COMPOSITE") {
       info.checksum = src.checksum;

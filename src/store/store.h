@@ -44,7 +44,8 @@ struct ObjectInfo {
   // x-amz-meta-* (lower-case names).
   Headers headers;
   Checksum checksum;
-  int parts_count = 0;  // > 0 for objects made by CompleteMultipartUpload
+  int parts_count = 0;               // > 0 for objects made by CompleteMultipartUpload
+  std::vector<uint64_t> part_sizes;  // sizes of those parts, for GetObject?partNumber=N
   std::string owner;
 };
 

@@ -166,3 +166,65 @@ def test_expect_100_continue_rejects_before_the_body(server, bucket):
         first = sock.recv(65536)
     # The server answers the final error without asking for the body.
     assert first.startswith(b"HTTP/1.1 404") and b"NoSuchBucket" in first
+
+
+def test_conditional_put(server, s3, bucket):
+    """If-None-Match: * and If-Match on PUT (S3 conditional writes)."""
+    etag = s3.put_object(Bucket=bucket, Key="cp", Body=b"1")["ETag"]
+    cases = [({"If-None-Match": "*"}, b"2", 412), ({"If-Match": etag}, b"3", 200),
+             ({"If-Match": etag}, b"4", 412),  # no longer the current ETag
+             ({"If-None-Match": "*"}, b"5", None)]
+    for headers, body, expected in cases:
+        key = "cp" if expected is not None else "fresh"
+        status, _, resp = send(server, signed(server, "PUT", "/%s/%s" % (bucket, key), body=body, headers=headers))
+        assert status == (expected or 200), (headers, resp)
+        if status == 412:
+            assert b"<Code>PreconditionFailed</Code>" in resp
+    status, _, _ = send(server, signed(server, "PUT", "/%s/never-there" % bucket, body=b"x", headers={"If-Match": etag}))
+    assert status == 412
+    assert s3.get_object(Bucket=bucket, Key="cp")["Body"].read() == b"3"
+    assert s3.get_object(Bucket=bucket, Key="fresh")["Body"].read() == b"5"
+
+
+def _crc(data, poly, width):
+    """Reflected CRC with init and xorout all ones (CRC32C, CRC64/NVME)."""
+    mask = (1 << width) - 1
+    crc = mask
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
+    return (crc ^ mask).to_bytes(width // 8, "big")
+
+
+def test_every_checksum_algorithm_as_header(server, bucket):
+    import base64
+    import zlib
+    body = b"fullLog.txt line\n" * 300
+    algorithms = {
+        "crc32": zlib.crc32(body).to_bytes(4, "big"),
+        "crc32c": _crc(body, 0x82F63B78, 32),
+        "crc64nvme": _crc(body, 0x9A6C9329AC4BC9B5, 64),
+        "sha1": hashlib.sha1(body).digest(),
+        "sha256": hashlib.sha256(body).digest(),
+    }
+    for name, digest in algorithms.items():
+        value = base64.b64encode(digest).decode()
+        header = "x-amz-checksum-" + name
+        status, _, resp = send(server, signed(server, "PUT", "/%s/ck-%s" % (bucket, name), body=body, headers={header: value}))
+        assert status == 200, (name, resp)
+        # Returned on a full read when asked for, never on a range.
+        status, head, got = send(server, signed(server, "GET", "/%s/ck-%s" % (bucket, name),
+                                                headers={"x-amz-checksum-mode": "ENABLED"}))
+        assert status == 200 and got == body
+        assert ("%s: %s" % (header, value)).lower() in head.lower(), (name, head)
+        status, head, _ = send(server, signed(server, "GET", "/%s/ck-%s" % (bucket, name),
+                                              headers={"x-amz-checksum-mode": "ENABLED", "range": "bytes=0-9"}))
+        assert status == 206 and header not in head.lower()
+        # A wrong value is refused and stores nothing.
+        wrong = base64.b64encode(bytes(len(digest))).decode()
+        status, _, resp = send(server, signed(server, "PUT", "/%s/bad-%s" % (bucket, name), body=body, headers={header: wrong}))
+        assert status == 400 and b"<Code>BadDigest</Code>" in resp, (name, resp)
+        status, _, _ = send(server, signed(server, "HEAD", "/%s/bad-%s" % (bucket, name)))
+        assert status == 404
+    assert leftovers(server) == []

@@ -19,6 +19,9 @@ def test_bucket_lifecycle(s3):
     s3.create_bucket(Bucket="two-bucket", CreateBucketConfiguration={"LocationConstraint": "us-east-1"})
     names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
     assert names == ["one-bucket", "two-bucket"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.create_bucket(Bucket="one-bucket")
+    assert error_code(e) == "BucketAlreadyOwnedByYou"
     s3.head_bucket(Bucket="one-bucket")
     assert s3.get_bucket_location(Bucket="one-bucket")["LocationConstraint"] is None
     s3.put_object(Bucket="one-bucket", Key="k", Body=b"x")
@@ -266,6 +269,14 @@ def test_multipart_api(s3, bucket):
     assert r["ETag"] == '"%s"' % expected
     got = s3.get_object(Bucket=bucket, Key="mp")
     assert got["Body"].read() == part + b"tail2" and got["ContentType"] == "text/plain"
+    # Parts can be read back by number, as parallel downloaders do.
+    p2 = s3.get_object(Bucket=bucket, Key="mp", PartNumber=2)
+    assert p2["Body"].read() == b"tail2" and p2["PartsCount"] == 2
+    assert p2["ContentRange"] == "bytes %d-%d/%d" % (len(part), len(part) + 4, len(part) + 5)
+    assert s3.head_object(Bucket=bucket, Key="mp", PartNumber=1)["ContentLength"] == len(part)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="mp", PartNumber=3)
+    assert error_code(e) == "InvalidPartNumber"
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.list_parts(Bucket=bucket, Key="mp", UploadId=up)
@@ -293,6 +304,12 @@ def test_multipart_api(s3, bucket):
     c2 = s3.upload_part_copy(Bucket=bucket, Key="copied", UploadId=up, PartNumber=2,
                              CopySource={"Bucket": bucket, "Key": "source"},
                              CopySourceRange="bytes=%d-%d" % (len(part) + 2, len(part) + 4))["CopyPartResult"]["ETag"]
+    for bad_range, code in [("bytes=0-%d" % (len(part) + 10), "InvalidRange"), ("bytes=5-3", "InvalidArgument"),
+                            ("bytes=-5", "InvalidArgument")]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.upload_part_copy(Bucket=bucket, Key="copied", UploadId=up, PartNumber=3,
+                                CopySource={"Bucket": bucket, "Key": "source"}, CopySourceRange=bad_range)
+        assert error_code(e) == code, bad_range
     s3.complete_multipart_upload(Bucket=bucket, Key="copied", UploadId=up,
                                  MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": c1}, {"PartNumber": 2, "ETag": c2}]})
     assert s3.get_object(Bucket=bucket, Key="copied")["Body"].read() == part + b"234"

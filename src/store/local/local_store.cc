@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS objects(
   bucket TEXT NOT NULL, key BLOB NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
   etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, headers BLOB NOT NULL,
   checksum_algorithm INTEGER NOT NULL, checksum TEXT NOT NULL, checksum_type TEXT NOT NULL,
-  parts_count INTEGER NOT NULL, owner TEXT NOT NULL,
+  parts_count INTEGER NOT NULL, owner TEXT NOT NULL, part_sizes TEXT NOT NULL,
   PRIMARY KEY(bucket, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_by_age ON objects(bucket, last_modified_ms);
 CREATE TABLE IF NOT EXISTS uploads(
@@ -199,7 +199,26 @@ std::string PrefixSuccessor(std::string prefix) {
 
 constexpr const char* kObjectColumns =
     "key, blob, size, etag, last_modified_ms, headers, checksum_algorithm, checksum, "
-    "checksum_type, parts_count, owner";
+    "checksum_type, parts_count, owner, part_sizes";
+
+// Part sizes as decimal numbers separated by ',' ("" for single-part objects).
+std::string EncodePartSizes(const std::vector<uint64_t>& sizes) {
+  std::string out;
+  for (uint64_t n : sizes) {
+    if (!out.empty()) out.push_back(',');
+    out += std::to_string(n);
+  }
+  return out;
+}
+
+std::vector<uint64_t> DecodePartSizes(std::string_view text) {
+  std::vector<uint64_t> out;
+  if (text.empty()) return out;
+  for (std::string_view n : Split(text, ',')) {
+    out.push_back(static_cast<uint64_t>(ParseDecimal(n).value_or(0)));
+  }
+  return out;
+}
 
 ObjectInfo ReadObjectRow(const Stmt& s, const std::string& bucket, std::string* blob) {
   ObjectInfo info;
@@ -215,6 +234,7 @@ ObjectInfo ReadObjectRow(const Stmt& s, const std::string& bucket, std::string* 
   info.checksum.type = s.ColText(8);
   info.parts_count = static_cast<int>(s.ColInt(9));
   info.owner = s.ColText(10);
+  info.part_sizes = DecodePartSizes(s.ColText(11));
   return info;
 }
 
@@ -782,8 +802,8 @@ Result<ObjectInfo> LocalStore::PutObject(ObjectInfo info, std::unique_ptr<BlobWr
         if (*row) effects.unlink.push_back(old.ColText(0));
         Stmt put = db.Prepare(
             "INSERT OR REPLACE INTO objects(bucket, key, blob, size, etag, last_modified_ms, "
-            "headers, checksum_algorithm, checksum, checksum_type, parts_count, owner) "
-            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            "headers, checksum_algorithm, checksum, checksum_type, parts_count, owner, "
+            "part_sizes) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         put.Text(1, info.bucket)
             .Blob(2, info.key)
             .Text(3, id)
@@ -791,6 +811,7 @@ Result<ObjectInfo> LocalStore::PutObject(ObjectInfo info, std::unique_ptr<BlobWr
         put.Text(5, info.etag).Int(6, info.last_modified_ms).Blob(7, EncodeHeaders(info.headers));
         put.Int(8, static_cast<int>(info.checksum.algorithm)).Text(9, info.checksum.value);
         put.Text(10, info.checksum.type).Int(11, info.parts_count).Text(12, info.owner);
+        put.Text(13, EncodePartSizes(info.part_sizes));
         return put.Run();
       },
       std::move(*dirs));
@@ -1156,6 +1177,7 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
   info.etag = MultipartEtag(md5s);
   info.headers = upload.headers;
   info.parts_count = static_cast<int>(parts.size());
+  for (const CompletedPart& p : parts) info.part_sizes.push_back(stored[p.number].size);
   info.owner = upload.owner;
   info.last_modified_ms = impl_->options.clock->NowMs();
   if (upload.checksum_algorithm != ChecksumAlgorithm::kNone) {
@@ -1195,8 +1217,8 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
         if (*row) effects.unlink.push_back(old.ColText(0));
         Stmt put = db.Prepare(
             "INSERT OR REPLACE INTO objects(bucket, key, blob, size, etag, last_modified_ms, "
-            "headers, checksum_algorithm, checksum, checksum_type, parts_count, owner) "
-            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            "headers, checksum_algorithm, checksum, checksum_type, parts_count, owner, "
+            "part_sizes) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         put.Text(1, info.bucket)
             .Blob(2, info.key)
             .Text(3, id)
@@ -1204,6 +1226,7 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
         put.Text(5, info.etag).Int(6, info.last_modified_ms).Blob(7, EncodeHeaders(info.headers));
         put.Int(8, static_cast<int>(info.checksum.algorithm)).Text(9, info.checksum.value);
         put.Text(10, info.checksum.type).Int(11, info.parts_count).Text(12, info.owner);
+        put.Text(13, EncodePartSizes(info.part_sizes));
         LB_RETURN_IF_ERROR(put.Run());
         Stmt del_parts = db.Prepare("DELETE FROM parts WHERE upload_id = ?");
         del_parts.Text(1, upload.upload_id);
