@@ -5,7 +5,10 @@ ASAN_BUILD ?= build-asan
 DATA ?= ./data
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-asan check test test-unit test-integration test-asan serve bench format format-check clean
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps build build-asan check test test-unit test-integration test-asan fuzz serve bench format format-check clean
 
 all: build
 
@@ -42,12 +45,29 @@ test-asan: build-asan
 	LOGBUCKET_BIN=$(abspath $(ASAN_BUILD))/logbucket LOGBUCKET_SANITIZED=1 \
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
-# Everything CI runs: install, build both variants, unit + integration tests on both.
+$(FUZZ_BUILD)/build.ninja:
+	CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DLOGBUCKET_FUZZ=ON -DLOGBUCKET_SANITIZE=ON
+
+# Each parser of untrusted input under libFuzzer (+ASan/UBSan) for FUZZ_SECONDS, from the seed
+# corpora in tests/fuzz/corpus; new findings are written to $(FUZZ_BUILD)/crashes.
+fuzz: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) -j $(JOBS) chunked_fuzz xml_fuzz request_fuzz
+	mkdir -p $(FUZZ_BUILD)/crashes
+	set -o pipefail; for t in chunked xml request; do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t && \
+	  $(FUZZ_BUILD)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- -print_final_stats=1 \
+	    $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t 2>&1 | tail -3 || exit 1; \
+	done
+
+# Everything CI runs: install, build both variants, unit + integration tests on both, fuzz.
 test: deps
 	$(MAKE) test-unit
 	$(MAKE) format-check
 	$(MAKE) test-integration
 	$(MAKE) test-asan
+	$(MAKE) fuzz
 
 serve: deps build
 	$(BUILD)/logbucket serve --data $(DATA)
@@ -63,4 +83,4 @@ format-check:
 	if [ -n "$$out" ]; then echo "$$out" | head -20; echo "format-check: run 'make format'"; exit 1; fi
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
