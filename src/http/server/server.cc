@@ -613,6 +613,9 @@ void Server::OnReadable(Loop& loop, Connection& c) {
     ssize_t n = ::recv(c.fd, space.data(), space.size(), 0);
     if (n > 0) {
       c.buffer.commit(static_cast<size_t>(n));
+      // A short read drained the socket: skip the recv that would only say EAGAIN (epoll is
+      // level-triggered, so later bytes wake us again).
+      if (static_cast<size_t>(n) < space.size()) break;
       if (c.buffer.size() > options_.max_header_bytes + (1u << 20)) break;  // parse what we have
       continue;
     }

@@ -140,6 +140,7 @@ class Db {
     }
     return Status::Ok();
   }
+  sqlite3* raw() const { return db_; }
   Stmt Prepare(const char* sql) {
     auto it = cache_.find(sql);
     if (it == cache_.end()) {
@@ -392,10 +393,17 @@ struct LocalStore::Impl {
 
   // Users change from other processes (`logbucket user …`), so their cache is validated on
   // every lookup against users.version, which each change replaces (new inode, new mtime):
-  // one stat() per request instead of an SQLite read transaction.
-  std::mutex users_mu;
+  // one stat() per request instead of an SQLite read transaction. Readers share the lock.
+  std::shared_mutex users_mu;
   std::unordered_map<std::string, User> users_by_key;
-  struct stat users_stamp {};
+  struct UsersStamp {
+    ino_t inode = 0;
+    int64_t mtime_ns = -1;
+    bool operator==(const UsersStamp& o) const {
+      return inode == o.inode && mtime_ns == o.mtime_ns;
+    }
+  };
+  UsersStamp users_stamp;         // what users_by_key was filled under
   uint64_t users_generation = 0;  // bumped whenever the cache is dropped
 
   std::string UsersMarker() const { return root + "/users.version"; }
@@ -403,21 +411,11 @@ struct LocalStore::Impl {
     Status s = platform::WriteFileAtomic(UsersMarker(), HexEncode(RandomBytes(8)), 0600);
     if (!s.ok()) Log().error("cannot update {}: {}", UsersMarker(), s.message());
   }
-  // Drops the cache when the marker changed; returns false when the marker is unreadable
-  // (then nothing is cached).
-  bool UsersCacheValid() {
+  // The marker's current stamp; nullopt when it cannot be read (then nothing is cached).
+  std::optional<UsersStamp> ReadUsersStamp() const {
     struct stat st {};
-    if (::stat(UsersMarker().c_str(), &st) != 0) {
-      users_by_key.clear();
-      return false;
-    }
-    if (st.st_ino != users_stamp.st_ino || st.st_mtim.tv_sec != users_stamp.st_mtim.tv_sec ||
-        st.st_mtim.tv_nsec != users_stamp.st_mtim.tv_nsec) {
-      users_by_key.clear();
-      users_stamp = st;
-      ++users_generation;
-    }
-    return true;
+    if (::stat(UsersMarker().c_str(), &st) != 0) return std::nullopt;
+    return UsersStamp{st.st_ino, st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
   }
 
   std::string TempPath(const std::string& id) const { return root + "/tmp/" + id; }
@@ -682,6 +680,18 @@ Result<std::unique_ptr<LocalStore>> OpenLocalStore(const LocalStoreOptions& opti
                                                   " is newer than this "
                                                   "binary understands (" +
                                                   std::to_string(kSchemaVersion) + ")");
+    }
+  }
+  // Every column the code reads must exist (a directory from a development build before a
+  // column was added fails here, clearly, instead of on the first request).
+  {
+    std::string probe = std::string("SELECT ") + kObjectColumns + " FROM objects LIMIT 0";
+    char* err = nullptr;
+    if (sqlite3_exec(impl->writer->raw(), probe.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string why = err != nullptr ? err : "unknown";
+      sqlite3_free(err);
+      return Error(ErrorCode::kInternalError,
+                   db_path + ": the metadata schema does not match this binary (" + why + ")");
     }
   }
   auto store = std::unique_ptr<LocalStore>(new LocalStore(std::move(impl)));
@@ -1429,14 +1439,24 @@ Result<std::vector<User>> LocalStore::ListUsers() {
 }
 
 std::optional<User> LocalStore::FindByAccessKey(const std::string& access_key) {
-  bool cacheable;
-  uint64_t generation;
-  {
-    std::lock_guard lock(impl_->users_mu);
-    cacheable = impl_->UsersCacheValid();
+  std::optional<Impl::UsersStamp> stamp = impl_->ReadUsersStamp();
+  uint64_t generation = 0;
+  if (stamp) {
+    {
+      std::shared_lock lock(impl_->users_mu);
+      if (impl_->users_stamp == *stamp) {
+        auto it = impl_->users_by_key.find(access_key);
+        if (it != impl_->users_by_key.end()) return it->second;
+        generation = impl_->users_generation;
+      }
+    }
+    std::unique_lock lock(impl_->users_mu);
+    if (!(impl_->users_stamp == *stamp)) {  // users changed since the cache was filled
+      impl_->users_by_key.clear();
+      impl_->users_stamp = *stamp;
+      ++impl_->users_generation;
+    }
     generation = impl_->users_generation;
-    auto it = impl_->users_by_key.find(access_key);
-    if (cacheable && it != impl_->users_by_key.end()) return it->second;
   }
   auto found = impl_->WithReader([&](Db& db) -> Result<User> {
     Stmt s = db.Prepare(
@@ -1448,11 +1468,13 @@ std::optional<User> LocalStore::FindByAccessKey(const std::string& access_key) {
     return User{s.ColText(0), s.ColText(1), s.ColText(2), s.ColInt(3) != 0, s.ColInt(4)};
   });
   if (!found) return std::nullopt;
-  if (cacheable) {
-    std::lock_guard lock(impl_->users_mu);
-    // Insert only if no change was seen since the check above: the row may predate it.
-    if (impl_->UsersCacheValid() && impl_->users_generation == generation &&
-        impl_->users_by_key.size() < 10000) {
+  if (stamp) {
+    // Cache only if no change was seen meanwhile: the row may predate it. The marker is read
+    // again, so a change committed during our read is noticed.
+    auto now = impl_->ReadUsersStamp();
+    std::unique_lock lock(impl_->users_mu);
+    if (now && *now == *stamp && impl_->users_stamp == *stamp &&
+        impl_->users_generation == generation && impl_->users_by_key.size() < 10000) {
       impl_->users_by_key[access_key] = *found;
     }
   }
