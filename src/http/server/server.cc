@@ -33,6 +33,7 @@ using boost::system::error_code;
 namespace {
 
 constexpr int kLingerMs = 2000;
+constexpr size_t kIdleBufferBytes = 64 * 1024;
 constexpr size_t kLingerMaxBytes = 16u << 20;
 
 // A blocking socket with poll()-based timeouts, shaped as Beast's SyncReadStream and
@@ -568,6 +569,9 @@ void Server::RunLoop(Loop& loop) {
           ev.data.fd = raw->fd;
           ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_ADD, raw->fd, &ev);
           raw->want_write = false;
+          if (raw->buffer.size() == 0 && raw->buffer.capacity() > kIdleBufferBytes) {
+            raw->buffer.shrink_to_fit();  // back from a worker that buffered a body
+          }
           loop.connections[raw->fd] = std::move(c);
           ProcessBuffer(loop, *raw);  // a returning connection may hold pipelined bytes
         }
@@ -766,6 +770,8 @@ bool Server::ContinueWrite(Loop& loop, Connection& c) {
     ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_MOD, c.fd, &ev);
     c.want_write = false;
   }
+  // An idle keep-alive connection should not pin the memory of the largest request it saw.
+  if (c.buffer.size() == 0 && c.buffer.capacity() > kIdleBufferBytes) c.buffer.shrink_to_fit();
   ProcessBuffer(loop, c);  // pipelined requests
   return loop.connections.count(c.fd) != 0;
 }
