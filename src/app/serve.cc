@@ -149,9 +149,12 @@ int RunServe(const ServeFlags& flags) {
         admin->access_key.c_str(), admin->secret_key.c_str(), cfg.s3.region.c_str(),
         endpoint.c_str());
     std::printf(
-        "Try:\n  set -a; . %s; set +a\n  aws s3 mb s3://alice-build-logs\n"
-        "  aws s3 cp fullLog.txt s3://alice-build-logs/test.txt\n"
-        "  s3cmd --access_key=$AWS_ACCESS_KEY_ID --secret_key=$AWS_SECRET_ACCESS_KEY "
+        "Try (awscli before 2.13 ignores AWS_ENDPOINT_URL, so it is passed explicitly):\n"
+        "  set -a; . %s; set +a\n"
+        "  aws --endpoint-url \"$AWS_ENDPOINT_URL\" s3 mb s3://alice-build-logs\n"
+        "  aws --endpoint-url \"$AWS_ENDPOINT_URL\" s3 cp fullLog.txt "
+        "s3://alice-build-logs/test.txt\n"
+        "  s3cmd --access_key=\"$AWS_ACCESS_KEY_ID\" --secret_key=\"$AWS_SECRET_ACCESS_KEY\" "
         "--host=%s --host-bucket=%s --no-ssl ls\n",
         env_path.c_str(), endpoint.substr(7).c_str(), endpoint.substr(7).c_str());
   }

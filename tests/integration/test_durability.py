@@ -193,3 +193,21 @@ def test_trusted_proxy_forwarded_address(server_factory):
 def BIN_PATH():
     from conftest import BIN
     return BIN
+
+
+def test_first_start_examples_work_as_printed(server_factory, tmp_path):
+    """The 'Try' lines printed at first start are ready to paste: run them in a clean shell."""
+    server = server_factory().start()
+    # The fixture consumes the server's stdout; print the block from a short-lived second start
+    # on another directory, then point it at the running server.
+    r = subprocess.run(["timeout", "-s", "TERM", "3", BIN_PATH(), "serve", "--data", str(tmp_path / "d"),
+                        "--s3-listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+    block = r.stdout.split("Try", 1)[1].split("\n", 1)[1]
+    block = block.replace(str(tmp_path / "d"), server.data_dir)
+    block = block.replace(r.stdout.split("serving S3 at http://", 1)[1].split(" ", 1)[0], server.endpoint[7:])
+    (tmp_path / "fullLog.txt").write_text("log\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    out = subprocess.run(["bash", "-e", "-c", block], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert server.client().get_object(Bucket="alice-build-logs", Key="test.txt")["Body"].read() == b"log\n"
+    assert "s3://alice-build-logs" in out.stdout
