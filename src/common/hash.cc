@@ -2,18 +2,38 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <zlib.h>
 
 #include <array>
 #include <cstdlib>
+#include <initializer_list>
 #include <stdexcept>
 
 #include "common/encoding.h"
 
 namespace logbucket {
 namespace {
+
+// Digest implementations fetched once: OpenSSL 3 otherwise looks the algorithm up (with locks)
+// on every EVP_sha256()-style init, which shows in per-request profiles.
+const EVP_MD* Fetched(const char* name) {
+  EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  if (md == nullptr) throw std::runtime_error(std::string("OpenSSL has no ") + name);
+  return md;  // kept for the life of the process
+}
+const EVP_MD* Md5Md() {
+  static const EVP_MD* md = Fetched("MD5");
+  return md;
+}
+const EVP_MD* Sha1Md() {
+  static const EVP_MD* md = Fetched("SHA1");
+  return md;
+}
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* md = Fetched("SHA256");
+  return md;
+}
 
 class EvpHasher final : public Hasher {
  public:
@@ -187,8 +207,8 @@ size_t ChecksumSize(ChecksumAlgorithm algorithm) {
   return 0;
 }
 
-std::unique_ptr<Hasher> NewMd5() { return std::make_unique<EvpHasher>(EVP_md5()); }
-std::unique_ptr<Hasher> NewSha256() { return std::make_unique<EvpHasher>(EVP_sha256()); }
+std::unique_ptr<Hasher> NewMd5() { return std::make_unique<EvpHasher>(Md5Md()); }
+std::unique_ptr<Hasher> NewSha256() { return std::make_unique<EvpHasher>(Sha256Md()); }
 
 std::unique_ptr<Hasher> NewChecksum(ChecksumAlgorithm algorithm) {
   switch (algorithm) {
@@ -199,35 +219,49 @@ std::unique_ptr<Hasher> NewChecksum(ChecksumAlgorithm algorithm) {
     case ChecksumAlgorithm::kCrc64Nvme:
       return std::make_unique<Crc64Hasher>();
     case ChecksumAlgorithm::kSha1:
-      return std::make_unique<EvpHasher>(EVP_sha1());
+      return std::make_unique<EvpHasher>(Sha1Md());
     case ChecksumAlgorithm::kSha256:
-      return std::make_unique<EvpHasher>(EVP_sha256());
+      return std::make_unique<EvpHasher>(Sha256Md());
     case ChecksumAlgorithm::kNone:
       break;
   }
   return nullptr;
 }
 
-std::string Md5(std::string_view data) {
-  auto h = NewMd5();
-  h->Update(data);
-  return h->Finish();
+namespace {
+
+std::string OneShot(const EVP_MD* md, std::initializer_list<std::string_view> parts) {
+  thread_local EVP_MD_CTX* ctx = EVP_MD_CTX_new();  // reused: one allocation per thread
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestInit_ex(ctx, md, nullptr);
+  for (std::string_view p : parts) EVP_DigestUpdate(ctx, p.data(), p.size());
+  EVP_DigestFinal_ex(ctx, out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
 }
 
-std::string Sha256(std::string_view data) {
-  auto h = NewSha256();
-  h->Update(data);
-  return h->Finish();
-}
+}  // namespace
+
+std::string Md5(std::string_view data) { return OneShot(Md5Md(), {data}); }
+
+std::string Sha256(std::string_view data) { return OneShot(Sha256Md(), {data}); }
 
 std::string Sha256Hex(std::string_view data) { return HexEncode(Sha256(data)); }
 
+// HMAC-SHA256 as RFC 2104 defines it, on the fetched digest (SigV4 computes several per
+// request; OpenSSL's HMAC() sets up a provider MAC context each time).
 std::string HmacSha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return std::string(reinterpret_cast<char*>(out), len);
+  constexpr size_t kBlock = 64;
+  std::string k = key.size() > kBlock ? Sha256(key) : std::string(key);
+  k.resize(kBlock, '\0');
+  std::string inner_pad(kBlock, '\0');
+  std::string outer_pad(kBlock, '\0');
+  for (size_t i = 0; i < kBlock; ++i) {
+    inner_pad[i] = static_cast<char>(k[i] ^ 0x36);
+    outer_pad[i] = static_cast<char>(k[i] ^ 0x5c);
+  }
+  std::string inner = OneShot(Sha256Md(), {inner_pad, data});
+  return OneShot(Sha256Md(), {outer_pad, inner});
 }
 
 uint32_t Crc32(uint32_t crc, std::string_view data) {
