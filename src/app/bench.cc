@@ -68,6 +68,26 @@ struct WorkerStats {
   std::string first_error;
 };
 
+// All workers' figures in one, latencies sorted for percentiles.
+WorkerStats Merge(const std::vector<WorkerStats>& stats) {
+  WorkerStats total;
+  for (const WorkerStats& s : stats) {
+    total.requests += s.requests;
+    total.errors += s.errors;
+    total.bytes += s.bytes;
+    if (total.first_error.empty()) total.first_error = s.first_error;
+    total.latencies_ms.insert(total.latencies_ms.end(), s.latencies_ms.begin(),
+                              s.latencies_ms.end());
+  }
+  std::sort(total.latencies_ms.begin(), total.latencies_ms.end());
+  return total;
+}
+
+double Percentile(const WorkerStats& merged, double p) {
+  const auto& l = merged.latencies_ms;
+  return l.empty() ? 0.0 : l[static_cast<size_t>(p * static_cast<double>(l.size() - 1))];
+}
+
 struct Target {
   std::string host;
   uint16_t port = 0;
@@ -137,20 +157,8 @@ int RunFsyncLoop(const BenchFlags& f, uint64_t size) {
   stop = true;
   for (auto& th : threads) th.join();
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  WorkerStats total;
-  for (auto& s : stats) {
-    total.requests += s.requests;
-    total.errors += s.errors;
-    total.bytes += s.bytes;
-    total.latencies_ms.insert(total.latencies_ms.end(), s.latencies_ms.begin(),
-                              s.latencies_ms.end());
-  }
-  std::sort(total.latencies_ms.begin(), total.latencies_ms.end());
-  auto pct = [&](double p) {
-    return total.latencies_ms.empty()
-               ? 0.0
-               : total.latencies_ms[static_cast<size_t>(p * (total.latencies_ms.size() - 1))];
-  };
+  WorkerStats total = Merge(stats);
+  auto pct = [&](double p) { return Percentile(total, p); };
   std::printf(
       f.json ? "{\"op\":\"fsync-loop\",\"size\":%llu,\"threads\":%d,\"seconds\":%.2f,"
                "\"ops\":%llu,\"errors\":%llu,\"ops_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f}\n"
@@ -268,21 +276,8 @@ int RunBench(BenchFlags f) {
   stop = true;
   for (auto& th : threads) th.join();
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  WorkerStats total;
-  for (auto& s : stats) {
-    total.requests += s.requests;
-    total.errors += s.errors;
-    total.bytes += s.bytes;
-    if (total.first_error.empty()) total.first_error = s.first_error;
-    total.latencies_ms.insert(total.latencies_ms.end(), s.latencies_ms.begin(),
-                              s.latencies_ms.end());
-  }
-  std::sort(total.latencies_ms.begin(), total.latencies_ms.end());
-  auto pct = [&](double p) {
-    return total.latencies_ms.empty()
-               ? 0.0
-               : total.latencies_ms[static_cast<size_t>(p * (total.latencies_ms.size() - 1))];
-  };
+  WorkerStats total = Merge(stats);
+  auto pct = [&](double p) { return Percentile(total, p); };
   double ok = static_cast<double>(total.requests - total.errors);
   std::printf(f.json ? "{\"op\":\"%s\",\"size\":%llu,\"connections\":%d,\"seconds\":%.2f,"
                        "\"requests\":%llu,\"errors\":%llu,\"req_per_s\":%.1f,\"mb_per_s\":%.2f,"

@@ -231,12 +231,14 @@ std::unique_ptr<Hasher> NewChecksum(ChecksumAlgorithm algorithm) {
 namespace {
 
 std::string OneShot(const EVP_MD* md, std::initializer_list<std::string_view> parts) {
-  thread_local EVP_MD_CTX* ctx = EVP_MD_CTX_new();  // reused: one allocation per thread
+  // Reused within a thread, freed when the thread ends (worker threads come and go).
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                           &EVP_MD_CTX_free);
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_DigestInit_ex(ctx, md, nullptr);
-  for (std::string_view p : parts) EVP_DigestUpdate(ctx, p.data(), p.size());
-  EVP_DigestFinal_ex(ctx, out, &len);
+  EVP_DigestInit_ex(ctx.get(), md, nullptr);
+  for (std::string_view p : parts) EVP_DigestUpdate(ctx.get(), p.data(), p.size());
+  EVP_DigestFinal_ex(ctx.get(), out, &len);
   return std::string(reinterpret_cast<char*>(out), len);
 }
 

@@ -175,7 +175,7 @@ class FdStream {
   bool idle_ = false;
 };
 
-using Parser = bhttp::request_parser<bhttp::buffer_body>;
+using Parser = RequestParser;
 
 class SocketBodyReader final : public BodyReader {
  public:
@@ -506,6 +506,24 @@ void Server::AcceptLoop() {
   }
 }
 
+void Server::FillRequest(const Parser& parser, const std::string& peer, int64_t started_ms,
+                         Request& request) {
+  const auto& header = parser.get();
+  request.method = std::string(header.method_string());
+  request.target = std::string(header.target());
+  std::string_view target = request.target;  // views below point into request.target
+  size_t q = target.find('?');
+  request.raw_path = target.substr(0, q);
+  request.raw_query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  request.headers.reserve(16);
+  for (const auto& field : header) {
+    request.headers.push_back({AsciiLower(field.name_string()), std::string(field.value())});
+  }
+  request.peer_address = peer;
+  request.request_id = RequestId();
+  request.received_ms = started_ms;
+}
+
 std::string Server::RequestId() {
   static const std::string process_tag = HexEncode(RandomBytes(4));
   return process_tag + fmt::format("{:012X}", next_request_.fetch_add(1) + 1);
@@ -681,19 +699,7 @@ void Server::ProcessBuffer(Loop& loop, Connection& c) {
     int64_t started = NowMs();
     auto& header = c.parser->get();
     Request request;
-    request.method = std::string(header.method_string());
-    request.target = std::string(header.target());
-    std::string_view target = request.target;
-    size_t q = target.find('?');
-    request.raw_path = target.substr(0, q);
-    request.raw_query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-    request.headers.reserve(16);
-    for (const auto& field : header) {
-      request.headers.push_back({AsciiLower(field.name_string()), std::string(field.value())});
-    }
-    request.peer_address = c.peer;
-    request.request_id = RequestId();
-    request.received_ms = started;
+    FillRequest(*c.parser, c.peer, started, request);
     EmptyBodyReader empty;
     request.body = &empty;
     Response response = handler_(request);
@@ -793,19 +799,7 @@ void Server::RunWorker(Loop& loop, std::unique_ptr<Connection> c) {
   int64_t started = NowMs();
   auto& header = parser.get();
   Request request;
-  request.method = std::string(header.method_string());
-  request.target = std::string(header.target());
-  std::string_view target = request.target;
-  size_t q = target.find('?');
-  request.raw_path = target.substr(0, q);
-  request.raw_query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-  request.headers.reserve(16);
-  for (const auto& field : header) {
-    request.headers.push_back({AsciiLower(field.name_string()), std::string(field.value())});
-  }
-  request.peer_address = c->peer;
-  request.request_id = RequestId();
-  request.received_ms = started;
+  FillRequest(parser, c->peer, started, request);
   if (auto len = parser.content_length()) request.content_length = *len;
   request.has_body = !parser.is_done();
   bool expect_100 = false;

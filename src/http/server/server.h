@@ -6,6 +6,8 @@
 #pragma once
 
 #include <atomic>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -19,6 +21,8 @@
 #include "http/handler.h"
 
 namespace logbucket::http {
+
+using RequestParser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -66,6 +70,9 @@ class Server {
   void CheckTimeouts(Loop& loop, int64_t now_ms);
   void ConnectionEnded();
   std::string RequestId();
+  // Request values from a parsed header (the body reader is the caller's).
+  void FillRequest(const RequestParser& parser, const std::string& peer, int64_t started_ms,
+                   Request& request);
   void LogAccess(const Request& request, const Response& response, uint64_t bytes,
                  int64_t started_ms, const char* failure = nullptr);
 

@@ -833,20 +833,8 @@ Result<ObjectInfo> LocalStore::PutObject(ObjectInfo info, std::unique_ptr<BlobWr
 }
 
 Result<ObjectInfo> LocalStore::HeadObject(const std::string& bucket, const std::string& key) {
-  return impl_->WithReader([&](Db& db) -> Result<ObjectInfo> {
-    std::string sql =
-        std::string("SELECT ") + kObjectColumns + " FROM objects WHERE bucket = ? AND key = ?";
-    static const std::string kSql = sql;
-    Stmt s = db.Prepare(kSql.c_str());
-    s.Text(1, bucket).Blob(2, key);
-    auto row = s.Step();
-    if (!row) return row.error();
-    if (!*row) {
-      LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
-      return Error(ErrorCode::kNoSuchKey);
-    }
-    return ReadObjectRow(s, bucket, nullptr);
-  });
+  std::string blob;
+  return impl_->LookupObject(bucket, key, blob);
 }
 
 Result<OpenedObject> LocalStore::GetObject(const std::string& bucket, const std::string& key) {
