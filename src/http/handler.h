@@ -38,9 +38,10 @@ struct Request {
   BodyReader* body = nullptr;  // never null while handling
 };
 
-// A file region sent with sendfile(2).
+// A file region sent with sendfile(2). The descriptor may be shared (an open-file cache), so
+// it is held, not owned; sendfile with an explicit offset never moves a shared file position.
 struct FileBody {
-  platform::ScopedFd fd;
+  std::shared_ptr<const platform::ScopedFd> fd;
   uint64_t offset = 0;
   uint64_t length = 0;
 };

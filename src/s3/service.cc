@@ -861,7 +861,8 @@ struct Service::Impl {
       return r;
     }
     auto file = std::make_unique<http::FileBody>();
-    file->fd = platform::ScopedFd(opened.body->ReleaseFd());
+    file->fd = opened.body->SharedFd();
+    if (!file->fd) return Error(ErrorCode::kInternalError, "object body has no descriptor");
     file->offset = range.first;
     file->length = range.length;
     r.file = std::move(file);

@@ -12,6 +12,7 @@
 #include "common/hash.h"
 #include "common/headers.h"
 #include "common/status.h"
+#include "platform/file_util.h"
 
 namespace logbucket::store {
 
@@ -65,8 +66,8 @@ class ObjectBody {
   virtual Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t size) = 0;
   // A file descriptor for sendfile, or -1.
   virtual int fd() const = 0;
-  // Hands over the descriptor (the caller owns it; the body is unusable afterwards), or -1.
-  virtual int ReleaseFd() = 0;
+  // The descriptor for sendfile, kept open while anyone holds it; null when not file-backed.
+  virtual std::shared_ptr<const platform::ScopedFd> SharedFd() const = 0;
 };
 
 struct OpenedObject {

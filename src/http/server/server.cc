@@ -737,7 +737,7 @@ bool Server::ContinueWrite(Loop& loop, Connection& c) {
   if (c.out_offset >= c.out.size() && c.file) {
     while (c.file_sent < c.file->length) {
       auto offset = static_cast<off_t>(c.file->offset + c.file_sent);
-      ssize_t n = ::sendfile(c.fd, c.file->fd.get(), &offset,
+      ssize_t n = ::sendfile(c.fd, c.file->fd->get(), &offset,
                              std::min<uint64_t>(c.file->length - c.file_sent, 1u << 30));
       if (n > 0) {
         c.file_sent += static_cast<uint64_t>(n);
@@ -821,7 +821,8 @@ void Server::RunWorker(Loop& loop, std::unique_ptr<Connection> c) {
   if (send_body && response.file) {
     sent = stream.SendAll(head, MSG_MORE);
     if (sent.ok()) {
-      sent = stream.SendFile(response.file->fd.get(), response.file->offset, response.file->length);
+      sent =
+          stream.SendFile(response.file->fd->get(), response.file->offset, response.file->length);
     }
   } else {
     if (send_body) head += response.body;

@@ -273,19 +273,53 @@ class LocalBlobWriter final : public BlobWriter {
 
 class FileObjectBody final : public ObjectBody {
  public:
-  explicit FileObjectBody(ScopedFd fd) : fd_(std::move(fd)) {}
+  explicit FileObjectBody(std::shared_ptr<const ScopedFd> fd) : fd_(std::move(fd)) {}
   Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t size) override {
     while (true) {
-      ssize_t n = ::pread(fd_.get(), buffer, size, static_cast<off_t>(offset));
+      ssize_t n = ::pread(fd_->get(), buffer, size, static_cast<off_t>(offset));
       if (n >= 0) return static_cast<size_t>(n);
       if (errno != EINTR) return platform::PosixError("pread", "blob", errno);
     }
   }
-  int fd() const override { return fd_.get(); }
-  int ReleaseFd() override { return fd_.Release(); }
+  int fd() const override { return fd_->get(); }
+  std::shared_ptr<const ScopedFd> SharedFd() const override { return fd_; }
 
  private:
-  ScopedFd fd_;
+  std::shared_ptr<const ScopedFd> fd_;
+};
+
+// Open descriptors of recently read blobs, so a hot GET costs no open()/close(). Blobs are
+// immutable and their ids never reused, so a cached descriptor always has the right bytes; the
+// committer drops a blob's entry when it unlinks the file, so no space stays pinned (a reader
+// still holding it keeps the old bytes alive, as an open file always does).
+class OpenBlobCache {
+ public:
+  static constexpr size_t kMaxOpen = 512;
+
+  std::shared_ptr<const ScopedFd> Find(const std::string& id) {
+    std::shared_lock lock(mu_);
+    auto it = fds_.find(id);
+    return it == fds_.end() ? nullptr : it->second;
+  }
+  // Inserts unless `still_current` says a write happened since the blob id was looked up (the
+  // committer bumps that generation before it erases and unlinks, so checking under our lock
+  // means a late reader can never re-insert a descriptor of an unlinked blob).
+  template <typename StillCurrent>
+  void InsertIf(const std::string& id, std::shared_ptr<const ScopedFd> fd,
+                StillCurrent&& still_current) {
+    std::unique_lock lock(mu_);
+    if (!still_current()) return;
+    if (fds_.size() >= kMaxOpen) fds_.clear();  // crude bound; reopening is cheap
+    fds_.emplace(id, std::move(fd));
+  }
+  void Erase(const std::string& id) {
+    std::unique_lock lock(mu_);
+    fds_.erase(id);
+  }
+
+ private:
+  std::shared_mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<const ScopedFd>> fds_;
 };
 
 // What a committed write changes outside SQLite: blobs no row references any more, and cached
@@ -390,6 +424,7 @@ struct LocalStore::Impl {
   std::unordered_set<std::string> known_dirs;
 
   MetadataCache cache;
+  OpenBlobCache open_blobs;
 
   // Users change from other processes (`logbucket user …`), so their cache is validated on
   // every lookup against users.version, which each change replaces (new inode, new mtime):
@@ -521,7 +556,10 @@ struct LocalStore::Impl {
     // 3. Stale cache entries, then blobs that no row references any more.
     for (size_t i = 0; i < batch.size(); ++i) {
       cache.Invalidate(effects[i]);
-      for (const std::string& id : effects[i].unlink) ::unlink(BlobPath(id).c_str());
+      for (const std::string& id : effects[i].unlink) {
+        open_blobs.Erase(id);
+        ::unlink(BlobPath(id).c_str());
+      }
       batch[i]->done.set_value(results[i]);
     }
   }
@@ -841,12 +879,19 @@ Result<OpenedObject> LocalStore::GetObject(const std::string& bucket, const std:
   // An overwrite may unlink the blob between the lookup and the open: look up again.
   for (int attempt = 0; attempt < 5; ++attempt) {
     std::string blob;
+    uint64_t generation = impl_->cache.generation();
     auto info = impl_->LookupObject(bucket, key, blob);
     if (!info) return info.error();
+    if (auto cached = impl_->open_blobs.Find(blob)) {
+      return OpenedObject{std::move(*info), std::make_unique<FileObjectBody>(std::move(cached))};
+    }
     std::string path = impl_->BlobPath(blob);
     ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.valid()) {
-      return OpenedObject{std::move(*info), std::make_unique<FileObjectBody>(std::move(fd))};
+      auto shared = std::make_shared<const ScopedFd>(std::move(fd));
+      impl_->open_blobs.InsertIf(blob, shared,
+                                 [&] { return impl_->cache.generation() == generation; });
+      return OpenedObject{std::move(*info), std::make_unique<FileObjectBody>(std::move(shared))};
     }
     if (errno != ENOENT) return platform::PosixError("open", path, errno);
     impl_->cache.InvalidateObject(bucket, key);

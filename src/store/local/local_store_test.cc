@@ -270,6 +270,31 @@ TEST_F(LocalStoreTest, CachedReadsSeeEveryOverwriteAndDelete) {
   reader.join();
 }
 
+// Open descriptors of blobs in our data dir whose files were unlinked (space still pinned).
+int DeletedBlobsHeldOpen(const std::filesystem::path& dir) {
+  int count = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    std::string target = std::filesystem::read_symlink(e.path(), ec).string();
+    if (!ec && target.find(dir.string()) == 0 && target.find("(deleted)") != std::string::npos) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+TEST_F(LocalStoreTest, OpenBlobCacheNeverPinsReplacedBodies) {
+  for (int i = 0; i < 20; ++i) {
+    Put("cached", "version " + std::to_string(i));
+    ASSERT_EQ(Read("cached"), "version " + std::to_string(i));  // opens and caches the blob
+    ASSERT_EQ(Read("cached"), "version " + std::to_string(i));  // served from the cache
+  }
+  EXPECT_EQ(DeletedBlobsHeldOpen(dir_), 0);
+  ASSERT_TRUE(store_->DeleteObject("bkt", "cached").ok());
+  EXPECT_EQ(DeletedBlobsHeldOpen(dir_), 0);
+  EXPECT_EQ(store_->GetObject("bkt", "cached").error().code(), ErrorCode::kNoSuchKey);
+}
+
 TEST(ValidateKey, Limits) {
   EXPECT_TRUE(ValidateKey(std::string(1024, 'k')).ok());
   EXPECT_EQ(ValidateKey(std::string(1025, 'k')).code(), ErrorCode::kKeyTooLongError);
