@@ -160,6 +160,11 @@ std::string UriEncode(std::string_view bytes, bool keep_slash) {
 }
 
 std::optional<std::string> UriDecode(std::string_view text, bool plus_is_space) {
+  // Most keys, paths and parameter values have nothing to decode.
+  if (text.find('%') == std::string_view::npos &&
+      (!plus_is_space || text.find('+') == std::string_view::npos)) {
+    return std::string(text);
+  }
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {

@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <future>
@@ -426,31 +428,49 @@ struct LocalStore::Impl {
   MetadataCache cache;
   OpenBlobCache open_blobs;
 
-  // Users change from other processes (`logbucket user …`), so their cache is validated on
-  // every lookup against users.version, which each change replaces (new inode, new mtime):
-  // one stat() per request instead of an SQLite read transaction. Readers share the lock.
+  // Users change from other processes (`logbucket user …`). Every change increments a 64-bit
+  // counter stored in users.version, in place and under flock; each process maps that file
+  // shared, so a lookup checks the cache against the counter with one memory load (no syscall)
+  // and a rotated or removed key fails on the very next request.
   std::shared_mutex users_mu;
   std::unordered_map<std::string, User> users_by_key;
-  struct UsersStamp {
-    ino_t inode = 0;
-    int64_t mtime_ns = -1;
-    bool operator==(const UsersStamp& o) const {
-      return inode == o.inode && mtime_ns == o.mtime_ns;
-    }
-  };
-  UsersStamp users_stamp;         // what users_by_key was filled under
-  uint64_t users_generation = 0;  // bumped whenever the cache is dropped
+  using UsersStamp = uint64_t;
+  UsersStamp users_stamp = ~0ULL;  // counter value users_by_key was filled under
+  uint64_t users_generation = 0;   // bumped whenever the cache is dropped
+  ScopedFd users_marker_fd;
+  const uint64_t* users_counter = nullptr;  // mmap of users.version (shared)
 
   std::string UsersMarker() const { return root + "/users.version"; }
-  void MarkUsersChanged() {
-    Status s = platform::WriteFileAtomic(UsersMarker(), HexEncode(RandomBytes(8)), 0600);
-    if (!s.ok()) Log().error("cannot update {}: {}", UsersMarker(), s.message());
-  }
-  // The marker's current stamp; nullopt when it cannot be read (then nothing is cached).
-  std::optional<UsersStamp> ReadUsersStamp() const {
+
+  Status OpenUsersMarker() {
+    users_marker_fd = ScopedFd(::open(UsersMarker().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!users_marker_fd.valid()) return platform::PosixError("open", UsersMarker(), errno);
     struct stat st {};
-    if (::stat(UsersMarker().c_str(), &st) != 0) return std::nullopt;
-    return UsersStamp{st.st_ino, st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
+    if (::fstat(users_marker_fd.get(), &st) != 0) {
+      return platform::PosixError("fstat", UsersMarker(), errno);
+    }
+    if (st.st_size < static_cast<off_t>(sizeof(uint64_t)) &&
+        ::ftruncate(users_marker_fd.get(), sizeof(uint64_t)) != 0) {
+      return platform::PosixError("ftruncate", UsersMarker(), errno);
+    }
+    void* map = ::mmap(nullptr, sizeof(uint64_t), PROT_READ, MAP_SHARED, users_marker_fd.get(), 0);
+    if (map == MAP_FAILED) return platform::PosixError("mmap", UsersMarker(), errno);
+    users_counter = static_cast<const uint64_t*>(map);
+    return Status::Ok();
+  }
+
+  void MarkUsersChanged() {
+    int fd = users_marker_fd.get();
+    ::flock(fd, LOCK_EX);  // two admin commands at once must not lose an increment
+    uint64_t value = __atomic_load_n(users_counter, __ATOMIC_ACQUIRE) + 1;
+    if (::pwrite(fd, &value, sizeof value, 0) != static_cast<ssize_t>(sizeof value)) {
+      Log().error("cannot update {}: {}", UsersMarker(), std::strerror(errno));
+    }
+    ::flock(fd, LOCK_UN);
+  }
+
+  std::optional<UsersStamp> ReadUsersStamp() const {
+    return __atomic_load_n(users_counter, __ATOMIC_ACQUIRE);
   }
 
   std::string TempPath(const std::string& id) const { return root + "/tmp/" + id; }
@@ -732,6 +752,7 @@ Result<std::unique_ptr<LocalStore>> OpenLocalStore(const LocalStoreOptions& opti
                    db_path + ": the metadata schema does not match this binary (" + why + ")");
     }
   }
+  LB_RETURN_IF_ERROR(impl->OpenUsersMarker());
   auto store = std::unique_ptr<LocalStore>(new LocalStore(std::move(impl)));
   if (options.recover) LB_RETURN_IF_ERROR(store->impl_->Recover(store->recovery_));
   LocalStore::Impl* raw = store->impl_.get();
@@ -742,6 +763,9 @@ Result<std::unique_ptr<LocalStore>> OpenLocalStore(const LocalStoreOptions& opti
 LocalStore::LocalStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 LocalStore::~LocalStore() {
+  if (impl_->users_counter != nullptr) {
+    ::munmap(const_cast<uint64_t*>(impl_->users_counter), sizeof(uint64_t));
+  }
   {
     std::lock_guard lock(impl_->queue_mu);
     impl_->stopping = true;
