@@ -650,6 +650,28 @@ struct LocalStore::Impl {
     return info;
   }
 
+  // Points info.bucket/info.key at blob `id` (inside the group transaction): the replaced blob,
+  // if any, is unlinked and the cached row dropped once the transaction commits.
+  static Status ReplaceObjectRow(Db& db, const ObjectInfo& info, const std::string& id,
+                                 Effects& effects) {
+    effects.objects.emplace_back(info.bucket, info.key);
+    Stmt old = db.Prepare("SELECT blob FROM objects WHERE bucket = ? AND key = ?");
+    old.Text(1, info.bucket).Blob(2, info.key);
+    auto row = old.Step();
+    if (!row) return row.error();
+    if (*row) effects.unlink.push_back(old.ColText(0));
+    Stmt put = db.Prepare(
+        "INSERT OR REPLACE INTO objects(bucket, key, blob, size, etag, last_modified_ms, "
+        "headers, checksum_algorithm, checksum, checksum_type, parts_count, owner, "
+        "part_sizes) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    put.Text(1, info.bucket).Blob(2, info.key).Text(3, id).Int(4, static_cast<int64_t>(info.size));
+    put.Text(5, info.etag).Int(6, info.last_modified_ms).Blob(7, EncodeHeaders(info.headers));
+    put.Int(8, static_cast<int>(info.checksum.algorithm)).Text(9, info.checksum.value);
+    put.Text(10, info.checksum.type).Int(11, info.parts_count).Text(12, info.owner);
+    put.Text(13, EncodePartSizes(info.part_sizes));
+    return put.Run();
+  }
+
   static Status BucketMustExist(Db& db, const std::string& bucket) {
     Stmt s = db.Prepare("SELECT 1 FROM buckets WHERE name = ?");
     s.Text(1, bucket);
@@ -866,25 +888,7 @@ Result<ObjectInfo> LocalStore::PutObject(ObjectInfo info, std::unique_ptr<BlobWr
   Status s = impl_->RunWrite(
       [&](Db& db, Effects& effects) -> Status {
         LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, info.bucket));
-        effects.objects.emplace_back(info.bucket, info.key);
-        Stmt old = db.Prepare("SELECT blob FROM objects WHERE bucket = ? AND key = ?");
-        old.Text(1, info.bucket).Blob(2, info.key);
-        auto row = old.Step();
-        if (!row) return row.error();
-        if (*row) effects.unlink.push_back(old.ColText(0));
-        Stmt put = db.Prepare(
-            "INSERT OR REPLACE INTO objects(bucket, key, blob, size, etag, last_modified_ms, "
-            "headers, checksum_algorithm, checksum, checksum_type, parts_count, owner, "
-            "part_sizes) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        put.Text(1, info.bucket)
-            .Blob(2, info.key)
-            .Text(3, id)
-            .Int(4, static_cast<int64_t>(info.size));
-        put.Text(5, info.etag).Int(6, info.last_modified_ms).Blob(7, EncodeHeaders(info.headers));
-        put.Int(8, static_cast<int>(info.checksum.algorithm)).Text(9, info.checksum.value);
-        put.Text(10, info.checksum.type).Int(11, info.parts_count).Text(12, info.owner);
-        put.Text(13, EncodePartSizes(info.part_sizes));
-        return put.Run();
+        return Impl::ReplaceObjectRow(db, info, id, effects);
       },
       std::move(*dirs));
   if (!s.ok()) {
@@ -1276,25 +1280,7 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
           if (!*r) break;
           effects.unlink.push_back(blobs.ColText(0));
         }
-        effects.objects.emplace_back(info.bucket, info.key);
-        Stmt old = db.Prepare("SELECT blob FROM objects WHERE bucket = ? AND key = ?");
-        old.Text(1, info.bucket).Blob(2, info.key);
-        row = old.Step();
-        if (!row) return row.error();
-        if (*row) effects.unlink.push_back(old.ColText(0));
-        Stmt put = db.Prepare(
-            "INSERT OR REPLACE INTO objects(bucket, key, blob, size, etag, last_modified_ms, "
-            "headers, checksum_algorithm, checksum, checksum_type, parts_count, owner, "
-            "part_sizes) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        put.Text(1, info.bucket)
-            .Blob(2, info.key)
-            .Text(3, id)
-            .Int(4, static_cast<int64_t>(info.size));
-        put.Text(5, info.etag).Int(6, info.last_modified_ms).Blob(7, EncodeHeaders(info.headers));
-        put.Int(8, static_cast<int>(info.checksum.algorithm)).Text(9, info.checksum.value);
-        put.Text(10, info.checksum.type).Int(11, info.parts_count).Text(12, info.owner);
-        put.Text(13, EncodePartSizes(info.part_sizes));
-        LB_RETURN_IF_ERROR(put.Run());
+        LB_RETURN_IF_ERROR(Impl::ReplaceObjectRow(db, info, id, effects));
         Stmt del_parts = db.Prepare("DELETE FROM parts WHERE upload_id = ?");
         del_parts.Text(1, upload.upload_id);
         LB_RETURN_IF_ERROR(del_parts.Run());
