@@ -6,6 +6,7 @@ import socket
 import urllib.parse
 
 import hashlib
+import time
 
 import pytest
 
@@ -228,3 +229,33 @@ def test_every_checksum_algorithm_as_header(server, bucket):
         status, _, _ = send(server, signed(server, "HEAD", "/%s/bad-%s" % (bucket, name)))
         assert status == 404
     assert leftovers(server) == []
+
+
+def test_connection_limit_answers_slowdown(server_factory, tmp_path):
+    cfg = tmp_path / "limits.toml"
+    cfg.write_text("[http]\nmax_connections = 2\n")
+    server = server_factory(extra_args=["--config", str(cfg)]).start()
+    host, port = server.endpoint[7:].rsplit(":", 1)
+    held = [socket.create_connection((host, int(port)), timeout=10) for _ in range(2)]
+    try:
+        # Both slots are taken by idle connections; a third is told to slow down, properly framed.
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", "/_health")
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status == 503 and b"<Code>SlowDown</Code>" in body
+        assert int(r.getheader("Content-Length")) == len(body) and body.endswith(b"</Error>")
+    finally:
+        for s in held:
+            s.close()
+    # Once they are gone, requests are served again.
+    deadline = time.monotonic() + 10
+    while True:
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", "/_health")
+        r = conn.getresponse()
+        r.read()
+        if r.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert r.status == 200

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <optional>
 #include <set>
+#include <system_error>
 #include <unordered_map>
 
 #include "common/clock.h"
@@ -34,6 +35,19 @@ namespace {
 
 constexpr int kLingerMs = 2000;
 constexpr size_t kIdleBufferBytes = 64 * 1024;
+
+// Sent when we cannot take a connection or request (too many connections, no thread).
+const std::string& SlowDownResponse() {
+  static const std::string response = [] {
+    std::string body =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
+        "<Message>Please reduce your request rate.</Message></Error>";
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
+           "Connection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  return response;
+}
 constexpr size_t kLingerMaxBytes = 16u << 20;
 
 // A blocking socket with poll()-based timeouts, shaped as Beast's SyncReadStream and
@@ -486,12 +500,8 @@ void Server::AcceptLoop() {
     {
       std::lock_guard lock(mu_);
       if (active_connections_ >= options_.max_connections) {
-        static constexpr std::string_view kBusy =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
-            "Connection: close\r\nContent-Length: 110\r\n\r\n"
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
-            "<Message>Please reduce your request rate.</Message></Error>";
-        (void)!::send(fd, kBusy.data(), kBusy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)!::send(fd, SlowDownResponse().data(), SlowDownResponse().size(),
+                      MSG_NOSIGNAL | MSG_DONTWAIT);
         ::close(fd);
         continue;
       }
@@ -786,10 +796,21 @@ void Server::HandOff(Loop& loop, Connection& c) {
   int fd = c.fd;
   ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
   auto node = loop.connections.extract(fd);
-  std::unique_ptr<Connection> owned = std::move(node.mapped());
-  std::thread([this, &loop, owned = std::move(owned)]() mutable {
-    RunWorker(loop, std::move(owned));
-  }).detach();
+  auto owned = std::make_shared<std::unique_ptr<Connection>>(std::move(node.mapped()));
+  try {
+    std::thread([this, &loop, owned]() mutable { RunWorker(loop, std::move(*owned)); }).detach();
+  } catch (const std::system_error& e) {
+    // Out of threads (or memory for a stack): refuse this request, keep serving the others.
+    Log().error("{}: cannot start a worker thread: {}", options_.name, e.what());
+    (void)!::send(fd, SlowDownResponse().data(), SlowDownResponse().size(),
+                  MSG_NOSIGNAL | MSG_DONTWAIT);
+    {
+      std::lock_guard lock(mu_);
+      active_fds_.erase(fd);
+      ::close(fd);
+    }
+    ConnectionEnded();
+  }
 }
 
 void Server::RunWorker(Loop& loop, std::unique_ptr<Connection> c) {
