@@ -182,7 +182,6 @@ Response ErrorResponse(const Context* ctx, const Request& request, const Failure
   }
   if (status.code() == ErrorCode::kSignatureDoesNotMatch &&
       !failure.mismatch.string_to_sign.empty()) {
-    xml.Element("AWSAccessKeyId", "");
     xml.Element("StringToSign", failure.mismatch.string_to_sign);
     xml.Element("SignatureProvided", failure.mismatch.signature_provided);
     xml.Element("StringToSignBytes", HexEncode(failure.mismatch.string_to_sign));
@@ -208,6 +207,16 @@ Response XmlResponse(std::string body, int status = 200) {
   return r;
 }
 
+// A value that may go into a response header: no control characters (CR/LF would let the
+// value start new headers; NUL would break the stored header encoding). HTAB is allowed.
+bool IsSafeHeaderValue(std::string_view value) {
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
 // Everything a stored object carries that the client set on upload.
 Result<Headers> StoredHeadersFrom(const Headers& request_headers) {
   Headers out;
@@ -216,6 +225,9 @@ Result<Headers> StoredHeadersFrom(const Headers& request_headers) {
     bool keep = h.name.rfind("x-amz-meta-", 0) == 0;
     for (const char* name : kStoredHeaders) keep = keep || h.name == name;
     if (!keep) continue;
+    if (!IsSafeHeaderValue(h.value)) {
+      return Error(ErrorCode::kInvalidArgument, "Header " + h.name + " has control characters.");
+    }
     if (h.name == "content-encoding") {
       // aws-chunked describes the transfer, not the object.
       std::string rest;
@@ -843,6 +855,10 @@ struct Service::Impl {
     }};
     for (const auto& [param, header] : kOverrides) {
       if (!ctx.HasQuery(param)) continue;
+      if (!IsSafeHeaderValue(ctx.Query(param))) {
+        return Error(ErrorCode::kInvalidArgument,
+                     std::string(param) + " must not contain control characters.");
+      }
       std::string_view name = header;
       r.headers.erase(std::remove_if(r.headers.begin(), r.headers.end(),
                                      [&](const Header& h) { return h.name == name; }),

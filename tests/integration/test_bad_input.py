@@ -259,3 +259,23 @@ def test_connection_limit_answers_slowdown(server_factory, tmp_path):
             break
         time.sleep(0.05)
     assert r.status == 200
+
+
+def test_response_overrides_cannot_inject_headers(server, s3, bucket):
+    """response-* values come from the (decoded) query string: control characters there must be
+    refused, never copied into the response head."""
+    s3.put_object(Bucket=bucket, Key="o.txt", Body=b"x")
+    for value in ["inline\r\nX-Injected: yes", "inline\nX-Injected: yes", "a\x00b"]:
+        url = s3.generate_presigned_url("get_object", Params={
+            "Bucket": bucket, "Key": "o.txt", "ResponseContentDisposition": value})
+        u = urllib.parse.urlsplit(url)
+        status, head, body = sigv4_client.raw_request(server.endpoint, "GET", u.path + "?" + u.query,
+                                                      {"host": u.netloc})
+        assert status == 400 and b"<Code>InvalidArgument</Code>" in body, (value, head)
+        assert "x-injected" not in head.lower()
+    # An ordinary override still works.
+    url = s3.generate_presigned_url("get_object", Params={
+        "Bucket": bucket, "Key": "o.txt", "ResponseContentDisposition": "attachment; filename=o.txt"})
+    u = urllib.parse.urlsplit(url)
+    status, head, body = sigv4_client.raw_request(server.endpoint, "GET", u.path + "?" + u.query, {"host": u.netloc})
+    assert status == 200 and "content-disposition: attachment; filename=o.txt" in head.lower()

@@ -13,6 +13,7 @@ import botocore.exceptions
 import pytest
 
 import sigv4_client
+from conftest import BIN
 
 UPLOADERS = 20
 
@@ -148,16 +149,12 @@ def test_first_start_writes_admin_env_and_secrets_stay_out_of_logs(server, s3):
 
 
 def test_second_server_on_same_data_dir_is_refused(server, tmp_path):
-    import subprocess
-    from conftest import BIN
     r = subprocess.run([BIN, "serve", "--data", server.data_dir, "--s3-listen", "127.0.0.1:0"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "in use" in r.stderr
 
 
 def test_cli_errors_name_the_flag(tmp_path):
-    import subprocess
-    from conftest import BIN
     r = subprocess.run([BIN, "serve", "--data", str(tmp_path / "d"), "--s3-listen", "nonsense"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "s3.listen" in r.stderr
@@ -185,14 +182,9 @@ def test_trusted_proxy_forwarded_address(server_factory):
     # Behind a trusted proxy the log names the real client; otherwise the header is ignored.
     assert "203.0.113.9(via 127.0.0.1)" in trusting.read_log()
     assert "203.0.113.9" not in plain.read_log()
-    r = subprocess.run([BIN_PATH(), "serve", "--trusted-proxy", "10.0.0.0/99", "--data", "/nonexistent/x"],
+    r = subprocess.run([BIN, "serve", "--trusted-proxy", "10.0.0.0/99", "--data", "/nonexistent/x"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "trusted_proxies" in r.stderr
-
-
-def BIN_PATH():
-    from conftest import BIN
-    return BIN
 
 
 def test_first_start_examples_work_as_printed(server_factory, tmp_path):
@@ -200,7 +192,7 @@ def test_first_start_examples_work_as_printed(server_factory, tmp_path):
     server = server_factory().start()
     # The fixture consumes the server's stdout; print the block from a short-lived second start
     # on another directory, then point it at the running server.
-    r = subprocess.run(["timeout", "-s", "TERM", "3", BIN_PATH(), "serve", "--data", str(tmp_path / "d"),
+    r = subprocess.run(["timeout", "-s", "TERM", "3", BIN, "serve", "--data", str(tmp_path / "d"),
                         "--s3-listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
     block = r.stdout.split("Try", 1)[1].split("\n", 1)[1]
     block = block.replace(str(tmp_path / "d"), server.data_dir)

@@ -1328,9 +1328,10 @@ Result<ListUploadsResult> LocalStore::ListUploads(const std::string& bucket,
     Stmt s = db.Prepare(
         "SELECT upload_id, key, initiated_ms, headers, checksum_algorithm, checksum_type, owner "
         "FROM uploads WHERE bucket = ? AND (key > ? OR (key = ? AND upload_id > ?)) "
-        "ORDER BY key, upload_id");
+        "AND key >= ? ORDER BY key, upload_id");
     s.Text(1, bucket).Blob(2, options.key_marker).Blob(3, options.key_marker);
     s.Text(4, options.upload_id_marker.empty() ? std::string(1, '\x7f') : options.upload_id_marker);
+    s.Blob(5, options.prefix);  // seek to the prefix; the loop stops once past it
     ListUploadsResult result;
     std::string last_prefix;
     int emitted = 0;
@@ -1339,7 +1340,7 @@ Result<ListUploadsResult> LocalStore::ListUploads(const std::string& bucket,
       if (!row) return row.error();
       if (!*row) break;
       std::string key = s.ColText(1);
-      if (key.compare(0, options.prefix.size(), options.prefix) != 0) continue;
+      if (key.compare(0, options.prefix.size(), options.prefix) != 0) break;  // sorted: past it
       if (emitted == options.max_uploads) {
         result.truncated = true;
         break;
