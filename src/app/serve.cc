@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -10,6 +11,7 @@
 #include "config/config.h"
 #include "http/server/server.h"
 #include "platform/file_util.h"
+#include "s3/janitor.h"
 #include "s3/service.h"
 #include "store/local/local_store.h"
 
@@ -24,6 +26,8 @@ struct ServeFlags {
   std::vector<std::string> domains;
   std::vector<std::string> trusted_proxies;
   int64_t lifecycle_day_seconds = 0;
+  int64_t lifecycle_interval_seconds = -1;
+  int64_t lifecycle_clock_offset_seconds = 0;
   bool quiet_access_log = false;
 };
 
@@ -58,6 +62,12 @@ int RunServe(const ServeFlags& flags) {
   if (!flags.domains.empty()) cfg.s3.domains = flags.domains;
   if (!flags.trusted_proxies.empty()) cfg.s3.trusted_proxies = flags.trusted_proxies;
   if (flags.lifecycle_day_seconds > 0) cfg.lifecycle_day_seconds = flags.lifecycle_day_seconds;
+  if (flags.lifecycle_interval_seconds >= 0) {
+    cfg.lifecycle_interval_seconds = flags.lifecycle_interval_seconds;
+  }
+  if (flags.lifecycle_clock_offset_seconds != 0) {
+    cfg.lifecycle_clock_offset_seconds = flags.lifecycle_clock_offset_seconds;
+  }
   if (flags.quiet_access_log) cfg.http.access_log = false;
   if (Status s = config::Validate(cfg); !s.ok()) {
     std::fprintf(stderr, "logbucket serve: %s\n", s.message().c_str());
@@ -138,6 +148,16 @@ int RunServe(const ServeFlags& flags) {
     if (!s.ok()) Log().warn("could not write {}: {}", env_path, s.message());
   }
 
+  s3::JanitorOptions janitor_options;
+  janitor_options.day_ms = cfg.lifecycle_day_seconds * 1000;
+  janitor_options.interval_ms =
+      cfg.lifecycle_interval_seconds > 0
+          ? cfg.lifecycle_interval_seconds * 1000
+          : std::clamp<int64_t>(cfg.lifecycle_day_seconds * 1000 / 4, 1000, 3600 * 1000);
+  janitor_options.clock_offset_ms = cfg.lifecycle_clock_offset_seconds * 1000;
+  s3::Janitor janitor(**store, janitor_options);
+  janitor.Start();
+
   server.Start();
   std::printf("logbucket is serving S3 at %s (data: %s)\n", endpoint.c_str(), cfg.data_dir.c_str());
   if (admin != nullptr) {
@@ -165,6 +185,7 @@ int RunServe(const ServeFlags& flags) {
   Log().info("received {}, draining (up to {} s)", received == SIGTERM ? "SIGTERM" : "SIGINT",
              cfg.http.drain_seconds);
   int forced = server.Shutdown(cfg.http.drain_seconds);
+  janitor.Stop();
   if (forced > 0) Log().warn("closed {} connections still busy after the drain", forced);
   Log().info("stopped");
   return 0;
@@ -187,6 +208,10 @@ void RegisterServe(CLI::App& app, int& exit_code) {
                   "CIDR of a proxy whose X-Forwarded-For is trusted; repeatable");
   cmd->add_option("--lifecycle-day-seconds", flags->lifecycle_day_seconds,
                   "length of one lifecycle day in seconds (tests)");
+  cmd->add_option("--lifecycle-interval-seconds", flags->lifecycle_interval_seconds,
+                  "time between lifecycle janitor passes (default: a quarter day, at most 1 h)");
+  cmd->add_option("--lifecycle-clock-offset-seconds", flags->lifecycle_clock_offset_seconds,
+                  "the janitor acts as if it were this much later (testing expiry)");
   cmd->add_flag("--no-access-log", flags->quiet_access_log, "do not log one line per request");
   cmd->callback([flags, &exit_code] { exit_code = RunServe(*flags); });
 }

@@ -329,4 +329,42 @@ std::optional<int64_t> ParseHttpDate(std::string_view text) {
   return FromFields(*y, month, *d, *h, *mi, *s);
 }
 
+std::optional<int64_t> ParseIso8601(std::string_view text) {
+  text = TrimWhitespace(text);
+  if (text.size() < 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
+  auto y = Digits(text, 0, 4), mo = Digits(text, 5, 2), d = Digits(text, 8, 2);
+  if (!y || !mo || !d || *mo < 1 || *mo > 12 || *d < 1 || *d > 31) return std::nullopt;
+  int h = 0, mi = 0, sec = 0;
+  int64_t offset_s = 0;
+  if (text.size() > 10) {
+    if (text.size() < 19 || (text[10] != 'T' && text[10] != 't') || text[13] != ':' ||
+        text[16] != ':') {
+      return std::nullopt;
+    }
+    auto hh = Digits(text, 11, 2), mm = Digits(text, 14, 2), ss = Digits(text, 17, 2);
+    if (!hh || !mm || !ss || *hh > 23 || *mm > 59 || *ss > 60) return std::nullopt;
+    h = *hh;
+    mi = *mm;
+    sec = *ss;
+    std::string_view rest = text.substr(19);
+    if (!rest.empty() && rest[0] == '.') {
+      size_t i = 1;
+      while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9') ++i;
+      if (i == 1) return std::nullopt;
+      rest.remove_prefix(i);
+    }
+    if (rest == "Z" || rest == "z") {
+    } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
+      auto oh = Digits(rest, 1, 2), om = Digits(rest, 4, 2);
+      if (!oh || !om) return std::nullopt;
+      offset_s = (*oh * 3600 + *om * 60) * (rest[0] == '+' ? 1 : -1);
+    } else {
+      return std::nullopt;
+    }
+  }
+  auto base = FromFields(*y, *mo, *d, h, mi, sec);
+  if (!base) return std::nullopt;
+  return *base - offset_s * 1000;
+}
+
 }  // namespace logbucket

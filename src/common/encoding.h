@@ -39,5 +39,7 @@ std::string FormatHttpDate(int64_t unix_ms);                  // Fri, 03 Feb 200
 std::string FormatAmzDate(int64_t unix_ms);                   // 20060203T164509Z
 std::optional<int64_t> ParseAmzDate(std::string_view text);   // 20060203T164509Z
 std::optional<int64_t> ParseHttpDate(std::string_view text);  // RFC 1123 (and ISO 8601)
+// 2006-02-03, 2006-02-03T16:45:09Z, with optional .fraction and ±HH:MM instead of Z.
+std::optional<int64_t> ParseIso8601(std::string_view text);
 
 }  // namespace logbucket

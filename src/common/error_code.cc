@@ -68,6 +68,7 @@ constexpr std::array kTable = {
         {"MalformedXML", 400,
          "The XML you provided was not well-formed or did not validate against our published "
          "schema."}},
+    Row{ErrorCode::kMalformedPolicy, {"MalformedPolicy", 400, "Policies must be valid JSON."}},
     Row{ErrorCode::kMetadataTooLarge,
         {"MetadataTooLarge", 400,
          "Your metadata headers exceed the maximum allowed metadata size."}},
@@ -78,7 +79,11 @@ constexpr std::array kTable = {
     Row{ErrorCode::kMissingSecurityHeader,
         {"MissingSecurityHeader", 400, "Your request is missing a required header."}},
     Row{ErrorCode::kNoSuchBucket, {"NoSuchBucket", 404, "The specified bucket does not exist"}},
+    Row{ErrorCode::kNoSuchBucketPolicy,
+        {"NoSuchBucketPolicy", 404, "The bucket policy does not exist"}},
     Row{ErrorCode::kNoSuchKey, {"NoSuchKey", 404, "The specified key does not exist."}},
+    Row{ErrorCode::kNoSuchLifecycleConfiguration,
+        {"NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist"}},
     Row{ErrorCode::kNoSuchUpload,
         {"NoSuchUpload", 404,
          "The specified multipart upload does not exist. The upload ID might be invalid, or the "

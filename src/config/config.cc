@@ -49,6 +49,8 @@ Status Apply(const toml::table& root, Config& c) {
   integer(r["http"]["max_header_bytes"], c.http.max_header_bytes);
   if (auto v = r["http"]["access_log"].value<bool>()) c.http.access_log = *v;
   integer(r["lifecycle"]["day_seconds"], c.lifecycle_day_seconds);
+  integer(r["lifecycle"]["interval_seconds"], c.lifecycle_interval_seconds);
+  integer(r["lifecycle"]["clock_offset_seconds"], c.lifecycle_clock_offset_seconds);
   return Status::Ok();
 }
 
@@ -121,6 +123,9 @@ Status Validate(const Config& c) {
     return bad("http.max_header_bytes must be between 1 KiB and 1 MiB");
   }
   if (c.lifecycle_day_seconds < 1) return bad("lifecycle.day_seconds must be at least 1");
+  if (c.lifecycle_interval_seconds < 0) {
+    return bad("lifecycle.interval_seconds must be 0 (automatic) or more");
+  }
   for (const std::string& p : c.s3.trusted_proxies) {
     if (auto cidr = ParseCidr(p); !cidr)
       return bad("s3.trusted_proxies: " + cidr.error().message());

@@ -15,14 +15,11 @@ constexpr std::array kUnsupportedSubresources = {"accelerate",
                                                  "intelligent-tiering",
                                                  "inventory",
                                                  "legal-hold",
-                                                 "lifecycle",
                                                  "logging",
                                                  "metrics",
                                                  "notification",
                                                  "object-lock",
                                                  "ownershipControls",
-                                                 "policy",
-                                                 "policyStatus",
                                                  "publicAccessBlock",
                                                  "replication",
                                                  "requestPayment",
@@ -104,6 +101,22 @@ std::string_view OperationName(Operation op) {
       return "AbortMultipartUpload";
     case Operation::kListParts:
       return "ListParts";
+    case Operation::kGetBucketPolicy:
+      return "GetBucketPolicy";
+    case Operation::kPutBucketPolicy:
+      return "PutBucketPolicy";
+    case Operation::kDeleteBucketPolicy:
+      return "DeleteBucketPolicy";
+    case Operation::kGetBucketPolicyStatus:
+      return "GetBucketPolicyStatus";
+    case Operation::kGetBucketLifecycle:
+      return "GetBucketLifecycleConfiguration";
+    case Operation::kPutBucketLifecycle:
+      return "PutBucketLifecycleConfiguration";
+    case Operation::kDeleteBucketLifecycle:
+      return "DeleteBucketLifecycle";
+    case Operation::kExplain:
+      return "Explain";
     case Operation::kNotImplemented:
       return "NotImplemented";
   }
@@ -142,6 +155,9 @@ Result<Endpoint> Route(const RouteInput& in) {
     if (bucket == "_health" && key.empty() && (method == "GET" || method == "HEAD")) {
       return Endpoint{Operation::kHealth, {}, {}, {}};
     }
+    if (bucket == "_logbucket" && key == "explain" && method == "GET") {
+      return Endpoint{Operation::kExplain, {}, {}, {}};
+    }
   }
 
   // IAM/STS style form posts and SigV2 are not S3 REST: refuse at once.
@@ -152,6 +168,31 @@ Result<Endpoint> Route(const RouteInput& in) {
     // POST / is how IAM/STS form requests (Action=... in the body) arrive.
     if (method == "POST") return Unsupported("the IAM/STS query API (POST /)");
     return Error(ErrorCode::kMethodNotAllowed);
+  }
+  if (key.empty()) {
+    // Bucket configuration documents.
+    auto config = [&](Operation get, Operation put, Operation del) -> Result<Endpoint> {
+      if (method == "GET") return Endpoint{get, bucket, {}, {}};
+      if (method == "PUT") return Endpoint{put, bucket, {}, {}};
+      if (method == "DELETE") return Endpoint{del, bucket, {}, {}};
+      return Error(ErrorCode::kMethodNotAllowed);
+    };
+    if (Has(q, "policy")) {
+      return config(Operation::kGetBucketPolicy, Operation::kPutBucketPolicy,
+                    Operation::kDeleteBucketPolicy);
+    }
+    if (Has(q, "policyStatus")) {
+      if (method == "GET") return Endpoint{Operation::kGetBucketPolicyStatus, bucket, {}, {}};
+      return Error(ErrorCode::kMethodNotAllowed);
+    }
+    if (Has(q, "lifecycle")) {
+      return config(Operation::kGetBucketLifecycle, Operation::kPutBucketLifecycle,
+                    Operation::kDeleteBucketLifecycle);
+    }
+  } else {
+    for (const char* sub : {"policy", "policyStatus", "lifecycle"}) {
+      if (Has(q, sub)) return Unsupported(std::string("?") + sub + " on an object", bucket, key);
+    }
   }
   for (const char* sub : kUnsupportedSubresources) {
     if (Has(q, sub)) return Unsupported(std::string("?") + sub, bucket, key);

@@ -37,6 +37,14 @@ enum class Operation {
   kCompleteMultipartUpload,
   kAbortMultipartUpload,
   kListParts,
+  kGetBucketPolicy,
+  kPutBucketPolicy,
+  kDeleteBucketPolicy,
+  kGetBucketPolicyStatus,
+  kGetBucketLifecycle,
+  kPutBucketLifecycle,
+  kDeleteBucketLifecycle,
+  kExplain,         // GET /_logbucket/explain: admin-only access-decision explanations
   kNotImplemented,  // a known S3 API we do not offer
 };
 

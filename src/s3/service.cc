@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <array>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <unordered_map>
 
 #include "common/encoding.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "policy/policy.h"
+#include "s3/access.h"
+#include "s3/lifecycle.h"
 #include "s3/router.h"
 #include "s3/xml.h"
 #include "sigv4/sigv4.h"
@@ -40,6 +44,10 @@ struct Context {
   store::User user;
   sigv4::Authenticated auth;
   int64_t now_ms = 0;
+  bool anonymous = false;
+  std::string client_ip{};  // aws:SourceIp: the peer, or the client behind a trusted proxy
+  bool secure_transport = false;
+  std::optional<store::Bucket> bucket{};  // the endpoint's bucket, once authorisation loaded it
 
   std::string_view Query(std::string_view key) const {
     const QueryParam* p = FindQuery(query, key);
@@ -296,6 +304,9 @@ struct Service::Impl {
   store::Store& store;
   store::UserDirectory& users;
   std::vector<Cidr> trusted_proxies;
+  DocumentCache<policy::Policy> policies;
+  DocumentCache<lifecycle::Configuration> lifecycles;
+  DecisionLog decisions;
   Impl(ServiceOptions o, store::Store& s, store::UserDirectory& u)
       : options(std::move(o)), store(s), users(u) {
     for (const std::string& p : options.s3.trusted_proxies) {
@@ -478,12 +489,292 @@ struct Service::Impl {
 
   // ----------------------------------------------------------------- access
 
-  // Owner or admin may act on a bucket (bucket policies come with their own module).
-  Status AuthorizeBucket(const Context& ctx, const std::string& bucket) {
-    auto b = store.GetBucket(bucket);
+  // Loads a bucket (once per request for the endpoint's bucket).
+  Result<store::Bucket> LoadBucket(Context& ctx, const std::string& name) {
+    if (ctx.bucket && ctx.bucket->name == name) return *ctx.bucket;
+    auto b = store.GetBucket(name);
     if (!b) return b.error();
-    if (ctx.user.admin || b->owner == ctx.user.name) return Status::Ok();
+    if (name == ctx.endpoint.bucket) ctx.bucket = *b;
+    return b;
+  }
+
+  std::shared_ptr<const policy::Policy> ParsedPolicy(const store::Bucket& b) {
+    if (b.policy.empty()) return nullptr;
+    if (auto cached = policies.Find(b.name, b.policy)) return cached;
+    auto parsed = policy::Policy::Parse(b.policy);
+    if (!parsed) {
+      // Validated when stored, so only a grammar change could get here: deny rather than guess.
+      Log().error("bucket {}: stored policy no longer parses: {}", b.name,
+                  parsed.error().message());
+      return nullptr;
+    }
+    auto shared = std::make_shared<const policy::Policy>(std::move(*parsed));
+    policies.Insert(b.name, b.policy, shared);
+    return shared;
+  }
+
+  std::shared_ptr<const lifecycle::Configuration> ParsedLifecycle(const store::Bucket& b) {
+    if (b.lifecycle.empty()) return nullptr;
+    if (auto cached = lifecycles.Find(b.name, b.lifecycle)) return cached;
+    auto parsed = lifecycle::Parse(b.lifecycle);
+    if (!parsed) return nullptr;
+    auto shared = std::make_shared<const lifecycle::Configuration>(std::move(*parsed));
+    lifecycles.Insert(b.name, b.lifecycle, shared);
+    return shared;
+  }
+
+  // The request as a policy sees it: principal, action, resource and condition keys.
+  policy::Request PolicyRequest(const Context& ctx, std::string_view action,
+                                const std::string& bucket, const std::string& key) const {
+    policy::Request r;
+    r.anonymous = ctx.anonymous;
+    r.user = ctx.user.name;
+    r.action = std::string(action);
+    r.resource = "arn:aws:s3:::" + bucket;
+    if (!key.empty()) r.resource += "/" + key;
+    r.Set("aws:SourceIp", ctx.client_ip);
+    r.Set("aws:SecureTransport", ctx.secure_transport ? "true" : "false");
+    r.Set("aws:CurrentTime", FormatIso8601(ctx.now_ms));
+    r.Set("aws:EpochTime", std::to_string(ctx.now_ms / 1000));
+    r.Set("aws:PrincipalType", ctx.anonymous ? "Anonymous" : "User");
+    if (!ctx.anonymous) {
+      r.Set("aws:username", ctx.user.name);
+      r.Set("aws:userid", ctx.user.name);
+      r.Set("aws:PrincipalArn", "arn:aws:iam:::user/" + ctx.user.name);
+      r.Set("s3:authType", ctx.auth.presigned ? "REST-QUERY-STRING" : "REST-HEADER");
+      r.Set("s3:signatureversion", "AWS4-HMAC-SHA256");
+    }
+    for (const char* h : {"user-agent", "referer"}) {
+      if (auto v = ctx.Header(h))
+        r.Set(std::string("aws:") + (h[0] == 'u' ? "UserAgent" : "Referer"), std::string(*v));
+    }
+    for (const char* h :
+         {"x-amz-content-sha256", "x-amz-acl", "x-amz-copy-source", "x-amz-metadata-directive",
+          "x-amz-storage-class", "x-amz-server-side-encryption"}) {
+      if (auto v = ctx.Header(h)) r.Set(std::string("s3:") + h, std::string(*v));
+    }
+    if (action == "s3:ListBucket" && ctx.endpoint.operation != Operation::kHeadBucket) {
+      r.Set("s3:prefix", std::string(ctx.Query("prefix")));
+      if (ctx.HasQuery("delimiter")) r.Set("s3:delimiter", std::string(ctx.Query("delimiter")));
+      r.Set("s3:max-keys", ctx.HasQuery("max-keys") ? std::string(ctx.Query("max-keys")) : "1000");
+    }
+    return r;
+  }
+
+  static bool ManagesPolicy(std::string_view action) {
+    return action == "s3:GetBucketPolicy" || action == "s3:PutBucketPolicy" ||
+           action == "s3:DeleteBucketPolicy";
+  }
+
+  Status Deny(const Context& ctx, std::string explanation) {
+    Log().info("{} access denied: {}", ctx.request.request_id, explanation);
+    decisions.Record(ctx.request.request_id, "deny: " + explanation);
     return Error(ErrorCode::kAccessDenied);
+  }
+
+  // Bucket policy evaluation, on every request: explicit Deny > Allow > implicit deny; the
+  // bucket owner and admin keys are allowed unless a statement denies them (admins can always
+  // manage the policy itself, so a bad policy can never lock the operator out).
+  Status Authorize(Context& ctx, std::string_view action, const std::string& bucket_name,
+                   const std::string& key) {
+    auto bucket = LoadBucket(ctx, bucket_name);
+    if (!bucket) return bucket.error();
+    const bool privileged = !ctx.anonymous && (ctx.user.admin || bucket->owner == ctx.user.name);
+    std::string who = ctx.anonymous ? "anonymous" : "user/" + ctx.user.name;
+    auto parsed = ParsedPolicy(*bucket);
+    if (!parsed) {
+      if (privileged) return Status::Ok();
+      return Deny(ctx, "implicit deny: bucket " + bucket_name + " has no policy and " + who +
+                           " (from " + ctx.client_ip + ") is not its owner");
+    }
+    policy::Request pr = PolicyRequest(ctx, action, bucket_name, key);
+    policy::Explanation e = parsed->Evaluate(pr);
+    switch (e.decision) {
+      case policy::Decision::kAllow:
+        if (!privileged) decisions.Record(ctx.request.request_id, e.ToString(pr));
+        return Status::Ok();
+      case policy::Decision::kExplicitDeny:
+        if (ctx.user.admin && !ctx.anonymous && ManagesPolicy(action)) {
+          Log().warn("{} admin {} overrides {}", ctx.request.request_id, ctx.user.name,
+                     e.ToString(pr));
+          return Status::Ok();
+        }
+        return Deny(ctx, e.ToString(pr));
+      case policy::Decision::kImplicitDeny:
+        if (privileged) return Status::Ok();
+        return Deny(ctx, e.ToString(pr) + " (from " + ctx.client_ip + ")");
+    }
+    return Error(ErrorCode::kAccessDenied);
+  }
+
+  // The check every operation gets before its handler runs.
+  Status AuthorizeEndpoint(Context& ctx) {
+    const Operation op = ctx.endpoint.operation;
+    switch (op) {
+      case Operation::kListBuckets:
+      case Operation::kCreateBucket:
+        if (ctx.anonymous) {
+          return Deny(ctx, std::string(IamAction(op)) + " needs credentials (anonymous from " +
+                               ctx.client_ip + ")");
+        }
+        return Status::Ok();
+      case Operation::kExplain:
+        if (ctx.anonymous || !ctx.user.admin) {
+          return Deny(ctx, "the explain endpoint is for admin keys");
+        }
+        return Status::Ok();
+      case Operation::kDeleteObjects: {
+        // Checked per key (s3:DeleteObject), as AWS does; the bucket must exist.
+        auto b = LoadBucket(ctx, ctx.endpoint.bucket);
+        return b ? Status::Ok() : b.error();
+      }
+      default:
+        break;
+    }
+    std::string_view action = IamAction(op);
+    return Authorize(ctx, action, ctx.endpoint.bucket,
+                     IsObjectOperation(op) ? ctx.endpoint.key : std::string());
+  }
+
+  void AddExpiration(Context& ctx, Response& r, const ObjectInfo& info) {
+    if (!ctx.bucket || ctx.bucket->lifecycle.empty()) return;
+    auto config = ParsedLifecycle(*ctx.bucket);
+    if (!config) return;
+    auto tags = lifecycle::ParseTagSet(FindHeader(info.headers, "x-amz-tagging").value_or(""));
+    if (auto v = lifecycle::ExpirationHeader(*config, info.key, info.size, tags,
+                                             info.last_modified_ms)) {
+      r.SetHeader("x-amz-expiration", *v);
+    }
+  }
+
+  // ----------------------------------------------------------------- bucket documents
+
+  Result<Response> GetBucketPolicy(Context& ctx) {
+    auto b = LoadBucket(ctx, ctx.endpoint.bucket);
+    if (!b) return b.error();
+    if (b->policy.empty()) return Error(ErrorCode::kNoSuchBucketPolicy);
+    Response r;
+    r.SetHeader("content-type", "application/json");
+    r.body = b->policy;
+    return r;
+  }
+
+  Result<Response> PutBucketPolicy(Context& ctx) {
+    auto body = ReadSmallBody(ctx);
+    if (!body) {
+      if (body.error().code() == ErrorCode::kMalformedXML) {
+        return Error(ErrorCode::kMalformedPolicy, "Policies must be no larger than 20 KB");
+      }
+      return body.error();
+    }
+    policy::ParseOptions parse;
+    parse.bucket = ctx.endpoint.bucket;
+    auto known = users.ListUsers();
+    if (!known) return known.error();
+    parse.user_exists = [&](std::string_view name) {
+      return std::any_of(known->begin(), known->end(),
+                         [&](const store::User& u) { return u.name == name; });
+    };
+    auto parsed = policy::Policy::Parse(*body, parse);
+    if (!parsed) return parsed.error();
+    LB_RETURN_IF_ERROR(store.SetBucketPolicy(ctx.endpoint.bucket, *body));
+    Log().info("{} bucket {}: policy set by {} ({} statements)", ctx.request.request_id,
+               ctx.endpoint.bucket, ctx.user.name, parsed->statement_count());
+    Response r;
+    r.status = 204;
+    return r;
+  }
+
+  Result<Response> DeleteBucketPolicy(Context& ctx) {
+    LB_RETURN_IF_ERROR(store.SetBucketPolicy(ctx.endpoint.bucket, ""));
+    Log().info("{} bucket {}: policy deleted by {}", ctx.request.request_id, ctx.endpoint.bucket,
+               ctx.user.name);
+    Response r;
+    r.status = 204;
+    return r;
+  }
+
+  Result<Response> GetBucketPolicyStatus(Context& ctx) {
+    auto b = LoadBucket(ctx, ctx.endpoint.bucket);
+    if (!b) return b.error();
+    auto parsed = ParsedPolicy(*b);
+    XmlWriter xml("PolicyStatus");
+    xml.Element("IsPublic", parsed && parsed->IsPublic() ? "true" : "false");
+    return XmlResponse(xml.Finish());
+  }
+
+  Result<Response> GetBucketLifecycle(Context& ctx) {
+    auto b = LoadBucket(ctx, ctx.endpoint.bucket);
+    if (!b) return b.error();
+    if (b->lifecycle.empty()) return Error(ErrorCode::kNoSuchLifecycleConfiguration);
+    return XmlResponse(b->lifecycle);
+  }
+
+  Result<Response> PutBucketLifecycle(Context& ctx) {
+    auto body = ReadSmallBody(ctx);
+    if (!body) return body.error();
+    auto parsed = lifecycle::Parse(*body);
+    if (!parsed) return parsed.error();
+    // Stored in canonical form, so generated rule IDs stay stable.
+    LB_RETURN_IF_ERROR(store.SetBucketLifecycle(ctx.endpoint.bucket, lifecycle::ToXml(*parsed)));
+    Log().info("{} bucket {}: lifecycle set by {} ({} rules)", ctx.request.request_id,
+               ctx.endpoint.bucket, ctx.user.name, parsed->rules.size());
+    return Response{};
+  }
+
+  Result<Response> DeleteBucketLifecycle(Context& ctx) {
+    LB_RETURN_IF_ERROR(store.SetBucketLifecycle(ctx.endpoint.bucket, ""));
+    Response r;
+    r.status = 204;
+    return r;
+  }
+
+  // GET /_logbucket/explain?request-id=ID: why a recent request was allowed or denied.
+  // GET /_logbucket/explain?bucket=B&action=A[&key=K][&ip=IP][&user=NAME]: what the bucket's
+  // live policy decides for such a request (anonymous unless user is given).
+  Result<Response> Explain(Context& ctx) {
+    nlohmann::json out;
+    if (ctx.HasQuery("request-id")) {
+      std::string id(ctx.Query("request-id"));
+      auto found = decisions.Find(id);
+      if (!found) {
+        return Error(ErrorCode::kNotFound, "no recorded decision for request " + id +
+                                               " (only policy decisions and denials are kept)");
+      }
+      out = {{"request_id", id}, {"explanation", *found}};
+    } else {
+      std::string bucket(ctx.Query("bucket"));
+      std::string action(ctx.Query("action"));
+      if (bucket.empty() || action.empty()) {
+        return Error(ErrorCode::kInvalidArgument, "give request-id, or bucket and action");
+      }
+      Context sim{ctx.request, ctx.query, ctx.endpoint, {}, {}, ctx.now_ms};
+      sim.anonymous = !ctx.HasQuery("user");
+      if (!sim.anonymous) sim.user.name = std::string(ctx.Query("user"));
+      sim.client_ip = ctx.HasQuery("ip") ? std::string(ctx.Query("ip")) : ctx.client_ip;
+      auto b = store.GetBucket(bucket);
+      if (!b) return b.error();
+      std::string key(ctx.Query("key"));
+      policy::Request pr = PolicyRequest(sim, action, bucket, key);
+      bool privileged = !sim.anonymous && b->owner == sim.user.name;
+      auto parsed = ParsedPolicy(*b);
+      std::string text;
+      std::string decision;
+      if (!parsed) {
+        decision = privileged ? "allow" : "implicit deny";
+        text = privileged ? "allowed: the bucket owner (no policy)" : "implicit deny: no policy";
+      } else {
+        auto e = parsed->Evaluate(pr);
+        decision = std::string(policy::DecisionName(e.decision));
+        if (e.decision == policy::Decision::kImplicitDeny && privileged) decision = "allow";
+        text = e.ToString(pr);
+      }
+      out = {{"decision", decision}, {"explanation", text}, {"source_ip", sim.client_ip}};
+    }
+    Response r;
+    r.SetHeader("content-type", "application/json");
+    r.body = out.dump() + "\n";
+    return r;
   }
 
   // ----------------------------------------------------------------- buckets
@@ -528,7 +819,7 @@ struct Service::Impl {
                    "The specified location-constraint '" + asked +
                        "' is not valid; this endpoint serves region '" + region + "'.");
     }
-    store::Bucket bucket{ctx.endpoint.bucket, ctx.now_ms, ctx.user.name, region};
+    store::Bucket bucket{ctx.endpoint.bucket, ctx.now_ms, ctx.user.name, region, {}, {}};
     // A repeated create by the owner is 409 BucketAlreadyOwnedByYou (as every AWS region but
     // the legacy us-east-1 behaviour, Ceph RGW and MinIO answer), so scripts can tell.
     LB_RETURN_IF_ERROR(store.CreateBucket(bucket));
@@ -537,15 +828,13 @@ struct Service::Impl {
     return r;
   }
 
-  Result<Response> HeadBucket(Context& ctx) {
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+  Result<Response> HeadBucket(Context&) {
     Response r;
     r.SetHeader("x-amz-bucket-region", options.s3.region);
     return r;
   }
 
   Result<Response> DeleteBucket(Context& ctx) {
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     LB_RETURN_IF_ERROR(store.DeleteBucket(ctx.endpoint.bucket));
     Response r;
     r.status = 204;
@@ -553,7 +842,6 @@ struct Service::Impl {
   }
 
   Result<Response> GetBucketLocation(Context& ctx) {
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     auto bucket = store.GetBucket(ctx.endpoint.bucket);
     if (!bucket) return bucket.error();
     // AWS answers an empty constraint for us-east-1.
@@ -565,14 +853,12 @@ struct Service::Impl {
     return XmlResponse(std::move(body));
   }
 
-  Result<Response> GetBucketVersioning(Context& ctx) {
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+  Result<Response> GetBucketVersioning(Context&) {
     XmlWriter xml("VersioningConfiguration");  // never enabled: no Status element
     return XmlResponse(xml.Finish());
   }
 
   Result<Response> GetAcl(Context& ctx) {
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     std::string owner = ctx.user.name;
     if (auto b = store.GetBucket(ctx.endpoint.bucket)) owner = b->owner;
     if (ctx.endpoint.operation == Operation::kGetObjectAcl) {
@@ -614,7 +900,6 @@ struct Service::Impl {
   }
 
   Result<Response> ListObjects(Context& ctx, bool v2) {
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     auto max_keys = MaxKeys(ctx, "max-keys");
     if (!max_keys) return max_keys.error();
     auto url = UrlEncoding(ctx);
@@ -688,7 +973,6 @@ struct Service::Impl {
   }
 
   Result<Response> ListObjectVersions(Context& ctx) {
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     auto max_keys = MaxKeys(ctx, "max-keys");
     if (!max_keys) return max_keys.error();
     auto url = UrlEncoding(ctx);
@@ -744,7 +1028,6 @@ struct Service::Impl {
   Result<Response> PutObject(Context& ctx) {
     LB_RETURN_IF_ERROR(store::ValidateKey(ctx.endpoint.key));
     LB_RETURN_IF_ERROR(RejectUnsupportedHeaders(ctx.request.headers));
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     auto headers = StoredHeadersFrom(ctx.request.headers);
     if (!headers) return headers.error();
     // Conditional writes (If-None-Match: * / If-Match) as S3 offers them since 2024.
@@ -775,12 +1058,12 @@ struct Service::Impl {
     Response r;
     r.SetHeader("etag", Quote(stored->etag));
     AddChecksumHeaders(r, stored->checksum);
+    AddExpiration(ctx, r, *stored);
     return r;
   }
 
   Result<Response> GetOrHeadObject(Context& ctx, bool head) {
     LB_RETURN_IF_ERROR(CheckVersionId(ctx));
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     Response r;
     store::OpenedObject opened;
     if (head) {
@@ -839,6 +1122,7 @@ struct Service::Impl {
     }
 
     AddObjectHeaders(r, info);
+    AddExpiration(ctx, r, info);
     // Checksums describe the whole object: only on full reads, and only when asked.
     if (!partial) {
       auto mode = ctx.Header("x-amz-checksum-mode");
@@ -887,7 +1171,6 @@ struct Service::Impl {
 
   Result<Response> DeleteObject(Context& ctx) {
     LB_RETURN_IF_ERROR(CheckVersionId(ctx));
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     if (auto if_match = ctx.Header("if-match")) {
       auto existing = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
       if (!existing) return existing.error();
@@ -900,7 +1183,6 @@ struct Service::Impl {
   }
 
   Result<Response> DeleteObjects(Context& ctx) {
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     auto body = ReadSmallBody(ctx);
     if (!body) return body.error();
     auto request = ParseDeleteRequest(*body);
@@ -917,6 +1199,11 @@ struct Service::Impl {
       Status valid = store::ValidateKey(o.key);
       if (!valid.ok()) {
         results[i] = valid;
+        continue;
+      }
+      Status allowed = Authorize(ctx, "s3:DeleteObject", ctx.endpoint.bucket, o.key);
+      if (!allowed.ok()) {
+        results[i] = allowed;
         continue;
       }
       keys.push_back(o.key);
@@ -1011,8 +1298,7 @@ struct Service::Impl {
     LB_RETURN_IF_ERROR(RejectUnsupportedHeaders(ctx.request.headers));
     auto source = ParseCopySource(ctx);
     if (!source) return source.error();
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, source->bucket));
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    LB_RETURN_IF_ERROR(Authorize(ctx, "s3:GetObject", source->bucket, source->key));
     auto opened = store.GetObject(source->bucket, source->key);
     if (!opened) return opened.error();
     const ObjectInfo& src = opened->info;
@@ -1072,6 +1358,7 @@ struct Service::Impl {
     }
     Response r = XmlResponse(xml.Finish());
     r.SetHeader("x-amz-copy-source-version-id", "null");
+    AddExpiration(ctx, r, *stored);
     return r;
   }
 
@@ -1095,7 +1382,6 @@ struct Service::Impl {
   Result<Response> CreateMultipartUpload(Context& ctx) {
     LB_RETURN_IF_ERROR(store::ValidateKey(ctx.endpoint.key));
     LB_RETURN_IF_ERROR(RejectUnsupportedHeaders(ctx.request.headers));
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     auto headers = StoredHeadersFrom(ctx.request.headers);
     if (!headers) return headers.error();
     store::Upload upload;
@@ -1140,7 +1426,6 @@ struct Service::Impl {
   Result<Response> UploadPart(Context& ctx) {
     auto number = PartNumber(ctx);
     if (!number) return number.error();
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     auto upload = FindUpload(ctx);
     if (!upload) return upload.error();
     auto blob = store.NewBlob();
@@ -1175,8 +1460,7 @@ struct Service::Impl {
     if (!number) return number.error();
     auto source = ParseCopySource(ctx);
     if (!source) return source.error();
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, source->bucket));
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
+    LB_RETURN_IF_ERROR(Authorize(ctx, "s3:GetObject", source->bucket, source->key));
     auto upload = FindUpload(ctx);
     if (!upload) return upload.error();
     auto opened = store.GetObject(source->bucket, source->key);
@@ -1208,7 +1492,6 @@ struct Service::Impl {
   }
 
   Result<Response> CompleteMultipartUpload(Context& ctx) {
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     auto upload = FindUpload(ctx);
     if (!upload) return upload.error();
     auto body = ReadSmallBody(ctx);
@@ -1235,7 +1518,6 @@ struct Service::Impl {
   }
 
   Result<Response> AbortMultipartUpload(Context& ctx) {
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     auto upload = FindUpload(ctx);
     if (!upload) return upload.error();
     LB_RETURN_IF_ERROR(store.AbortUpload(*upload));
@@ -1245,7 +1527,6 @@ struct Service::Impl {
   }
 
   Result<Response> ListParts(Context& ctx) {
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     auto upload = FindUpload(ctx);
     if (!upload) return upload.error();
     auto max_parts = MaxKeys(ctx, "max-parts");
@@ -1293,7 +1574,6 @@ struct Service::Impl {
   }
 
   Result<Response> ListMultipartUploads(Context& ctx) {
-    LB_RETURN_IF_ERROR(AuthorizeBucket(ctx, ctx.endpoint.bucket));
     auto max = MaxKeys(ctx, "max-uploads");
     if (!max) return max.error();
     auto url = UrlEncoding(ctx);
@@ -1343,7 +1623,26 @@ struct Service::Impl {
   // ----------------------------------------------------------------- dispatch
 
   Result<Response> Dispatch(Context& ctx) {
+    if (ctx.endpoint.operation != Operation::kNotImplemented) {
+      LB_RETURN_IF_ERROR(AuthorizeEndpoint(ctx));
+    }
     switch (ctx.endpoint.operation) {
+      case Operation::kGetBucketPolicy:
+        return GetBucketPolicy(ctx);
+      case Operation::kPutBucketPolicy:
+        return PutBucketPolicy(ctx);
+      case Operation::kDeleteBucketPolicy:
+        return DeleteBucketPolicy(ctx);
+      case Operation::kGetBucketPolicyStatus:
+        return GetBucketPolicyStatus(ctx);
+      case Operation::kGetBucketLifecycle:
+        return GetBucketLifecycle(ctx);
+      case Operation::kPutBucketLifecycle:
+        return PutBucketLifecycle(ctx);
+      case Operation::kDeleteBucketLifecycle:
+        return DeleteBucketLifecycle(ctx);
+      case Operation::kExplain:
+        return Explain(ctx);
       case Operation::kListBuckets:
         return ListBuckets(ctx);
       case Operation::kCreateBucket:
@@ -1404,15 +1703,28 @@ struct Service::Impl {
   Response Handle(Request& request) {
     std::string client = ClientAddress(
         request.peer_address, FindHeader(request.headers, "x-forwarded-for"), trusted_proxies);
-    Response r = HandleFor(request);
+    Response r = HandleFor(request, client);
     if (client != request.peer_address) r.log_client = std::move(client);
     return r;
   }
 
-  Response HandleFor(Request& request) {
+  // aws:SecureTransport: only a trusted proxy can tell us the client used TLS (this listener
+  // speaks plain HTTP).
+  bool SecureTransport(const Request& request) const {
+    auto proto = FindHeader(request.headers, "x-forwarded-proto");
+    if (!proto || !EqualsIgnoreCase(*proto, "https")) return false;
+    auto peer = ParseIp(request.peer_address);
+    if (!peer) return false;
+    return std::any_of(trusted_proxies.begin(), trusted_proxies.end(),
+                       [&](const Cidr& c) { return CidrContains(c, *peer); });
+  }
+
+  Response HandleFor(Request& request, const std::string& client) {
     auto query = sigv4::ParseQuery(request.raw_query);
     if (!query) return ErrorResponse(nullptr, request, {Error(ErrorCode::kInvalidURI), {}});
     Context ctx{request, std::move(*query), {}, {}, {}, options.clock->NowMs()};
+    ctx.client_ip = client;
+    ctx.secure_transport = SecureTransport(request);
     RouteInput route{request.method,   FindHeader(request.headers, "host").value_or(""),
                      request.raw_path, &ctx.query,
                      &request.headers, &options.s3.domains};
@@ -1432,7 +1744,10 @@ struct Service::Impl {
     }
     sigv4::RequestView view{request.method, request.raw_path, request.raw_query, &request.headers};
     if (!sigv4::HasCredentials(view, ctx.query)) {
-      Response r = ErrorResponse(&ctx, request, {Error(ErrorCode::kAccessDenied), {}});
+      // Anonymous: what a bucket policy grants to "*" (and nothing else).
+      ctx.anonymous = true;
+      auto result = Dispatch(ctx);
+      Response r = result ? std::move(*result) : ErrorResponse(&ctx, request, {result.error(), {}});
       r.log_principal = "anonymous";
       return r;
     }

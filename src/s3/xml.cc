@@ -9,7 +9,9 @@ namespace {
 
 constexpr size_t kMaxDeleteObjects = 1000;
 
-Result<pugi::xml_document*> Load(pugi::xml_document& doc, std::string_view body) {
+}  // namespace
+
+Result<pugi::xml_document*> LoadXml(pugi::xml_document& doc, std::string_view body) {
   // parse_doctype keeps a DOCTYPE node so we can refuse it: request bodies never need a DTD,
   // and entity tricks (billion laughs, external entities) start there.
   pugi::xml_parse_result r = doc.load_buffer(
@@ -26,8 +28,7 @@ Result<pugi::xml_document*> Load(pugi::xml_document& doc, std::string_view body)
   return &doc;
 }
 
-// Element lookup that ignores namespace prefixes ("s3:Key" and "Key" both match).
-pugi::xml_node Child(const pugi::xml_node& node, std::string_view name) {
+pugi::xml_node XmlChild(const pugi::xml_node& node, std::string_view name) {
   for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
     if (c.type() != pugi::node_element) continue;
     std::string_view n = c.name();
@@ -38,11 +39,21 @@ pugi::xml_node Child(const pugi::xml_node& node, std::string_view name) {
   return {};
 }
 
-std::string_view LocalName(const pugi::xml_node& node) {
+std::string_view XmlLocalName(const pugi::xml_node& node) {
   std::string_view n = node.name();
   size_t colon = n.find(':');
   return colon == std::string_view::npos ? n : n.substr(colon + 1);
 }
+
+namespace {
+
+Result<pugi::xml_document*> Load(pugi::xml_document& doc, std::string_view body) {
+  return LoadXml(doc, body);
+}
+pugi::xml_node Child(const pugi::xml_node& node, std::string_view name) {
+  return XmlChild(node, name);
+}
+std::string_view LocalName(const pugi::xml_node& node) { return XmlLocalName(node); }
 
 }  // namespace
 

@@ -8,6 +8,11 @@
 
 #include "common/status.h"
 
+namespace pugi {
+class xml_document;
+class xml_node;
+}  // namespace pugi
+
 namespace logbucket::s3 {
 
 class XmlWriter {
@@ -43,6 +48,12 @@ struct CompleteRequest {
 struct CreateBucketRequest {
   std::string location_constraint;
 };
+
+// Loads a request body, refusing DTDs (MalformedXML on any problem).
+Result<pugi::xml_document*> LoadXml(pugi::xml_document& doc, std::string_view body);
+// Element lookup that ignores namespace prefixes ("s3:Key" and "Key" both match).
+pugi::xml_node XmlChild(const pugi::xml_node& node, std::string_view name);
+std::string_view XmlLocalName(const pugi::xml_node& node);
 
 Result<DeleteRequest> ParseDeleteRequest(std::string_view body);
 Result<CompleteRequest> ParseCompleteRequest(std::string_view body);

@@ -26,6 +26,23 @@ struct Bucket {
   int64_t created_ms = 0;
   std::string owner;  // user name
   std::string region;
+  // Bucket configuration documents exactly as accepted (validated by the S3 layer): the policy
+  // JSON and the lifecycle XML; empty when not set.
+  std::string policy{};
+  std::string lifecycle{};
+};
+
+// A position in the by-age order of a bucket's objects (last_modified_ms, then key).
+struct AgeCursor {
+  int64_t last_modified_ms = -1;
+  std::string key;
+};
+
+// An object as the janitor saw it: deleted only if it is still exactly this version.
+struct ObjectVersion {
+  std::string key;
+  std::string etag;
+  int64_t last_modified_ms = 0;
 };
 
 struct Checksum {
@@ -151,6 +168,9 @@ class Store {
   virtual Result<Bucket> GetBucket(const std::string& name) = 0;
   virtual Status CreateBucket(const Bucket& bucket) = 0;
   virtual Status DeleteBucket(const std::string& name) = 0;
+  // Replaces the bucket's policy / lifecycle document; an empty document removes it.
+  virtual Status SetBucketPolicy(const std::string& bucket, const std::string& policy) = 0;
+  virtual Status SetBucketLifecycle(const std::string& bucket, const std::string& lifecycle) = 0;
 
   virtual Result<std::unique_ptr<BlobWriter>> NewBlob() = 0;
   // Makes `blob` the body of info.bucket/info.key durably; fills size and returns the info as
@@ -164,6 +184,15 @@ class Store {
   virtual Result<std::vector<Status>> DeleteObjects(const std::string& bucket,
                                                     const std::vector<std::string>& keys) = 0;
   virtual Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& options) = 0;
+  // Objects last modified before `modified_before_ms`, oldest first, strictly after `after`;
+  // at most `limit`. For the lifecycle janitor (an index makes it cheap).
+  virtual Result<std::vector<ObjectInfo>> ListObjectsByAge(const std::string& bucket,
+                                                           int64_t modified_before_ms,
+                                                           const AgeCursor& after, int limit) = 0;
+  // Deletes each object only if it is still the given version (an overwrite since the janitor
+  // looked keeps the new object). Returns how many were deleted.
+  virtual Result<int> DeleteObjectsIfUnchanged(const std::string& bucket,
+                                               const std::vector<ObjectVersion>& objects) = 0;
 
   virtual Result<Upload> CreateUpload(Upload upload) = 0;
   virtual Result<Upload> GetUpload(const std::string& bucket, const std::string& key,

@@ -108,6 +108,7 @@ class Stmt {
   }
   int64_t ColInt(int i) const { return sqlite3_column_int64(stmt_, i); }
   int Changes() const { return sqlite3_changes(db_); }
+  sqlite3_stmt* raw() { return stmt_; }
 
  private:
   sqlite3* db_;
@@ -800,13 +801,15 @@ LocalStore::~LocalStore() {
 
 Result<std::vector<Bucket>> LocalStore::ListBuckets() {
   return impl_->WithReader([](Db& db) -> Result<std::vector<Bucket>> {
-    Stmt s = db.Prepare("SELECT name, created_ms, owner, region FROM buckets ORDER BY name");
+    Stmt s = db.Prepare(
+        "SELECT name, created_ms, owner, region, policy, lifecycle FROM buckets ORDER BY name");
     std::vector<Bucket> out;
     while (true) {
       auto row = s.Step();
       if (!row) return row.error();
       if (!*row) break;
-      out.push_back({s.ColText(0), s.ColInt(1), s.ColText(2), s.ColText(3)});
+      out.push_back(
+          {s.ColText(0), s.ColInt(1), s.ColText(2), s.ColText(3), s.ColText(4), s.ColText(5)});
     }
     return out;
   });
@@ -816,12 +819,14 @@ Result<Bucket> LocalStore::GetBucket(const std::string& name) {
   if (auto cached = impl_->cache.FindBucket(name)) return *cached;
   uint64_t generation = impl_->cache.generation();
   auto found = impl_->WithReader([&](Db& db) -> Result<Bucket> {
-    Stmt s = db.Prepare("SELECT name, created_ms, owner, region FROM buckets WHERE name = ?");
+    Stmt s = db.Prepare(
+        "SELECT name, created_ms, owner, region, policy, lifecycle FROM buckets WHERE name = ?");
     s.Text(1, name);
     auto row = s.Step();
     if (!row) return row.error();
     if (!*row) return Error(ErrorCode::kNoSuchBucket);
-    return Bucket{s.ColText(0), s.ColInt(1), s.ColText(2), s.ColText(3)};
+    return Bucket{s.ColText(0), s.ColInt(1),  s.ColText(2),
+                  s.ColText(3), s.ColText(4), s.ColText(5)};
   });
   if (found) impl_->cache.InsertBucket(generation, *found);
   return found;
@@ -867,6 +872,42 @@ Status LocalStore::DeleteBucket(const std::string& name) {
     return del.Run();
   });
 }
+
+namespace {
+
+Status SetBucketColumn(LocalStore::Impl& impl, const std::string& bucket, const char* sql,
+                       const std::string& value);
+
+}  // namespace
+
+Status LocalStore::SetBucketPolicy(const std::string& bucket, const std::string& policy) {
+  return SetBucketColumn(*impl_, bucket, "UPDATE buckets SET policy = ? WHERE name = ?", policy);
+}
+
+Status LocalStore::SetBucketLifecycle(const std::string& bucket, const std::string& lifecycle) {
+  return SetBucketColumn(*impl_, bucket, "UPDATE buckets SET lifecycle = ? WHERE name = ?",
+                         lifecycle);
+}
+
+namespace {
+
+Status SetBucketColumn(LocalStore::Impl& impl, const std::string& bucket, const char* sql,
+                       const std::string& value) {
+  return impl.RunWrite([&](Db& db, Effects& effects) -> Status {
+    LB_RETURN_IF_ERROR(LocalStore::Impl::BucketMustExist(db, bucket));
+    effects.buckets.push_back(bucket);
+    Stmt s = db.Prepare(sql);
+    if (value.empty()) {
+      sqlite3_bind_null(s.raw(), 1);
+    } else {
+      s.Text(1, value);
+    }
+    s.Text(2, bucket);
+    return s.Run();
+  });
+}
+
+}  // namespace
 
 // ------------------------------------------------------------------------------- objects
 
@@ -967,6 +1008,57 @@ Result<std::vector<Status>> LocalStore::DeleteObjects(const std::string& bucket,
   });
   if (!s.ok()) return s;
   return results;
+}
+
+Result<std::vector<ObjectInfo>> LocalStore::ListObjectsByAge(const std::string& bucket,
+                                                             int64_t modified_before_ms,
+                                                             const AgeCursor& after, int limit) {
+  return impl_->WithReader([&](Db& db) -> Result<std::vector<ObjectInfo>> {
+    LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
+    // Served by the objects_by_age index on (bucket, last_modified_ms).
+    static const std::string kSql =
+        std::string("SELECT ") + kObjectColumns +
+        " FROM objects WHERE bucket = ? AND last_modified_ms < ? AND (last_modified_ms > ? OR "
+        "(last_modified_ms = ? AND key > ?)) ORDER BY last_modified_ms, key LIMIT ?";
+    Stmt s = db.Prepare(kSql.c_str());
+    s.Text(1, bucket).Int(2, modified_before_ms).Int(3, after.last_modified_ms);
+    s.Int(4, after.last_modified_ms).Blob(5, after.key).Int(6, limit);
+    std::vector<ObjectInfo> out;
+    while (true) {
+      auto row = s.Step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(ReadObjectRow(s, bucket, nullptr));
+    }
+    return out;
+  });
+}
+
+Result<int> LocalStore::DeleteObjectsIfUnchanged(const std::string& bucket,
+                                                 const std::vector<ObjectVersion>& objects) {
+  int deleted = 0;
+  Status s = impl_->RunWrite([&](Db& db, Effects& effects) -> Status {
+    deleted = 0;
+    LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
+    for (const ObjectVersion& o : objects) {
+      Stmt old = db.Prepare(
+          "SELECT blob FROM objects WHERE bucket = ? AND key = ? AND etag = ? AND "
+          "last_modified_ms = ?");
+      old.Text(1, bucket).Blob(2, o.key).Text(3, o.etag).Int(4, o.last_modified_ms);
+      auto row = old.Step();
+      if (!row) return row.error();
+      if (!*row) continue;  // gone or replaced meanwhile
+      effects.unlink.push_back(old.ColText(0));
+      effects.objects.emplace_back(bucket, o.key);
+      Stmt del = db.Prepare("DELETE FROM objects WHERE bucket = ? AND key = ?");
+      del.Text(1, bucket).Blob(2, o.key);
+      LB_RETURN_IF_ERROR(del.Run());
+      ++deleted;
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return deleted;
 }
 
 Result<ListResult> LocalStore::ListObjects(const std::string& bucket, const ListOptions& options) {

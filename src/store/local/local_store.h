@@ -34,6 +34,8 @@ class LocalStore : public Store, public UserDirectory {
   Result<Bucket> GetBucket(const std::string& name) override;
   Status CreateBucket(const Bucket& bucket) override;
   Status DeleteBucket(const std::string& name) override;
+  Status SetBucketPolicy(const std::string& bucket, const std::string& policy) override;
+  Status SetBucketLifecycle(const std::string& bucket, const std::string& lifecycle) override;
   Result<std::unique_ptr<BlobWriter>> NewBlob() override;
   Result<ObjectInfo> PutObject(ObjectInfo info, std::unique_ptr<BlobWriter> blob) override;
   Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key) override;
@@ -42,6 +44,11 @@ class LocalStore : public Store, public UserDirectory {
   Result<std::vector<Status>> DeleteObjects(const std::string& bucket,
                                             const std::vector<std::string>& keys) override;
   Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& options) override;
+  Result<std::vector<ObjectInfo>> ListObjectsByAge(const std::string& bucket,
+                                                   int64_t modified_before_ms,
+                                                   const AgeCursor& after, int limit) override;
+  Result<int> DeleteObjectsIfUnchanged(const std::string& bucket,
+                                       const std::vector<ObjectVersion>& objects) override;
   Result<Upload> CreateUpload(Upload upload) override;
   Result<Upload> GetUpload(const std::string& bucket, const std::string& key,
                            const std::string& upload_id) override;
