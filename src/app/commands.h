@@ -9,5 +9,7 @@ namespace logbucket::app {
 void RegisterServe(CLI::App& app, int& exit_code);
 void RegisterUser(CLI::App& app, int& exit_code);
 void RegisterBench(CLI::App& app, int& exit_code);
+// bucket, policy, lifecycle, verify: admin over the S3 API (admin_cmd.cc).
+void RegisterAdmin(CLI::App& app, int& exit_code);
 
 }  // namespace logbucket::app

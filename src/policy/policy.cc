@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <nlohmann/json.hpp>
 
 #include "common/encoding.h"
 #include "common/net.h"
@@ -22,35 +22,89 @@ constexpr std::string_view kS3ArnPrefix = "arn:aws:s3:::";
 const std::set<std::string, std::less<>>& KnownActions() {
   static const auto* actions = [] {
     auto* s = new std::set<std::string, std::less<>>();
-    for (const char* name : {
-             "AbortMultipartUpload", "BypassGovernanceRetention", "CreateBucket",
-             "DeleteBucket", "DeleteBucketOwnershipControls", "DeleteBucketPolicy",
-             "DeleteBucketWebsite", "DeleteObject", "DeleteObjectTagging",
-             "DeleteObjectVersion", "DeleteObjectVersionTagging", "GetAccelerateConfiguration",
-             "GetAnalyticsConfiguration", "GetBucketAcl", "GetBucketCORS", "GetBucketLocation",
-             "GetBucketLogging", "GetBucketNotification", "GetBucketObjectLockConfiguration",
-             "GetBucketOwnershipControls", "GetBucketPolicy", "GetBucketPolicyStatus",
-             "GetBucketPublicAccessBlock", "GetBucketRequestPayment", "GetBucketTagging",
-             "GetBucketVersioning", "GetBucketWebsite", "GetEncryptionConfiguration",
-             "GetIntelligentTieringConfiguration", "GetInventoryConfiguration",
-             "GetLifecycleConfiguration", "GetMetricsConfiguration", "GetObject",
-             "GetObjectAcl", "GetObjectAttributes", "GetObjectLegalHold", "GetObjectRetention",
-             "GetObjectTagging", "GetObjectTorrent", "GetObjectVersion", "GetObjectVersionAcl",
-             "GetObjectVersionAttributes", "GetObjectVersionForReplication",
-             "GetObjectVersionTagging", "GetObjectVersionTorrent",
-             "GetReplicationConfiguration", "ListAllMyBuckets", "ListBucket",
-             "ListBucketMultipartUploads", "ListBucketVersions", "ListMultipartUploadParts",
-             "ObjectOwnerOverrideToBucketOwner", "PutAccelerateConfiguration",
-             "PutAnalyticsConfiguration", "PutBucketAcl", "PutBucketCORS", "PutBucketLogging",
-             "PutBucketNotification", "PutBucketObjectLockConfiguration",
-             "PutBucketOwnershipControls", "PutBucketPolicy", "PutBucketPublicAccessBlock",
-             "PutBucketRequestPayment", "PutBucketTagging", "PutBucketVersioning",
-             "PutBucketWebsite", "PutEncryptionConfiguration",
-             "PutIntelligentTieringConfiguration", "PutInventoryConfiguration",
-             "PutLifecycleConfiguration", "PutMetricsConfiguration", "PutObject",
-             "PutObjectAcl", "PutObjectLegalHold", "PutObjectRetention", "PutObjectTagging",
-             "PutObjectVersionAcl", "PutObjectVersionTagging", "PutReplicationConfiguration",
-             "ReplicateDelete", "ReplicateObject", "ReplicateTags", "RestoreObject"}) {
+    for (const char* name : {"AbortMultipartUpload",
+                             "BypassGovernanceRetention",
+                             "CreateBucket",
+                             "DeleteBucket",
+                             "DeleteBucketOwnershipControls",
+                             "DeleteBucketPolicy",
+                             "DeleteBucketWebsite",
+                             "DeleteObject",
+                             "DeleteObjectTagging",
+                             "DeleteObjectVersion",
+                             "DeleteObjectVersionTagging",
+                             "GetAccelerateConfiguration",
+                             "GetAnalyticsConfiguration",
+                             "GetBucketAcl",
+                             "GetBucketCORS",
+                             "GetBucketLocation",
+                             "GetBucketLogging",
+                             "GetBucketNotification",
+                             "GetBucketObjectLockConfiguration",
+                             "GetBucketOwnershipControls",
+                             "GetBucketPolicy",
+                             "GetBucketPolicyStatus",
+                             "GetBucketPublicAccessBlock",
+                             "GetBucketRequestPayment",
+                             "GetBucketTagging",
+                             "GetBucketVersioning",
+                             "GetBucketWebsite",
+                             "GetEncryptionConfiguration",
+                             "GetIntelligentTieringConfiguration",
+                             "GetInventoryConfiguration",
+                             "GetLifecycleConfiguration",
+                             "GetMetricsConfiguration",
+                             "GetObject",
+                             "GetObjectAcl",
+                             "GetObjectAttributes",
+                             "GetObjectLegalHold",
+                             "GetObjectRetention",
+                             "GetObjectTagging",
+                             "GetObjectTorrent",
+                             "GetObjectVersion",
+                             "GetObjectVersionAcl",
+                             "GetObjectVersionAttributes",
+                             "GetObjectVersionForReplication",
+                             "GetObjectVersionTagging",
+                             "GetObjectVersionTorrent",
+                             "GetReplicationConfiguration",
+                             "ListAllMyBuckets",
+                             "ListBucket",
+                             "ListBucketMultipartUploads",
+                             "ListBucketVersions",
+                             "ListMultipartUploadParts",
+                             "ObjectOwnerOverrideToBucketOwner",
+                             "PutAccelerateConfiguration",
+                             "PutAnalyticsConfiguration",
+                             "PutBucketAcl",
+                             "PutBucketCORS",
+                             "PutBucketLogging",
+                             "PutBucketNotification",
+                             "PutBucketObjectLockConfiguration",
+                             "PutBucketOwnershipControls",
+                             "PutBucketPolicy",
+                             "PutBucketPublicAccessBlock",
+                             "PutBucketRequestPayment",
+                             "PutBucketTagging",
+                             "PutBucketVersioning",
+                             "PutBucketWebsite",
+                             "PutEncryptionConfiguration",
+                             "PutIntelligentTieringConfiguration",
+                             "PutInventoryConfiguration",
+                             "PutLifecycleConfiguration",
+                             "PutMetricsConfiguration",
+                             "PutObject",
+                             "PutObjectAcl",
+                             "PutObjectLegalHold",
+                             "PutObjectRetention",
+                             "PutObjectTagging",
+                             "PutObjectVersionAcl",
+                             "PutObjectVersionTagging",
+                             "PutReplicationConfiguration",
+                             "ReplicateDelete",
+                             "ReplicateObject",
+                             "ReplicateTags",
+                             "RestoreObject"}) {
       s->insert(AsciiLower(name));
     }
     return s;
@@ -167,7 +221,8 @@ struct Condition {
   OpInfo op;
   SetQualifier qualifier = SetQualifier::kNone;
   bool if_exists = false;
-  std::string key;  // lower case
+  std::string key;       // lower case
+  std::string key_text;  // as written, for explanations
   std::vector<std::string> values;
   std::vector<Cidr> cidrs;      // IpAddress / NotIpAddress
   std::vector<double> numbers;  // Numeric*
@@ -176,8 +231,8 @@ struct Condition {
 
 struct PrincipalSet {
   bool everyone = false;
-  std::vector<std::string> users;   // user names of this store's account
-  bool account_root = false;        // arn:aws:iam:::root: every user of this store
+  std::vector<std::string> users;    // user names of this store's account
+  bool account_root = false;         // arn:aws:iam:::root: every user of this store
   std::vector<std::string> foreign;  // principals of other accounts (never match here)
 };
 
@@ -199,9 +254,8 @@ Status Malformed(std::string message) {
 
 // Dates in conditions: ISO 8601 (as in aws:CurrentTime) or Unix seconds (aws:EpochTime).
 std::optional<int64_t> ParseConditionDate(std::string_view text) {
-  if (!text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-        return (c >= '0' && c <= '9');
-      })) {
+  if (!text.empty() &&
+      std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9'); })) {
     auto seconds = ParseDecimal(text);
     if (!seconds) return std::nullopt;
     return *seconds * 1000;
@@ -260,8 +314,10 @@ bool PatternCanMatchPrefix(std::string_view pattern, std::string_view prefix) {
     std::vector<bool> next(pattern.size() + 1, false);
     for (size_t j = 0; j < pattern.size(); ++j) {
       if (!states[j]) continue;
-      if (pattern[j] == '*') next[j] = true;
-      else if (pattern[j] == '?' || pattern[j] == c) next[j + 1] = true;
+      if (pattern[j] == '*')
+        next[j] = true;
+      else if (pattern[j] == '?' || pattern[j] == c)
+        next[j + 1] = true;
     }
     close(next);
     states.swap(next);
@@ -278,7 +334,8 @@ class Parser {
     if (!doc.is_object()) return Malformed("Policies must be a JSON object");
     for (const auto& [name, value] : doc.items()) {
       if (name != "Version" && name != "Id" && name != "Statement") {
-        return Malformed("Unknown field " + name + " in the policy (expected Version, Id, Statement)");
+        return Malformed("Unknown field " + name +
+                         " in the policy (expected Version, Id, Statement)");
       }
     }
     if (auto v = doc.find("Version"); v != doc.end()) {
@@ -327,9 +384,9 @@ class Parser {
     Statement out;
     out.name = where;
     for (const auto& [name, value] : s.items()) {
-      static const std::set<std::string> known = {
-          "Sid",      "Effect",      "Principal", "NotPrincipal", "Action",
-          "NotAction", "Resource", "NotResource", "Condition"};
+      static const std::set<std::string> known = {"Sid",          "Effect",      "Principal",
+                                                  "NotPrincipal", "Action",      "NotAction",
+                                                  "Resource",     "NotResource", "Condition"};
       if (known.count(name) == 0) return Malformed(where + ": unknown field " + name);
     }
     if (auto sid = s.find("Sid"); sid != s.end()) {
@@ -350,9 +407,8 @@ class Parser {
 
     LB_RETURN_IF_ERROR(ExactlyOne(s, "Principal", "NotPrincipal", where));
     out.not_principal = s.contains("NotPrincipal");
-    auto principal =
-        ParsePrincipal(s.at(out.not_principal ? "NotPrincipal" : "Principal"),
-                       where + (out.not_principal ? ": NotPrincipal" : ": Principal"));
+    auto principal = ParsePrincipal(s.at(out.not_principal ? "NotPrincipal" : "Principal"),
+                                    where + (out.not_principal ? ": NotPrincipal" : ": Principal"));
     if (!principal) return principal.error();
     out.principals = std::move(*principal);
 
@@ -396,8 +452,7 @@ class Parser {
         if (!WildcardMatch(pattern, options_.bucket) &&
             !PatternCanMatchPrefix(pattern, options_.bucket + "/")) {
           return Malformed(where + ": Policy has invalid resource \"" + r +
-                           "\": it names neither bucket " + options_.bucket +
-                           " nor its objects");
+                           "\": it names neither bucket " + options_.bucket + " nor its objects");
         }
       }
       out.resources.push_back(r);
@@ -467,8 +522,10 @@ class Parser {
     std::string_view account = rest.substr(0, colon);
     std::string_view resource = rest.substr(colon + 1);
     if (resource == "root") {
-      if (account.empty()) out.account_root = true;
-      else out.foreign.push_back(entry);
+      if (account.empty())
+        out.account_root = true;
+      else
+        out.foreign.push_back(entry);
       return Status::Ok();
     }
     if (!resource.starts_with("user/") || resource.size() == 5) {
@@ -519,6 +576,7 @@ class Parser {
         std::string here = where + "." + op_name + "." + key;
         Condition cond = base;
         cond.key = AsciiLower(key);
+        cond.key_text = key;
         cond.text = op_name + " " + key;
         size_t colon = cond.key.find(':');
         std::string ns = colon == std::string::npos ? "" : cond.key.substr(0, colon);
@@ -534,7 +592,8 @@ class Parser {
         }
         for (const json* v : items) {
           auto text = ScalarText(*v);
-          if (!text) return Malformed(here + ": condition values must be strings, numbers or booleans");
+          if (!text)
+            return Malformed(here + ": condition values must be strings, numbers or booleans");
           LB_RETURN_IF_ERROR(AddConditionValue(cond, *text, here));
         }
         out.push_back(std::move(cond));
@@ -543,7 +602,8 @@ class Parser {
     return out;
   }
 
-  static Status AddConditionValue(Condition& cond, const std::string& value, const std::string& here) {
+  static Status AddConditionValue(Condition& cond, const std::string& value,
+                                  const std::string& here) {
     switch (cond.op.op) {
       case Op::kIpAddress:
       case Op::kNotIpAddress: {
@@ -570,7 +630,8 @@ class Parser {
       case Op::kDateGreaterThan:
       case Op::kDateGreaterThanEquals: {
         auto d = ParseConditionDate(value);
-        if (!d) return Malformed(here + ": \"" + value + "\" is not an ISO 8601 date or epoch time");
+        if (!d)
+          return Malformed(here + ": \"" + value + "\" is not an ISO 8601 date or epoch time");
         cond.dates.push_back(*d);
         break;
       }
@@ -658,11 +719,16 @@ bool MatchOne(const Condition& c, size_t i, std::string_view v) {
       if (!n) return false;
       double p = c.numbers[i];
       switch (c.op.op) {
-        case Op::kNumericLessThan: return *n < p;
-        case Op::kNumericLessThanEquals: return *n <= p;
-        case Op::kNumericGreaterThan: return *n > p;
-        case Op::kNumericGreaterThanEquals: return *n >= p;
-        default: return *n == p;
+        case Op::kNumericLessThan:
+          return *n < p;
+        case Op::kNumericLessThanEquals:
+          return *n <= p;
+        case Op::kNumericGreaterThan:
+          return *n > p;
+        case Op::kNumericGreaterThanEquals:
+          return *n >= p;
+        default:
+          return *n == p;
       }
     }
     case Op::kDateEquals:
@@ -675,11 +741,16 @@ bool MatchOne(const Condition& c, size_t i, std::string_view v) {
       if (!d) return false;
       int64_t p = c.dates[i];
       switch (c.op.op) {
-        case Op::kDateLessThan: return *d < p;
-        case Op::kDateLessThanEquals: return *d <= p;
-        case Op::kDateGreaterThan: return *d > p;
-        case Op::kDateGreaterThanEquals: return *d >= p;
-        default: return *d == p;
+        case Op::kDateLessThan:
+          return *d < p;
+        case Op::kDateLessThanEquals:
+          return *d <= p;
+        case Op::kDateGreaterThan:
+          return *d > p;
+        case Op::kDateGreaterThanEquals:
+          return *d >= p;
+        default:
+          return *d == p;
       }
     }
     case Op::kBool:
@@ -717,7 +788,7 @@ bool EvaluateCondition(const Condition& c, const Request& r, bool version_2012, 
   if (values == nullptr || values->empty()) {
     if (c.if_exists || c.qualifier == SetQualifier::kForAllValues) return true;
     if (c.qualifier == SetQualifier::kNone && c.op.negated) return true;
-    why = c.text + ": the request has no " + c.key;
+    why = c.text + ": the request has no " + c.key_text;
     return false;
   }
   // Policy variables in string values (2012-10-17 only).
@@ -749,7 +820,7 @@ bool EvaluateCondition(const Condition& c, const Request& r, bool version_2012, 
   if (!result) {
     std::string got;
     for (size_t i = 0; i < values->size(); ++i) got += (i > 0 ? ", " : "") + (*values)[i];
-    why = c.key + " " + got + " does not satisfy " + c.text + " " + ValuesText(c);
+    why = c.key_text + " " + got + " does not satisfy " + c.text + " " + ValuesText(c);
   }
   return result;
 }
@@ -787,10 +858,12 @@ bool WildcardMatch(std::string_view pattern, std::string_view text, bool ignore_
   size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
   auto eq = [&](char a, char b) {
     if (!ignore_case) return a == b;
-    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+    return std::tolower(static_cast<unsigned char>(a)) ==
+           std::tolower(static_cast<unsigned char>(b));
   };
   while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || (pattern[p] != '*' && eq(pattern[p], text[t])))) {
+    if (p < pattern.size() &&
+        (pattern[p] == '?' || (pattern[p] != '*' && eq(pattern[p], text[t])))) {
       ++p;
       ++t;
     } else if (p < pattern.size() && pattern[p] == '*') {
@@ -823,7 +896,8 @@ Result<Policy> Policy::Parse(std::string_view text, const ParseOptions& options)
         text,
         [&](int depth, json::parse_event_t event, json& parsed) {
           if (depth > kMaxJsonDepth) {
-            problem = "The policy is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+            problem =
+                "The policy is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
             throw std::runtime_error(problem);
           }
           if (event == json::parse_event_t::object_start) keys.emplace_back();
@@ -864,9 +938,8 @@ Explanation Policy::Evaluate(const Request& r) const {
   std::string action = AsciiLower(r.action);
   for (const Statement& s : impl_->statements) {
     StatementOutcome o{s.name, s.allow, false, {}};
-    bool action_match = std::any_of(s.actions.begin(), s.actions.end(), [&](const std::string& a) {
-      return WildcardMatch(a, action);
-    });
+    bool action_match = std::any_of(s.actions.begin(), s.actions.end(),
+                                    [&](const std::string& a) { return WildcardMatch(a, action); });
     if (action_match == s.not_action) continue;  // not about this action: not even a near miss
     bool resource_match = false;
     for (const std::string& pattern : s.resources) {
@@ -933,10 +1006,19 @@ std::string Explanation::ToString(const Request& r) const {
 bool Policy::IsPublic() const {
   // AWS's rule: a grant to everyone is public unless a condition pins fixed values of keys that
   // identify the caller.
-  static const std::set<std::string, std::less<>> pinning = {
-      "aws:sourceip", "aws:sourcearn", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceaccount",
-      "aws:sourceowner", "aws:principalaccount", "aws:principalarn", "aws:principalorgid",
-      "aws:userid", "aws:username", "s3:dataaccesspointarn", "s3:dataaccesspointaccount"};
+  static const std::set<std::string, std::less<>> pinning = {"aws:sourceip",
+                                                             "aws:sourcearn",
+                                                             "aws:sourcevpc",
+                                                             "aws:sourcevpce",
+                                                             "aws:sourceaccount",
+                                                             "aws:sourceowner",
+                                                             "aws:principalaccount",
+                                                             "aws:principalarn",
+                                                             "aws:principalorgid",
+                                                             "aws:userid",
+                                                             "aws:username",
+                                                             "s3:dataaccesspointarn",
+                                                             "s3:dataaccesspointaccount"};
   for (const Statement& s : impl_->statements) {
     if (!s.allow) continue;
     bool everyone = s.not_principal || s.principals.everyone;

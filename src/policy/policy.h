@@ -28,7 +28,9 @@ struct Request {
   // one or more values. A key that is not here is "missing" in the AWS sense.
   std::vector<std::pair<std::string, std::vector<std::string>>> keys;
 
-  void Set(std::string key, std::string value) { keys.push_back({std::move(key), {std::move(value)}}); }
+  void Set(std::string key, std::string value) {
+    keys.push_back({std::move(key), {std::move(value)}});
+  }
   const std::vector<std::string>* Find(std::string_view key) const;
   // "anonymous" or "user/NAME", for explanations.
   std::string PrincipalText() const;
@@ -39,7 +41,7 @@ std::string_view DecisionName(Decision decision);  // "allow", "explicit deny", 
 
 // One statement's part in a decision.
 struct StatementOutcome {
-  std::string name;  // the Sid, or "Statement[i]" (0-based) when it has none
+  std::string name;   // the Sid, or "Statement[i]" (0-based) when it has none
   bool allow = true;  // its Effect
   bool applied = false;
   std::string reason;  // why it applied, or the first element that did not match

@@ -21,12 +21,13 @@ int64_t AbortTime(int64_t initiated_ms, int days, int64_t day_ms) {
 
 }  // namespace
 
-Janitor::Janitor(store::Store& store, JanitorOptions options)
-    : store_(store), options_(options) {}
+Janitor::Janitor(store::Store& store, JanitorOptions options) : store_(store), options_(options) {}
 
 Janitor::~Janitor() { Stop(); }
 
-void Janitor::Start() { thread_ = std::thread([this] { Loop(); }); }
+void Janitor::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void Janitor::Stop() {
   {
@@ -74,7 +75,8 @@ Result<Janitor::Pass> Janitor::RunOnce() {
     for (const lifecycle::Rule& r : config->rules) {
       if (!r.enabled) continue;
       std::optional<int64_t> bound;
-      if (r.expiration_days) bound = now - static_cast<int64_t>(*r.expiration_days) * options_.day_ms;
+      if (r.expiration_days)
+        bound = now - static_cast<int64_t>(*r.expiration_days) * options_.day_ms;
       if (r.expiration_date_ms && *r.expiration_date_ms <= now) bound = now + 1;
       if (bound) modified_before = std::max(modified_before.value_or(bound.value()), *bound);
     }

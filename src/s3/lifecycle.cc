@@ -13,9 +13,13 @@ namespace {
 Status Malformed(std::string message) {
   return Error(ErrorCode::kMalformedXML, std::move(message));
 }
-Status Invalid(std::string message) { return Error(ErrorCode::kInvalidArgument, std::move(message)); }
+Status Invalid(std::string message) {
+  return Error(ErrorCode::kInvalidArgument, std::move(message));
+}
 
-std::string Text(const pugi::xml_node& node) { return std::string(TrimWhitespace(node.child_value())); }
+std::string Text(const pugi::xml_node& node) {
+  return std::string(TrimWhitespace(node.child_value()));
+}
 
 Result<int> PositiveDays(const pugi::xml_node& node, const std::string& what) {
   auto n = ParseDecimal(Text(node));
@@ -147,13 +151,14 @@ Result<Rule> ParseRule(const pugi::xml_node& node, size_t index) {
         }
       }
       if (parts != 1) {
-        return Malformed(where +
-                         ": Expiration takes exactly one of Days, Date or ExpiredObjectDeleteMarker");
+        return Malformed(
+            where + ": Expiration takes exactly one of Days, Date or ExpiredObjectDeleteMarker");
       }
     } else if (name == "AbortIncompleteMultipartUpload") {
       has_action = true;
       pugi::xml_node d = XmlChild(c, "DaysAfterInitiation");
-      if (!d) return Malformed(where + ": AbortIncompleteMultipartUpload needs DaysAfterInitiation");
+      if (!d)
+        return Malformed(where + ": AbortIncompleteMultipartUpload needs DaysAfterInitiation");
       auto days = PositiveDays(d, "DaysAfterInitiation");
       if (!days) return days.error();
       rule.abort_incomplete_days = *days;
@@ -216,8 +221,8 @@ Result<Configuration> Parse(std::string_view xml) {
     auto rule = ParseRule(c, config.rules.size());
     if (!rule) return rule.error();
     if (!ids.insert(rule->id).second) {
-      return Invalid("Rule ID must be unique. Found same ID for more than one rule: '" +
-                     rule->id + "'");
+      return Invalid("Rule ID must be unique. Found same ID for more than one rule: '" + rule->id +
+                     "'");
     }
     config.rules.push_back(std::move(*rule));
   }
@@ -291,9 +296,9 @@ bool Matches(const Rule& rule, std::string_view key, uint64_t size, const std::v
   return true;
 }
 
-std::optional<Expiry> ObjectExpiry(const Configuration& config, std::string_view key,
-                                   uint64_t size, const std::vector<Tag>& tags,
-                                   int64_t last_modified_ms, int64_t day_ms) {
+std::optional<Expiry> ObjectExpiry(const Configuration& config, std::string_view key, uint64_t size,
+                                   const std::vector<Tag>& tags, int64_t last_modified_ms,
+                                   int64_t day_ms) {
   std::optional<Expiry> best;
   for (const Rule& r : config.rules) {
     if (!r.enabled || !Matches(r, key, size, tags)) continue;

@@ -62,9 +62,9 @@ struct Expiry {
 // When an object expires under `config`: the earliest applicable enabled rule. With day_ms of
 // one real day, "Days" count from creation and round up to the next midnight UTC, as AWS does;
 // a shorter test day (lifecycle.day_seconds) expires exactly creation + days × day_ms.
-std::optional<Expiry> ObjectExpiry(const Configuration& config, std::string_view key,
-                                   uint64_t size, const std::vector<Tag>& tags,
-                                   int64_t last_modified_ms, int64_t day_ms);
+std::optional<Expiry> ObjectExpiry(const Configuration& config, std::string_view key, uint64_t size,
+                                   const std::vector<Tag>& tags, int64_t last_modified_ms,
+                                   int64_t day_ms);
 
 // The x-amz-expiration value for a response: expiry-date="Fri, 23 Dec 2012 00:00:00 GMT",
 // rule-id="id". Always in real days (as AWS and Ceph RGW report it, whatever the test day).

@@ -568,7 +568,7 @@ struct Service::Impl {
 
   Status Deny(const Context& ctx, std::string explanation) {
     Log().info("{} access denied: {}", ctx.request.request_id, explanation);
-    decisions.Record(ctx.request.request_id, "deny: " + explanation);
+    decisions.Record(ctx.request.request_id, explanation);
     return Error(ErrorCode::kAccessDenied);
   }
 

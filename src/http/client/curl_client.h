@@ -1,0 +1,49 @@
+// HTTP(S) requests through libcurl, for talking to other S3 endpoints (admin commands, push, the
+// remote store). One CurlClient keeps its connections alive between requests; not thread-safe
+// (use one per thread).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/headers.h"
+#include "common/status.h"
+
+namespace logbucket::http::client {
+
+struct HttpResponse {
+  int status = 0;
+  Headers headers;  // lower-case names
+  std::string body;
+};
+
+struct CurlOptions {
+  int connect_timeout_ms = 10000;
+  int timeout_ms = 120000;
+  uint64_t max_response_bytes = 64ULL << 20;  // admin/metadata responses; bodies stream elsewhere
+  // "HOST:PORT:CONNECT-HOST:CONNECT-PORT" entries (curl --connect-to): lets virtual-hosted
+  // requests reach an endpoint without DNS for <bucket>.<host>.
+  std::vector<std::string> connect_to;
+  std::string source_address;  // local address to send from (curl --interface); empty: any
+};
+
+class CurlClient {
+ public:
+  explicit CurlClient(CurlOptions options = {});
+  ~CurlClient();
+  CurlClient(const CurlClient&) = delete;
+  CurlClient& operator=(const CurlClient&) = delete;
+
+  // Sends one request. Transport failures are ServiceUnavailable with curl's reason.
+  Result<HttpResponse> Send(std::string_view method, const std::string& url, const Headers& headers,
+                            std::string_view body);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace logbucket::http::client
