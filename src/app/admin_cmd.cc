@@ -35,9 +35,12 @@ struct Connection {
 void AddConnectionOptions(CLI::App* cmd, Connection& c, bool needs_bucket) {
   cmd->add_option("--endpoint", c.endpoint,
                   "S3 endpoint URL (default: $AWS_ENDPOINT_URL, else http://127.0.0.1:9000)");
-  cmd->add_option("--region", c.region, "signing region (default: $AWS_DEFAULT_REGION or us-east-1)");
-  cmd->add_option("--access-key", c.access_key, "access key (default: $AWS_ACCESS_KEY_ID or profile)");
-  cmd->add_option("--secret-key", c.secret_key, "secret key (default: $AWS_SECRET_ACCESS_KEY or profile)");
+  cmd->add_option("--region", c.region,
+                  "signing region (default: $AWS_DEFAULT_REGION or us-east-1)");
+  cmd->add_option("--access-key", c.access_key,
+                  "access key (default: $AWS_ACCESS_KEY_ID or profile)");
+  cmd->add_option("--secret-key", c.secret_key,
+                  "secret key (default: $AWS_SECRET_ACCESS_KEY or profile)");
   cmd->add_option("--profile", c.profile, "profile in ~/.aws/credentials");
   cmd->add_flag("--anonymous", c.anonymous, "send unsigned requests");
   cmd->add_flag("--virtual-host", c.virtual_host,
@@ -102,7 +105,8 @@ struct Call {
   }
 };
 
-Result<s3client::Client*> MakeClient(const Connection& c, std::unique_ptr<s3client::Client>& holder) {
+Result<s3client::Client*> MakeClient(const Connection& c,
+                                     std::unique_ptr<s3client::Client>& holder) {
   auto options = ClientOptionsFor(c);
   if (!options) return options.error();
   if (!options->credentials && !c.anonymous) {
@@ -136,8 +140,10 @@ void RegisterBucket(CLI::App& app, int& exit_code) {
     std::string body;
     const std::string& region = (*client)->options().region;
     if (region != "us-east-1") {
-      body = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-             "<LocationConstraint>" + XmlEscape(region) + "</LocationConstraint></CreateBucketConfiguration>";
+      body =
+          "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+          "<LocationConstraint>" +
+          XmlEscape(region) + "</LocationConstraint></CreateBucketConfiguration>";
     }
     Call call{"bucket create", (*client)->Request("PUT", *create_name, "", "", body)};
     if (call.response && call.response->error_code == "BucketAlreadyOwnedByYou") {
@@ -181,7 +187,8 @@ void RegisterBucket(CLI::App& app, int& exit_code) {
     if (exit_code != 0) return;
     pugi::xml_document doc;
     doc.load_buffer(call.response->body.data(), call.response->body.size());
-    for (pugi::xml_node b : doc.child("ListAllMyBucketsResult").child("Buckets").children("Bucket")) {
+    for (pugi::xml_node b :
+         doc.child("ListAllMyBucketsResult").child("Buckets").children("Bucket")) {
       std::printf("%s  %s\n", b.child_value("CreationDate"), b.child_value("Name"));
     }
   });
@@ -269,7 +276,8 @@ void RegisterPolicy(CLI::App& app, int& exit_code) {
   };
   auto check = std::make_shared<CheckFlags>();
   CLI::App* c = cmd->add_subcommand(
-      "check", "Simulate a request against a policy file, offline: decision and deciding statements");
+      "check",
+      "Simulate a request against a policy file, offline: decision and deciding statements");
   c->add_option("file", check->file, "policy JSON file")->required();
   c->add_option("--ip", check->ip, "client address (aws:SourceIp)")->required();
   c->add_option("--user", check->user, "user name (default: anonymous)");
@@ -361,7 +369,8 @@ void RegisterLifecycle(CLI::App& app, int& exit_code) {
       xml = *text;
     } else {
       if (set->expire_days == 0 && set->abort_days == 0) {
-        exit_code = Fail("lifecycle set", "give --expire-days and/or --abort-multipart-days, or --file");
+        exit_code =
+            Fail("lifecycle set", "give --expire-days and/or --abort-multipart-days, or --file");
         return;
       }
       std::string rule = "<Rule><ID>" + XmlEscape(set->id) + "</ID><Filter><Prefix>" +
@@ -421,7 +430,8 @@ void RegisterLifecycle(CLI::App& app, int& exit_code) {
       std::string line = "rule " + r.id + " (" + (r.enabled ? "enabled" : "disabled") + ")";
       line += r.filter.prefix.empty() ? ": every key" : ": keys under '" + r.filter.prefix + "'";
       for (const auto& t : r.filter.tags) line += ", tag " + t.key + "=" + t.value;
-      if (r.expiration_days) line += ", expire after " + std::to_string(*r.expiration_days) + " days";
+      if (r.expiration_days)
+        line += ", expire after " + std::to_string(*r.expiration_days) + " days";
       if (r.expiration_date_ms) line += ", expire on " + FormatIso8601(*r.expiration_date_ms);
       if (r.abort_incomplete_days) {
         line += ", abort uploads after " + std::to_string(*r.abort_incomplete_days) + " days";
@@ -484,8 +494,8 @@ void RegisterVerify(CLI::App& app, int& exit_code) {
       path_style.virtual_host = false;
       explainer = std::make_unique<s3client::Client>(path_style);
     }
-    std::printf("verifying bucket %s at %s%s\n", f->c.bucket.c_str(), anon_options->endpoint.c_str(),
-                f->c.virtual_host ? " (virtual-hosted)" : "");
+    std::printf("verifying bucket %s at %s%s\n", f->c.bucket.c_str(),
+                anon_options->endpoint.c_str(), f->c.virtual_host ? " (virtual-hosted)" : "");
 
     bool explain_available = signed_client != nullptr;
     auto why = [&](const s3client::S3Response& r) {
@@ -517,7 +527,8 @@ void RegisterVerify(CLI::App& app, int& exit_code) {
     bool anon_ok = get && get->ok();
     bool expect_known = !f->expect_anonymous.empty();
     bool anon_as_expected = !expect_known || anon_ok == (f->expect_anonymous == "allowed");
-    report(anon_as_expected && (anon_ok || expect_known), "anonymous GET " + f->key, get, expect_known);
+    report(anon_as_expected && (anon_ok || expect_known), "anonymous GET " + f->key, get,
+           expect_known);
     if (get && get->ok()) why(*get);
     auto list = anonymous.Request("GET", f->c.bucket, "", "list-type=2&max-keys=1");
     report(list && list->ok(), "anonymous LIST", list, false);
@@ -525,7 +536,8 @@ void RegisterVerify(CLI::App& app, int& exit_code) {
 
     // 2. Signed round trip of a probe object.
     if (!signed_client) {
-      std::printf("- signed checks skipped: no credentials (AWS_ACCESS_KEY_ID/--access-key/--profile)\n");
+      std::printf(
+          "- signed checks skipped: no credentials (AWS_ACCESS_KEY_ID/--access-key/--profile)\n");
     } else {
       std::string probe = ".logbucket-verify/" + HexEncode(RandomBytes(8));
       std::string content = "logbucket verify probe\n";
@@ -534,7 +546,8 @@ void RegisterVerify(CLI::App& app, int& exit_code) {
       report(put && put->ok(), "signed PUT " + probe, put, true);
       auto back = signed_client->Request("GET", f->c.bucket, probe, "");
       bool same = back && back->ok() && back->body == content;
-      report(same, "signed GET " + probe + (back && back->ok() && !same ? " (content differs)" : ""),
+      report(same,
+             "signed GET " + probe + (back && back->ok() && !same ? " (content differs)" : ""),
              back, true);
       auto listed = signed_client->Request("GET", f->c.bucket, "",
                                            "list-type=2&prefix=" + UriEncode(probe, false));

@@ -62,6 +62,7 @@ constexpr std::array kTable = {
          "The list of parts was not in ascending order. Parts must be ordered by part number."}},
     Row{ErrorCode::kInvalidRange, {"InvalidRange", 416, "The requested range is not satisfiable"}},
     Row{ErrorCode::kInvalidRequest, {"InvalidRequest", 400, "Invalid Request"}},
+    Row{ErrorCode::kInvalidTag, {"InvalidTag", 400, "The tag provided was not a valid tag."}},
     Row{ErrorCode::kInvalidURI, {"InvalidURI", 400, "Couldn't parse the specified URI."}},
     Row{ErrorCode::kKeyTooLongError, {"KeyTooLongError", 400, "Your key is too long"}},
     Row{ErrorCode::kMalformedXML,

@@ -30,6 +30,7 @@ enum class ErrorCode {
   kInvalidPartOrder,
   kInvalidRange,
   kInvalidRequest,
+  kInvalidTag,
   kInvalidURI,
   kKeyTooLongError,
   kMalformedXML,

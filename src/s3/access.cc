@@ -56,6 +56,12 @@ std::string_view IamAction(Operation op) {
     case Operation::kPutBucketLifecycle:
     case Operation::kDeleteBucketLifecycle:  // AWS checks the Put permission for deletes
       return "s3:PutLifecycleConfiguration";
+    case Operation::kGetObjectTagging:
+      return "s3:GetObjectTagging";
+    case Operation::kPutObjectTagging:
+      return "s3:PutObjectTagging";
+    case Operation::kDeleteObjectTagging:
+      return "s3:DeleteObjectTagging";
     case Operation::kHealth:
     case Operation::kExplain:
     case Operation::kNotImplemented:
@@ -78,6 +84,9 @@ bool IsObjectOperation(Operation op) {
     case Operation::kCompleteMultipartUpload:
     case Operation::kAbortMultipartUpload:
     case Operation::kListParts:
+    case Operation::kGetObjectTagging:
+    case Operation::kPutObjectTagging:
+    case Operation::kDeleteObjectTagging:
       return true;
     default:
       return false;

@@ -336,4 +336,81 @@ std::vector<Tag> ParseTagSet(std::string_view urlencoded) {
   return out;
 }
 
+namespace {
+
+Status ValidateTags(const std::vector<Tag>& tags) {
+  if (tags.size() > 10)
+    return Error(ErrorCode::kInvalidTag, "Object tags cannot be greater than 10");
+  std::set<std::string> keys;
+  for (const Tag& t : tags) {
+    if (t.key.empty() || t.key.size() > 128) {
+      return Error(ErrorCode::kInvalidTag, "The TagKey you have provided is invalid");
+    }
+    if (t.value.size() > 256) {
+      return Error(ErrorCode::kInvalidTag, "The TagValue you have provided is invalid");
+    }
+    if (!keys.insert(t.key).second) {
+      return Error(ErrorCode::kInvalidTag, "Cannot provide multiple Tags with the same key");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string EncodeTagSet(const std::vector<Tag>& tags) {
+  std::string out;
+  for (const Tag& t : tags) {
+    if (!out.empty()) out.push_back('&');
+    out += UriEncode(t.key, false) + "=" + UriEncode(t.value, false);
+  }
+  return out;
+}
+
+Result<std::vector<Tag>> ParseTaggingHeader(std::string_view urlencoded) {
+  std::vector<Tag> out;
+  for (std::string_view pair : Split(urlencoded, '&')) {
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    auto k = UriDecode(pair.substr(0, eq), true);
+    auto v = eq == std::string_view::npos ? std::optional<std::string>("")
+                                          : UriDecode(pair.substr(eq + 1), true);
+    if (!k || !v)
+      return Error(ErrorCode::kInvalidArgument, "The x-amz-tagging header is not URL-encoded");
+    out.push_back({*k, *v});
+  }
+  LB_RETURN_IF_ERROR(ValidateTags(out));
+  return out;
+}
+
+Result<std::vector<Tag>> ParseTaggingXml(std::string_view xml) {
+  pugi::xml_document doc;
+  auto loaded = LoadXml(doc, xml);
+  if (!loaded) return loaded.error();
+  pugi::xml_node root = doc.document_element();
+  if (XmlLocalName(root) != "Tagging") return Malformed("The root element must be Tagging");
+  pugi::xml_node set = XmlChild(root, "TagSet");
+  if (!set) return Malformed("Tagging needs a TagSet");
+  std::vector<Tag> out;
+  for (pugi::xml_node t = set.first_child(); t; t = t.next_sibling()) {
+    if (t.type() != pugi::node_element) continue;
+    if (XmlLocalName(t) != "Tag") return Malformed("TagSet holds only Tag elements");
+    pugi::xml_node k = XmlChild(t, "Key"), v = XmlChild(t, "Value");
+    if (!k) return Malformed("a Tag needs a Key");
+    out.push_back({k.child_value(), v ? v.child_value() : ""});
+    if (out.size() > 10) break;
+  }
+  LB_RETURN_IF_ERROR(ValidateTags(out));
+  return out;
+}
+
+std::string TaggingXml(const std::vector<Tag>& tags) {
+  XmlWriter xml("Tagging");
+  xml.Open("TagSet");
+  for (const Tag& t : tags)
+    xml.Open("Tag").Element("Key", t.key).Element("Value", t.value).Close("Tag");
+  xml.Close("TagSet");
+  return xml.Finish();
+}
+
 }  // namespace logbucket::s3::lifecycle

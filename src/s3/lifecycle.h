@@ -74,5 +74,12 @@ std::optional<std::string> ExpirationHeader(const Configuration& config, std::st
 
 // Object tags as stored (the x-amz-tagging form: "k1=v1&k2=v2", URL-encoded).
 std::vector<Tag> ParseTagSet(std::string_view urlencoded);
+std::string EncodeTagSet(const std::vector<Tag>& tags);
+// S3's rules: at most 10 tags, unique keys of 1-128 and values of at most 256 characters
+// (InvalidTag otherwise). Parses the x-amz-tagging header form strictly.
+Result<std::vector<Tag>> ParseTaggingHeader(std::string_view urlencoded);
+// <Tagging><TagSet><Tag><Key/><Value/></Tag>...</TagSet></Tagging> (PutObjectTagging).
+Result<std::vector<Tag>> ParseTaggingXml(std::string_view xml);
+std::string TaggingXml(const std::vector<Tag>& tags);
 
 }  // namespace logbucket::s3::lifecycle

@@ -20,9 +20,9 @@ std::string Doc(const std::string& rules) {
 const int64_t kNoon = *ParseIso8601("2026-11-24T12:00:00Z");
 
 TEST(Lifecycle, ExpiryRoundsToMidnightWithRealDays) {
-  auto c = lifecycle::Parse(Doc(
-      "<Rule><ID>r</ID><Filter><Prefix>logs/</Prefix></Filter><Status>Enabled</Status>"
-      "<Expiration><Days>60</Days></Expiration></Rule>"));
+  auto c = lifecycle::Parse(
+      Doc("<Rule><ID>r</ID><Filter><Prefix>logs/</Prefix></Filter><Status>Enabled</Status>"
+          "<Expiration><Days>60</Days></Expiration></Rule>"));
   ASSERT_TRUE(c) << c.error().message();
   auto e = lifecycle::ObjectExpiry(*c, "logs/a", 1, {}, kNoon, lifecycle::kDayMs);
   ASSERT_TRUE(e);
@@ -37,11 +37,13 @@ TEST(Lifecycle, ExpiryRoundsToMidnightWithRealDays) {
 
 TEST(Lifecycle, FiltersAndEarliestRule) {
   auto c = lifecycle::Parse(Doc(
-      "<Rule><ID>all</ID><Filter/><Status>Enabled</Status><Expiration><Days>30</Days></Expiration></Rule>"
+      "<Rule><ID>all</ID><Filter/><Status>Enabled</Status><Expiration><Days>30</Days></"
+      "Expiration></Rule>"
       "<Rule><ID>tagged</ID><Filter><And><Prefix>a/</Prefix><Tag><Key>k</Key><Value>v</Value></Tag>"
       "<ObjectSizeGreaterThan>10</ObjectSizeGreaterThan></And></Filter><Status>Enabled</Status>"
       "<Expiration><Days>1</Days></Expiration></Rule>"
-      "<Rule><ID>off</ID><Prefix>a/</Prefix><Status>Disabled</Status><Expiration><Days>1</Days></Expiration></Rule>"));
+      "<Rule><ID>off</ID><Prefix>a/</Prefix><Status>Disabled</Status><Expiration><Days>1</Days></"
+      "Expiration></Rule>"));
   ASSERT_TRUE(c) << c.error().message();
   std::vector<lifecycle::Tag> tags = {{"k", "v"}};
   EXPECT_EQ(lifecycle::ObjectExpiry(*c, "a/x", 11, tags, kNoon, 1000)->rule_id, "tagged");
@@ -64,23 +66,28 @@ TEST(Lifecycle, Errors) {
   const std::string ok_action = "<Expiration><Days>1</Days></Expiration>";
   std::vector<Case> cases = {
       {Doc(""), ErrorCode::kMalformedXML, "at least one Rule"},
-      {Doc("<Rule><ID>a</ID><Status>enabled</Status>" + ok_action + "</Rule>"), ErrorCode::kMalformedXML,
-       "Enabled or Disabled"},
+      {Doc("<Rule><ID>a</ID><Status>enabled</Status>" + ok_action + "</Rule>"),
+       ErrorCode::kMalformedXML, "Enabled or Disabled"},
       {Doc("<Rule><ID>a</ID><Status>Enabled</Status></Rule>"), ErrorCode::kInvalidRequest,
        "At least one action"},
-      {Doc("<Rule><ID>a</ID><Status>Enabled</Status><Expiration><Days>0</Days></Expiration></Rule>"),
+      {Doc("<Rule><ID>a</ID><Status>Enabled</Status><Expiration><Days>0</Days></Expiration></"
+           "Rule>"),
        ErrorCode::kInvalidArgument, "positive integer"},
-      {Doc("<Rule><ID>a</ID><Status>Enabled</Status><Expiration><Date>2026-01-01T10:00:00Z</Date></Expiration></Rule>"),
+      {Doc("<Rule><ID>a</ID><Status>Enabled</Status><Expiration><Date>2026-01-01T10:00:00Z</Date></"
+           "Expiration></Rule>"),
        ErrorCode::kInvalidArgument, "midnight"},
-      {Doc("<Rule><ID>a</ID><Prefix>x</Prefix><Filter><Prefix>y</Prefix></Filter><Status>Enabled</Status>" +
+      {Doc("<Rule><ID>a</ID><Prefix>x</Prefix><Filter><Prefix>y</Prefix></Filter><Status>Enabled</"
+           "Status>" +
            ok_action + "</Rule>"),
        ErrorCode::kMalformedXML, "both Prefix and Filter"},
-      {Doc("<Rule><ID>a</ID><Status>Enabled</Status>" + ok_action + "</Rule><Rule><ID>a</ID><Status>Enabled</Status>" +
-           ok_action + "</Rule>"),
+      {Doc("<Rule><ID>a</ID><Status>Enabled</Status>" + ok_action +
+           "</Rule><Rule><ID>a</ID><Status>Enabled</Status>" + ok_action + "</Rule>"),
        ErrorCode::kInvalidArgument, "unique"},
-      {Doc("<Rule><ID>" + std::string(256, 'i') + "</ID><Status>Enabled</Status>" + ok_action + "</Rule>"),
+      {Doc("<Rule><ID>" + std::string(256, 'i') + "</ID><Status>Enabled</Status>" + ok_action +
+           "</Rule>"),
        ErrorCode::kInvalidArgument, "255"},
-      {Doc("<Rule><ID>a</ID><Status>Enabled</Status><Transition><Days>1</Days><StorageClass>GLACIER</StorageClass></Transition></Rule>"),
+      {Doc("<Rule><ID>a</ID><Status>Enabled</Status><Transition><Days>1</"
+           "Days><StorageClass>GLACIER</StorageClass></Transition></Rule>"),
        ErrorCode::kNotImplemented, "single storage class"},
       {Doc("<Rule><ID>a</ID><Status>Enabled</Status><Colour>red</Colour>" + ok_action + "</Rule>"),
        ErrorCode::kMalformedXML, "<Colour>"},
@@ -88,7 +95,8 @@ TEST(Lifecycle, Errors) {
   };
   std::string many;
   for (int i = 0; i <= 1000; ++i) {
-    many += "<Rule><ID>r" + std::to_string(i) + "</ID><Status>Enabled</Status>" + ok_action + "</Rule>";
+    many +=
+        "<Rule><ID>r" + std::to_string(i) + "</ID><Status>Enabled</Status>" + ok_action + "</Rule>";
   }
   cases.push_back({Doc(many), ErrorCode::kInvalidArgument, "1000 rules"});
   for (const Case& c : cases) {
@@ -128,10 +136,10 @@ TEST(Janitor, ExpiresWithInjectedClock) {
   upload.key = "pr/big";
   upload.initiated_ms = kNoon;
   ASSERT_TRUE(store.CreateUpload(upload));
-  auto config = lifecycle::Parse(Doc(
-      "<Rule><ID>sixty</ID><Filter><Prefix>pr/</Prefix></Filter><Status>Enabled</Status>"
-      "<Expiration><Days>60</Days></Expiration><AbortIncompleteMultipartUpload>"
-      "<DaysAfterInitiation>2</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>"));
+  auto config = lifecycle::Parse(
+      Doc("<Rule><ID>sixty</ID><Filter><Prefix>pr/</Prefix></Filter><Status>Enabled</Status>"
+          "<Expiration><Days>60</Days></Expiration><AbortIncompleteMultipartUpload>"
+          "<DaysAfterInitiation>2</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>"));
   ASSERT_TRUE(config);
   ASSERT_TRUE(store.SetBucketLifecycle("logs", lifecycle::ToXml(*config)).ok());
 

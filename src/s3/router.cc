@@ -26,7 +26,6 @@ constexpr std::array kUnsupportedSubresources = {"accelerate",
                                                  "restore",
                                                  "retention",
                                                  "select",
-                                                 "tagging",
                                                  "torrent",
                                                  "website",
                                                  "attributes",
@@ -115,6 +114,12 @@ std::string_view OperationName(Operation op) {
       return "PutBucketLifecycleConfiguration";
     case Operation::kDeleteBucketLifecycle:
       return "DeleteBucketLifecycle";
+    case Operation::kGetObjectTagging:
+      return "GetObjectTagging";
+    case Operation::kPutObjectTagging:
+      return "PutObjectTagging";
+    case Operation::kDeleteObjectTagging:
+      return "DeleteObjectTagging";
     case Operation::kExplain:
       return "Explain";
     case Operation::kNotImplemented:
@@ -189,7 +194,14 @@ Result<Endpoint> Route(const RouteInput& in) {
       return config(Operation::kGetBucketLifecycle, Operation::kPutBucketLifecycle,
                     Operation::kDeleteBucketLifecycle);
     }
+    if (Has(q, "tagging")) return Unsupported("bucket tagging", bucket);
   } else {
+    if (Has(q, "tagging")) {
+      if (method == "GET") return Endpoint{Operation::kGetObjectTagging, bucket, key, {}};
+      if (method == "PUT") return Endpoint{Operation::kPutObjectTagging, bucket, key, {}};
+      if (method == "DELETE") return Endpoint{Operation::kDeleteObjectTagging, bucket, key, {}};
+      return Error(ErrorCode::kMethodNotAllowed);
+    }
     for (const char* sub : {"policy", "policyStatus", "lifecycle"}) {
       if (Has(q, sub)) return Unsupported(std::string("?") + sub + " on an object", bucket, key);
     }

@@ -44,6 +44,9 @@ enum class Operation {
   kGetBucketLifecycle,
   kPutBucketLifecycle,
   kDeleteBucketLifecycle,
+  kGetObjectTagging,
+  kPutObjectTagging,
+  kDeleteObjectTagging,
   kExplain,         // GET /_logbucket/explain: admin-only access-decision explanations
   kNotImplemented,  // a known S3 API we do not offer
 };

@@ -230,6 +230,13 @@ Result<Headers> StoredHeadersFrom(const Headers& request_headers) {
   Headers out;
   size_t meta_bytes = 0;
   for (const Header& h : request_headers) {
+    if (h.name == "x-amz-tagging") {
+      // Object tags: validated and stored in one canonical encoding.
+      auto tags = lifecycle::ParseTaggingHeader(h.value);
+      if (!tags) return tags.error();
+      if (!tags->empty()) out.push_back({h.name, lifecycle::EncodeTagSet(*tags)});
+      continue;
+    }
     bool keep = h.name.rfind("x-amz-meta-", 0) == 0;
     for (const char* name : kStoredHeaders) keep = keep || h.name == name;
     if (!keep) continue;
@@ -264,9 +271,6 @@ Status RejectUnsupportedHeaders(const Headers& headers) {
     if (h.name.rfind("x-amz-object-lock-", 0) == 0) {
       return Error(ErrorCode::kNotImplemented, "Object lock is not supported.");
     }
-    if (h.name == "x-amz-tagging") {
-      return Error(ErrorCode::kNotImplemented, "Object tagging is not supported.");
-    }
     if (h.name.rfind("x-amz-grant-", 0) == 0) {
       return Error(ErrorCode::kNotImplemented, "ACL grants are not supported.");
     }
@@ -281,6 +285,10 @@ Status RejectUnsupportedHeaders(const Headers& headers) {
 void AddObjectHeaders(Response& r, const ObjectInfo& info) {
   bool has_type = false;
   for (const Header& h : info.headers) {
+    if (h.name == "x-amz-tagging") {
+      r.SetHeader("x-amz-tagging-count", std::to_string(lifecycle::ParseTagSet(h.value).size()));
+      continue;
+    }
     has_type = has_type || h.name == "content-type";
     r.headers.push_back(h);
   }
@@ -525,7 +533,8 @@ struct Service::Impl {
 
   // The request as a policy sees it: principal, action, resource and condition keys.
   policy::Request PolicyRequest(const Context& ctx, std::string_view action,
-                                const std::string& bucket, const std::string& key) const {
+                                const std::string& bucket, const std::string& key,
+                                const std::vector<lifecycle::Tag>* existing_tags = nullptr) const {
     policy::Request r;
     r.anonymous = ctx.anonymous;
     r.user = ctx.user.name;
@@ -552,6 +561,20 @@ struct Service::Impl {
          {"x-amz-content-sha256", "x-amz-acl", "x-amz-copy-source", "x-amz-metadata-directive",
           "x-amz-storage-class", "x-amz-server-side-encryption"}) {
       if (auto v = ctx.Header(h)) r.Set(std::string("s3:") + h, std::string(*v));
+    }
+    if (auto t = ctx.Header("x-amz-tagging");
+        t && (action == "s3:PutObject" || action == "s3:PutObjectTagging")) {
+      std::vector<std::string> tag_keys;
+      for (const lifecycle::Tag& tag : lifecycle::ParseTagSet(*t)) {
+        r.Set("s3:RequestObjectTag/" + tag.key, tag.value);
+        tag_keys.push_back(tag.key);
+      }
+      if (!tag_keys.empty()) r.keys.push_back({"s3:RequestObjectTagKeys", tag_keys});
+    }
+    if (existing_tags != nullptr) {
+      for (const lifecycle::Tag& tag : *existing_tags) {
+        r.Set("s3:ExistingObjectTag/" + tag.key, tag.value);
+      }
     }
     if (action == "s3:ListBucket" && ctx.endpoint.operation != Operation::kHeadBucket) {
       r.Set("s3:prefix", std::string(ctx.Query("prefix")));
@@ -587,7 +610,16 @@ struct Service::Impl {
       return Deny(ctx, "implicit deny: bucket " + bucket_name + " has no policy and " + who +
                            " (from " + ctx.client_ip + ") is not its owner");
     }
-    policy::Request pr = PolicyRequest(ctx, action, bucket_name, key);
+    // s3:ExistingObjectTag/<key> needs the object's tags: look them up only for policies that
+    // use the key.
+    std::vector<lifecycle::Tag> tags;
+    bool with_tags = !key.empty() && bucket->policy.find("ExistingObjectTag") != std::string::npos;
+    if (with_tags) {
+      if (auto info = store.HeadObject(bucket_name, key)) {
+        tags = lifecycle::ParseTagSet(FindHeader(info->headers, "x-amz-tagging").value_or(""));
+      }
+    }
+    policy::Request pr = PolicyRequest(ctx, action, bucket_name, key, with_tags ? &tags : nullptr);
     policy::Explanation e = parsed->Evaluate(pr);
     switch (e.decision) {
       case policy::Decision::kAllow:
@@ -726,6 +758,38 @@ struct Service::Impl {
     LB_RETURN_IF_ERROR(store.SetBucketLifecycle(ctx.endpoint.bucket, ""));
     Response r;
     r.status = 204;
+    return r;
+  }
+
+  // ----------------------------------------------------------------- object tagging
+
+  Result<Response> GetObjectTagging(Context& ctx) {
+    LB_RETURN_IF_ERROR(CheckVersionId(ctx));
+    auto info = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
+    if (!info) return info.error();
+    auto tags = lifecycle::ParseTagSet(FindHeader(info->headers, "x-amz-tagging").value_or(""));
+    return XmlResponse(lifecycle::TaggingXml(tags));
+  }
+
+  Result<Response> PutOrDeleteObjectTagging(Context& ctx, bool put) {
+    LB_RETURN_IF_ERROR(CheckVersionId(ctx));
+    std::vector<lifecycle::Tag> tags;
+    if (put) {
+      auto body = ReadSmallBody(ctx);
+      if (!body) return body.error();
+      auto parsed = lifecycle::ParseTaggingXml(*body);
+      if (!parsed) return parsed.error();
+      tags = std::move(*parsed);
+    }
+    auto info = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
+    if (!info) return info.error();
+    Headers headers = info->headers;
+    std::erase_if(headers, [](const Header& h) { return h.name == "x-amz-tagging"; });
+    if (!tags.empty()) headers.push_back({"x-amz-tagging", lifecycle::EncodeTagSet(tags)});
+    LB_RETURN_IF_ERROR(store.UpdateObjectHeaders(ctx.endpoint.bucket, ctx.endpoint.key, headers));
+    Response r;
+    r.status = put ? 200 : 204;
+    r.SetHeader("x-amz-version-id", "null");
     return r;
   }
 
@@ -1331,6 +1395,21 @@ struct Service::Impl {
     } else {
       info.headers = src.headers;
     }
+    // Tags follow their own directive: copied unless x-amz-tagging-directive is REPLACE.
+    std::string tagging_directive(ctx.Header("x-amz-tagging-directive").value_or("COPY"));
+    if (tagging_directive != "COPY" && tagging_directive != "REPLACE") {
+      return Error(ErrorCode::kInvalidArgument, "Unknown tagging directive.");
+    }
+    std::erase_if(info.headers, [](const Header& h) { return h.name == "x-amz-tagging"; });
+    if (tagging_directive == "COPY") {
+      if (auto t = FindHeader(src.headers, "x-amz-tagging")) {
+        info.headers.push_back({"x-amz-tagging", std::string(*t)});
+      }
+    } else if (auto t = ctx.Header("x-amz-tagging")) {
+      auto tags = lifecycle::ParseTaggingHeader(*t);
+      if (!tags) return tags.error();
+      if (!tags->empty()) info.headers.push_back({"x-amz-tagging", lifecycle::EncodeTagSet(*tags)});
+    }
     ChecksumAlgorithm algorithm = src.checksum.algorithm;
     if (auto a = ctx.Header("x-amz-checksum-algorithm")) {
       auto parsed = ParseChecksumName(*a);
@@ -1643,6 +1722,12 @@ struct Service::Impl {
         return DeleteBucketLifecycle(ctx);
       case Operation::kExplain:
         return Explain(ctx);
+      case Operation::kGetObjectTagging:
+        return GetObjectTagging(ctx);
+      case Operation::kPutObjectTagging:
+        return PutOrDeleteObjectTagging(ctx, true);
+      case Operation::kDeleteObjectTagging:
+        return PutOrDeleteObjectTagging(ctx, false);
       case Operation::kListBuckets:
         return ListBuckets(ctx);
       case Operation::kCreateBucket:

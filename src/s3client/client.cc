@@ -41,7 +41,8 @@ Result<S3Response> Client::Request(std::string_view method, const std::string& b
     }
   }
   path += UriEncode(key, /*keep_slash=*/true);
-  std::string url = endpoint.substr(0, scheme + 3) + host + path + (query.empty() ? "" : "?" + query);
+  std::string url =
+      endpoint.substr(0, scheme + 3) + host + path + (query.empty() ? "" : "?" + query);
 
   headers.push_back({"host", host});
   if (!body.empty()) {
@@ -49,8 +50,8 @@ Result<S3Response> Client::Request(std::string_view method, const std::string& b
     headers.push_back({"content-md5", Base64Encode(Md5(body))});
   }
   if (options_.credentials) {
-    sigv4::SignHeaders(method, path, query, headers, HexEncode(Sha256(body)),
-                       *options_.credentials, SystemClock::Instance().NowMs());
+    sigv4::SignHeaders(method, path, query, headers, HexEncode(Sha256(body)), *options_.credentials,
+                       SystemClock::Instance().NowMs());
   }
   auto sent = http_.Send(method, url, headers, body);
   if (!sent) return sent.error();
@@ -107,8 +108,8 @@ Result<std::optional<sigv4::ClientCredentials>> ResolveCredentials(const std::st
   std::ifstream in(path);
   if (!in) {
     if (!profile.empty()) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "--profile " + profile + ": cannot read " + (path.empty() ? "~/.aws/credentials" : path));
+      return Error(ErrorCode::kInvalidArgument, "--profile " + profile + ": cannot read " +
+                                                    (path.empty() ? "~/.aws/credentials" : path));
     }
     return std::optional<sigv4::ClientCredentials>();
   }

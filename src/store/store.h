@@ -184,6 +184,10 @@ class Store {
   virtual Result<std::vector<Status>> DeleteObjects(const std::string& bucket,
                                                     const std::vector<std::string>& keys) = 0;
   virtual Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& options) = 0;
+  // Replaces the stored headers of an existing object (object tagging changes them without
+  // touching the body or Last-Modified, as S3 does). NoSuchKey when the object is missing.
+  virtual Status UpdateObjectHeaders(const std::string& bucket, const std::string& key,
+                                     const Headers& headers) = 0;
   // Objects last modified before `modified_before_ms`, oldest first, strictly after `after`;
   // at most `limit`. For the lifecycle janitor (an index makes it cheap).
   virtual Result<std::vector<ObjectInfo>> ListObjectsByAge(const std::string& bucket,

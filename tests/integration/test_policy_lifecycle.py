@@ -311,3 +311,55 @@ def test_expiry_with_short_days(server_factory):
     # An object rewritten after the janitor looked is never deleted by that look.
     s3.put_object(Bucket="fast", Key="expire1/new", Body=b"x")
     assert "expire1/new" in keys(s3, "fast")
+
+
+def test_object_tagging(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="t", Body=b"x", Tagging="team=alice&kind=log%20file")
+    assert s3.head_object(Bucket=bucket, Key="t")["ResponseMetadata"]["HTTPHeaders"]["x-amz-tagging-count"] == "2"
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"]}
+    assert tags == {"team": "alice", "kind": "log file"}
+    before = s3.head_object(Bucket=bucket, Key="t")
+    s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": "expire", "Value": "soon"}]})
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [{"Key": "expire", "Value": "soon"}]
+    after = s3.head_object(Bucket=bucket, Key="t")
+    assert after["ETag"] == before["ETag"] and after["LastModified"] == before["LastModified"]
+    # Copies keep tags unless told otherwise.
+    s3.copy_object(Bucket=bucket, Key="t2", CopySource={"Bucket": bucket, "Key": "t"})
+    assert s3.get_object_tagging(Bucket=bucket, Key="t2")["TagSet"] == [{"Key": "expire", "Value": "soon"}]
+    s3.copy_object(Bucket=bucket, Key="t3", CopySource={"Bucket": bucket, "Key": "t"},
+                   TaggingDirective="REPLACE", Tagging="a=b")
+    assert s3.get_object_tagging(Bucket=bucket, Key="t3")["TagSet"] == [{"Key": "a", "Value": "b"}]
+    s3.delete_object_tagging(Bucket=bucket, Key="t")
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == []
+    for bad in ["&".join("k%d=v" % i for i in range(11)), "a=1&a=2", "=v"]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.put_object(Bucket=bucket, Key="bad", Body=b"x", Tagging=bad)
+        assert e.value.response["Error"]["Code"] == "InvalidTag", bad
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object_tagging(Bucket=bucket, Key="missing")
+    assert e.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_tag_filters_in_lifecycle_and_policy(server_factory):
+    server = server_factory(extra_args=["--lifecycle-day-seconds", "2"]).start()
+    s3 = server.client()
+    s3.create_bucket(Bucket="tags")
+    s3.put_object(Bucket="tags", Key="days1/tom", Body=b"t", Tagging="tom=sawyer")
+    s3.put_object(Bucket="tags", Key="days1/huck", Body=b"h", Tagging="tom=finn")
+    s3.put_object(Bucket="tags", Key="days1/later", Body=b"l")
+    s3.put_object_tagging(Bucket="tags", Key="days1/later", Tagging={"TagSet": [{"Key": "tom", "Value": "sawyer"}]})
+    s3.put_bucket_lifecycle_configuration(Bucket="tags", LifecycleConfiguration={"Rules": [
+        {"ID": "rule_tag1", "Status": "Enabled", "Expiration": {"Days": 1},
+         "Filter": {"And": {"Prefix": "days1/", "Tags": [{"Key": "tom", "Value": "sawyer"}]}}}]})
+    head = s3.head_object(Bucket="tags", Key="days1/tom")
+    assert 'rule-id="rule_tag1"' in head["Expiration"]
+    assert "Expiration" not in s3.head_object(Bucket="tags", Key="days1/huck")
+    assert wait_until(lambda: keys(s3, "tags") == ["days1/huck"], 20), keys(s3, "tags")
+    # A policy on existing tags: anonymous may read only objects tagged public=yes.
+    s3.put_object(Bucket="tags", Key="pub", Body=b"p", Tagging="public=yes")
+    s3.put_object(Bucket="tags", Key="priv", Body=b"q")
+    s3.put_bucket_policy(Bucket="tags", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::tags/*",
+         "Condition": {"StringEquals": {"s3:ExistingObjectTag/public": "yes"}}}]}))
+    assert curl(server.endpoint + "/tags/pub", FRONTEND) == (200, "p")
+    assert curl(server.endpoint + "/tags/priv", FRONTEND)[0] == 403

@@ -381,7 +381,7 @@ def test_unsupported_features_answer_not_implemented(s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     calls = [
         lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
-        lambda: s3.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}),
+        lambda: s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}),
         lambda: s3.get_bucket_cors(Bucket=bucket),
         lambda: s3.put_object(Bucket=bucket, Key="e", Body=b"x", ServerSideEncryption="AES256"),
         lambda: s3.put_object_acl(Bucket=bucket, Key="k", ACL="public-read"),

@@ -1034,6 +1034,19 @@ Result<std::vector<ObjectInfo>> LocalStore::ListObjectsByAge(const std::string& 
   });
 }
 
+Status LocalStore::UpdateObjectHeaders(const std::string& bucket, const std::string& key,
+                                       const Headers& headers) {
+  return impl_->RunWrite([&](Db& db, Effects& effects) -> Status {
+    LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
+    Stmt s = db.Prepare("UPDATE objects SET headers = ? WHERE bucket = ? AND key = ?");
+    s.Blob(1, EncodeHeaders(headers)).Text(2, bucket).Blob(3, key);
+    LB_RETURN_IF_ERROR(s.Run());
+    if (s.Changes() == 0) return Error(ErrorCode::kNoSuchKey);
+    effects.objects.emplace_back(bucket, key);
+    return Status::Ok();
+  });
+}
+
 Result<int> LocalStore::DeleteObjectsIfUnchanged(const std::string& bucket,
                                                  const std::vector<ObjectVersion>& objects) {
   int deleted = 0;

@@ -44,6 +44,8 @@ class LocalStore : public Store, public UserDirectory {
   Result<std::vector<Status>> DeleteObjects(const std::string& bucket,
                                             const std::vector<std::string>& keys) override;
   Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& options) override;
+  Status UpdateObjectHeaders(const std::string& bucket, const std::string& key,
+                             const Headers& headers) override;
   Result<std::vector<ObjectInfo>> ListObjectsByAge(const std::string& bucket,
                                                    int64_t modified_before_ms,
                                                    const AgeCursor& after, int limit) override;
