@@ -90,6 +90,12 @@ class Policy {
   std::shared_ptr<const Impl> impl_;
 };
 
+// The decision for `request` and the statements that made it (Policy::Evaluate by its
+// DESIGN.md name).
+inline Explanation Explain(const Policy& policy, const Request& request) {
+  return policy.Evaluate(request);
+}
+
 // AWS wildcard match: '*' any run of characters (also '/'), '?' exactly one.
 bool WildcardMatch(std::string_view pattern, std::string_view text, bool ignore_case = false);
 

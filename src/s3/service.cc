@@ -1593,7 +1593,9 @@ struct Service::Impl {
                   info->checksum.value);
       xml.Element("ChecksumType", info->checksum.type);
     }
-    return XmlResponse(xml.Finish());
+    Response r = XmlResponse(xml.Finish());
+    AddExpiration(ctx, r, *info);
+    return r;
   }
 
   Result<Response> AbortMultipartUpload(Context& ctx) {

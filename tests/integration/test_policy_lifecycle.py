@@ -240,6 +240,12 @@ def test_lifecycle_config_and_expiration_header(s3, bucket):
     assert 'rule-id="tmp1"' in s3.put_object(Bucket=bucket, Key="alisw/tmp/big", Body=b"y" * 100)["Expiration"]
     assert 'rule-id="logs60"' in s3.put_object(Bucket=bucket, Key="alisw/tmp/small", Body=b"y")["Expiration"]
     assert "Expiration" not in s3.put_object(Bucket=bucket, Key="other/x", Body=b"z")
+    # Multipart completion reports it too (AWS does).
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="alisw/big.log")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="alisw/big.log", UploadId=upload, PartNumber=1, Body=b"p")
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="alisw/big.log", UploadId=upload,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    assert 'rule-id="logs60"' in done["Expiration"]
 
 
 def test_lifecycle_bad_input_keeps_previous(s3, bucket):
