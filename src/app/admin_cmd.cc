@@ -119,6 +119,15 @@ Result<s3client::Client*> MakeClient(const Connection& c,
   return holder.get();
 }
 
+// Runs `body` with a client for `c` and returns its exit code; reports a missing client.
+template <typename Fn>
+int WithClient(const std::string& command, const Connection& c, Fn&& body) {
+  std::unique_ptr<s3client::Client> holder;
+  auto client = MakeClient(c, holder);
+  if (!client) return Fail(command, client.error().message());
+  return body(**client);
+}
+
 // ------------------------------------------------------------------ bucket
 
 void RegisterBucket(CLI::App& app, int& exit_code) {
@@ -131,28 +140,24 @@ void RegisterBucket(CLI::App& app, int& exit_code) {
   auto create_name = std::make_shared<std::string>();
   c->add_option("name", *create_name, "bucket name")->required();
   c->callback([create, create_name, &exit_code] {
-    std::unique_ptr<s3client::Client> holder;
-    auto client = MakeClient(*create, holder);
-    if (!client) {
-      exit_code = Fail("bucket create", client.error().message());
-      return;
-    }
-    std::string body;
-    const std::string& region = (*client)->options().region;
-    if (region != "us-east-1") {
-      body =
-          "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-          "<LocationConstraint>" +
-          XmlEscape(region) + "</LocationConstraint></CreateBucketConfiguration>";
-    }
-    Call call{"bucket create", (*client)->Request("PUT", *create_name, "", "", body)};
-    if (call.response && call.response->error_code == "BucketAlreadyOwnedByYou") {
-      std::printf("bucket %s already exists and is yours\n", create_name->c_str());
-      exit_code = 0;
-      return;
-    }
-    exit_code = call.Check(*create_name);
-    if (exit_code == 0) std::printf("created bucket %s\n", create_name->c_str());
+    exit_code = WithClient("bucket create", *create, [&](s3client::Client& client) -> int {
+      std::string body;
+      const std::string& region = client.options().region;
+      if (region != "us-east-1") {
+        body =
+            "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            "<LocationConstraint>" +
+            XmlEscape(region) + "</LocationConstraint></CreateBucketConfiguration>";
+      }
+      Call call{"bucket create", client.Request("PUT", *create_name, "", "", body)};
+      if (call.response && call.response->error_code == "BucketAlreadyOwnedByYou") {
+        std::printf("bucket %s already exists and is yours\n", create_name->c_str());
+        return 0;
+      }
+      int rc = call.Check(*create_name);
+      if (rc == 0) std::printf("created bucket %s\n", create_name->c_str());
+      return rc;
+    });
   });
 
   auto del = std::make_shared<Connection>();
@@ -161,36 +166,30 @@ void RegisterBucket(CLI::App& app, int& exit_code) {
   auto del_name = std::make_shared<std::string>();
   d->add_option("name", *del_name, "bucket name")->required();
   d->callback([del, del_name, &exit_code] {
-    std::unique_ptr<s3client::Client> holder;
-    auto client = MakeClient(*del, holder);
-    if (!client) {
-      exit_code = Fail("bucket delete", client.error().message());
-      return;
-    }
-    Call call{"bucket delete", (*client)->Request("DELETE", *del_name, "", "")};
-    exit_code = call.Check(*del_name);
-    if (exit_code == 0) std::printf("deleted bucket %s\n", del_name->c_str());
+    exit_code = WithClient("bucket delete", *del, [&](s3client::Client& client) -> int {
+      Call call{"bucket delete", client.Request("DELETE", *del_name, "", "")};
+      int rc = call.Check(*del_name);
+      if (rc == 0) std::printf("deleted bucket %s\n", del_name->c_str());
+      return rc;
+    });
   });
 
   auto ls = std::make_shared<Connection>();
   CLI::App* l = cmd->add_subcommand("ls", "List buckets");
   AddConnectionOptions(l, *ls, false);
   l->callback([ls, &exit_code] {
-    std::unique_ptr<s3client::Client> holder;
-    auto client = MakeClient(*ls, holder);
-    if (!client) {
-      exit_code = Fail("bucket ls", client.error().message());
-      return;
-    }
-    Call call{"bucket ls", (*client)->Request("GET", "", "", "")};
-    exit_code = call.Check("ListBuckets");
-    if (exit_code != 0) return;
-    pugi::xml_document doc;
-    doc.load_buffer(call.response->body.data(), call.response->body.size());
-    for (pugi::xml_node b :
-         doc.child("ListAllMyBucketsResult").child("Buckets").children("Bucket")) {
-      std::printf("%s  %s\n", b.child_value("CreationDate"), b.child_value("Name"));
-    }
+    exit_code = WithClient("bucket ls", *ls, [&](s3client::Client& client) -> int {
+      Call call{"bucket ls", client.Request("GET", "", "", "")};
+      int rc = call.Check("ListBuckets");
+      if (rc != 0) return rc;
+      pugi::xml_document doc;
+      doc.load_buffer(call.response->body.data(), call.response->body.size());
+      for (pugi::xml_node b :
+           doc.child("ListAllMyBucketsResult").child("Buckets").children("Bucket")) {
+        std::printf("%s  %s\n", b.child_value("CreationDate"), b.child_value("Name"));
+      }
+      return rc;
+    });
   });
 }
 
@@ -224,51 +223,42 @@ void RegisterPolicy(CLI::App& app, int& exit_code) {
       exit_code = Fail("policy set", *set_file + ": " + parsed.error().message());
       return;
     }
-    std::unique_ptr<s3client::Client> holder;
-    auto client = MakeClient(*set, holder);
-    if (!client) {
-      exit_code = Fail("policy set", client.error().message());
-      return;
-    }
-    Call call{"policy set", (*client)->Request("PUT", set->bucket, "", "policy", *text,
-                                               {{"content-type", "application/json"}})};
-    exit_code = call.Check(*set_file);
-    if (exit_code == 0) {
-      std::printf("policy of %s set from %s (%zu statements)\n", set->bucket.c_str(),
-                  set_file->c_str(), parsed->statement_count());
-    }
+    exit_code = WithClient("policy set", *set, [&](s3client::Client& client) -> int {
+      Call call{"policy set", client.Request("PUT", set->bucket, "", "policy", *text,
+                                             {{"content-type", "application/json"}})};
+      int rc = call.Check(*set_file);
+      if (rc == 0) {
+        std::printf("policy of %s set from %s (%zu statements)\n", set->bucket.c_str(),
+                    set_file->c_str(), parsed->statement_count());
+      }
+      return rc;
+    });
   });
 
   auto get = std::make_shared<Connection>();
   CLI::App* g = cmd->add_subcommand("get", "Print a bucket's policy");
   AddConnectionOptions(g, *get, true);
   g->callback([get, &exit_code] {
-    std::unique_ptr<s3client::Client> holder;
-    auto client = MakeClient(*get, holder);
-    if (!client) {
-      exit_code = Fail("policy get", client.error().message());
-      return;
-    }
-    Call call{"policy get", (*client)->Request("GET", get->bucket, "", "policy")};
-    exit_code = call.Check(get->bucket);
-    if (exit_code != 0) return;
-    auto doc = nlohmann::json::parse(call.response->body, nullptr, false);
-    std::printf("%s\n", doc.is_discarded() ? call.response->body.c_str() : doc.dump(2).c_str());
+    exit_code = WithClient("policy get", *get, [&](s3client::Client& client) -> int {
+      Call call{"policy get", client.Request("GET", get->bucket, "", "policy")};
+      int rc = call.Check(get->bucket);
+      if (rc != 0) return rc;
+      auto doc = nlohmann::json::parse(call.response->body, nullptr, false);
+      std::printf("%s\n", doc.is_discarded() ? call.response->body.c_str() : doc.dump(2).c_str());
+      return rc;
+    });
   });
 
   auto del = std::make_shared<Connection>();
   CLI::App* d = cmd->add_subcommand("delete", "Remove a bucket's policy");
   AddConnectionOptions(d, *del, true);
   d->callback([del, &exit_code] {
-    std::unique_ptr<s3client::Client> holder;
-    auto client = MakeClient(*del, holder);
-    if (!client) {
-      exit_code = Fail("policy delete", client.error().message());
-      return;
-    }
-    Call call{"policy delete", (*client)->Request("DELETE", del->bucket, "", "policy")};
-    exit_code = call.Check(del->bucket);
-    if (exit_code == 0) std::printf("policy of %s deleted\n", del->bucket.c_str());
+    exit_code = WithClient("policy delete", *del, [&](s3client::Client& client) -> int {
+      Call call{"policy delete", client.Request("DELETE", del->bucket, "", "policy")};
+      int rc = call.Check(del->bucket);
+      if (rc == 0) std::printf("policy of %s deleted\n", del->bucket.c_str());
+      return rc;
+    });
   });
 
   struct CheckFlags {
@@ -392,18 +382,16 @@ void RegisterLifecycle(CLI::App& app, int& exit_code) {
                        (set->file.empty() ? "" : set->file + ": ") + parsed.error().message());
       return;
     }
-    std::unique_ptr<s3client::Client> holder;
-    auto client = MakeClient(set->c, holder);
-    if (!client) {
-      exit_code = Fail("lifecycle set", client.error().message());
-      return;
-    }
-    Call call{"lifecycle set", (*client)->Request("PUT", set->c.bucket, "", "lifecycle", xml,
-                                                  {{"content-type", "application/xml"}})};
-    exit_code = call.Check(set->c.bucket);
-    if (exit_code == 0) {
-      std::printf("lifecycle of %s set (%zu rules)\n", set->c.bucket.c_str(), parsed->rules.size());
-    }
+    exit_code = WithClient("lifecycle set", set->c, [&](s3client::Client& client) -> int {
+      Call call{"lifecycle set", client.Request("PUT", set->c.bucket, "", "lifecycle", xml,
+                                                {{"content-type", "application/xml"}})};
+      int rc = call.Check(set->c.bucket);
+      if (rc == 0) {
+        std::printf("lifecycle of %s set (%zu rules)\n", set->c.bucket.c_str(),
+                    parsed->rules.size());
+      }
+      return rc;
+    });
   });
 
   auto get = std::make_shared<Connection>();
@@ -412,47 +400,41 @@ void RegisterLifecycle(CLI::App& app, int& exit_code) {
   auto raw = std::make_shared<bool>(false);
   g->add_flag("--xml", *raw, "print the XML as returned");
   g->callback([get, raw, &exit_code] {
-    std::unique_ptr<s3client::Client> holder;
-    auto client = MakeClient(*get, holder);
-    if (!client) {
-      exit_code = Fail("lifecycle get", client.error().message());
-      return;
-    }
-    Call call{"lifecycle get", (*client)->Request("GET", get->bucket, "", "lifecycle")};
-    exit_code = call.Check(get->bucket);
-    if (exit_code != 0) return;
-    auto parsed = s3::lifecycle::Parse(call.response->body);
-    if (*raw || !parsed) {
-      std::printf("%s\n", call.response->body.c_str());
-      return;
-    }
-    for (const auto& r : parsed->rules) {
-      std::string line = "rule " + r.id + " (" + (r.enabled ? "enabled" : "disabled") + ")";
-      line += r.filter.prefix.empty() ? ": every key" : ": keys under '" + r.filter.prefix + "'";
-      for (const auto& t : r.filter.tags) line += ", tag " + t.key + "=" + t.value;
-      if (r.expiration_days)
-        line += ", expire after " + std::to_string(*r.expiration_days) + " days";
-      if (r.expiration_date_ms) line += ", expire on " + FormatIso8601(*r.expiration_date_ms);
-      if (r.abort_incomplete_days) {
-        line += ", abort uploads after " + std::to_string(*r.abort_incomplete_days) + " days";
+    exit_code = WithClient("lifecycle get", *get, [&](s3client::Client& client) -> int {
+      Call call{"lifecycle get", client.Request("GET", get->bucket, "", "lifecycle")};
+      int rc = call.Check(get->bucket);
+      if (rc != 0) return rc;
+      auto parsed = s3::lifecycle::Parse(call.response->body);
+      if (*raw || !parsed) {
+        std::printf("%s\n", call.response->body.c_str());
+        return rc;
       }
-      std::printf("%s\n", line.c_str());
-    }
+      for (const auto& r : parsed->rules) {
+        std::string line = "rule " + r.id + " (" + (r.enabled ? "enabled" : "disabled") + ")";
+        line += r.filter.prefix.empty() ? ": every key" : ": keys under '" + r.filter.prefix + "'";
+        for (const auto& t : r.filter.tags) line += ", tag " + t.key + "=" + t.value;
+        if (r.expiration_days)
+          line += ", expire after " + std::to_string(*r.expiration_days) + " days";
+        if (r.expiration_date_ms) line += ", expire on " + FormatIso8601(*r.expiration_date_ms);
+        if (r.abort_incomplete_days) {
+          line += ", abort uploads after " + std::to_string(*r.abort_incomplete_days) + " days";
+        }
+        std::printf("%s\n", line.c_str());
+      }
+      return rc;
+    });
   });
 
   auto del = std::make_shared<Connection>();
   CLI::App* d = cmd->add_subcommand("delete", "Remove the bucket's lifecycle configuration");
   AddConnectionOptions(d, *del, true);
   d->callback([del, &exit_code] {
-    std::unique_ptr<s3client::Client> holder;
-    auto client = MakeClient(*del, holder);
-    if (!client) {
-      exit_code = Fail("lifecycle delete", client.error().message());
-      return;
-    }
-    Call call{"lifecycle delete", (*client)->Request("DELETE", del->bucket, "", "lifecycle")};
-    exit_code = call.Check(del->bucket);
-    if (exit_code == 0) std::printf("lifecycle of %s deleted\n", del->bucket.c_str());
+    exit_code = WithClient("lifecycle delete", *del, [&](s3client::Client& client) -> int {
+      Call call{"lifecycle delete", client.Request("DELETE", del->bucket, "", "lifecycle")};
+      int rc = call.Check(del->bucket);
+      if (rc == 0) std::printf("lifecycle of %s deleted\n", del->bucket.c_str());
+      return rc;
+    });
   });
 }
 

@@ -195,6 +195,21 @@ Result<Rule> ParseRule(const pugi::xml_node& node, size_t index) {
 
 std::string HttpDate(int64_t ms) { return FormatHttpDate(ms); }
 
+// "k1=v1&k2=v2" (URL-encoded) → tags; nullopt on a malformed escape.
+std::optional<std::vector<Tag>> SplitTagPairs(std::string_view urlencoded) {
+  std::vector<Tag> out;
+  for (std::string_view pair : Split(urlencoded, '&')) {
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    auto k = UriDecode(pair.substr(0, eq), true);
+    auto v = eq == std::string_view::npos ? std::optional<std::string>("")
+                                          : UriDecode(pair.substr(eq + 1), true);
+    if (!k || !v) return std::nullopt;
+    out.push_back({std::move(*k), std::move(*v)});
+  }
+  return out;
+}
+
 int64_t NextMidnight(int64_t ms) { return (ms / kDayMs) * kDayMs + kDayMs; }
 
 }  // namespace
@@ -323,17 +338,8 @@ std::optional<std::string> ExpirationHeader(const Configuration& config, std::st
 }
 
 std::vector<Tag> ParseTagSet(std::string_view urlencoded) {
-  std::vector<Tag> out;
-  if (urlencoded.empty()) return out;
-  for (std::string_view pair : Split(urlencoded, '&')) {
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    auto k = UriDecode(pair.substr(0, eq), true);
-    auto v = eq == std::string_view::npos ? std::optional<std::string>("")
-                                          : UriDecode(pair.substr(eq + 1), true);
-    if (k && v) out.push_back({*k, *v});
-  }
-  return out;
+  // Stored sets were validated and encoded by us on the way in; anything else reads as none.
+  return SplitTagPairs(urlencoded).value_or(std::vector<Tag>{});
 }
 
 namespace {

@@ -48,6 +48,7 @@ struct Context {
   std::string client_ip{};  // aws:SourceIp: the peer, or the client behind a trusted proxy
   bool secure_transport = false;
   std::optional<store::Bucket> bucket{};  // the endpoint's bucket, once authorisation loaded it
+  std::optional<store::Bucket> other_bucket{};  // a copy source's bucket
 
   std::string_view Query(std::string_view key) const {
     const QueryParam* p = FindQuery(query, key);
@@ -497,13 +498,17 @@ struct Service::Impl {
 
   // ----------------------------------------------------------------- access
 
-  // Loads a bucket (once per request for the endpoint's bucket).
-  Result<store::Bucket> LoadBucket(Context& ctx, const std::string& name) {
-    if (ctx.bucket && ctx.bucket->name == name) return *ctx.bucket;
+  // Loads a bucket once per request into the context (the endpoint's bucket, or a copy
+  // source's), and hands out a pointer to it: policy documents are not copied again.
+  Result<const store::Bucket*> LoadBucket(Context& ctx, const std::string& name) {
+    for (const auto* slot : {&ctx.bucket, &ctx.other_bucket}) {
+      if (*slot && (*slot)->name == name) return &**slot;
+    }
     auto b = store.GetBucket(name);
     if (!b) return b.error();
-    if (name == ctx.endpoint.bucket) ctx.bucket = *b;
-    return b;
+    auto& slot = name == ctx.endpoint.bucket ? ctx.bucket : ctx.other_bucket;
+    slot = std::move(*b);
+    return &*slot;
   }
 
   std::shared_ptr<const policy::Policy> ParsedPolicy(const store::Bucket& b) {
@@ -602,9 +607,9 @@ struct Service::Impl {
                    const std::string& key) {
     auto bucket = LoadBucket(ctx, bucket_name);
     if (!bucket) return bucket.error();
-    const bool privileged = !ctx.anonymous && (ctx.user.admin || bucket->owner == ctx.user.name);
+    const bool privileged = !ctx.anonymous && (ctx.user.admin || (*bucket)->owner == ctx.user.name);
     std::string who = ctx.anonymous ? "anonymous" : "user/" + ctx.user.name;
-    auto parsed = ParsedPolicy(*bucket);
+    auto parsed = ParsedPolicy(**bucket);
     if (!parsed) {
       if (privileged) return Status::Ok();
       return Deny(ctx, "implicit deny: bucket " + bucket_name + " has no policy and " + who +
@@ -613,7 +618,8 @@ struct Service::Impl {
     // s3:ExistingObjectTag/<key> needs the object's tags: look them up only for policies that
     // use the key.
     std::vector<lifecycle::Tag> tags;
-    bool with_tags = !key.empty() && bucket->policy.find("ExistingObjectTag") != std::string::npos;
+    bool with_tags =
+        !key.empty() && (*bucket)->policy.find("ExistingObjectTag") != std::string::npos;
     if (with_tags) {
       if (auto info = store.HeadObject(bucket_name, key)) {
         tags = lifecycle::ParseTagSet(FindHeader(info->headers, "x-amz-tagging").value_or(""));
@@ -684,10 +690,10 @@ struct Service::Impl {
   Result<Response> GetBucketPolicy(Context& ctx) {
     auto b = LoadBucket(ctx, ctx.endpoint.bucket);
     if (!b) return b.error();
-    if (b->policy.empty()) return Error(ErrorCode::kNoSuchBucketPolicy);
+    if ((*b)->policy.empty()) return Error(ErrorCode::kNoSuchBucketPolicy);
     Response r;
     r.SetHeader("content-type", "application/json");
-    r.body = b->policy;
+    r.body = (*b)->policy;
     return r;
   }
 
@@ -729,7 +735,7 @@ struct Service::Impl {
   Result<Response> GetBucketPolicyStatus(Context& ctx) {
     auto b = LoadBucket(ctx, ctx.endpoint.bucket);
     if (!b) return b.error();
-    auto parsed = ParsedPolicy(*b);
+    auto parsed = ParsedPolicy(**b);
     XmlWriter xml("PolicyStatus");
     xml.Element("IsPublic", parsed && parsed->IsPublic() ? "true" : "false");
     return XmlResponse(xml.Finish());
@@ -738,8 +744,8 @@ struct Service::Impl {
   Result<Response> GetBucketLifecycle(Context& ctx) {
     auto b = LoadBucket(ctx, ctx.endpoint.bucket);
     if (!b) return b.error();
-    if (b->lifecycle.empty()) return Error(ErrorCode::kNoSuchLifecycleConfiguration);
-    return XmlResponse(b->lifecycle);
+    if ((*b)->lifecycle.empty()) return Error(ErrorCode::kNoSuchLifecycleConfiguration);
+    return XmlResponse((*b)->lifecycle);
   }
 
   Result<Response> PutBucketLifecycle(Context& ctx) {
