@@ -693,6 +693,27 @@ bool PrincipalMatches(const PrincipalSet& p, const Request& r) {
   return std::find(p.users.begin(), p.users.end(), r.user) != p.users.end();
 }
 
+// The ordering test of a Numeric*/Date* operator (the Not… forms are negated by the caller).
+template <typename T>
+bool Compare(Op op, T request_value, T policy_value) {
+  switch (op) {
+    case Op::kNumericLessThan:
+    case Op::kDateLessThan:
+      return request_value < policy_value;
+    case Op::kNumericLessThanEquals:
+    case Op::kDateLessThanEquals:
+      return request_value <= policy_value;
+    case Op::kNumericGreaterThan:
+    case Op::kDateGreaterThan:
+      return request_value > policy_value;
+    case Op::kNumericGreaterThanEquals:
+    case Op::kDateGreaterThanEquals:
+      return request_value >= policy_value;
+    default:
+      return request_value == policy_value;
+  }
+}
+
 bool MatchOne(const Condition& c, size_t i, std::string_view v) {
   switch (c.op.op) {
     case Op::kStringEquals:
@@ -716,20 +737,7 @@ bool MatchOne(const Condition& c, size_t i, std::string_view v) {
     case Op::kNumericGreaterThan:
     case Op::kNumericGreaterThanEquals: {
       auto n = ParseNumber(v);
-      if (!n) return false;
-      double p = c.numbers[i];
-      switch (c.op.op) {
-        case Op::kNumericLessThan:
-          return *n < p;
-        case Op::kNumericLessThanEquals:
-          return *n <= p;
-        case Op::kNumericGreaterThan:
-          return *n > p;
-        case Op::kNumericGreaterThanEquals:
-          return *n >= p;
-        default:
-          return *n == p;
-      }
+      return n && Compare(c.op.op, *n, c.numbers[i]);
     }
     case Op::kDateEquals:
     case Op::kDateNotEquals:
@@ -738,20 +746,7 @@ bool MatchOne(const Condition& c, size_t i, std::string_view v) {
     case Op::kDateGreaterThan:
     case Op::kDateGreaterThanEquals: {
       auto d = ParseConditionDate(v);
-      if (!d) return false;
-      int64_t p = c.dates[i];
-      switch (c.op.op) {
-        case Op::kDateLessThan:
-          return *d < p;
-        case Op::kDateLessThanEquals:
-          return *d <= p;
-        case Op::kDateGreaterThan:
-          return *d > p;
-        case Op::kDateGreaterThanEquals:
-          return *d >= p;
-        default:
-          return *d == p;
-      }
+      return d && Compare(c.op.op, *d, c.dates[i]);
     }
     case Op::kBool:
       return EqualsIgnoreCase(v, c.values[i]);

@@ -94,6 +94,12 @@ bool IsObjectOperation(Operation op) {
 }
 
 void DecisionLog::Record(std::string request_id, std::string explanation) {
+  // Explanations of a 20 KB policy can be long; keep the ring's memory bounded.
+  constexpr size_t kMaxExplanation = 4096;
+  if (explanation.size() > kMaxExplanation) {
+    explanation.resize(kMaxExplanation);
+    explanation += "…";
+  }
   std::lock_guard lock(mu_);
   if (ring_.size() < kCapacity) {
     ring_.emplace_back(std::move(request_id), std::move(explanation));

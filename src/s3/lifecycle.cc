@@ -56,6 +56,8 @@ Status ParseFilterPart(const pugi::xml_node& c, Filter& f, const std::string& wh
     for (const Tag& existing : f.tags) {
       if (existing.key == t->key) return Invalid(where + ": duplicate tag key " + t->key);
     }
+    // Objects carry at most 10 tags, so a filter needing more could never match.
+    if (f.tags.size() == 10) return Invalid(where + ": a filter names at most 10 tags");
     f.tags.push_back(std::move(*t));
   } else if (name == "ObjectSizeGreaterThan") {
     auto n = Size(c, "ObjectSizeGreaterThan");
@@ -374,19 +376,12 @@ std::string EncodeTagSet(const std::vector<Tag>& tags) {
 }
 
 Result<std::vector<Tag>> ParseTaggingHeader(std::string_view urlencoded) {
-  std::vector<Tag> out;
-  for (std::string_view pair : Split(urlencoded, '&')) {
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    auto k = UriDecode(pair.substr(0, eq), true);
-    auto v = eq == std::string_view::npos ? std::optional<std::string>("")
-                                          : UriDecode(pair.substr(eq + 1), true);
-    if (!k || !v)
-      return Error(ErrorCode::kInvalidArgument, "The x-amz-tagging header is not URL-encoded");
-    out.push_back({*k, *v});
+  auto tags = SplitTagPairs(urlencoded);
+  if (!tags) {
+    return Error(ErrorCode::kInvalidArgument, "The x-amz-tagging header is not URL-encoded");
   }
-  LB_RETURN_IF_ERROR(ValidateTags(out));
-  return out;
+  LB_RETURN_IF_ERROR(ValidateTags(*tags));
+  return *tags;
 }
 
 Result<std::vector<Tag>> ParseTaggingXml(std::string_view xml) {
