@@ -1,0 +1,329 @@
+#include "logs/ansi.h"
+
+#include <cstdio>
+#include <vector>
+
+namespace logbucket::logs {
+namespace {
+
+// Length of a valid UTF-8 sequence starting at s[i], or 0 if invalid (overlong forms,
+// surrogates and code points above U+10FFFF are invalid).
+size_t Utf8Length(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+  if (n == 0 || c > 0xF4 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(k) & 0xC0) != 0x80) return 0;
+  }
+  if (n == 3 && c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
+  if (n == 3 && c == 0xED && b(1) >= 0xA0) return 0;  // surrogates
+  if (n == 4 && c == 0xF0 && b(1) < 0x90) return 0;   // overlong
+  if (n == 4 && c == 0xF4 && b(1) >= 0x90) return 0;  // above U+10FFFF
+  return n;
+}
+
+// Skips an escape sequence starting at s[i] == ESC; returns its length. CSI (ESC [ ... final),
+// OSC (ESC ] ... BEL or ESC \), and two-byte escapes.
+size_t EscapeLength(std::string_view s, size_t i) {
+  if (i + 1 >= s.size()) return 1;
+  char kind = s[i + 1];
+  if (kind == '[') {
+    size_t j = i + 2;
+    while (j < s.size() && (static_cast<unsigned char>(s[j]) < 0x40 || s[j] > 0x7E)) {
+      if (static_cast<unsigned char>(s[j]) < 0x20) return j - i;  // broken: stop before it
+      ++j;
+    }
+    return j < s.size() ? j - i + 1 : s.size() - i;
+  }
+  if (kind == ']') {
+    size_t j = i + 2;
+    while (j < s.size()) {
+      if (s[j] == '\a') return j - i + 1;
+      if (s[j] == '\x1b' && j + 1 < s.size() && s[j + 1] == '\\') return j - i + 2;
+      ++j;
+    }
+    return s.size() - i;
+  }
+  // ESC, intermediate bytes (0x20-0x2F), a final byte: e.g. ESC ( B selects a character set.
+  size_t j = i + 1;
+  while (j < s.size() && s[j] >= 0x20 && s[j] <= 0x2F) ++j;
+  return j < s.size() ? j - i + 1 : s.size() - i;
+}
+
+void ApplySgr(std::string_view params, SgrState& st) {
+  std::vector<int> p;
+  int value = -1;
+  for (char c : params) {
+    if (c >= '0' && c <= '9') {
+      value = (value < 0 ? 0 : value) * 10 + (c - '0');
+      if (value > 100000) value = 100000;
+    } else if (c == ';' || c == ':') {
+      p.push_back(value < 0 ? 0 : value);
+      value = -1;
+    } else {
+      return;  // private or malformed parameters: not SGR we understand
+    }
+  }
+  p.push_back(value < 0 ? 0 : value);
+  for (size_t i = 0; i < p.size(); ++i) {
+    int n = p[i];
+    if (n == 0) {
+      st = SgrState{};
+    } else if (n == 1) {
+      st.bold = true;
+    } else if (n == 2) {
+      st.dim = true;
+    } else if (n == 3) {
+      st.italic = true;
+    } else if (n == 4) {
+      st.underline = true;
+    } else if (n == 7) {
+      st.inverse = true;
+    } else if (n == 22) {
+      st.bold = st.dim = false;
+    } else if (n == 23) {
+      st.italic = false;
+    } else if (n == 24) {
+      st.underline = false;
+    } else if (n == 27) {
+      st.inverse = false;
+    } else if ((n >= 30 && n <= 37) || (n >= 90 && n <= 97)) {
+      st.fg = {Colour::Kind::kPalette16, static_cast<uint32_t>(n >= 90 ? n - 90 + 8 : n - 30)};
+    } else if ((n >= 40 && n <= 47) || (n >= 100 && n <= 107)) {
+      st.bg = {Colour::Kind::kPalette16, static_cast<uint32_t>(n >= 100 ? n - 100 + 8 : n - 40)};
+    } else if (n == 39) {
+      st.fg = {};
+    } else if (n == 49) {
+      st.bg = {};
+    } else if (n == 38 || n == 48) {
+      Colour c;
+      if (i + 2 < p.size() && p[i + 1] == 5) {
+        c = {Colour::Kind::kIndexed256, static_cast<uint32_t>(p[i + 2] & 0xFF)};
+        i += 2;
+      } else if (i + 4 < p.size() && p[i + 1] == 2) {
+        c = {Colour::Kind::kRgb, static_cast<uint32_t>(((p[i + 2] & 0xFF) << 16) |
+                                                       ((p[i + 3] & 0xFF) << 8) | (p[i + 4] & 0xFF))};
+        i += 4;
+      } else {
+        return;
+      }
+      (n == 38 ? st.fg : st.bg) = c;
+    }
+  }
+}
+
+// One step of the line: either visible text or an SGR change.
+struct Piece {
+  bool sgr = false;
+  std::string text;  // visible UTF-8 (already with U+FFFD) or SGR parameters
+};
+
+// Splits a line into pieces, applying `\r` overwrites: a carriage return starts the line over,
+// and what follows overwrites from the first column, as a terminal does.
+std::vector<Piece> Pieces(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  // Keep what a terminal shows: after the last '\r' that is followed by text, overlaid on the
+  // earlier content only where the new text is shorter. Progress bars redraw the whole line,
+  // so the last non-empty segment is what remains; overlay keeps the tail of longer output.
+  std::vector<std::string_view> segments;
+  size_t start = 0;
+  for (size_t i = 0; i <= line.size(); ++i) {
+    if (i == line.size() || line[i] == '\r') {
+      segments.push_back(line.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  std::vector<Piece> out;
+  std::vector<Piece> current;
+  size_t current_width = 0;
+  for (std::string_view seg : segments) {
+    std::vector<Piece> pieces;
+    size_t width = 0;
+    size_t i = 0;
+    std::string text;
+    auto flush = [&] {
+      if (!text.empty()) pieces.push_back({false, std::move(text)});
+      text.clear();
+    };
+    while (i < seg.size()) {
+      unsigned char c = static_cast<unsigned char>(seg[i]);
+      if (c == 0x1b) {
+        size_t n = EscapeLength(seg, i);
+        if (n >= 3 && seg[i + 1] == '[' && seg[i + n - 1] == 'm') {
+          flush();
+          pieces.push_back({true, std::string(seg.substr(i + 2, n - 3))});
+        }
+        i += n;
+        continue;
+      }
+      if (c < 0x20 && c != '\t') {  // other control characters are not shown
+        ++i;
+        continue;
+      }
+      size_t n = Utf8Length(seg, i);
+      if (n == 0) {
+        text += "\xEF\xBF\xBD";  // U+FFFD
+        ++i;
+      } else {
+        text.append(seg.substr(i, n));
+        i += n;
+      }
+      ++width;
+    }
+    flush();
+    if (width == 0 && !current.empty()) {
+      // An empty redraw (e.g. "\r" then colour codes) keeps the text, applies the codes.
+      for (Piece& p : pieces) current.push_back(std::move(p));
+      continue;
+    }
+    if (width >= current_width || current.empty()) {
+      current = std::move(pieces);
+      current_width = width;
+    } else {
+      // Shorter overwrite: new text, then the old text's tail past its width.
+      size_t skip = width;
+      std::vector<Piece> tail;
+      for (Piece& p : current) {
+        if (p.sgr) {
+          tail.push_back(p);
+          continue;
+        }
+        // Drop `skip` code points from the front of the old text.
+        size_t pos = 0;
+        while (skip > 0 && pos < p.text.size()) {
+          size_t n = Utf8Length(p.text, pos);
+          pos += n == 0 ? 1 : n;
+          --skip;
+        }
+        if (pos < p.text.size()) tail.push_back({false, p.text.substr(pos)});
+      }
+      for (Piece& p : tail) pieces.push_back(std::move(p));
+      current = std::move(pieces);
+    }
+  }
+  return current;
+}
+
+void AppendEscaped(std::string& out, std::string_view text) {
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+}
+
+void AppendColour(std::string& classes, std::string& style, const Colour& c, const char* prefix,
+                  const char* property) {
+  char buf[32];
+  switch (c.kind) {
+    case Colour::Kind::kDefault:
+      return;
+    case Colour::Kind::kPalette16:
+      std::snprintf(buf, sizeof buf, "%s%u", prefix, c.value);
+      if (!classes.empty()) classes += ' ';
+      classes += buf;
+      return;
+    case Colour::Kind::kIndexed256:
+      std::snprintf(buf, sizeof buf, "%s%u", prefix, c.value);
+      if (c.value < 16) {
+        if (!classes.empty()) classes += ' ';
+        classes += buf;
+        return;
+      }
+      [[fallthrough]];
+    case Colour::Kind::kRgb: {
+      uint32_t rgb = c.value;
+      if (c.kind == Colour::Kind::kIndexed256) {
+        // xterm's 256-colour cube and grey ramp.
+        uint32_t i = c.value;
+        if (i >= 232) {
+          uint32_t v = 8 + (i - 232) * 10;
+          rgb = (v << 16) | (v << 8) | v;
+        } else {
+          i -= 16;
+          auto level = [](uint32_t x) { return x == 0 ? 0u : 55 + x * 40; };
+          rgb = (level(i / 36) << 16) | (level((i / 6) % 6) << 8) | level(i % 6);
+        }
+      }
+      std::snprintf(buf, sizeof buf, "%s:#%06x;", property, rgb & 0xFFFFFF);
+      style += buf;
+      return;
+    }
+  }
+}
+
+std::string OpenSpan(const SgrState& st) {
+  SgrState s = st;
+  if (s.inverse) {
+    std::swap(s.fg, s.bg);
+    // Inverse of the defaults: the theme's background on its foreground.
+    if (s.fg.kind == Colour::Kind::kDefault && s.bg.kind == Colour::Kind::kDefault) {
+      std::string out = "<span class=\"inv";
+      if (st.bold) out += " b";
+      if (st.dim) out += " d";
+      if (st.italic) out += " i";
+      if (st.underline) out += " u";
+      return out + "\">";
+    }
+  }
+  std::string classes, style;
+  AppendColour(classes, style, s.fg, "f", "color");
+  AppendColour(classes, style, s.bg, "g", "background-color");
+  for (auto [on, name] : {std::pair{s.bold, "b"}, {s.dim, "d"}, {s.italic, "i"}, {s.underline, "u"}}) {
+    if (!on) continue;
+    if (!classes.empty()) classes += ' ';
+    classes += name;
+  }
+  std::string out = "<span";
+  if (!classes.empty()) out += " class=\"" + classes + "\"";
+  if (!style.empty()) out += " style=\"" + style + "\"";
+  return out + ">";
+}
+
+}  // namespace
+
+std::string RenderLineHtml(std::string_view line, SgrState& state) {
+  std::string out;
+  out.reserve(line.size() + 16);
+  bool open = false;
+  for (const Piece& p : Pieces(line)) {
+    if (p.sgr) {
+      ApplySgr(p.text, state);
+      continue;
+    }
+    if (open) out += "</span>";
+    open = !state.IsDefault();
+    if (open) out += OpenSpan(state);
+    AppendEscaped(out, p.text);
+  }
+  if (open) out += "</span>";
+  return out;
+}
+
+std::string PlainText(std::string_view line) {
+  std::string out;
+  for (const Piece& p : Pieces(line)) {
+    if (!p.sgr) out += p.text;
+  }
+  return out;
+}
+
+}  // namespace logbucket::logs

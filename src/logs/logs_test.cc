@@ -1,0 +1,80 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "logs/ansi.h"
+#include "logs/line_index.h"
+
+namespace logbucket::logs {
+namespace {
+
+std::string Html(std::string_view line) {
+  SgrState st;
+  return RenderLineHtml(line, st);
+}
+
+TEST(Ansi, ColoursAndAttributesBecomeSpans) {
+  EXPECT_EQ(Html("plain"), "plain");
+  EXPECT_EQ(Html("\x1b[31merror\x1b[0m: x"), "<span class=\"f1\">error</span>: x");
+  EXPECT_EQ(Html("\x1b[1;91mfatal\x1b[m"), "<span class=\"f9 b\">fatal</span>");
+  EXPECT_EQ(Html("\x1b[38;5;196mred\x1b[39m"), "<span style=\"color:#ff0000;\">red</span>");
+  EXPECT_EQ(Html("\x1b[48;2;1;2;3mbg"), "<span style=\"background-color:#010203;\">bg</span>");
+  EXPECT_EQ(Html("\x1b[2;3;4mx\x1b[22;23;24my"), "<span class=\"d i u\">x</span>y");
+  EXPECT_EQ(Html("\x1b[7mrev"), "<span class=\"inv\">rev</span>");
+  EXPECT_EQ(Html("\x1b[32;7mrev"), "<span class=\"g2\">rev</span>");
+}
+
+TEST(Ansi, StateCarriesAcrossLines) {
+  SgrState st;
+  EXPECT_EQ(RenderLineHtml("\x1b[33mwarning: begins", st), "<span class=\"f3\">warning: begins</span>");
+  EXPECT_EQ(RenderLineHtml("and continues\x1b[0m", st), "<span class=\"f3\">and continues</span>");
+  EXPECT_TRUE(st.IsDefault());
+}
+
+TEST(Ansi, EverythingIsEscapedAndOtherEscapesDropped) {
+  EXPECT_EQ(Html("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
+  EXPECT_EQ(Html("a\x1b[2Kb\x1b[1Ac\x1b]0;title\a" "d\x1b]8;;http://x\x1b\\e\x1b(Bf"), "abcdef");
+  // A sequence that tries to smuggle markup ends at its final byte ('b'); the rest is text,
+  // escaped.
+  EXPECT_EQ(Html("\x1b[31;<b>m x"), "&gt;m x");
+  EXPECT_EQ(PlainText("\x1b[1m\x1b[31mfatal error:\x1b[0m boom\r"), "fatal error: boom");
+}
+
+TEST(Ansi, CarriageReturnOverwrites) {
+  EXPECT_EQ(PlainText(" 10%\r 50%\r100% done"), "100% done");
+  EXPECT_EQ(PlainText("downloading 10%\rok"), "okwnloading 10%");
+  EXPECT_EQ(PlainText("line\r\n"), "line");  // CRLF
+  EXPECT_EQ(PlainText("progress\r"), "progress");
+}
+
+TEST(Ansi, InvalidUtf8IsShownAsReplacement) {
+  EXPECT_EQ(PlainText("caf\xe9!"), "caf\xEF\xBF\xBD!");
+  EXPECT_EQ(PlainText("\xc3\xa9t\xc3\xa9"), "\xc3\xa9t\xc3\xa9");
+  EXPECT_EQ(PlainText("\xed\xa0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+  EXPECT_EQ(PlainText("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");
+}
+
+TEST(LineIndex, SplitsOnNewlineOnly) {
+  LineIndex idx;
+  std::string log = "first\r\nsecond\rstill second\n\nlast";
+  // Fed in awkward pieces, as a stream arrives.
+  for (size_t i = 0; i < log.size(); i += 3) idx.Append(std::string_view(log).substr(i, 3));
+  ASSERT_EQ(idx.line_count(), 4u);
+  auto text = [&](uint64_t n) {
+    auto r = idx.Line(n);
+    return log.substr(r.begin, r.end - r.begin);
+  };
+  EXPECT_EQ(text(0), "first\r");
+  EXPECT_EQ(text(1), "second\rstill second");
+  EXPECT_EQ(text(2), "");
+  EXPECT_EQ(text(3), "last");
+  LineIndex empty;
+  EXPECT_EQ(empty.line_count(), 0u);
+  LineIndex terminated;
+  terminated.Append("a\nb\n");
+  EXPECT_EQ(terminated.line_count(), 2u);
+}
+
+}  // namespace
+}  // namespace logbucket::logs
