@@ -17,7 +17,7 @@ size_t Utf8Length(std::string_view s, size_t i) {
   for (size_t k = 1; k < n; ++k) {
     if ((b(k) & 0xC0) != 0x80) return 0;
   }
-  if (n == 3 && c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
+  if (n == 3 && c == 0xE0 && b(1) < 0xA0) return 0;   // overlong
   if (n == 3 && c == 0xED && b(1) >= 0xA0) return 0;  // surrogates
   if (n == 4 && c == 0xF0 && b(1) < 0x90) return 0;   // overlong
   if (n == 4 && c == 0xF4 && b(1) >= 0x90) return 0;  // above U+10FFFF
@@ -103,8 +103,9 @@ void ApplySgr(std::string_view params, SgrState& st) {
         c = {Colour::Kind::kIndexed256, static_cast<uint32_t>(p[i + 2] & 0xFF)};
         i += 2;
       } else if (i + 4 < p.size() && p[i + 1] == 2) {
-        c = {Colour::Kind::kRgb, static_cast<uint32_t>(((p[i + 2] & 0xFF) << 16) |
-                                                       ((p[i + 3] & 0xFF) << 8) | (p[i + 4] & 0xFF))};
+        c = {Colour::Kind::kRgb,
+             static_cast<uint32_t>(((p[i + 2] & 0xFF) << 16) | ((p[i + 3] & 0xFF) << 8) |
+                                   (p[i + 4] & 0xFF))};
         i += 4;
       } else {
         return;
@@ -287,7 +288,8 @@ std::string OpenSpan(const SgrState& st) {
   std::string classes, style;
   AppendColour(classes, style, s.fg, "f", "color");
   AppendColour(classes, style, s.bg, "g", "background-color");
-  for (auto [on, name] : {std::pair{s.bold, "b"}, {s.dim, "d"}, {s.italic, "i"}, {s.underline, "u"}}) {
+  for (auto [on, name] :
+       {std::pair{s.bold, "b"}, {s.dim, "d"}, {s.italic, "i"}, {s.underline, "u"}}) {
     if (!on) continue;
     if (!classes.empty()) classes += ' ';
     classes += name;

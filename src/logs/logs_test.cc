@@ -26,7 +26,8 @@ TEST(Ansi, ColoursAndAttributesBecomeSpans) {
 
 TEST(Ansi, StateCarriesAcrossLines) {
   SgrState st;
-  EXPECT_EQ(RenderLineHtml("\x1b[33mwarning: begins", st), "<span class=\"f3\">warning: begins</span>");
+  EXPECT_EQ(RenderLineHtml("\x1b[33mwarning: begins", st),
+            "<span class=\"f3\">warning: begins</span>");
   EXPECT_EQ(RenderLineHtml("and continues\x1b[0m", st), "<span class=\"f3\">and continues</span>");
   EXPECT_TRUE(st.IsDefault());
 }
@@ -34,7 +35,9 @@ TEST(Ansi, StateCarriesAcrossLines) {
 TEST(Ansi, EverythingIsEscapedAndOtherEscapesDropped) {
   EXPECT_EQ(Html("<script>alert('x')</script> & \"q\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
-  EXPECT_EQ(Html("a\x1b[2Kb\x1b[1Ac\x1b]0;title\a" "d\x1b]8;;http://x\x1b\\e\x1b(Bf"), "abcdef");
+  EXPECT_EQ(Html("a\x1b[2Kb\x1b[1Ac\x1b]0;title\a"
+                 "d\x1b]8;;http://x\x1b\\e\x1b(Bf"),
+            "abcdef");
   // A sequence that tries to smuggle markup ends at its final byte ('b'); the rest is text,
   // escaped.
   EXPECT_EQ(Html("\x1b[31;<b>m x"), "&gt;m x");
