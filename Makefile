@@ -76,10 +76,10 @@ bench: deps build
 	/usr/bin/python3 bench/run.py
 
 format:
-	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h')
+	clang-format -i $$(git ls-files --cached --others --exclude-standard 'src/*.cc' 'src/*.h' 'tests/*.cc')
 
 format-check:
-	@out=$$(clang-format --dry-run $$(git ls-files 'src/*.cc' 'src/*.h') 2>&1); \
+	@out=$$(clang-format --dry-run $$(git ls-files --cached --others --exclude-standard 'src/*.cc' 'src/*.h' 'tests/*.cc') 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out" | head -20; echo "format-check: run 'make format'"; exit 1; fi
 
 clean:

@@ -17,8 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       "20130524/us-east-1/s3/aws4_request", "20130524T000000Z",
       "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"};
   const PayloadMode modes[] = {PayloadMode::kStreamingUnsignedTrailer,
-                               PayloadMode::kStreamingSigned,
-                               PayloadMode::kStreamingSignedTrailer};
+                               PayloadMode::kStreamingSigned, PayloadMode::kStreamingSignedTrailer};
   PayloadMode mode = modes[data[0] % 3];
   size_t split = data[1] % (size - 1);
   std::string_view input(reinterpret_cast<const char*>(data) + 2, size - 2);

@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view target = lines[2];
   size_t q = target.find('?');
   std::string_view path = target.substr(0, q);
-  std::string_view raw_query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  std::string_view raw_query =
+      q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
   auto query = logbucket::sigv4::ParseQuery(raw_query);
   if (!query) return 0;
   (void)logbucket::sigv4::CanonicalQuery(*query);
