@@ -50,7 +50,15 @@ void Janitor::Loop() {
                  pass->aborted, pass->buckets);
     }
     lock.lock();
-    cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms), [this] { return stop_; });
+    // Wait in slices of at most a second: glibc 2.36 can lose a condition-variable wakeup
+    // (sourceware bug 25847, see docs/decisions.md), and Stop() must never wait an interval.
+    auto next = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.interval_ms);
+    while (!stop_) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= next) break;
+      cv_.wait_for(
+          lock, std::min<std::chrono::steady_clock::duration>(next - now, std::chrono::seconds(1)));
+    }
   }
 }
 

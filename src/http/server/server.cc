@@ -880,13 +880,20 @@ int Server::Shutdown(int drain_seconds) {
   }
   int forced = 0;
   {
+    // Waits in short slices: glibc 2.36 can lose a condition-variable wakeup (sourceware bug
+    // 25847, docs/decisions.md), which made a finished drain sit out its whole deadline.
+    auto wait_idle = [&](std::unique_lock<std::mutex>& lock, std::chrono::seconds limit) {
+      auto deadline = std::chrono::steady_clock::now() + limit;
+      while (active_connections_ != 0 && std::chrono::steady_clock::now() < deadline) {
+        idle_cv_.wait_for(lock, std::chrono::milliseconds(100));
+      }
+    };
     std::unique_lock lock(mu_);
-    idle_cv_.wait_for(lock, std::chrono::seconds(drain_seconds),
-                      [this] { return active_connections_ == 0; });
+    wait_idle(lock, std::chrono::seconds(drain_seconds));
     forced = active_connections_;
     if (forced > 0) {
       for (int fd : active_fds_) ::shutdown(fd, SHUT_RDWR);
-      idle_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return active_connections_ == 0; });
+      wait_idle(lock, std::chrono::seconds(5));
     }
   }
   for (auto& loop : loops_) {
