@@ -34,7 +34,7 @@ TEST(Ansi, StateCarriesAcrossLines) {
 
 TEST(Ansi, EverythingIsEscapedAndOtherEscapesDropped) {
   EXPECT_EQ(Html("<script>alert('x')</script> & \"q\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
+            "&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt; &amp; &quot;q&quot;");
   EXPECT_EQ(Html("a\x1b[2Kb\x1b[1Ac\x1b]0;title\a"
                  "d\x1b]8;;http://x\x1b\\e\x1b(Bf"),
             "abcdef");
