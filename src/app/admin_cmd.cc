@@ -128,6 +128,23 @@ int WithClient(const std::string& command, const Connection& c, Fn&& body) {
   return body(**client);
 }
 
+// `policy delete` / `lifecycle delete`: DELETE ?<subresource> on the bucket.
+void RegisterDeleteDocument(CLI::App* cmd, int& exit_code, const std::string& subresource,
+                            const std::string& help) {
+  auto del = std::make_shared<Connection>();
+  CLI::App* d = cmd->add_subcommand("delete", help);
+  AddConnectionOptions(d, *del, true);
+  d->callback([del, subresource, &exit_code] {
+    std::string command = subresource + " delete";
+    exit_code = WithClient(command, *del, [&](s3client::Client& client) -> int {
+      Call call{command, client.Request("DELETE", del->bucket, "", subresource)};
+      int rc = call.Check(del->bucket);
+      if (rc == 0) std::printf("%s of %s deleted\n", subresource.c_str(), del->bucket.c_str());
+      return rc;
+    });
+  });
+}
+
 // ------------------------------------------------------------------ bucket
 
 void RegisterBucket(CLI::App& app, int& exit_code) {
@@ -249,17 +266,7 @@ void RegisterPolicy(CLI::App& app, int& exit_code) {
     });
   });
 
-  auto del = std::make_shared<Connection>();
-  CLI::App* d = cmd->add_subcommand("delete", "Remove a bucket's policy");
-  AddConnectionOptions(d, *del, true);
-  d->callback([del, &exit_code] {
-    exit_code = WithClient("policy delete", *del, [&](s3client::Client& client) -> int {
-      Call call{"policy delete", client.Request("DELETE", del->bucket, "", "policy")};
-      int rc = call.Check(del->bucket);
-      if (rc == 0) std::printf("policy of %s deleted\n", del->bucket.c_str());
-      return rc;
-    });
-  });
+  RegisterDeleteDocument(cmd, exit_code, "policy", "Remove a bucket's policy");
 
   struct CheckFlags {
     std::string file, ip, user, action, resource, bucket;
@@ -425,17 +432,8 @@ void RegisterLifecycle(CLI::App& app, int& exit_code) {
     });
   });
 
-  auto del = std::make_shared<Connection>();
-  CLI::App* d = cmd->add_subcommand("delete", "Remove the bucket's lifecycle configuration");
-  AddConnectionOptions(d, *del, true);
-  d->callback([del, &exit_code] {
-    exit_code = WithClient("lifecycle delete", *del, [&](s3client::Client& client) -> int {
-      Call call{"lifecycle delete", client.Request("DELETE", del->bucket, "", "lifecycle")};
-      int rc = call.Check(del->bucket);
-      if (rc == 0) std::printf("lifecycle of %s deleted\n", del->bucket.c_str());
-      return rc;
-    });
-  });
+  RegisterDeleteDocument(cmd, exit_code, "lifecycle",
+                         "Remove the bucket's lifecycle configuration");
 }
 
 // ------------------------------------------------------------------ verify

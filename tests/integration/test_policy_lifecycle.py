@@ -108,6 +108,13 @@ def test_source_ip_through_trusted_proxy(server_factory):
     assert curl(url, "127.0.0.9", "-H", "X-Forwarded-For: %s" % ELSEWHERE)[0] == 403
     # The same header from an untrusted peer is ignored (spoofing does not help).
     assert curl(url, ELSEWHERE, "-H", "X-Forwarded-For: %s" % FRONTEND)[0] == 403
+    # aws:SecureTransport: only the trusted proxy can vouch that the client used TLS.
+    s3.put_bucket_policy(Bucket="logs", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs/*",
+         "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]}))
+    assert curl(url, "127.0.0.9", "-H", "X-Forwarded-Proto: https") == (200, "ok")
+    assert curl(url, "127.0.0.9")[0] == 403
+    assert curl(url, ELSEWHERE, "-H", "X-Forwarded-Proto: https")[0] == 403
 
 
 def test_deny_overrides_and_owner_rules(server, s3, bucket):
