@@ -380,6 +380,9 @@ struct Server::Loop {
   std::mutex inbox_mu;
   std::vector<std::unique_ptr<Connection>> inbox;
   std::unordered_map<int, std::unique_ptr<Connection>> connections;  // loop thread only
+  // Connections lent to worker threads; a worker may Post its connection back, so the loop must
+  // outlive every loan or a kept-alive connection is orphaned and the drain waits it out.
+  std::atomic<int> lent{0};
   int64_t last_timeout_scan_ms = 0;
 
   void Post(std::unique_ptr<Connection> c) {
@@ -575,8 +578,12 @@ void Server::RunLoop(Loop& loop) {
   stop_ev.data.fd = stop_fd_;
   ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_ADD, stop_fd_, &stop_ev);
   std::vector<epoll_event> events(256);
+  bool stop_seen = false;
   while (true) {
-    int n = ::epoll_wait(loop.epoll_fd, events.data(), static_cast<int>(events.size()), 1000);
+    // While draining, poll every 100 ms: the stop eventfd stays readable (workers watch it too),
+    // so it is taken out of this loop's epoll set rather than read.
+    int timeout_ms = stop_seen ? 100 : 1000;
+    int n = ::epoll_wait(loop.epoll_fd, events.data(), static_cast<int>(events.size()), timeout_ms);
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;
@@ -584,6 +591,9 @@ void Server::RunLoop(Loop& loop) {
         if (fd == loop.wake_fd) {
           uint64_t v;
           (void)!::read(loop.wake_fd, &v, sizeof v);
+        } else if (!stop_seen) {
+          stop_seen = true;
+          ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_DEL, stop_fd_, nullptr);
         }
         std::vector<std::unique_ptr<Connection>> arrived;
         {
@@ -618,7 +628,9 @@ void Server::RunLoop(Loop& loop) {
       loop.last_timeout_scan_ms = now;
       CheckTimeouts(loop, now);
     }
-    if (stopping_ && loop.connections.empty()) {
+    // `lent` is read before the inbox: a worker posts its connection before it returns the loan,
+    // so seeing no loan means any returned connection is already in the inbox.
+    if (stopping_ && loop.connections.empty() && loop.lent.load() == 0) {
       std::lock_guard lock(loop.inbox_mu);
       if (loop.inbox.empty()) break;
     }
@@ -797,9 +809,14 @@ void Server::HandOff(Loop& loop, Connection& c) {
   ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
   auto node = loop.connections.extract(fd);
   auto owned = std::make_shared<std::unique_ptr<Connection>>(std::move(node.mapped()));
+  loop.lent.fetch_add(1);
   try {
-    std::thread([this, &loop, owned]() mutable { RunWorker(loop, std::move(*owned)); }).detach();
+    std::thread([this, &loop, owned]() mutable {
+      RunWorker(loop, std::move(*owned));
+      loop.lent.fetch_sub(1);
+    }).detach();
   } catch (const std::system_error& e) {
+    loop.lent.fetch_sub(1);
     // Out of threads (or memory for a stack): refuse this request, keep serving the others.
     Log().error("{}: cannot start a worker thread: {}", options_.name, e.what());
     (void)!::send(fd, SlowDownResponse().data(), SlowDownResponse().size(),
