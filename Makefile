@@ -52,9 +52,10 @@ $(FUZZ_BUILD)/build.ninja:
 # Each parser of untrusted input under libFuzzer (+ASan/UBSan) for FUZZ_SECONDS, from the seed
 # corpora in tests/fuzz/corpus; new findings are written to $(FUZZ_BUILD)/crashes.
 fuzz: $(FUZZ_BUILD)/build.ninja
-	ninja -C $(FUZZ_BUILD) -j $(JOBS) chunked_fuzz xml_fuzz request_fuzz policy_fuzz logs_fuzz
+	ninja -C $(FUZZ_BUILD) -j $(JOBS) chunked_fuzz xml_fuzz request_fuzz policy_fuzz logs_fuzz \
+	  summary_fuzz
 	mkdir -p $(FUZZ_BUILD)/crashes
-	set -o pipefail; for t in chunked xml request policy logs; do \
+	set -o pipefail; for t in chunked xml request policy logs summary; do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t && \
 	  $(FUZZ_BUILD)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
 	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- -print_final_stats=1 \

@@ -11,5 +11,7 @@ void RegisterUser(CLI::App& app, int& exit_code);
 void RegisterBench(CLI::App& app, int& exit_code);
 // bucket, policy, lifecycle, verify: admin over the S3 API (admin_cmd.cc).
 void RegisterAdmin(CLI::App& app, int& exit_code);
+// errors: the log engine on a local file (logs_cmd.cc).
+void RegisterLogs(CLI::App& app, int& exit_code);
 
 }  // namespace logbucket::app

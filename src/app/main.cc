@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   logbucket::app::RegisterUser(app, exit_code);
   logbucket::app::RegisterBench(app, exit_code);
   logbucket::app::RegisterAdmin(app, exit_code);
+  logbucket::app::RegisterLogs(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

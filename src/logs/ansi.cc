@@ -145,6 +145,7 @@ std::vector<Piece> Pieces(std::string_view line) {
     std::vector<Piece> pieces;
     size_t width = 0;
     size_t i = 0;
+    bool erases_tail = false;  // ESC[K / ESC[0K / ESC[2K: the old text past the cursor goes
     std::string text;
     auto flush = [&] {
       if (!text.empty()) pieces.push_back({false, std::move(text)});
@@ -157,6 +158,9 @@ std::vector<Piece> Pieces(std::string_view line) {
         if (n >= 3 && seg[i + 1] == '[' && seg[i + n - 1] == 'm') {
           flush();
           pieces.push_back({true, std::string(seg.substr(i + 2, n - 3))});
+        } else if (n >= 3 && seg[i + 1] == '[' && seg[i + n - 1] == 'K') {
+          std::string_view mode = seg.substr(i + 2, n - 3);
+          if (mode.empty() || mode == "0" || mode == "2") erases_tail = true;
         }
         i += n;
         continue;
@@ -181,7 +185,7 @@ std::vector<Piece> Pieces(std::string_view line) {
       for (Piece& p : pieces) current.push_back(std::move(p));
       continue;
     }
-    if (width >= current_width || current.empty()) {
+    if (width >= current_width || current.empty() || erases_tail) {
       current = std::move(pieces);
       current_width = width;
     } else {

@@ -24,6 +24,13 @@ TEST(Ansi, ColoursAndAttributesBecomeSpans) {
   EXPECT_EQ(Html("\x1b[32;7mrev"), "<span class=\"g2\">rev</span>");
 }
 
+TEST(Ansi, EraseToEndOfLineDropsTheOverwrittenTail) {
+  EXPECT_EQ(PlainText("long old text\rnew"), "newg old text");  // a terminal keeps the tail…
+  EXPECT_EQ(PlainText("long old text\r\x1b[0Knew"), "new");     // …unless the line is erased
+  EXPECT_EQ(PlainText("long old text\r\x1b[Knew"), "new");
+  EXPECT_EQ(PlainText("\x1b[01;31m\x1b[Kerror: \x1b[m\x1b[Kx"), "error: x");  // gcc's habit
+}
+
 TEST(Ansi, StateCarriesAcrossLines) {
   SgrState st;
   EXPECT_EQ(RenderLineHtml("\x1b[33mwarning: begins", st),

@@ -1,0 +1,52 @@
+// Server-side search over a whole log: a literal (memmem) or an RE2 regex (linear time, no
+// backtracking blow-ups on attacker-chosen patterns), optionally case-insensitive. Returns the
+// numbers of matching lines, at most `max_matches`, and where to continue. Streams: feed the
+// log from the line the search starts at, in chunks of any size.
+//
+// It looks at the raw bytes, as grep does: a query that spans an ANSI colour change (rare:
+// compilers colour whole words) is not found.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace logbucket::logs {
+
+struct SearchQuery {
+  std::string pattern;
+  bool regex = false;
+  bool case_insensitive = false;
+  uint64_t first_line = 1;  // the line the fed bytes start at (1-based)
+  size_t max_matches = 1000;
+};
+
+struct SearchResult {
+  std::vector<uint64_t> lines;  // 1-based, ascending, one per matching line
+  bool truncated = false;       // stopped at max_matches; continue from next_line
+  uint64_t next_line = 0;       // first line not searched yet (0 when the end was reached)
+  uint64_t scanned_bytes = 0;
+};
+
+class Searcher {
+ public:
+  // Rejects an empty pattern, one longer than 1000 bytes, and regex syntax errors (the message
+  // is RE2's, for the user).
+  static Result<std::unique_ptr<Searcher>> Create(const SearchQuery& query);
+  ~Searcher();
+
+  // Returns false once max_matches lines matched (feeding more does nothing).
+  bool Feed(std::string_view bytes);
+  SearchResult Finish();
+
+ private:
+  struct Impl;
+  explicit Searcher(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace logbucket::logs

@@ -1,0 +1,328 @@
+#include "logs/summary.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "logs/gunzip.h"
+#include "logs/search.h"
+
+namespace logbucket::logs {
+namespace {
+
+// Feeds the log in pieces of `step` bytes: results must not depend on how reads fall.
+Summary SummarizeInSteps(std::string_view log, size_t step) {
+  Analyzer analyzer;
+  for (size_t at = 0; at < log.size(); at += step) analyzer.Feed(log.substr(at, step));
+  return analyzer.Finish(log.size());
+}
+
+const Finding& First(const Summary& s) {
+  EXPECT_FALSE(s.errors.empty());
+  static const Finding none;
+  return s.errors.empty() ? none : s.errors.front();
+}
+
+TEST(Summary, EachErrorKindIsRecognised) {
+  struct Case {
+    const char* line;
+    const char* kind;
+  };
+  const Case cases[] = {
+      {"c++: \x1b[01;31m\x1b[Kfatal error: \x1b[m\x1b[KKilled signal terminated program cc1plus",
+       "compiler-killed"},
+      {"CMake Error at CMakeLists.txt:12 (find_package):", "cmake"},
+      {"  3/10 Test  #3: o2-test-foo ......***Failed    1.2 sec", "test-failure"},
+      {"  4/10 Test  #4: o2-test-bar ......***Timeout  60.0 sec", "test-failure"},
+      {"=== List of errors found ===", "code-check"},
+      {"\x1b[01m\x1b[Ka.cxx:1:2:\x1b[m\x1b[K \x1b[01;31m\x1b[Kerror: \x1b[m\x1b[Kexpected ';'",
+       "compile-error"},
+      {"a.cxx:9:1: fatal error: foo.h: No such file or directory", "compile-error"},
+      {"a.cxx:3:4: internal compiler error: in tsubst, at cp/pt.c:1", "internal-compiler-error"},
+      {"a.o: in function `f': a.cxx:7: undefined reference to `g()'", "linker"},
+      {"collect2: error: ld returned 1 exit status", "linker"},
+      {"ninja: build stopped: subcommand failed.", "build-stopped"},
+      {"make[2]: *** [Makefile:12: all] Error 2", "build-stopped"},
+      {"Segmentation fault (core dumped)", "segfault"},
+      {"  5/10 Test  #5: o2-test-baz ......***Exception: SegFault  0.1 sec", "segfault"},
+      {"Error: the package could not be built", "error"},
+      {"ERROR: Error while executing sw/SPECS/O2/build.sh", "error"},
+      {"[ERROR] Failed to execute goal", "error"},
+      {"==> O2 -> FAILED", "error"},
+      {"No logs found. Please check the aurora log.", "broken-builder"},
+  };
+  for (const auto& c : cases) {
+    Summary s = Summarize(std::string("some output\n") + c.line + "\nmore output\n");
+    ASSERT_EQ(s.errors.size(), 1u) << c.line;
+    EXPECT_EQ(s.errors[0].kind, c.kind) << c.line;
+    EXPECT_EQ(s.errors[0].line, 2u) << c.line;
+  }
+}
+
+TEST(Summary, WordsThatOnlyContainErrorAreNotErrors) {
+  Summary s = Summarize(
+      "Checking for strerror_r... yes\n"
+      "gcc.compile.c++ bin.v2/libs/system/error_code.o\n"
+      "-- Performing Test HAVE_POSIX_REGEX -- failed to compile\n"
+      "a.cxx:1:2: warning: unused variable 'x' [-Wunused-variable] [-Werror=unused]\n"
+      "WARNING: fatal error: sys/foo.h: No such file or directory (system package probe)\n"
+      "100% tests passed, 0 tests failed out of 1186\n");
+  EXPECT_TRUE(s.errors.empty()) << s.errors[0].text;
+  EXPECT_EQ(s.verdict, "no-errors-found");
+  ASSERT_EQ(s.warnings.size(), 1u);  // the -Wunused one; the aliBuild probe is noise
+  EXPECT_EQ(s.warnings[0].line, 4u);
+}
+
+TEST(Summary, DecisiveKindsOutrankLaterAndMoreFrequentErrors) {
+  std::string log = "## Begin sw/BUILD/O2-latest/log x\n";
+  for (int i = 0; i < 5; ++i) log += "b.cxx:" + std::to_string(i) + ":1: error: boom\n";
+  log += "CMake Error at x.cmake:3 (message):\n  Target Foo does not exist.\n\n";
+  log += "c.cxx:9:1: error: late\n## End sw/BUILD/O2-latest/log x (5s)\n";
+  Summary s = Summarize(log);
+  ASSERT_GE(s.errors.size(), 3u);
+  EXPECT_EQ(s.errors[0].kind, "cmake");
+  EXPECT_EQ(s.errors[0].text, "CMake Error at x.cmake:3 (message): Target Foo does not exist.");
+  EXPECT_EQ(s.errors[0].context_from, 7u);
+  EXPECT_EQ(s.errors[0].context_to, 8u);
+  // Then the first error of the block, though "boom" occurs five times (counts never rank).
+  EXPECT_EQ(s.errors[1].line, 2u);
+  EXPECT_EQ(s.errors[1].count, 5u);
+  EXPECT_EQ(s.errors[1].last_line, 6u);
+  EXPECT_EQ(s.errors[2].line, 10u);
+}
+
+TEST(Summary, TheFailingPackageWinsOverAnEarlierOne) {
+  Summary s = Summarize(
+      "## Begin sw/BUILD/zlib-latest/log t\nz.c:1:1: error: early\n## End sw/BUILD/zlib-latest/log "
+      "t (3s)\n## Begin sw/BUILD/O2-latest/log t\nninja: build stopped: subcommand failed.\n"
+      "o.cxx:2:2: error: decisive\n## End sw/BUILD/O2-latest/log t (9s)\n");
+  EXPECT_EQ(First(s).line, 6u);
+  EXPECT_EQ(First(s).section, "O2");
+  ASSERT_EQ(s.sections.size(), 2u);
+  EXPECT_FALSE(s.sections[0].failed);
+  EXPECT_TRUE(s.sections[1].failed);
+  EXPECT_EQ(s.sections[1].seconds, 9);
+  EXPECT_EQ(s.sections[1].errors, 2u);
+  // build-stopped is only a consequence: it ranks after the errors.
+  EXPECT_EQ(s.errors.back().kind, "build-stopped");
+}
+
+TEST(Summary, NinjaFailureBlockIsTheContext) {
+  Summary s = Summarize(
+      "[1/9] Building x\nFAILED: a.o\n/usr/bin/c++ -c a.cxx\na.cxx: In function 'f':\n"
+      "a.cxx:3:1: error: nope\n    3 | x\n      | ^\nninja: build stopped: subcommand failed.\n");
+  EXPECT_EQ(First(s).line, 5u);
+  EXPECT_EQ(First(s).context_from, 2u);
+  EXPECT_EQ(First(s).context_to, 8u);
+}
+
+TEST(Summary, PythonTracebackPointsAtTheException) {
+  Summary s = Summarize(
+      "FAILED: gen.h\nTraceback (most recent call last):\n  File \"g.py\", line 3, in <module>\n"
+      "    main()\nKeyError: 'x'\nninja: build stopped: subcommand failed.\n");
+  EXPECT_EQ(First(s).kind, "python-traceback");
+  EXPECT_EQ(First(s).line, 5u);
+  EXPECT_EQ(First(s).context_from, 2u);
+  EXPECT_EQ(First(s).text, "KeyError: 'x'");
+}
+
+TEST(Summary, FailedTestOutputIsPartOfTheFailure) {
+  Summary s = Summarize(
+      "  1/2 Test #1: t1 ....***Failed  1.0 sec\n"
+      "t.cxx(12): error: in \"s/c\": check a == b has failed\n"
+      " *** Break *** segmentation violation\n"
+      "  2/2 Test #2: t2 ....   Passed  1.0 sec\n"
+      "50% tests passed, 1 tests failed out of 2\n");
+  ASSERT_EQ(s.errors.size(), 2u);
+  EXPECT_EQ(s.errors[0].kind, "test-failure");
+  EXPECT_EQ(s.errors[0].line, 1u);
+  EXPECT_EQ(s.errors[0].context_to, 3u);
+  EXPECT_EQ(s.errors[1].line, 5u);  // the summary line, not the test's own output
+}
+
+TEST(Summary, CodeCheckReportRunsToTheEndOfItsSection) {
+  Summary s = Summarize(
+      "::group::checks\n=== List of errors found ===\nfoo.cxx: bad style\nbar.cxx: worse\n"
+      "::endgroup::\nafter\n");
+  EXPECT_EQ(First(s).kind, "code-check");
+  EXPECT_EQ(First(s).context_to, 4u);
+  EXPECT_EQ(First(s).section, "checks");
+}
+
+TEST(Summary, SectionSyntaxes) {
+  Summary s = Summarize(
+      "::group::Configure\ncmake ..\n::endgroup::\n"
+      "\x1b[0Ksection_start:1560896352:build_step[collapsed=true]\r\x1b[0KBuilding things\n"
+      "make\n\x1b[0Ksection_end:1560896353:build_step\r\x1b[0K\n"
+      "--- :hammer: Tests\nrun\n+++ :rotating_light: Failures\nboom\n"
+      "--- a/file.cxx\n");
+  ASSERT_EQ(s.sections.size(), 4u);
+  EXPECT_EQ(s.sections[0].syntax, "github");
+  EXPECT_EQ(s.sections[0].name, "Configure");
+  EXPECT_EQ(s.sections[0].begin_line, 1u);
+  EXPECT_EQ(s.sections[0].end_line, 3u);
+  EXPECT_EQ(s.sections[1].syntax, "gitlab");
+  EXPECT_EQ(s.sections[1].name, "build_step");
+  EXPECT_EQ(s.sections[1].title, "Building things");
+  EXPECT_EQ(s.sections[1].end_line, 6u);
+  EXPECT_EQ(s.sections[2].syntax, "buildkite");
+  EXPECT_EQ(s.sections[2].end_line, 8u);  // the next Buildkite header closes it
+  EXPECT_EQ(s.sections[3].name, ":rotating_light: Failures");
+  EXPECT_EQ(s.sections[3].end_line, 11u);  // a diff header is not a section
+}
+
+TEST(Summary, BeginEndSectionsNestAndShortNames) {
+  Summary s = Summarize(
+      "## Begin sw/BUILD/ROOT-latest/log Mon\n::group::inner\nx\n::endgroup::\n"
+      "## End sw/BUILD/ROOT-latest/log Mon (3600s)\n");
+  ASSERT_EQ(s.sections.size(), 2u);
+  EXPECT_EQ(s.sections[0].name, "ROOT");
+  EXPECT_EQ(s.sections[0].seconds, 3600);
+  EXPECT_EQ(s.sections[1].depth, 1u);
+  EXPECT_EQ(s.sections[0].end_line, 5u);
+}
+
+TEST(Summary, HeaderFacts) {
+  Summary s = Summarize(
+      "Finished building on alibuild3.cern.ch at 2026-11-18-13:24:03\n"
+      "Built commit 0c5c7fd0a6a3a4506513270e269e0d37f2a74de4 from "
+      "https://github.com/AliceO2Group/AliceO2/pull/12296\n"
+      "Nomad allocation: https://alinomad.cern.ch/ui/allocations/d23f\n"
+      "No logs found. Please check the aurora log.\n");
+  EXPECT_EQ(s.header.host, "alibuild3.cern.ch");
+  EXPECT_EQ(s.header.finished, "2026-11-18-13:24:03");
+  EXPECT_EQ(s.header.commit, "0c5c7fd0a6a3a4506513270e269e0d37f2a74de4");
+  EXPECT_EQ(s.header.repo, "AliceO2Group/AliceO2");
+  EXPECT_EQ(s.header.pr, "12296");
+  EXPECT_EQ(s.header.nomad_url, "https://alinomad.cern.ch/ui/allocations/d23f");
+  EXPECT_EQ(s.verdict, "broken-builder");
+}
+
+TEST(Summary, LineNumbersCrlfProgressAndNoTrailingNewline) {
+  std::string log = "ok\r\n10%\r50%\r100% done\r\nx.c:1:1: error: last";
+  for (size_t step : {1, 2, 3, 7, 1000}) {
+    Summary s = SummarizeInSteps(log, step);
+    EXPECT_EQ(s.lines, 3u) << step;
+    ASSERT_EQ(s.errors.size(), 1u) << step;
+    EXPECT_EQ(s.errors[0].line, 3u) << step;
+    EXPECT_EQ(s.errors[0].text, "x.c:1:1: error: last");
+  }
+  // A progress redraw that ends in an error shows what the terminal showed last.
+  Summary s = Summarize("building 10%\rx.c:1:1: error: after redraw\n");
+  EXPECT_EQ(First(s).text, "x.c:1:1: error: after redraw");
+}
+
+TEST(Summary, EmptyLogAndTheTailWhenNothingIsFound) {
+  Summary empty = Summarize("");
+  EXPECT_EQ(empty.lines, 0u);
+  EXPECT_EQ(empty.verdict, "no-errors-found");
+  EXPECT_EQ(empty.tail_to, 0u);
+  std::string log = "## Begin sw/BUILD/O2-latest/log t\n";
+  for (int i = 0; i < 50; ++i) log += "line\n";
+  log += "## End sw/BUILD/O2-latest/log t (1s)\n";
+  Summary s = Summarize(log);
+  EXPECT_EQ(s.tail_to, 52u);
+  EXPECT_EQ(s.tail_from, 23u);
+}
+
+TEST(Summary, HugeSingleLineAndInvalidUtf8) {
+  std::string line(10 << 20, 'a');
+  line += " error: never looked at, past the classified prefix";
+  std::string log = "x.c:1:1: error: \xff\xfe bad bytes\n" + line + "\nend\n";
+  Summary s = SummarizeInSteps(log, 1 << 20);
+  EXPECT_EQ(s.lines, 3u);
+  ASSERT_EQ(s.errors.size(), 1u);
+  EXPECT_EQ(s.errors[0].text, "x.c:1:1: error: \xEF\xBF\xBD\xEF\xBF\xBD bad bytes");
+  auto json = nlohmann::json::parse(SummaryToJson(s));  // valid UTF-8 JSON
+  EXPECT_EQ(json["errors"][0]["line"], 1);
+}
+
+TEST(Summary, ReadLimitIsReported) {
+  AnalyzerOptions options;
+  options.max_read_bytes = 10;
+  Analyzer analyzer(options);
+  EXPECT_FALSE(analyzer.Feed("line one\nline two error: x\n"));
+  Summary s = analyzer.Finish(28);
+  EXPECT_EQ(s.read_bytes, 10u);
+  EXPECT_EQ(s.total_bytes, 28u);
+}
+
+TEST(Summary, MaskingForDeduplication) {
+  EXPECT_EQ(MaskForDedup("/sw/BUILD/abc123def/O2/a.cxx:12:5: error: x"), "a.cxx:#:#: error: x");
+  EXPECT_EQ(MaskForDedup("[2026-11-18 13:24:03] Error: disk 3 full"), "Error: disk # full");
+  EXPECT_EQ(MaskForDedup("at 0x7ffd12345678 in f"), "at #x# in f");
+}
+
+TEST(Summary, JsonShape) {
+  auto j = nlohmann::json::parse(SummaryToJson(Summarize("a\nb.c:1:1: error: x\n")));
+  EXPECT_EQ(j["verdict"], "failed");
+  EXPECT_EQ(j["total_bytes"], 20);
+  EXPECT_EQ(j["read_bytes"], 20);
+  EXPECT_EQ(j["errors"][0]["kind"], "compile-error");
+  EXPECT_EQ(j["errors"][0]["context"], nlohmann::json::array({1, 2}));
+  EXPECT_EQ(j["errors"][0]["count"], 1);
+  EXPECT_TRUE(j["warnings"].is_array());
+}
+
+std::vector<uint64_t> Find(std::string_view log, SearchQuery q, size_t step = 1 << 20) {
+  auto searcher = Searcher::Create(q);
+  EXPECT_TRUE(searcher.has_value());
+  for (size_t at = 0; at < log.size(); at += step) (*searcher)->Feed(log.substr(at, step));
+  return (*searcher)->Finish().lines;
+}
+
+TEST(Search, LiteralRegexCaseAndContinuation) {
+  std::string log = "alpha\nBeta beta\ngamma\r\nbeta\nlast beta";
+  EXPECT_EQ(Find(log, {"beta"}), (std::vector<uint64_t>{2, 4, 5}));
+  EXPECT_EQ(Find(log, {"beta"}, 1), (std::vector<uint64_t>{2, 4, 5}));
+  EXPECT_EQ(Find(log, {"BETA", false, true}), (std::vector<uint64_t>{2, 4, 5}));
+  EXPECT_EQ(Find(log, {"^b", true}), (std::vector<uint64_t>{4}));
+  EXPECT_EQ(Find(log, {"a$", true}), (std::vector<uint64_t>{1, 2, 4, 5}));  // line 3 ends \r
+  EXPECT_EQ(Find(log, {"gamma.*beta", true}), (std::vector<uint64_t>{}));   // never across lines
+  // Continuation: the second page starts where the first stopped.
+  auto searcher = Searcher::Create({"beta", false, false, 1, 2}).value();
+  searcher->Feed(log);
+  SearchResult page = searcher->Finish();
+  EXPECT_EQ(page.lines, (std::vector<uint64_t>{2, 4}));
+  EXPECT_TRUE(page.truncated);
+  EXPECT_EQ(page.next_line, 5u);
+  EXPECT_EQ(Find("beta", {"beta", false, false, 5}), (std::vector<uint64_t>{5}));
+}
+
+TEST(Search, BadQueriesAreRejected) {
+  EXPECT_FALSE(Searcher::Create({""}).has_value());
+  EXPECT_FALSE(Searcher::Create({std::string(1001, 'a')}).has_value());
+  auto bad = Searcher::Create({"(unclosed", true});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("missing )"), std::string::npos) << bad.error().message();
+}
+
+TEST(Gunzip, DecodesMembersAndReportsTruncationAndBombs) {
+  // "hello\n" gzip-compressed (gzip -n), twice concatenated.
+  const unsigned char member[] = {0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                  0x03, 0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0xe7, 0x02, 0x00,
+                                  0x20, 0x30, 0x3a, 0x36, 0x06, 0x00, 0x00, 0x00};
+  std::string one(reinterpret_cast<const char*>(member), sizeof member);
+  std::string out;
+  GzipDecoder gz;
+  ASSERT_TRUE(gz.Feed(one + one, [&](std::string_view s) { out += s; }).ok());
+  EXPECT_TRUE(gz.Finish().ok());
+  EXPECT_EQ(out, "hello\nhello\n");
+
+  GzipDecoder truncated;
+  ASSERT_TRUE(truncated.Feed(one.substr(0, 15), [](std::string_view) {}).ok());
+  EXPECT_FALSE(truncated.Finish().ok());
+
+  GzipDecoder capped(8);
+  out.clear();
+  ASSERT_TRUE(capped.Feed(one + one, [&](std::string_view s) { out += s; }).ok());
+  EXPECT_TRUE(capped.limit_reached());
+  EXPECT_EQ(out, "hello\nhe");
+
+  GzipDecoder garbage;
+  EXPECT_FALSE(garbage.Feed("not gzip at all", [](std::string_view) {}).ok());
+}
+
+}  // namespace
+}  // namespace logbucket::logs
