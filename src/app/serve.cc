@@ -14,6 +14,7 @@
 #include "s3/janitor.h"
 #include "s3/service.h"
 #include "store/local/local_store.h"
+#include "web/viewer.h"
 
 namespace logbucket::app {
 namespace {
@@ -29,10 +30,13 @@ struct ServeFlags {
   int64_t lifecycle_interval_seconds = -1;
   int64_t lifecycle_clock_offset_seconds = 0;
   bool quiet_access_log = false;
+  std::string web_listen;
+  bool no_web = false;
+  bool insecure_no_auth = false;
 };
 
-std::string EndpointUrl(const config::Config& c, uint16_t port) {
-  auto hp = config::ParseHostPort(c.s3.listen);
+std::string EndpointUrl(const std::string& listen, uint16_t port) {
+  auto hp = config::ParseHostPort(listen);
   std::string host = hp ? hp->host : "127.0.0.1";
   if (host == "0.0.0.0") host = "127.0.0.1";
   if (host == "::") host = "::1";
@@ -69,6 +73,9 @@ int RunServe(const ServeFlags& flags) {
     cfg.lifecycle_clock_offset_seconds = flags.lifecycle_clock_offset_seconds;
   }
   if (flags.quiet_access_log) cfg.http.access_log = false;
+  if (!flags.web_listen.empty()) cfg.web.listen = flags.web_listen;
+  if (flags.no_web) cfg.web.listen.clear();
+  if (flags.insecure_no_auth) cfg.web.insecure_no_auth = true;
   if (Status s = config::Validate(cfg); !s.ok()) {
     std::fprintf(stderr, "logbucket serve: %s\n", s.message().c_str());
     return 2;
@@ -118,7 +125,7 @@ int RunServe(const ServeFlags& flags) {
                  s.message().c_str());
     return 1;
   }
-  std::string endpoint = EndpointUrl(cfg, server.port());
+  std::string endpoint = EndpointUrl(cfg.s3.listen, server.port());
 
   // First start on an empty data dir: create the admin key pair and admin.env.
   std::string env_path = cfg.data_dir + "/admin.env";
@@ -158,8 +165,39 @@ int RunServe(const ServeFlags& flags) {
   s3::Janitor janitor(**store, janitor_options);
   janitor.Start();
 
+  // The log viewer: its own listener (sign-in will sit in front of it, DESIGN §5).
+  std::unique_ptr<web::Viewer> viewer;
+  std::unique_ptr<http::Server> web_server;
+  std::string web_url;
+  if (!cfg.web.listen.empty()) {
+    web::ViewerOptions viewer_options;
+    viewer_options.site_name = cfg.web.site_name;
+    viewer_options.cache.cache_dir = cfg.data_dir + "/tmp";
+    viewer_options.cache.max_entries = static_cast<size_t>(cfg.web.cache_entries);
+    viewer = std::make_unique<web::Viewer>(**store, viewer_options);
+    auto web_hp = config::ParseHostPort(cfg.web.listen);
+    http::ServerOptions web_options = server_options;
+    web_options.host = web_hp->host == "localhost" ? "127.0.0.1" : web_hp->host;
+    web_options.port = web_hp->port;
+    web_options.max_body_bytes = 1 << 20;
+    web_options.name = "web";
+    web_server = std::make_unique<http::Server>(
+        web_options, [&viewer](http::Request& r) { return viewer->Handle(r); });
+    if (Status s = web_server->Listen(); !s.ok()) {
+      std::fprintf(stderr, "logbucket serve: --web-listen %s: %s\n", cfg.web.listen.c_str(),
+                   s.message().c_str());
+      return 1;
+    }
+    web_url = EndpointUrl(cfg.web.listen, web_server->port());
+    if (cfg.web.insecure_no_auth) {
+      Log().warn("the log viewer at {} has no sign-in (--insecure-no-auth)", web_url);
+    }
+  }
+
   server.Start();
+  if (web_server) web_server->Start();
   std::printf("logbucket is serving S3 at %s (data: %s)\n", endpoint.c_str(), cfg.data_dir.c_str());
+  if (web_server) std::printf("logbucket log viewer at %s/\n", web_url.c_str());
   if (admin != nullptr) {
     std::printf("%s admin credentials (also in %s):\n", created_admin ? "Created" : "Existing",
                 env_path.c_str());
@@ -185,6 +223,7 @@ int RunServe(const ServeFlags& flags) {
   Log().info("received {}, draining (up to {} s)", received == SIGTERM ? "SIGTERM" : "SIGINT",
              cfg.http.drain_seconds);
   int forced = server.Shutdown(cfg.http.drain_seconds);
+  if (web_server) forced += web_server->Shutdown(cfg.http.drain_seconds);
   janitor.Stop();
   if (forced > 0) Log().warn("closed {} connections still busy after the drain", forced);
   Log().info("stopped");
@@ -213,6 +252,12 @@ void RegisterServe(CLI::App& app, int& exit_code) {
   cmd->add_option("--lifecycle-clock-offset-seconds", flags->lifecycle_clock_offset_seconds,
                   "the janitor acts as if it were this much later (testing expiry)");
   cmd->add_flag("--no-access-log", flags->quiet_access_log, "do not log one line per request");
+  cmd->add_option("--web-listen", flags->web_listen,
+                  "log viewer listener HOST:PORT (default 127.0.0.1:8080)");
+  cmd->add_flag("--no-web", flags->no_web, "do not start the log viewer");
+  cmd->add_flag("--insecure-no-auth", flags->insecure_no_auth,
+                "allow the viewer on a non-loopback address without sign-in (only behind an "
+                "authenticating proxy)");
   cmd->callback([flags, &exit_code] { exit_code = RunServe(*flags); });
 }
 

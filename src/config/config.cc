@@ -25,7 +25,7 @@ Status Apply(const toml::table& root, Config& c) {
   auto integer = [](const toml::node_view<const toml::node>& n, auto& out) {
     if (auto v = n.value<int64_t>()) out = static_cast<std::decay_t<decltype(out)>>(*v);
   };
-  static const char* const kKnownTop[] = {"data_dir", "s3", "http", "lifecycle"};
+  static const char* const kKnownTop[] = {"data_dir", "s3", "http", "lifecycle", "web"};
   for (const auto& [key, value] : root) {
     bool known = false;
     for (const char* k : kKnownTop) known = known || key.str() == k;
@@ -48,6 +48,10 @@ Status Apply(const toml::table& root, Config& c) {
   integer(r["http"]["drain_seconds"], c.http.drain_seconds);
   integer(r["http"]["max_header_bytes"], c.http.max_header_bytes);
   if (auto v = r["http"]["access_log"].value<bool>()) c.http.access_log = *v;
+  str(r["web"]["listen"], c.web.listen);
+  if (auto v = r["web"]["insecure_no_auth"].value<bool>()) c.web.insecure_no_auth = *v;
+  str(r["web"]["site_name"], c.web.site_name);
+  integer(r["web"]["cache_entries"], c.web.cache_entries);
   integer(r["lifecycle"]["day_seconds"], c.lifecycle_day_seconds);
   integer(r["lifecycle"]["interval_seconds"], c.lifecycle_interval_seconds);
   integer(r["lifecycle"]["clock_offset_seconds"], c.lifecycle_clock_offset_seconds);
@@ -110,6 +114,21 @@ Status Validate(const Config& c) {
   if (c.data_dir.empty()) return bad("data_dir must not be empty");
   if (auto hp = ParseHostPort(c.s3.listen); !hp) return bad("s3.listen: " + hp.error().message());
   if (c.s3.region.empty()) return bad("s3.region must not be empty");
+  if (!c.web.listen.empty()) {
+    auto web = ParseHostPort(c.web.listen);
+    if (!web) return bad("web.listen: " + web.error().message());
+    bool loopback = web->host == "127.0.0.1" || web->host == "::1" || web->host == "localhost" ||
+                    web->host.starts_with("127.");
+    if (!loopback && !c.web.insecure_no_auth) {
+      return bad("web.listen " + c.web.listen +
+                 " is not a loopback address and sign-in is not available yet: anyone who can "
+                 "reach it could read every log. Put it behind an authenticating proxy and pass "
+                 "--insecure-no-auth (web.insecure_no_auth = true), or listen on 127.0.0.1");
+    }
+  }
+  if (c.web.cache_entries < 1 || c.web.cache_entries > 1024) {
+    return bad("web.cache_entries must be between 1 and 1024");
+  }
   if (c.s3.max_object_bytes < 1 || c.s3.max_object_bytes > (5ULL << 40)) {
     return bad("s3.max_object_bytes must be between 1 and 5 TiB");
   }

@@ -28,10 +28,19 @@ struct HttpConfig {
   bool access_log = true;                 // one line per request to stderr
 };
 
+struct WebConfig {
+  std::string listen = "127.0.0.1:8080";  // host:port of the log viewer; "" = no viewer
+  // Sign-in is not built yet (DESIGN §5): listening beyond loopback needs this explicit opt-in.
+  bool insecure_no_auth = false;
+  std::string site_name = "logbucket";
+  int cache_entries = 16;  // indexed logs kept in memory
+};
+
 struct Config {
   std::string data_dir = "./data";  // embedded store's directory
   S3Config s3;
   HttpConfig http;
+  WebConfig web;
   int64_t lifecycle_day_seconds = 86400;       // one lifecycle "day" (tests shorten it)
   int64_t lifecycle_interval_seconds = 0;      // janitor period; 0 = min(1 h, a quarter day)
   int64_t lifecycle_clock_offset_seconds = 0;  // janitor acts this much in the future (tests)

@@ -30,12 +30,14 @@ class Server:
         self.extra_args = list(extra_args)
         self.proc = None
         self.endpoint = None
+        self.web = None  # the log viewer's base URL
         self.env = {}
 
     def start(self):
         self.log = open(os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log"), "ab")
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--data", self.data_dir, "--s3-listen", "127.0.0.1:0", *self.extra_args],
+            [BIN, "serve", "--data", self.data_dir, "--s3-listen", "127.0.0.1:0",
+             "--web-listen", "127.0.0.1:0", *self.extra_args],
             stdout=subprocess.PIPE, stderr=self.log, text=True)
         deadline = time.monotonic() + START_TIMEOUT
         lines = []
@@ -48,6 +50,9 @@ class Server:
             m = re.search(r"serving S3 at (http://\S+)", line)
             if m:
                 self.endpoint = m.group(1)
+            m = re.search(r"log viewer at (http://\S+?)/?$", line)
+            if m:
+                self.web = m.group(1)
                 break
         if self.endpoint is None:
             self.stop()

@@ -193,7 +193,8 @@ def test_first_start_examples_work_as_printed(server_factory, tmp_path):
     # The fixture consumes the server's stdout; print the block from a short-lived second start
     # on another directory, then point it at the running server.
     r = subprocess.run(["timeout", "-s", "TERM", "3", BIN, "serve", "--data", str(tmp_path / "d"),
-                        "--s3-listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+                        "--s3-listen", "127.0.0.1:0", "--web-listen", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=30)
     block = r.stdout.split("Try", 1)[1].split("\n", 1)[1]
     block = block.replace(str(tmp_path / "d"), server.data_dir)
     block = block.replace(r.stdout.split("serving S3 at http://", 1)[1].split(" ", 1)[0], server.endpoint[7:])

@@ -1,0 +1,400 @@
+// logbucket log viewer: virtual scrolling over logs of any size, deep links (#L120, #L120-L180),
+// an error panel, collapsible sections, server-side search. Plain JavaScript, no framework.
+// Everything from the log arrives as HTML already escaped by the server; everything else
+// (error texts, section names) is inserted with textContent, never as markup.
+(function () {
+  'use strict';
+  const main = document.getElementById('viewer');
+  if (!main) return;  // listing pages work without script
+
+  const src = main.dataset.src;
+  const logEl = document.getElementById('log');
+  const statusEl = document.getElementById('status');
+  const BLOCK = 256;           // lines per ?lines request
+  const MAX_BLOCKS = 64;       // blocks kept in memory
+  const MAX_PX = 8000000;      // below every browser's element height cap
+  let lineHeight = 18;
+  let total = 0;               // lines in the log
+  let collapsed = [];          // [begin, end] of shut top-level sections, sorted
+  let sections = [];
+  let sectionAt = new Map();   // begin line → section
+  let errors = [];
+  let errorIndex = -1;
+  let selection = null;        // {a, b}
+  let current = 0;             // the line of the current error or search hit
+  let hits = [];
+  let hitIndex = -1;
+  let hitMore = 0;             // line to continue the search from, 0 when complete
+  let hitQuery = null;
+  const blocks = new Map();    // block number → array of HTML lines
+  const pending = new Set();
+
+  document.querySelectorAll('.js-only').forEach((e) => { e.hidden = false; });
+  const first = document.getElementById('first');
+  const spacer = document.createElement('div');
+  spacer.className = 'spacer';
+  const win = document.createElement('div');
+  win.className = 'lines window';
+  logEl.appendChild(spacer);
+  logEl.appendChild(win);
+  if (first) {
+    // Seed the cache with the server-rendered first page, then switch to virtual mode.
+    const seeded = [];
+    first.querySelectorAll('.l .t').forEach((t) => seeded.push(t.innerHTML));
+    for (let b = 0; b * BLOCK < seeded.length; b++) {
+      const part = seeded.slice(b * BLOCK, (b + 1) * BLOCK);
+      if (part.length === BLOCK) blocks.set(b, part);
+    }
+    first.remove();
+  }
+  const nojs = logEl.querySelector('.nojs-more');
+  if (nojs) nojs.remove();
+
+  function setStatus(text) { statusEl.textContent = text; }
+
+  // ---- rows (visible lines, with shut sections folded) ↔ lines ----
+  function rows() {
+    let r = total;
+    for (const [b, e] of collapsed) r -= e - b;
+    return r;
+  }
+  function rowToLine(row) {
+    let line = row + 1;
+    for (const [b, e] of collapsed) {
+      if (line > b) line += e - b; else break;
+    }
+    return line;
+  }
+  function lineToRow(line) {
+    let row = line - 1;
+    for (const [b, e] of collapsed) {
+      if (line > e) row -= e - b;
+      else if (line > b) return lineToRow(b);
+      else break;
+    }
+    return row;
+  }
+  function viewRows() { return Math.max(1, Math.floor(logEl.clientHeight / lineHeight)); }
+  function contentPx() { return rows() * lineHeight; }
+  function scaled() { return contentPx() > MAX_PX; }
+  function spacerPx() { return Math.min(contentPx(), MAX_PX); }
+  function topRow() {
+    if (!scaled()) return Math.floor(logEl.scrollTop / lineHeight);
+    const maxScroll = spacerPx() - logEl.clientHeight;
+    const frac = maxScroll > 0 ? logEl.scrollTop / maxScroll : 0;
+    return Math.round(frac * Math.max(0, rows() - viewRows()));
+  }
+  function scrollToRow(row) {
+    row = Math.max(0, Math.min(row, rows() - 1));
+    if (!scaled()) {
+      logEl.scrollTop = row * lineHeight;
+    } else {
+      const maxScroll = spacerPx() - logEl.clientHeight;
+      const span = Math.max(1, rows() - viewRows());
+      logEl.scrollTop = Math.round(Math.min(row, span) / span * maxScroll);
+    }
+    render();
+  }
+  function revealLine(line) {
+    // Opens a shut section that hides the line, then centres the line (a third from the top).
+    const shut = collapsed.find(([b, e]) => line > b && line <= e);
+    if (shut) setCollapsed(shut[0], false);
+    scrollToRow(lineToRow(line) - Math.floor(viewRows() / 3));
+  }
+
+  // ---- fetching lines ----
+  function fetchBlock(b) {
+    if (pending.has(b)) return;
+    pending.add(b);
+    const from = b * BLOCK + 1;
+    fetch(src + '?lines=' + from + '-' + (from + BLOCK - 1))
+      .then((r) => r.ok ? r.json() : Promise.reject(new Error('HTTP ' + r.status)))
+      .then((j) => {
+        blocks.set(b, j.lines);
+        if (blocks.size > MAX_BLOCKS) blocks.delete(blocks.keys().next().value);
+        pending.delete(b);
+        render();
+      })
+      .catch((e) => { pending.delete(b); setStatus('could not load lines: ' + e.message); });
+  }
+  function lineHtml(line) {
+    const b = Math.floor((line - 1) / BLOCK);
+    const block = blocks.get(b);
+    if (!block) { fetchBlock(b); return null; }
+    return block[(line - 1) % BLOCK];
+  }
+
+  // ---- rendering the window ----
+  function render() {
+    spacer.style.height = spacerPx() + 'px';
+    const top = topRow();
+    const count = viewRows() + 2;
+    const parts = [];
+    for (let r = top; r < Math.min(rows(), top + count); r++) {
+      const line = rowToLine(r);
+      const html = lineHtml(line);
+      let cls = 'l';
+      if (selection && line >= selection.a && line <= selection.b) cls += ' sel';
+      if (line === current) cls += ' cur';
+      const sec = sectionAt.get(line);
+      let toggle = '';
+      if (sec) {
+        const shut = collapsed.some(([b]) => b === line);
+        cls += ' sec' + (sec.failed ? ' failed' : '');
+        toggle = '<button class="fold" data-line="' + line + '" aria-expanded="' + !shut + '">' +
+          (shut ? '▸' : '▾') + '</button>';
+      }
+      parts.push('<div class="' + cls + '" data-n="' + line + '">' + toggle +
+        '<a class="n" href="#L' + line + '">' + line + '</a><span class="t">' +
+        (html === null ? '<span class="loading">…</span>' : html) + '</span>' +
+        (sec ? '<span class="badge">' + sec.badge + '</span>' : '') + '</div>');
+    }
+    win.innerHTML = parts.join('');
+    win.style.transform = 'translateY(' + (scaled() ? logEl.scrollTop : top * lineHeight) + 'px)';
+  }
+
+  // ---- sections ----
+  function setCollapsed(begin, shut) {
+    collapsed = collapsed.filter(([b]) => b !== begin);
+    if (shut) {
+      const s = sectionAt.get(begin);
+      if (s && s.end_line > s.begin_line) collapsed.push([s.begin_line, s.end_line]);
+      collapsed.sort((x, y) => x[0] - y[0]);
+    }
+    render();
+  }
+
+  // ---- selection and deep links ----
+  function parseHash() {
+    const m = /^#L(\d+)(?:-L?(\d+))?$/.exec(location.hash);
+    if (!m) return null;
+    const a = parseInt(m[1], 10);
+    const b = m[2] ? parseInt(m[2], 10) : a;
+    return { a: Math.min(a, b), b: Math.max(a, b) };
+  }
+  function applyHash() {
+    const sel = parseHash();
+    if (!sel || !total) return;
+    selection = sel;
+    current = sel.a;
+    revealLine(sel.a);
+  }
+  function setSelection(a, b) {
+    selection = { a: Math.min(a, b), b: Math.max(a, b) };
+    const hash = selection.a === selection.b ? '#L' + selection.a
+      : '#L' + selection.a + '-L' + selection.b;
+    history.replaceState(null, '', hash);
+    render();
+  }
+  win.addEventListener('click', (ev) => {
+    const fold = ev.target.closest('button.fold');
+    if (fold) {
+      const line = parseInt(fold.dataset.line, 10);
+      setCollapsed(line, !collapsed.some(([b]) => b === line));
+      return;
+    }
+    const num = ev.target.closest('a.n');
+    if (!num) return;
+    ev.preventDefault();
+    const line = parseInt(num.parentElement.dataset.n, 10);
+    if (ev.shiftKey && selection) setSelection(selection.a, line);
+    else setSelection(line, line);
+  });
+  window.addEventListener('hashchange', applyHash);
+  logEl.addEventListener('scroll', () => window.requestAnimationFrame(render));
+  window.addEventListener('resize', render);
+
+  // ---- errors panel ----
+  function jumpToError(i) {
+    if (!errors.length) return;
+    errorIndex = (i + errors.length) % errors.length;
+    const e = errors[errorIndex];
+    selection = { a: e.context[0], b: e.context[1] };
+    current = e.line;
+    history.replaceState(null, '', '#L' + e.context[0] + '-L' + e.context[1]);
+    document.querySelectorAll('#errors li').forEach((li, k) => {
+      li.classList.toggle('active', k === errorIndex);
+    });
+    revealLine(e.line);
+  }
+  function findingItem(f, onClick) {
+    const li = document.createElement('li');
+    const kind = document.createElement('span');
+    kind.className = 'kind k-' + f.kind;
+    kind.textContent = f.kind;
+    const where = document.createElement('a');
+    where.href = '#L' + f.line;
+    where.className = 'where';
+    where.textContent = 'L' + f.line + (f.section ? ' · ' + f.section : '') +
+      (f.count > 1 ? ' · ×' + f.count : '');
+    const text = document.createElement('div');
+    text.className = 'text';
+    text.textContent = f.text;
+    li.append(kind, where, text);
+    li.addEventListener('click', (ev) => { ev.preventDefault(); onClick(); });
+    return li;
+  }
+  function showSummary(s) {
+    errors = s.errors;
+    const verdict = document.getElementById('verdict');
+    verdict.textContent = s.verdict === 'failed' ? '(' + s.errors.length + ')'
+      : s.verdict === 'broken-builder' ? '— broken builder' : '— none found';
+    const list = document.getElementById('errors');
+    list.textContent = '';
+    s.errors.forEach((f, i) => list.appendChild(findingItem(f, () => jumpToError(i))));
+    if (!s.errors.length && s.tail) {
+      const li = document.createElement('li');
+      const a = document.createElement('a');
+      a.href = '#L' + s.tail[0] + '-L' + s.tail[1];
+      a.textContent = 'No error matched the rules: the last lines of the last section are ' +
+        s.tail[0] + '–' + s.tail[1];
+      li.appendChild(a);
+      list.appendChild(li);
+    }
+    const read = document.createElement('li');
+    read.className = 'read';
+    read.textContent = 'Read ' + s.read_bytes.toLocaleString() + ' of ' +
+      s.total_bytes.toLocaleString() + ' bytes.';
+    list.appendChild(read);
+    document.getElementById('wcount').textContent = '(' + s.warning_occurrences + ')';
+    const wl = document.getElementById('warnings');
+    s.warnings.slice(0, 300).forEach((f) => wl.appendChild(findingItem(f, () => {
+      selection = { a: f.line, b: f.line }; current = f.line; revealLine(f.line);
+    })));
+  }
+  function showSections(list) {
+    sections = list;
+    const ol = document.getElementById('sections');
+    ol.textContent = '';
+    for (const s of list) {
+      s.badge = (s.errors ? s.errors + ' errors ' : '') + (s.warnings ? s.warnings + ' warnings ' : '') +
+        (s.seconds >= 0 ? s.seconds + ' s' : '');
+      if (s.depth === 0) {
+        sectionAt.set(s.begin_line, s);
+        if (!s.failed && s.end_line > s.begin_line) collapsed.push([s.begin_line, s.end_line]);
+      }
+      const li = document.createElement('li');
+      li.className = s.failed ? 'failed' : '';
+      li.style.marginLeft = (s.depth * 0.8) + 'em';
+      const a = document.createElement('a');
+      a.href = '#L' + s.begin_line;
+      a.textContent = s.name;
+      const info = document.createElement('span');
+      info.className = 'info';
+      info.textContent = ' ' + s.badge;
+      li.append(a, info);
+      li.addEventListener('click', (ev) => {
+        ev.preventDefault(); selection = { a: s.begin_line, b: s.begin_line };
+        current = s.begin_line; revealLine(s.begin_line);
+      });
+      ol.appendChild(li);
+    }
+    collapsed.sort((x, y) => x[0] - y[0]);
+  }
+
+  // ---- search ----
+  const q = document.getElementById('q');
+  const countEl = document.getElementById('count');
+  function searchUrl(from) {
+    return src + '?search=' + encodeURIComponent(hitQuery.text) +
+      (hitQuery.regex ? '&regex=1' : '') + (hitQuery.icase ? '&icase=1' : '') +
+      (from ? '&from=' + from : '');
+  }
+  function showHit(i) {
+    if (!hits.length) return;
+    hitIndex = (i + hits.length) % hits.length;
+    current = hits[hitIndex];
+    selection = { a: current, b: current };
+    countEl.textContent = (hitIndex + 1) + ' / ' + hits.length + (hitMore ? '+' : '');
+    revealLine(current);
+  }
+  function runSearch(ev) {
+    if (ev) ev.preventDefault();
+    if (!q.value) return;
+    hitQuery = { text: q.value, regex: document.getElementById('regex').checked,
+      icase: document.getElementById('icase').checked };
+    countEl.textContent = 'searching…';
+    fetch(searchUrl(0)).then((r) => r.json()).then((j) => {
+      if (j.error) { countEl.textContent = j.error; return; }
+      hits = j.lines; hitMore = j.truncated ? j.next : 0;
+      if (!hits.length) { countEl.textContent = 'no matches'; return; }
+      // Start from the first hit at or after what is on screen.
+      const here = rowToLine(topRow());
+      const k = hits.findIndex((l) => l >= here);
+      showHit(k < 0 ? 0 : k);
+    }).catch((e) => { countEl.textContent = 'search failed: ' + e.message; });
+  }
+  function nextHit(step) {
+    if (!hits.length) return;
+    if (step > 0 && hitIndex === hits.length - 1 && hitMore) {
+      fetch(searchUrl(hitMore)).then((r) => r.json()).then((j) => {
+        hits = hits.concat(j.lines); hitMore = j.truncated ? j.next : 0;
+        showHit(hitIndex + 1);
+      });
+      return;
+    }
+    showHit(hitIndex + step);
+  }
+  document.getElementById('search').addEventListener('submit', runSearch);
+
+  // ---- toolbar and keys ----
+  function gotoLine() {
+    const v = window.prompt('Go to line (1–' + total + ')');
+    const n = parseInt(v, 10);
+    if (n >= 1) { setSelection(n, n); current = n; revealLine(Math.min(n, total)); }
+  }
+  document.getElementById('goto').addEventListener('click', gotoLine);
+  document.getElementById('wrap').addEventListener('click', (ev) => {
+    logEl.classList.toggle('wrap');
+    ev.currentTarget.classList.toggle('on');
+    render();
+  });
+  document.getElementById('copylink').addEventListener('click', () => {
+    const url = location.href;
+    if (navigator.clipboard) navigator.clipboard.writeText(url).then(() => setStatus('link copied'),
+      () => window.prompt('Copy this link', url));
+    else window.prompt('Copy this link', url);
+  });
+  document.addEventListener('keydown', (ev) => {
+    if (ev.target.closest('input, textarea') || ev.ctrlKey || ev.metaKey || ev.altKey) {
+      if (ev.key === 'Escape') ev.target.blur();
+      return;
+    }
+    if (ev.key === '/') { ev.preventDefault(); q.focus(); q.select(); }
+    else if (ev.key === 'e') jumpToError(errorIndex + 1);
+    else if (ev.key === 'E') jumpToError(errorIndex - 1);
+    else if (ev.key === 'n') nextHit(1);
+    else if (ev.key === 'N') nextHit(-1);
+    else if (ev.key === 'g') { ev.preventDefault(); gotoLine(); }
+    else return;
+  });
+
+  // ---- start ----
+  function measure() {
+    const probe = document.createElement('div');
+    probe.className = 'l';
+    probe.innerHTML = '<span class="t">x</span>';
+    win.appendChild(probe);
+    lineHeight = probe.getBoundingClientRect().height || 18;
+    win.removeChild(probe);
+  }
+  measure();
+  setStatus('indexing…');
+  fetch(src + '?meta').then((r) => r.ok ? r.json() : Promise.reject(new Error('HTTP ' + r.status)))
+    .then((meta) => {
+      total = meta.lines;
+      const host = document.getElementById('fact-host');
+      if (meta.host) { host.querySelector('dd').textContent = meta.host; } else host.hidden = true;
+      const fin = document.getElementById('fact-finished');
+      if (meta.finished) { fin.querySelector('dd').textContent = meta.finished; } else fin.hidden = true;
+      showSections(meta.sections || []);
+      setStatus(total.toLocaleString() + ' lines');
+      render();
+      if (parseHash()) applyHash();
+      return fetch(src + '?errors').then((r) => r.json()).then((s) => {
+        showSummary(s);
+        main.dataset.ready = '1';
+      });
+    })
+    .catch((e) => setStatus('could not open the log: ' + e.message));
+})();

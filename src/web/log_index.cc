@@ -1,0 +1,302 @@
+#include "web/log_index.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "logs/ansi.h"
+#include "logs/gunzip.h"
+
+namespace logbucket::web {
+namespace {
+
+constexpr size_t kReadChunk = 4 << 20;
+
+class BodyBytes final : public LogBytes {
+ public:
+  BodyBytes(std::unique_ptr<store::ObjectBody> body, uint64_t size)
+      : body_(std::move(body)), size_(size) {}
+  uint64_t size() const override { return size_; }
+  Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t length) override {
+    return body_->ReadAt(offset, buffer, length);
+  }
+
+ private:
+  std::unique_ptr<store::ObjectBody> body_;
+  uint64_t size_;
+};
+
+// A decompressed copy: an unlinked temporary file, so nothing is left behind on any exit.
+class FileBytes final : public LogBytes {
+ public:
+  FileBytes(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  ~FileBytes() override { ::close(fd_); }
+  uint64_t size() const override { return size_; }
+  Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t length) override {
+    while (true) {
+      ssize_t n = ::pread(fd_, buffer, length, static_cast<off_t>(offset));
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return Error(ErrorCode::kInternalError, std::strerror(errno));
+    }
+  }
+
+ private:
+  int fd_;
+  uint64_t size_;
+};
+
+// Reads [offset, end) in chunks, calling fn(chunk) until it returns false.
+template <typename Fn>
+Status Stream(LogBytes& bytes, uint64_t offset, Fn&& fn) {
+  std::vector<char> buffer(kReadChunk);
+  uint64_t end = bytes.size();
+  while (offset < end) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), end - offset));
+    auto got = bytes.ReadAt(offset, buffer.data(), want);
+    if (!got) return got.error();
+    if (*got == 0) return Error(ErrorCode::kInternalError, "object shorter than its size");
+    offset += *got;
+    if (!fn(std::string_view(buffer.data(), *got))) break;
+  }
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<LogBytes>> Decompress(LogBytes& compressed, const std::string& dir,
+                                             uint64_t max_bytes) {
+  std::string pattern = (dir.empty() ? std::string("/tmp") : dir) + "/gunzip-XXXXXX";
+  int fd = ::mkstemp(pattern.data());
+  if (fd < 0) return Error(ErrorCode::kInternalError, pattern + ": " + std::strerror(errno));
+  ::unlink(pattern.c_str());
+  // Owns fd from here: closed with the result, or on any error return.
+  auto out = std::make_shared<FileBytes>(fd, 0);
+  logs::GzipDecoder gunzip(max_bytes);
+  uint64_t written = 0;
+  Status write_status;
+  Status st = Stream(compressed, 0, [&](std::string_view chunk) {
+    Status s = gunzip.Feed(chunk, [&](std::string_view plain) {
+      while (!plain.empty() && write_status.ok()) {
+        ssize_t n = ::pwrite(fd, plain.data(), plain.size(), static_cast<off_t>(written));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          write_status = Error(ErrorCode::kInternalError, std::strerror(errno));
+          return;
+        }
+        written += static_cast<uint64_t>(n);
+        plain.remove_prefix(static_cast<size_t>(n));
+      }
+    });
+    if (!s.ok()) write_status = s;
+    return write_status.ok() && !gunzip.limit_reached();
+  });
+  if (!st.ok()) return st;
+  if (!write_status.ok()) return write_status;
+  if (!gunzip.limit_reached()) LB_RETURN_IF_ERROR(gunzip.Finish());
+  int kept = ::dup(fd);
+  if (kept < 0) return Error(ErrorCode::kInternalError, std::strerror(errno));
+  return std::shared_ptr<LogBytes>(std::make_shared<FileBytes>(kept, written));
+}
+
+}  // namespace
+
+struct LogCache::Entry {
+  std::mutex build_mu;  // one build per entry; later readers wait for it
+  bool built = false;
+  Status error;
+  std::shared_ptr<const LogIndex> index;
+  std::shared_ptr<LogBytes> decompressed;  // .gz only
+};
+
+std::shared_ptr<LogBytes> ObjectBytes(std::unique_ptr<store::ObjectBody> body, uint64_t size) {
+  return std::make_shared<BodyBytes>(std::move(body), size);
+}
+
+LogCache::LogCache(store::Store& store, LogCacheOptions options)
+    : store_(store), options_(std::move(options)) {}
+LogCache::~LogCache() = default;
+
+Result<OpenedLog> LogCache::Open(const std::string& bucket, const store::ObjectInfo& info) {
+  std::string id = bucket + '\0' + info.key + '\0' + info.etag;
+  std::shared_ptr<Entry> entry;
+  {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(id);
+    if (it != entries_.end()) {
+      entry = it->second;
+      lru_.remove(id);
+    } else {
+      entry = std::make_shared<Entry>();
+      entries_.emplace(id, entry);
+      while (entries_.size() > options_.max_entries && !lru_.empty()) {
+        entries_.erase(lru_.back());
+        lru_.pop_back();
+      }
+    }
+    lru_.push_front(id);
+  }
+  auto object = store_.GetObject(bucket, info.key);
+  if (!object) return object.error();
+  OpenedLog opened;
+  opened.info = object->info;
+  opened.bytes = ObjectBytes(std::move(object->body), object->info.size);
+  std::lock_guard build(entry->build_mu);
+  if (!entry->built) {
+    entry->built = true;
+    std::shared_ptr<LogBytes> source = opened.bytes;
+    if (logs::IsGzipName(info.key)) {
+      auto plain = Decompress(*opened.bytes, options_.cache_dir, options_.max_decompressed_bytes);
+      if (!plain) {
+        entry->error = plain.error();
+      } else {
+        entry->decompressed = *plain;
+        source = *plain;
+      }
+    }
+    if (entry->error.ok()) {
+      auto index = std::make_shared<LogIndex>();
+      logs::Analyzer analyzer;
+      uint64_t offset = 0;
+      bool at_line_start = true;
+      Status st = Stream(*source, 0, [&](std::string_view chunk) {
+        // Line starts: one memchr pass; every kStride-th start is kept.
+        const char* p = chunk.data();
+        const char* end = p + chunk.size();
+        while (p < end) {
+          if (at_line_start) {
+            if (index->lines % LogIndex::kStride == 0) {
+              index->checkpoints.push_back(offset + static_cast<uint64_t>(p - chunk.data()));
+            }
+            ++index->lines;
+            at_line_start = false;
+          }
+          const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p));
+          if (nl == nullptr) break;
+          p = static_cast<const char*>(nl) + 1;
+          at_line_start = true;
+        }
+        offset += chunk.size();
+        analyzer.Feed(chunk);
+        return true;
+      });
+      if (!st.ok()) {
+        entry->error = st;
+      } else {
+        index->bytes = offset;
+        index->summary = analyzer.Finish(offset);
+        entry->index = std::move(index);
+      }
+    }
+  }
+  if (!entry->error.ok()) return entry->error;
+  opened.index = entry->index;
+  if (entry->decompressed) opened.bytes = entry->decompressed;
+  return opened;
+}
+
+namespace {
+
+RenderedLine Render(std::string_view raw, logs::SgrState& state, size_t max_line_bytes) {
+  RenderedLine line;
+  line.bytes = raw.size();
+  if (raw.size() > max_line_bytes) {
+    raw = raw.substr(0, max_line_bytes);
+    line.truncated = true;
+  }
+  line.html = logs::RenderLineHtml(raw, state);
+  return line;
+}
+
+// Walks lines from byte `offset` (the start of line `first`), rendering [from, to].
+Result<std::vector<RenderedLine>> Walk(LogBytes& bytes, uint64_t offset, uint64_t first,
+                                       uint64_t from, uint64_t to, size_t max_line_bytes,
+                                       bool* more) {
+  std::vector<RenderedLine> out;
+  logs::SgrState state;
+  uint64_t line = first;
+  uint64_t position = offset;  // absolute offset of the next unconsumed byte
+  std::string partial;         // the current line so far (capped at max_line_bytes + 1)
+  uint64_t partial_bytes = 0;
+  bool done = false;
+  auto finish_line = [&] {
+    if (line >= from) {
+      RenderedLine r = Render(partial, state, max_line_bytes);
+      r.bytes = partial_bytes;
+      out.push_back(std::move(r));
+    } else {
+      logs::RenderLineHtml(partial.substr(0, std::min<size_t>(partial.size(), 4096)), state);
+    }
+    partial.clear();
+    partial_bytes = 0;
+    if (line >= to) done = true;
+    ++line;
+  };
+  Status st = Stream(bytes, offset, [&](std::string_view chunk) {
+    while (!chunk.empty() && !done) {
+      size_t nl = chunk.find('\n');
+      std::string_view piece = chunk.substr(0, nl);
+      partial_bytes += piece.size();
+      if (partial.size() <= max_line_bytes) {
+        partial.append(piece.substr(0, max_line_bytes + 1 - partial.size()));
+      }
+      if (nl == std::string_view::npos) break;
+      finish_line();
+      chunk.remove_prefix(nl + 1);
+      position += nl + 1;
+    }
+    if (!done) position += chunk.size();
+    return !done;
+  });
+  if (!st.ok()) return st;
+  if (!done && (partial_bytes > 0)) finish_line();  // last line without '\n'
+  if (more != nullptr) *more = done && position < bytes.size();
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<RenderedLine>> ReadLines(const LogIndex& index, LogBytes& bytes, uint64_t from,
+                                            uint64_t to, size_t max_line_bytes) {
+  if (index.lines == 0 || from > index.lines) return std::vector<RenderedLine>{};
+  from = std::max<uint64_t>(from, 1);
+  to = std::min(to, index.lines);
+  uint64_t slot = (from - 1) / LogIndex::kStride;
+  return Walk(bytes, index.checkpoints[slot], slot * LogIndex::kStride + 1, from, to,
+              max_line_bytes, nullptr);
+}
+
+Result<std::vector<RenderedLine>> ReadFirstLines(LogBytes& bytes, uint64_t count,
+                                                 size_t max_line_bytes, bool* more) {
+  *more = false;
+  auto lines = Walk(bytes, 0, 1, 1, count, max_line_bytes, more);
+  return lines;
+}
+
+Result<logs::SearchResult> SearchLog(const LogIndex& index, LogBytes& bytes,
+                                     const logs::SearchQuery& query) {
+  logs::SearchResult empty;
+  if (query.first_line > index.lines) return empty;
+  uint64_t from = std::max<uint64_t>(query.first_line, 1);
+  uint64_t slot = (from - 1) / LogIndex::kStride;
+  logs::SearchQuery q = query;
+  q.first_line = slot * LogIndex::kStride + 1;
+  // Lines between the checkpoint and `from` may match too; allow for them in the cap.
+  q.max_matches = query.max_matches + static_cast<size_t>(from - q.first_line);
+  auto searcher = logs::Searcher::Create(q);
+  if (!searcher) return searcher.error();
+  Status st = Stream(bytes, index.checkpoints[slot],
+                     [&](std::string_view chunk) { return (*searcher)->Feed(chunk); });
+  if (!st.ok()) return st;
+  logs::SearchResult result = (*searcher)->Finish();
+  std::erase_if(result.lines, [&](uint64_t l) { return l < from; });
+  if (result.lines.size() > query.max_matches) {
+    result.next_line = result.lines[query.max_matches];
+    result.lines.resize(query.max_matches);
+    result.truncated = true;
+  }
+  return result;
+}
+
+}  // namespace logbucket::web

@@ -1,0 +1,89 @@
+// A log object prepared for the viewer: a sparse line index (every 64th line's offset, so a
+// 5 M-line log costs 600 KB, not 40 MB) and its error summary, built in one streaming pass and
+// kept in a small LRU keyed by bucket, key and ETag (an overwritten object is re-indexed).
+// `.gz` objects are decompressed once into the cache directory and served from there.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "logs/search.h"
+#include "logs/summary.h"
+#include "store/store.h"
+
+namespace logbucket::web {
+
+// The bytes of a log (an object body, or the decompressed copy of a .gz object).
+class LogBytes {
+ public:
+  virtual ~LogBytes() = default;
+  virtual uint64_t size() const = 0;
+  virtual Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t length) = 0;
+};
+
+struct LogIndex {
+  static constexpr uint64_t kStride = 64;
+  std::vector<uint64_t> checkpoints;  // byte offset of lines 1, 1+kStride, 1+2·kStride, …
+  uint64_t lines = 0;
+  uint64_t bytes = 0;
+  logs::Summary summary;
+};
+
+struct OpenedLog {
+  store::ObjectInfo info;
+  std::shared_ptr<const LogIndex> index;
+  std::shared_ptr<LogBytes> bytes;
+};
+
+struct LogCacheOptions {
+  std::string cache_dir;    // for decompressed .gz copies ("" = system temp dir)
+  size_t max_entries = 16;  // indexed logs kept
+  uint64_t max_decompressed_bytes = 4ULL << 30;
+};
+
+class LogCache {
+ public:
+  LogCache(store::Store& store, LogCacheOptions options);
+  ~LogCache();
+  // Indexes the object on first use (the caller waits; ~1 s per GB), then serves from memory.
+  Result<OpenedLog> Open(const std::string& bucket, const store::ObjectInfo& info);
+
+ private:
+  struct Entry;
+  Result<std::shared_ptr<Entry>> Build(const std::string& bucket, const store::ObjectInfo& info);
+  store::Store& store_;
+  LogCacheOptions options_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Entry>> entries_;  // bucket \0 key \0 etag
+  std::list<std::string> lru_;                             // most recent first
+};
+
+// One rendered line: HTML (ANSI colours as spans, everything escaped) and whether it was cut.
+struct RenderedLine {
+  std::string html;
+  uint64_t bytes = 0;  // the raw line's length
+  bool truncated = false;
+};
+
+// Lines [from, to] (1-based, inclusive), rendered; `max_line_bytes` caps each line.
+Result<std::vector<RenderedLine>> ReadLines(const LogIndex& index, LogBytes& bytes, uint64_t from,
+                                            uint64_t to, size_t max_line_bytes);
+
+// The first lines of an object without an index (the page served before indexing finishes).
+Result<std::vector<RenderedLine>> ReadFirstLines(LogBytes& bytes, uint64_t count,
+                                                 size_t max_line_bytes, bool* more);
+
+// Searches from line `query.first_line` to the end (or the match cap).
+Result<logs::SearchResult> SearchLog(const LogIndex& index, LogBytes& bytes,
+                                     const logs::SearchQuery& query);
+
+// The object's own bytes, through the Store.
+std::shared_ptr<LogBytes> ObjectBytes(std::unique_ptr<store::ObjectBody> body, uint64_t size);
+
+}  // namespace logbucket::web

@@ -1,0 +1,496 @@
+#include "web/viewer.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "common/encoding.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "logs/gunzip.h"
+#include "s3/lifecycle.h"
+#include "sigv4/sigv4.h"
+#include "web/assets.h"
+#include "web/pages.h"
+
+namespace logbucket::web {
+namespace {
+
+// Our own pages: scripts only from us; inline style attributes carry 256/truecolor ANSI
+// colours (values we generate, never log text).
+constexpr const char* kPageCsp =
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' "
+    "data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+bool IsDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool IsHex(std::string_view s) {
+  return s.size() >= 7 && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::string ContentTypeOf(const store::ObjectInfo& info) {
+  return std::string(FindHeader(info.headers, "content-type").value_or(""));
+}
+
+// Compresses with gzip (or zlib's deflate) when the client takes it and it is worth it.
+void MaybeCompress(const http::Request& request, http::Response& response) {
+  if (response.body.size() < 1024 || response.file) return;
+  std::string accept = AsciiLower(FindHeader(request.headers, "accept-encoding").value_or(""));
+  bool gzip = accept.find("gzip") != std::string::npos;
+  bool zlib_only = !gzip && accept.find("deflate") != std::string::npos;
+  response.SetHeader("Vary", "Accept-Encoding");
+  if (!gzip && !zlib_only) return;
+  z_stream z{};
+  if (deflateInit2(&z, 6, Z_DEFLATED, gzip ? 15 + 16 : 15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return;
+  std::string out;
+  out.resize(deflateBound(&z, response.body.size()));
+  z.next_in = reinterpret_cast<Bytef*>(response.body.data());
+  z.avail_in = static_cast<uInt>(response.body.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) return;
+  response.body = std::move(out);
+  response.SetHeader("Content-Encoding", gzip ? "gzip" : "deflate");
+}
+
+http::Response Html(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.SetHeader("Content-Type", "text/html; charset=utf-8");
+  r.SetHeader("Content-Security-Policy", kPageCsp);
+  r.SetHeader("X-Content-Type-Options", "nosniff");
+  r.SetHeader("Referrer-Policy", "same-origin");
+  r.SetHeader("Cache-Control", "no-cache");
+  return r;
+}
+
+http::Response Json(int status, const nlohmann::json& j) {
+  http::Response r;
+  r.status = status;
+  r.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  r.SetHeader("Content-Type", "application/json; charset=utf-8");
+  r.SetHeader("X-Content-Type-Options", "nosniff");
+  r.SetHeader("Cache-Control", "no-cache");
+  return r;
+}
+
+http::Response JsonError(int status, std::string_view message) {
+  return Json(status, {{"error", message}});
+}
+
+bool WantsHtml(const http::Request& request) {
+  auto accept = FindHeader(request.headers, "accept");
+  return accept && accept->find("text/html") != std::string_view::npos;
+}
+
+// "120-180" → {120, 180}; "120" → {120, 120}.
+bool ParseRange(std::string_view text, uint64_t& from, uint64_t& to) {
+  size_t dash = text.find('-');
+  auto a = ParseDecimal(text.substr(0, dash));
+  auto b = dash == std::string_view::npos ? a : ParseDecimal(text.substr(dash + 1));
+  if (!a || !b || *a < 1 || *b < *a) return false;
+  from = static_cast<uint64_t>(*a);
+  to = static_cast<uint64_t>(*b);
+  return true;
+}
+
+}  // namespace
+
+KeyFacts ParseCiKey(std::string_view key) {
+  KeyFacts f;
+  auto parts = Split(key, '/');
+  if (parts.size() < 6) return f;
+  size_t n = parts.size();
+  // <org>/<repo>/<pr>/<sha|latest>/<check>/<file>: the check may itself contain slashes.
+  if (!IsDigits(parts[2]) || !(parts[3] == "latest" || IsHex(parts[3]))) return f;
+  f.repo = std::string(parts[0]) + "/" + std::string(parts[1]);
+  f.pr = std::string(parts[2]);
+  f.commit = std::string(parts[3]);
+  for (size_t i = 4; i + 1 < n; ++i) {
+    if (!f.check.empty()) f.check += '/';
+    f.check += std::string(parts[i]);
+  }
+  f.file = std::string(parts[n - 1]);
+  return f;
+}
+
+ObjectKind ClassifyObject(std::string_view key, std::string_view content_type) {
+  std::string type = AsciiLower(content_type.substr(0, content_type.find(';')));
+  std::string_view name = key;
+  if (name.ends_with(".gz")) name.remove_suffix(3);
+  if (type == "text/html" || name.ends_with(".html") || name.ends_with(".htm")) {
+    return key.ends_with(".gz") ? ObjectKind::kDownload : ObjectKind::kHtml;
+  }
+  if (name.ends_with(".txt") || name.ends_with(".log") || name.ends_with(".out")) {
+    return ObjectKind::kLog;
+  }
+  if (!key.ends_with(".gz") && type.starts_with("text/")) return ObjectKind::kLog;
+  return ObjectKind::kDownload;
+}
+
+struct Viewer::Impl {
+  store::Store& store;
+  ViewerOptions options;
+  LogCache cache;
+
+  Impl(store::Store& s, ViewerOptions o)
+      : store(s), options(std::move(o)), cache(s, options.cache) {}
+
+  http::Response NotFound(const http::Request& request, std::string_view what) {
+    if (WantsHtml(request)) return Html(404, ErrorPage(options.site_name, 404, what));
+    return JsonError(404, what);
+  }
+
+  http::Response StaticFile(const http::Request& request, std::string_view name) {
+    for (const web::Asset& a : Assets()) {
+      if (a.name != name) continue;
+      std::string etag = "\"" + HexEncode(Sha256(a.data)).substr(0, 16) + "\"";
+      http::Response r;
+      if (FindHeader(request.headers, "if-none-match").value_or("") == etag) {
+        r.status = 304;
+      } else {
+        r.body = std::string(a.data);
+      }
+      r.SetHeader("ETag", etag);
+      r.SetHeader("Content-Type", name.ends_with(".js") ? "text/javascript; charset=utf-8"
+                                                        : "text/css; charset=utf-8");
+      r.SetHeader("Cache-Control", "public, max-age=300");
+      r.SetHeader("X-Content-Type-Options", "nosniff");
+      MaybeCompress(request, r);
+      return r;
+    }
+    return NotFound(request, "no such asset");
+  }
+
+  http::Response Buckets(const http::Request& request) {
+    auto buckets = store.ListBuckets();
+    if (!buckets) return Html(500, ErrorPage(options.site_name, 500, buckets.error().message()));
+    http::Response r = Html(200, BucketListPage(options.site_name, *buckets));
+    MaybeCompress(request, r);
+    return r;
+  }
+
+  http::Response Folder(const http::Request& request, const QueryParams& query,
+                        const std::string& bucket, const std::string& prefix) {
+    FolderPage page;
+    page.bucket = bucket;
+    page.prefix = prefix;
+    if (auto* f = FindQuery(query, "filter")) page.filter = f->value.substr(0, 1024);
+    store::ListOptions list;
+    list.prefix = prefix + page.filter;
+    list.delimiter = "/";
+    list.max_keys = options.listing_page_size;
+    if (auto* after = FindQuery(query, "after")) list.after = after->value;
+    auto result = store.ListObjects(bucket, list);
+    if (!result) {
+      if (result.error().code() == ErrorCode::kNoSuchBucket) {
+        return NotFound(request, "no such bucket: " + bucket);
+      }
+      return Html(500, ErrorPage(options.site_name, 500, result.error().message()));
+    }
+    std::vector<FolderEntry> folders, files;
+    for (const auto& p : result->common_prefixes) {
+      FolderEntry e;
+      e.name = p.substr(prefix.size());
+      e.href = PathHref(bucket, p);
+      e.folder = true;
+      folders.push_back(std::move(e));
+    }
+    for (const auto& o : result->objects) {
+      FolderEntry e;
+      e.name = o.key.substr(prefix.size());
+      e.href = PathHref(bucket, o.key);
+      e.size = o.size;
+      e.modified_ms = o.last_modified_ms;
+      files.push_back(std::move(e));
+    }
+    // Newest first where names say when: PR numbers descending, "latest" on top; files by
+    // time. Other names keep S3's order.
+    bool numeric = !folders.empty() && std::all_of(folders.begin(), folders.end(), [](auto& e) {
+      std::string_view n = std::string_view(e.name).substr(0, e.name.size() - 1);
+      return IsDigits(n) && n.size() < 19;
+    });
+    if (numeric) {
+      std::stable_sort(folders.begin(), folders.end(), [](const auto& a, const auto& b) {
+        return std::stoll(a.name) > std::stoll(b.name);
+      });
+    }
+    std::stable_partition(folders.begin(), folders.end(),
+                          [](const auto& e) { return e.name == "latest/"; });
+    std::stable_sort(files.begin(), files.end(),
+                     [](const auto& a, const auto& b) { return a.modified_ms > b.modified_ms; });
+    page.entries = std::move(folders);
+    for (auto& f : files) page.entries.push_back(std::move(f));
+    if (result->truncated) {
+      page.next_href = PathHref(bucket, prefix) + "?after=" + UriEncode(result->last_item, false);
+      if (!page.filter.empty()) page.next_href += "&filter=" + UriEncode(page.filter, false);
+    }
+    http::Response r = Html(200, FolderListingPage(options.site_name, page));
+    MaybeCompress(request, r);
+    return r;
+  }
+
+  std::string ExpiryFor(const std::string& bucket, const store::ObjectInfo& info) {
+    auto b = store.GetBucket(bucket);
+    if (!b || b->lifecycle.empty()) return "";
+    auto config = s3::lifecycle::Parse(b->lifecycle);
+    if (!config) return "";
+    auto tags = s3::lifecycle::ParseTagSet(FindHeader(info.headers, "x-amz-tagging").value_or(""));
+    auto expiry = s3::lifecycle::ObjectExpiry(*config, info.key, info.size, tags,
+                                              info.last_modified_ms, 86400 * 1000LL);
+    if (!expiry) return "";
+    return FormatIso8601(expiry->at_ms).substr(0, 10);
+  }
+
+  // Raw bytes: as stored, sandboxed (an uploaded page runs with no origin, no scripts reaching
+  // ours), never sniffed into something else.
+  http::Response Raw(const http::Request& request, const std::string& bucket,
+                     const store::ObjectInfo& head, bool download) {
+    auto object = store.GetObject(bucket, head.key);
+    if (!object) return NotFound(request, "no such object");
+    http::Response r;
+    std::string type = ContentTypeOf(object->info);
+    ObjectKind kind = ClassifyObject(head.key, type);
+    if (kind == ObjectKind::kLog && !logs::IsGzipName(head.key)) {
+      type = "text/plain; charset=utf-8";
+    } else if (type.empty()) {
+      type = "application/octet-stream";
+    }
+    r.SetHeader("Content-Type", type);
+    r.SetHeader("Content-Security-Policy", "sandbox");
+    r.SetHeader("X-Content-Type-Options", "nosniff");
+    r.SetHeader("ETag", "\"" + object->info.etag + "\"");
+    r.SetHeader("Last-Modified", FormatHttpDate(object->info.last_modified_ms));
+    std::string filename = head.key.substr(head.key.rfind('/') + 1);
+    if (download || kind == ObjectKind::kDownload) {
+      r.SetHeader("Content-Disposition",
+                  "attachment; filename=\"" + std::string(UriEncode(filename, false)) + "\"");
+    }
+    if (FindHeader(request.headers, "if-none-match").value_or("") ==
+        "\"" + object->info.etag + "\"") {
+      r.status = 304;
+      return r;
+    }
+    if (request.method == "HEAD") {
+      r.omit_body = true;
+      r.body.clear();
+    }
+    auto fd = object->body->SharedFd();
+    if (fd) {
+      r.file = std::make_unique<http::FileBody>(http::FileBody{fd, 0, object->info.size});
+    } else {
+      std::string body(object->info.size, '\0');
+      auto got = object->body->ReadAt(0, body.data(), body.size());
+      if (!got) return Html(500, ErrorPage(options.site_name, 500, got.error().message()));
+      body.resize(*got);
+      r.body = std::move(body);
+    }
+    return r;
+  }
+
+  // The ETag of an API answer: the object's version plus what was asked.
+  static std::string ApiEtag(const store::ObjectInfo& info, std::string_view raw_query) {
+    return "W/\"" + info.etag + "-" + HexEncode(Sha256(raw_query)).substr(0, 12) + "\"";
+  }
+
+  http::Response Api(const http::Request& request, const QueryParams& query,
+                     const std::string& bucket, const store::ObjectInfo& head) {
+    std::string etag = ApiEtag(head, request.raw_query);
+    if (FindHeader(request.headers, "if-none-match").value_or("") == etag) {
+      http::Response r;
+      r.status = 304;
+      r.SetHeader("ETag", etag);
+      return r;
+    }
+    auto opened = cache.Open(bucket, head);
+    if (!opened) return JsonError(500, opened.error().message());
+    const LogIndex& index = *opened->index;
+    http::Response r;
+    if (FindQuery(query, "meta")) {
+      KeyFacts facts = ParseCiKey(head.key);
+      const auto& h = index.summary.header;
+      nlohmann::json sections =
+          nlohmann::json::parse(logs::SummaryToJson(index.summary))["sections"];
+      r = Json(200, {{"bucket", bucket},
+                     {"key", head.key},
+                     {"size", head.size},
+                     {"etag", head.etag},
+                     {"last_modified", FormatIso8601(head.last_modified_ms)},
+                     {"content_type", ContentTypeOf(head)},
+                     {"expires", ExpiryFor(bucket, head)},
+                     {"lines", index.lines},
+                     {"bytes", index.bytes},
+                     {"repo", facts.repo.empty() ? h.repo : facts.repo},
+                     {"pr", facts.pr.empty() ? h.pr : facts.pr},
+                     {"commit", h.commit.empty() ? facts.commit : h.commit},
+                     {"check", facts.check},
+                     {"host", h.host},
+                     {"finished", h.finished},
+                     {"pr_url", h.pr_url},
+                     {"verdict", index.summary.verdict},
+                     {"error_count", index.summary.errors.size()},
+                     {"sections", sections}});
+    } else if (FindQuery(query, "errors")) {
+      r = Json(200, nlohmann::json::parse(logs::SummaryToJson(index.summary)));
+    } else if (const QueryParam* lines = FindQuery(query, "lines")) {
+      uint64_t from = 0, to = 0;
+      if (!ParseRange(lines->value, from, to)) {
+        return JsonError(400, "lines: expected FROM-TO with 1 <= FROM <= TO");
+      }
+      to = std::min(to, from + options.max_lines_per_request - 1);
+      auto rendered = ReadLines(index, *opened->bytes, from, to, options.max_line_bytes);
+      if (!rendered) return JsonError(500, rendered.error().message());
+      nlohmann::json out = nlohmann::json::array();
+      nlohmann::json cut = nlohmann::json::array();
+      uint64_t n = from;
+      for (const auto& l : *rendered) {
+        out.push_back(l.html);
+        if (l.truncated) cut.push_back(n);
+        ++n;
+      }
+      r = Json(200, {{"from", from}, {"total_lines", index.lines}, {"lines", out}, {"cut", cut}});
+    } else if (const QueryParam* search = FindQuery(query, "search")) {
+      logs::SearchQuery q;
+      q.pattern = search->value;
+      q.regex = FindQuery(query, "regex") && FindQuery(query, "regex")->value != "0";
+      q.case_insensitive = FindQuery(query, "icase") && FindQuery(query, "icase")->value != "0";
+      q.max_matches = options.max_search_matches;
+      if (auto* from = FindQuery(query, "from")) {
+        auto v = ParseDecimal(from->value);
+        if (!v || *v < 1) return JsonError(400, "from: expected a line number");
+        q.first_line = static_cast<uint64_t>(*v);
+      }
+      auto found = SearchLog(index, *opened->bytes, q);
+      if (!found) return JsonError(400, found.error().message());
+      r = Json(200, {{"lines", found->lines},
+                     {"truncated", found->truncated},
+                     {"next", found->next_line},
+                     {"total_lines", index.lines}});
+    } else {
+      return JsonError(400, "unknown request: use ?meta, ?errors, ?lines=FROM-TO or ?search=");
+    }
+    r.SetHeader("ETag", etag);
+    MaybeCompress(request, r);
+    return r;
+  }
+
+  http::Response Object(const http::Request& request, const QueryParams& query,
+                        const std::string& bucket, const std::string& key) {
+    auto head = store.HeadObject(bucket, key);
+    if (!head) {
+      if (head.error().code() == ErrorCode::kNoSuchBucket) {
+        return NotFound(request, "no such bucket: " + bucket);
+      }
+      // A folder without its trailing slash.
+      store::ListOptions probe;
+      probe.prefix = key + "/";
+      probe.max_keys = 1;
+      auto listed = store.ListObjects(bucket, probe);
+      if (listed && !listed->objects.empty()) {
+        http::Response r;
+        r.status = 302;
+        r.SetHeader("Location", PathHref(bucket, key + "/"));
+        return r;
+      }
+      return NotFound(request, "no such object: " + key);
+    }
+    bool api = FindQuery(query, "meta") || FindQuery(query, "errors") ||
+               FindQuery(query, "lines") || FindQuery(query, "search");
+    ObjectKind kind = ClassifyObject(key, ContentTypeOf(*head));
+    if (api) {
+      if (kind != ObjectKind::kLog) return JsonError(400, "not a text log");
+      return Api(request, query, bucket, *head);
+    }
+    bool raw = FindQuery(query, "raw") != nullptr;
+    bool download = FindQuery(query, "download") != nullptr;
+    if (raw || download || kind != ObjectKind::kLog || !WantsHtml(request)) {
+      return Raw(request, bucket, *head, download);
+    }
+    // The viewer page: the first lines rendered server-side (usable without JavaScript), the
+    // rest through the API.
+    ViewerPage page;
+    page.bucket = bucket;
+    page.key = key;
+    page.info = *head;
+    page.facts = ParseCiKey(key);
+    page.expires = ExpiryFor(bucket, *head);
+    std::shared_ptr<LogBytes> bytes;
+    if (logs::IsGzipName(key)) {
+      auto opened = cache.Open(bucket, *head);
+      if (!opened) return Html(500, ErrorPage(options.site_name, 500, opened.error().message()));
+      bytes = opened->bytes;
+    } else {
+      auto object = store.GetObject(bucket, key);
+      if (!object) return NotFound(request, "no such object: " + key);
+      bytes = ObjectBytes(std::move(object->body), object->info.size);
+    }
+    auto first =
+        ReadFirstLines(*bytes, options.first_page_lines, options.max_line_bytes, &page.more);
+    if (!first) return Html(500, ErrorPage(options.site_name, 500, first.error().message()));
+    page.first_lines = std::move(*first);
+    http::Response r = Html(200, LogViewerPage(options.site_name, page));
+    MaybeCompress(request, r);
+    return r;
+  }
+
+  http::Response Handle(const http::Request& request) {
+    if (request.method != "GET" && request.method != "HEAD") {
+      http::Response r = JsonError(405, "this viewer is read-only");
+      r.SetHeader("Allow", "GET, HEAD");
+      return r;
+    }
+    auto path = UriDecode(request.raw_path);
+    auto query = sigv4::ParseQuery(request.raw_query);
+    if (!path || !query || path->empty() || (*path)[0] != '/' ||
+        path->find('\0') != std::string::npos) {
+      return JsonError(400, "malformed URL");
+    }
+    std::string_view p = *path;
+    if (p == "/") return Buckets(request);
+    if (p == "/_health") {
+      http::Response r;
+      r.body = "ok\n";
+      r.SetHeader("Content-Type", "text/plain");
+      return r;
+    }
+    if (p.starts_with("/_static/")) return StaticFile(request, p.substr(9));
+    p.remove_prefix(1);
+    size_t slash = p.find('/');
+    std::string bucket(p.substr(0, slash));
+    if (store::ValidateBucketName(bucket).ok() == false) {
+      return NotFound(request, "no such bucket: " + bucket);
+    }
+    if (slash == std::string_view::npos) {
+      http::Response r;
+      r.status = 302;
+      r.SetHeader("Location", PathHref(bucket, ""));
+      return r;
+    }
+    std::string key(p.substr(slash + 1));
+    if (key.empty() || key.back() == '/') return Folder(request, *query, bucket, key);
+    return Object(request, *query, bucket, key);
+  }
+};
+
+Viewer::Viewer(store::Store& store, ViewerOptions options)
+    : impl_(std::make_unique<Impl>(store, std::move(options))) {}
+Viewer::~Viewer() = default;
+
+http::Response Viewer::Handle(const http::Request& request) {
+  http::Response r = impl_->Handle(request);
+  if (request.method == "HEAD") {
+    r.omit_body = true;
+  }
+  return r;
+}
+
+}  // namespace logbucket::web

@@ -1,0 +1,53 @@
+// The read-only web log viewer: bucket and folder listings, the log viewer page, the JSON API
+// it uses (?meta, ?lines, ?search, ?errors), raw and download links, embedded assets. Reads
+// through the Store interface, so it serves the embedded store today and a remote S3 later.
+// Sign-in is in front of it (DESIGN §5); this handler trusts whoever reaches it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "http/handler.h"
+#include "store/store.h"
+#include "web/log_index.h"
+
+namespace logbucket::web {
+
+struct ViewerOptions {
+  std::string site_name = "logbucket";
+  LogCacheOptions cache;
+  uint64_t first_page_lines = 500;  // rendered into the page (works without JavaScript)
+  uint64_t max_lines_per_request = 5000;
+  size_t max_line_bytes = 256 * 1024;  // longer lines are cut (the raw link has them whole)
+  size_t max_search_matches = 1000;
+  int listing_page_size = 500;
+};
+
+class Viewer {
+ public:
+  Viewer(store::Store& store, ViewerOptions options);
+  ~Viewer();
+  http::Response Handle(const http::Request& request);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Facts from a CI key <org>/<repo>/<pr>/<sha|latest>/<check>/<file>; empty when it is not one.
+struct KeyFacts {
+  std::string repo;  // org/repo
+  std::string pr;
+  std::string commit;  // sha or "latest"
+  std::string check;
+  std::string file;
+};
+KeyFacts ParseCiKey(std::string_view key);
+
+// What the viewer does with an object: open it in the log viewer, serve it as sandboxed HTML,
+// or offer it for download.
+enum class ObjectKind { kLog, kHtml, kDownload };
+ObjectKind ClassifyObject(std::string_view key, std::string_view content_type);
+
+}  // namespace logbucket::web
