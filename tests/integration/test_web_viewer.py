@@ -1,0 +1,245 @@
+"""The web log viewer, driven over HTTP (urllib) and in headless Chromium (playwright-core).
+
+Logs come from tests/data/gen-fulllog.py (the shared generator, with truth files), objects are
+uploaded with boto3 as the CI bot does.
+"""
+import gzip
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import BIN, SANITIZED
+
+HERE = os.path.dirname(__file__)
+GEN = os.path.join(HERE, "..", "data", "gen-fulllog.py")
+JS_DIR = os.path.join(HERE, "..", "js")
+ARTIFACTS = os.environ.get("LOGBUCKET_ARTIFACTS", os.path.join(HERE, "..", "..", "build", "artifacts"))
+KEY = "AliceO2Group/AliceO2/14473/0c5c7fd0a6a3a4506513270e269e0d37f2a74de4/build_O2_o2/fullLog.txt"
+
+XSS = [
+    '<script>window.__xss=true</script>',
+    '"><img src=x onerror="window.__xss=true">',
+    "'><svg onload=window.__xss=true>",
+    '<a href="javascript:window.__xss=true">x</a>',
+]
+
+
+def generate(tmp_path, size, failure="gcc-error", seed=3):
+    out = str(tmp_path / ("%s-%d.log" % (failure, size)))
+    subprocess.run([sys.executable, GEN, "--out", out, "--size", str(size), "--failure", failure,
+                    "--seed", str(seed)], check=True, capture_output=True, timeout=300)
+    with open(out + ".truth.json") as f:
+        return out, json.load(f)
+
+
+def get(url, headers=None, expect=200):
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            status, body, hdrs = r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        status, body, hdrs = e.code, e.read(), e.headers
+    assert status == expect, (url, status, body[:500])
+    return body, hdrs
+
+
+def page(url):
+    body, hdrs = get(url, {"Accept": "text/html"})
+    return body.decode(), hdrs
+
+
+@pytest.fixture
+def bucket(server):
+    s3 = server.client()
+    s3.create_bucket(Bucket="alice-build-logs")
+    return s3
+
+
+def test_listings_newest_first_with_breadcrumbs_paging_and_filter(server, bucket):
+    for pr in (7, 12296, 950, 14473):
+        bucket.put_object(Bucket="alice-build-logs", Key="AliceO2Group/AliceO2/%d/latest/o2/fullLog.txt" % pr,
+                          Body=b"log\n", ContentType="text/plain")
+    text, hdrs = page(server.web + "/")
+    assert 'href="/alice-build-logs/"' in text
+    assert "default-src 'none'" in hdrs["Content-Security-Policy"]
+    text, _ = page(server.web + "/alice-build-logs/AliceO2Group/AliceO2/")
+    prs = re.findall(r'href="/alice-build-logs/AliceO2Group/AliceO2/(\d+)/"', text)
+    assert prs == ["14473", "12296", "950", "7"]  # PR numbers, newest first
+    assert '<a href="/alice-build-logs/AliceO2Group/">AliceO2Group</a>' in text  # breadcrumbs
+    text, _ = page(server.web + "/alice-build-logs/AliceO2Group/AliceO2/?filter=12")
+    assert re.findall(r'AliceO2/(\d+)/"', text) == ["12296"]
+    # A folder without its slash redirects (urllib follows); a missing bucket is a 404 page.
+    body, hdrs = get(server.web + "/alice-build-logs/AliceO2Group")
+    assert b'<span class="here">AliceO2Group</span>' in body
+    get(server.web + "/no-such-bucket/", {"Accept": "text/html"}, expect=404)
+
+
+def test_listing_pages_through_big_folders(server, bucket):
+    for i in range(5):
+        bucket.put_object(Bucket="alice-build-logs", Key="many/f%d.txt" % i, Body=b"x")
+    # The page size is an internal option; 500 entries would be slow to create, so check the
+    # link shape on a small folder: no next link when everything fits.
+    text, _ = page(server.web + "/alice-build-logs/many/")
+    assert text.count('class="file"') == 5 and "Next page" not in text
+
+
+def test_viewer_page_works_without_javascript_and_links_raw(server, bucket, tmp_path):
+    path, truth = generate(tmp_path, 300_000)
+    bucket.upload_file(path, "alice-build-logs", KEY, ExtraArgs={"ContentType": "text/plain",
+                                                               "ContentDisposition": "inline"})
+    url = server.web + "/alice-build-logs/" + KEY
+    text, hdrs = page(url)
+    assert hdrs["X-Content-Type-Options"] == "nosniff"
+    # Header card from the key; first lines rendered server-side with line anchors.
+    assert "AliceO2Group/AliceO2" in text and "#14473" in text and "build_O2_o2" in text
+    first_line = open(path, "rb").readline().decode().rstrip("\n")
+    assert html.escape(first_line, quote=False) in text or first_line in text
+    assert 'id="L1"' in text and 'href="#L1"' in text
+    assert "?raw=1" in text and "?download=1" in text
+    # curl (Accept: */*) gets the bytes, as `curl <host>/<bucket>/<key>` always did.
+    body, hdrs = get(url)
+    assert body == open(path, "rb").read()
+    assert hdrs["Content-Security-Policy"] == "sandbox"
+    body, hdrs = get(url + "?download=1")
+    assert hdrs["Content-Disposition"].startswith("attachment")
+
+
+def test_json_api_meta_lines_search_errors(server, bucket, tmp_path):
+    path, truth = generate(tmp_path, 2_000_000)
+    bucket.upload_file(path, "alice-build-logs", KEY, ExtraArgs={"ContentType": "text/plain"})
+    url = server.web + "/alice-build-logs/" + KEY
+    meta = json.loads(get(url + "?meta")[0])
+    assert meta["lines"] == truth["lines"]
+    assert meta["host"] == truth["header"]["host"] and meta["repo"] == "AliceO2Group/AliceO2"
+    assert meta["commit"] == truth["header"]["commit"]
+    names = [s["name"] for s in meta["sections"]]
+    assert names == [p["name"] for p in truth["packages"]]
+    assert [s["begin_line"] for s in meta["sections"]] == [p["begin_line"] for p in truth["packages"]]
+    errors = json.loads(get(url + "?errors")[0])
+    assert errors["verdict"] == "failed"
+    assert errors["errors"][0]["line"] == truth["decisive"]["line"]
+    assert errors["read_bytes"] == errors["total_bytes"] == truth["bytes"]
+    # Lines: exactly the requested ones, escaped HTML.
+    d = truth["decisive"]["line"]
+    lines = json.loads(get(url + "?lines=%d-%d" % (d, d + 1))[0])
+    assert lines["from"] == d and len(lines["lines"]) == 2
+    assert "error" in re.sub("<[^>]+>", "", lines["lines"][0])
+    raw_lines = open(path, "rb").read().split(b"\n")
+    # Search: every line holding the literal, in order, with a cap and a continuation.
+    found = json.loads(get(url + "?search=warning")[0])
+    expected = [i + 1 for i, l in enumerate(raw_lines) if b"warning" in l]
+    assert found["lines"] == expected[:1000]
+    if len(expected) > 1000:
+        assert found["truncated"] and found["next"] > found["lines"][-1]
+        rest = json.loads(get(url + "?search=warning&from=%d" % found["next"])[0])
+        assert rest["lines"][0] == expected[1000]
+    rx = json.loads(get(url + "?search=%5E%23%23+End&regex=1")[0])
+    assert rx["lines"] == [p["end_line"] for p in truth["packages"]]
+    bad = json.loads(get(url + "?search=(unclosed&regex=1", expect=400)[0])
+    assert "regular expression" in bad["error"]
+    json.loads(get(url + "?lines=0-5", expect=400)[0])
+    # ETag and 304; gzip when asked.
+    body, hdrs = get(url + "?errors", {"Accept-Encoding": "gzip"})
+    assert hdrs["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(body))["errors"][0]["line"] == d
+    get(url + "?errors", {"If-None-Match": hdrs["ETag"]}, expect=304)
+
+
+def test_gz_logs_are_read_transparently(server, bucket, tmp_path):
+    path, truth = generate(tmp_path, 500_000, failure="cmake-error")
+    gz = path + ".gz"
+    with open(path, "rb") as src, gzip.open(gz, "wb") as dst:
+        dst.write(src.read())
+    bucket.upload_file(gz, "alice-build-logs", "x/1/latest/c/fullLog.txt.gz")
+    url = server.web + "/alice-build-logs/x/1/latest/c/fullLog.txt.gz"
+    errors = json.loads(get(url + "?errors")[0])
+    assert errors["errors"][0]["line"] == truth["decisive"]["line"]
+    assert errors["errors"][0]["kind"] == "cmake"
+    text, _ = page(url)
+    assert "Finished building on" in text
+
+
+def test_uploaded_html_is_sandboxed_and_not_sniffed(server, bucket):
+    bucket.put_object(Bucket="alice-build-logs", Key="o/r/1/latest/c/pretty.html",
+                      Body=b"<html><script>alert(1)</script></html>", ContentType="text/html")
+    body, hdrs = get(server.web + "/alice-build-logs/o/r/1/latest/c/pretty.html", {"Accept": "text/html"})
+    assert hdrs["Content-Security-Policy"] == "sandbox"
+    assert hdrs["X-Content-Type-Options"] == "nosniff"
+    assert hdrs["Content-Type"].startswith("text/html")
+    bucket.put_object(Bucket="alice-build-logs", Key="o/r/1/latest/c/core.bin", Body=b"\0\1")
+    body, hdrs = get(server.web + "/alice-build-logs/o/r/1/latest/c/core.bin", {"Accept": "text/html"})
+    assert hdrs["Content-Disposition"].startswith("attachment")
+
+
+def test_hostile_log_lines_keys_and_metadata_are_escaped(server, bucket):
+    log = "\n".join("line %d %s" % (i, p) for i, p in enumerate(XSS)) + "\nx.c:1:1: error: " + XSS[1] + "\n"
+    for i, payload in enumerate(XSS):
+        key = "evil/%s/%d/latest/c/fullLog.txt" % (payload.replace("/", "|"), i)
+        bucket.put_object(Bucket="alice-build-logs", Key=key, Body=log.encode(), ContentType="text/plain",
+                          Metadata={"note": "x"})
+    listing, _ = page(server.web + "/alice-build-logs/evil/")
+    viewer, _ = page(server.web + "/alice-build-logs/" + urllib.request.quote(
+        "evil/%s/0/latest/c/fullLog.txt" % XSS[0].replace("/", "|")))
+    errors = get(server.web + "/alice-build-logs/" + urllib.request.quote(
+        "evil/%s/0/latest/c/fullLog.txt" % XSS[0].replace("/", "|")) + "?errors")[0].decode()
+    for text in (listing, viewer):
+        for marker in ("<script>window", "<img src=x", "<svg onload", 'href="javascript:'):
+            assert marker not in text
+    assert "&lt;script&gt;window.__xss=true&lt;/script&gt;" in viewer
+    assert json.loads(errors)["errors"][0]["text"].endswith(XSS[1])  # JSON carries text, not HTML
+
+
+def test_read_only_and_loopback_only(server, tmp_path):
+    req = urllib.request.Request(server.web + "/alice-build-logs/x", method="PUT", data=b"x")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=30)
+    assert e.value.code == 405
+    r = subprocess.run([BIN, "serve", "--data", str(tmp_path / "d"), "--s3-listen", "127.0.0.1:0",
+                        "--web-listen", "0.0.0.0:0"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--insecure-no-auth" in r.stderr
+
+
+def chromium_available():
+    return os.path.exists("/usr/bin/chromium") and os.path.isdir(os.path.join(JS_DIR, "node_modules", "playwright-core"))
+
+
+@pytest.mark.skipif(not chromium_available(), reason="chromium or playwright-core missing: run make deps")
+def test_browser_deep_link_search_error_panel_and_range(server, bucket, tmp_path):
+    size = 60_000_000 if SANITIZED else 200_000_000
+    path, truth = generate(tmp_path, size, seed=5)
+    bucket.upload_file(path, "alice-build-logs", KEY, ExtraArgs={"ContentType": "text/plain"})
+    # A literal that occurs once, near the end: the decisive error's file:line:col.
+    data = open(path, "rb").read()
+    decisive = data.split(b"\n")[truth["decisive"]["line"] - 1]
+    plain = re.sub(rb"\x1b\[[0-9;]*[mK]", b"", decisive).decode()
+    needle = re.search(r"[\w.]+\.(?:cxx|h|cpp):\d+:\d+", plain).group(0)
+    assert data.count(needle.encode()) == 1, needle
+    deep = 1_500_000 if truth["lines"] > 1_600_000 else truth["lines"] // 2
+    evil_key = "evil/%s/1/latest/c/fullLog.txt" % XSS[1].replace("/", "|")
+    bucket.put_object(Bucket="alice-build-logs", Key=evil_key, ContentType="text/plain",
+                      Body=("\n".join(XSS) + "\nx.c:1:1: error: " + XSS[0] + "\n").encode())
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    job = {"url": server.web + "/alice-build-logs/" + KEY, "deepLine": deep, "search": needle,
+           "decisiveLine": truth["decisive"]["line"], "range": [deep + 2, deep + 6],
+           "xssUrl": server.web + "/alice-build-logs/" + urllib.request.quote(evil_key),
+           "xssFolder": server.web + "/alice-build-logs/evil/", "artifacts": ARTIFACTS}
+    r = subprocess.run(["node", "viewer_browser_test.mjs", json.dumps(job)], cwd=JS_DIR,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    seen = json.loads(r.stdout.strip().splitlines()[-1])
+    assert seen["deepVisible"] is True
+    assert seen["searchCount"] == "1 / 1" and seen["searchLine"] == truth["decisive"]["line"]
+    assert seen["errorLine"] == truth["decisive"]["line"]
+    assert seen["hash"] == "#L%d-L%d" % (deep + 2, deep + 6)
+    assert sorted(seen["selectedAfterReload"]) == list(range(deep + 2, deep + 7))
+    assert seen["xssFired"] is False and seen["xssFolderFired"] is False
+    assert "<script>window.__xss=true</script>" in seen["xssText"]  # shown as text
+    assert "dialog" not in seen
+    assert seen["consoleErrors"] == []
