@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build build-asan check test test-unit test-integration test-asan fuzz serve bench format format-check clean
+.PHONY: all deps build build-asan check test test-unit test-integration test-asan fuzz serve demo bench format format-check clean
 
 all: build
 
@@ -72,6 +72,10 @@ test: deps
 
 serve: deps build
 	$(BUILD)/logbucket serve --data $(DATA)
+
+# The server plus a bucket of generated CI logs (five PRs, several failure kinds) for the viewer.
+demo: deps build
+	BIN=$(BUILD)/logbucket scripts/demo
 
 bench: deps build
 	/usr/bin/python3 bench/run.py

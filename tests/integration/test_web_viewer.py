@@ -206,12 +206,10 @@ def test_read_only_and_loopback_only(server, tmp_path):
     assert r.returncode == 2 and "--insecure-no-auth" in r.stderr
 
 
-def chromium_available():
-    return os.path.exists("/usr/bin/chromium") and os.path.isdir(os.path.join(JS_DIR, "node_modules", "playwright-core"))
-
-
-@pytest.mark.skipif(not chromium_available(), reason="chromium or playwright-core missing: run make deps")
 def test_browser_deep_link_search_error_panel_and_range(server, bucket, tmp_path):
+    # Not skipped when missing: `make test` installs both (scripts/install-deps).
+    assert os.path.exists("/usr/bin/chromium"), "chromium missing: run make deps"
+    assert os.path.isdir(os.path.join(JS_DIR, "node_modules", "playwright-core")), "run make deps"
     size = 60_000_000 if SANITIZED else 200_000_000
     path, truth = generate(tmp_path, size, seed=5)
     bucket.upload_file(path, "alice-build-logs", KEY, ExtraArgs={"ContentType": "text/plain"})
@@ -243,3 +241,38 @@ def test_browser_deep_link_search_error_panel_and_range(server, bucket, tmp_path
     assert "<script>window.__xss=true</script>" in seen["xssText"]  # shown as text
     assert "dialog" not in seen
     assert seen["consoleErrors"] == []
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_make_demo_seeds_a_browsable_bucket(tmp_path):
+    import signal
+    import time
+    s3, web = "127.0.0.1:%d" % free_port(), "127.0.0.1:%d" % free_port()
+    env = dict(os.environ, BIN=BIN, DATA=str(tmp_path / "demo"), S3=s3, WEB=web)
+    proc = subprocess.Popen([os.path.join(HERE, "..", "..", "scripts", "demo")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        seen, deadline = [], time.monotonic() + 240
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if line.startswith("demo: open"):
+                break
+        assert seen and seen[-1].startswith("demo: open"), "".join(seen)
+        text, _ = page("http://%s/alice-build-logs/AliceO2Group/AliceO2/" % web)
+        assert re.findall(r'AliceO2/(\d+)/"', text) == ["14473", "14470", "14462", "14455", "14451"]
+        errors = json.loads(get("http://%s/alice-build-logs/AliceO2Group/AliceO2/14462/latest/"
+                                "build_O2_o2/fullLog.txt?errors" % web)[0])
+        assert errors["errors"][0]["kind"] == "cmake"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=60) is not None
