@@ -138,7 +138,6 @@ struct Pending {
   enum class Kind { kCmake, kTraceback, kTest, kCodeCheck } kind;
   size_t finding_slot = 0;  // for cmake/test/code-check: the group to extend
   uint64_t start_line = 0;
-  uint64_t last_line = 0;
   uint64_t lines = 0;
   std::string text;  // cmake: the error's first line, completed by its first body line
   bool completed = false;
@@ -419,6 +418,14 @@ struct Analyzer::Impl {
         Visible(raw.substr(0, options.max_classified_line_bytes), plain_holder);
     auto plain = [&]() -> std::string_view { return plain_text; };
     auto finish = [&] { pending.reset(); };
+    // The block's first occurrence grows to cover this (non-blank) line.
+    auto extend = [&](std::string_view t) -> Finding* {
+      if (Trim(t).empty() || p.finding_slot == std::string::npos) return nullptr;
+      Finding& f = errors[p.finding_slot];
+      if (f.line != p.start_line) return nullptr;  // a repeat: keep the first one's context
+      f.context_to = line;
+      return &f;
+    };
     switch (p.kind) {
       case Pending::Kind::kCmake: {
         std::string_view t = plain();
@@ -428,16 +435,10 @@ struct Analyzer::Impl {
           return false;
         }
         ++p.lines;
-        std::string_view trimmed = Trim(t);
-        if (!trimmed.empty() && p.finding_slot != std::string::npos &&
-            errors[p.finding_slot].line == p.start_line) {
-          Finding& f = errors[p.finding_slot];
-          f.context_to = line;
+        if (Finding* f = extend(t); f != nullptr && !p.completed && !t.starts_with("Call Stack")) {
           // The first line only says where; the first line of the body says what.
-          if (!p.completed && !t.starts_with("Call Stack")) {
-            f.text = Cap(p.text + " " + std::string(trimmed), options.max_text_bytes);
-            p.completed = true;
-          }
+          f->text = Cap(p.text + " " + std::string(Trim(t)), options.max_text_bytes);
+          p.completed = true;
         }
         return true;
       }
@@ -468,10 +469,7 @@ struct Analyzer::Impl {
           return false;
         }
         ++p.lines;
-        if (!Trim(t).empty() && p.finding_slot != std::string::npos &&
-            errors[p.finding_slot].line == p.start_line) {
-          errors[p.finding_slot].context_to = line;
-        }
+        extend(t);
         return true;  // the test's own output (and its crash report) belongs to the failure
       }
       case Pending::Kind::kCodeCheck: {
@@ -482,10 +480,7 @@ struct Analyzer::Impl {
           return false;
         }
         ++p.lines;
-        if (!Trim(t).empty() && p.finding_slot != std::string::npos &&
-            errors[p.finding_slot].line == p.start_line) {
-          errors[p.finding_slot].context_to = line;
-        }
+        extend(t);
         return true;
       }
     }
@@ -509,7 +504,7 @@ struct Analyzer::Impl {
       const char* kind =
           text.find("SegFault") != std::string_view::npos ? "segfault" : "test-failure";
       size_t slot = Record(true, kind, kDecisive, line, text, line, line);
-      pending = Pending{Pending::Kind::kTest, slot, line, line, 0, {}};
+      pending = Pending{Pending::Kind::kTest, slot, line, 0, {}};
       return;
     }
     int passed = 0;
@@ -520,11 +515,11 @@ struct Analyzer::Impl {
     }
     if (plain.starts_with("CMake Error")) {
       size_t slot = Record(true, "cmake", kDecisive, line, text, line, line);
-      pending = Pending{Pending::Kind::kCmake, slot, line, line, 0, std::string(text)};
+      pending = Pending{Pending::Kind::kCmake, slot, line, 0, std::string(text)};
       return;
     }
     if (plain.starts_with("Traceback (most recent call last)")) {
-      pending = Pending{Pending::Kind::kTraceback, std::string::npos, line, line, 0, {}};
+      pending = Pending{Pending::Kind::kTraceback, std::string::npos, line, 0, {}};
       return;
     }
     if (RE2::PartialMatch(plain, rules.alibuild_probe_noise)) return;
@@ -548,7 +543,7 @@ struct Analyzer::Impl {
     if (kind == "build-stopped") to = line;
     size_t slot = Record(true, rule.kind, rule.tier, line, text, from, to);
     if (kind == "code-check") {
-      pending = Pending{Pending::Kind::kCodeCheck, slot, line, line, 0, {}};
+      pending = Pending{Pending::Kind::kCodeCheck, slot, line, 0, {}};
     }
   }
 
