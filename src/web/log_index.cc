@@ -15,6 +15,8 @@ namespace logbucket::web {
 namespace {
 
 constexpr size_t kReadChunk = 4 << 20;
+constexpr size_t kRenderBudgetBytes = 8 << 20;  // HTML per answer before lines are cut short
+constexpr size_t kCutLineBytes = 1024;
 
 class BodyBytes final : public LogBytes {
  public:
@@ -186,6 +188,7 @@ Result<OpenedLog> LogCache::Open(const std::string& bucket, const store::ObjectI
       } else {
         index->bytes = offset;
         index->summary = analyzer.Finish(offset);
+        index->summary_json = logs::SummaryToJson(index->summary);
         entry->index = std::move(index);
       }
     }
@@ -220,9 +223,14 @@ Result<std::vector<RenderedLine>> Walk(LogBytes& bytes, uint64_t offset, uint64_
   std::string partial;         // the current line so far (capped at max_line_bytes + 1)
   uint64_t partial_bytes = 0;
   bool done = false;
+  // Each line may be long, but one answer must stay bounded: past the budget, lines are cut
+  // short (and marked cut) so 5000 lines of 256 KB never become a 1 GB response.
+  size_t rendered_bytes = 0;
   auto finish_line = [&] {
     if (line >= from) {
-      RenderedLine r = Render(partial, state, max_line_bytes);
+      size_t cap = rendered_bytes > kRenderBudgetBytes ? kCutLineBytes : max_line_bytes;
+      RenderedLine r = Render(partial, state, cap);
+      rendered_bytes += r.html.size();
       r.bytes = partial_bytes;
       out.push_back(std::move(r));
     } else {

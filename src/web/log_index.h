@@ -33,6 +33,7 @@ struct LogIndex {
   uint64_t lines = 0;
   uint64_t bytes = 0;
   logs::Summary summary;
+  std::string summary_json;  // SummaryToJson(summary), made once: ?errors answers with it
 };
 
 struct OpenedLog {

@@ -23,6 +23,8 @@ constexpr const char* kPageCsp =
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' "
     "data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+constexpr uint64_t kMaxBufferedRawBytes = 64ULL << 20;
+
 bool IsDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -189,7 +191,7 @@ struct Viewer::Impl {
     list.prefix = prefix + page.filter;
     list.delimiter = "/";
     list.max_keys = options.listing_page_size;
-    if (auto* after = FindQuery(query, "after")) list.after = after->value;
+    if (auto* after = FindQuery(query, "after")) list.after = after->value.substr(0, 2048);
     auto result = store.ListObjects(bucket, list);
     if (!result) {
       if (result.error().code() == ErrorCode::kNoSuchBucket) {
@@ -288,6 +290,11 @@ struct Viewer::Impl {
     if (fd) {
       r.file = std::make_unique<http::FileBody>(http::FileBody{fd, 0, object->info.size});
     } else {
+      // Not file-backed (a remote store): buffered, so only within a bound.
+      if (object->info.size > kMaxBufferedRawBytes) {
+        return Html(501, ErrorPage(options.site_name, 501,
+                                   "this store cannot stream objects this large; use S3 directly"));
+      }
       std::string body(object->info.size, '\0');
       auto got = object->body->ReadAt(0, body.data(), body.size());
       if (!got) return Html(500, ErrorPage(options.site_name, 500, got.error().message()));
@@ -340,7 +347,8 @@ struct Viewer::Impl {
                      {"error_count", index.summary.errors.size()},
                      {"sections", sections}});
     } else if (FindQuery(query, "errors")) {
-      r = Json(200, nlohmann::json::parse(logs::SummaryToJson(index.summary)));
+      r = Json(200, {});
+      r.body = index.summary_json;
     } else if (const QueryParam* lines = FindQuery(query, "lines")) {
       uint64_t from = 0, to = 0;
       if (!ParseRange(lines->value, from, to)) {

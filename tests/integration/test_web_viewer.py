@@ -82,12 +82,15 @@ def test_listings_newest_first_with_breadcrumbs_paging_and_filter(server, bucket
 
 
 def test_listing_pages_through_big_folders(server, bucket):
-    for i in range(5):
-        bucket.put_object(Bucket="alice-build-logs", Key="many/f%d.txt" % i, Body=b"x")
-    # The page size is an internal option; 500 entries would be slow to create, so check the
-    # link shape on a small folder: no next link when everything fits.
+    keys = ["many/f%04d.txt" % i for i in range(503)]  # one page is 500 entries
+    for key in keys:
+        bucket.put_object(Bucket="alice-build-logs", Key=key, Body=b"x")
     text, _ = page(server.web + "/alice-build-logs/many/")
-    assert text.count('class="file"') == 5 and "Next page" not in text
+    assert text.count('class="file"') == 500
+    nxt = re.search(r'<a href="([^"]+)">Next page', text).group(1)
+    text, _ = page(server.web + html.unescape(nxt))
+    shown = re.findall(r'class="file" href="/alice-build-logs/(many/f\d+\.txt)"', text)
+    assert sorted(shown) == keys[500:] and "Next page" not in text
 
 
 def test_viewer_page_works_without_javascript_and_links_raw(server, bucket, tmp_path):
@@ -145,11 +148,25 @@ def test_json_api_meta_lines_search_errors(server, bucket, tmp_path):
     bad = json.loads(get(url + "?search=(unclosed&regex=1", expect=400)[0])
     assert "regular expression" in bad["error"]
     json.loads(get(url + "?lines=0-5", expect=400)[0])
+    # One answer stays bounded: 5000 lines maximum, and the raw bytes of those lines at most.
+    many = json.loads(get(url + "?lines=1-999999")[0])
+    assert len(many["lines"]) == 5000
     # ETag and 304; gzip when asked.
     body, hdrs = get(url + "?errors", {"Accept-Encoding": "gzip"})
     assert hdrs["Content-Encoding"] == "gzip"
     assert json.loads(gzip.decompress(body))["errors"][0]["line"] == d
     get(url + "?errors", {"If-None-Match": hdrs["ETag"]}, expect=304)
+
+
+def test_an_answer_of_long_lines_stays_bounded(server, bucket):
+    line = b"x" * 200_000 + b"\n"
+    bucket.put_object(Bucket="alice-build-logs", Key="long/1/latest/c/fullLog.txt", Body=line * 100,
+                      ContentType="text/plain")
+    body, _ = get(server.web + "/alice-build-logs/long/1/latest/c/fullLog.txt?lines=1-100")
+    answer = json.loads(body)
+    assert len(answer["lines"]) == 100          # every line is there…
+    assert len(body) < 10_000_000               # …but not 20 MB of them
+    assert answer["cut"][0] > 1 and answer["cut"][-1] == 100
 
 
 def test_gz_logs_are_read_transparently(server, bucket, tmp_path):
