@@ -6,7 +6,8 @@ the per-pair ratios. The server listens on 127.0.0.1 with kernel-chosen ports, s
   error summary:   logbucket errors FILE          vs  grep -cE <the CI report pattern> FILE
   search:          viewer ?search=<rare literal>  vs  rg -c <rare literal> FILE
   first page:      viewer page of the 500 MB object, first request after upload (cold index)
-  index:           viewer ?meta (line index + summary, one pass), first request
+  index:           viewer ?meta (the line index: one memchr pass), first request
+  summary:         viewer ?errors (the error summary: its own pass), first request
   peak RSS:        server VmHWM after three clients scroll (?lines) and search concurrently
 """
 import argparse
@@ -88,6 +89,8 @@ def main():
         url = web + "/logs/o/r/1/latest/c/fullLog.txt"
         first_page = fetch(url)
         index = fetch(url + "?meta")
+        summary = fetch(url + "?errors")
+        last_page = fetch(url + "?lines=5000000-5000200")
         rare = "o2-test-rare-literal-zz"
         ours, ref = [], []
         for _ in range(args.pairs):
@@ -118,7 +121,10 @@ def main():
         print("| %s | %.0f | %s | %.0f | %.2f× |" % (name, a, refname, b, r))
     print("\n| single figure | value |\n|---|---|")
     print("| first viewer page, cold (no index yet) | %.0f ms |" % (first_page * 1000))
-    print("| line index + error summary (?meta, first request) | %.2f s = %.0f MB/s |" % (index, size_mb / index))
+    print("| full line index (?meta, first request) | %.3f s = %.0f MB/s |" % (index, size_mb / index))
+    print("| error summary (?errors, first request, after the index) | %.3f s = %.0f MB/s |"
+          % (summary, size_mb / summary))
+    print("| lines 5,000,000-5,000,200 after that (indexed) | %.1f ms |" % (last_page * 1000))
     print("| server peak RSS (VmHWM) after 3 clients scrolled and searched | %d MB |" % (int(hwm) // 1024))
 
 

@@ -1,6 +1,7 @@
 // `logbucket errors FILE`: the log engine on a local file (or stdin), printing the ranked error
 // summary the viewer's error panel shows — for CI scripts and for judging the rules.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +13,7 @@
 #include "app/commands.h"
 #include "logs/gunzip.h"
 #include "logs/summary.h"
+#include "platform/mapped_scan.h"
 
 namespace logbucket::app {
 namespace {
@@ -77,6 +79,20 @@ int RunErrors(const ErrorsFlags& flags) {
   std::vector<char> buffer(4 << 20);
   uint64_t raw_bytes = 0;
   bool more = true;
+  if (!gzip && fd != 0) {
+    // A regular file is mapped, not copied (ScanMapped returns 0 for anything else).
+    struct stat st {};
+    if (::fstat(fd, &st) == 0) {
+      raw_bytes = platform::ScanMapped(fd, 0, static_cast<uint64_t>(st.st_size),
+                                       [&](std::string_view chunk) {
+                                         more = analyzer.Feed(chunk);
+                                         return more;
+                                       });
+      if (raw_bytes > 0 && ::lseek(fd, static_cast<off_t>(raw_bytes), SEEK_SET) < 0) {
+        return Fail(name + ": " + std::strerror(errno));
+      }
+    }
+  }
   while (more) {
     ssize_t n = ::read(fd, buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;

@@ -1,7 +1,7 @@
-// Server-side search over a whole log: a literal (memmem) or an RE2 regex (linear time, no
-// backtracking blow-ups on attacker-chosen patterns), optionally case-insensitive. Returns the
-// numbers of matching lines, at most `max_matches`, and where to continue. Streams: feed the
-// log from the line the search starts at, in chunks of any size.
+// Server-side search over a whole log: a literal (memchr on its rarest byte) or an RE2 regex
+// (linear time, no backtracking blow-ups on attacker-chosen patterns), optionally case-insensitive.
+// Returns the numbers of matching lines, at most `max_matches`, and where to continue. Streams:
+// feed the log from the line the search starts at, in chunks of any size.
 //
 // It looks at the raw bytes, as grep does: a query that spans an ANSI colour change (rare:
 // compilers colour whole words) is not found.
@@ -23,12 +23,18 @@ struct SearchQuery {
   bool case_insensitive = false;
   uint64_t first_line = 1;  // the line the fed bytes start at (1-based)
   size_t max_matches = 1000;
+  uint64_t first_offset = 0;  // the byte offset the fed bytes start at
+  // Counting lines costs a pass over every byte; a caller with its own line index turns the
+  // offsets into line numbers instead (then `lines` stays empty and next_line 0).
+  bool count_lines = true;
 };
 
 struct SearchResult {
-  std::vector<uint64_t> lines;  // 1-based, ascending, one per matching line
-  bool truncated = false;       // stopped at max_matches; continue from next_line
-  uint64_t next_line = 0;       // first line not searched yet (0 when the end was reached)
+  std::vector<uint64_t> lines;    // 1-based, ascending, one per matching line
+  bool truncated = false;         // stopped at max_matches; continue from next_line
+  uint64_t next_line = 0;         // first line not searched yet (0 when the end was reached)
+  std::vector<uint64_t> offsets;  // where each matching line starts
+  uint64_t next_offset = 0;       // where line next_line starts (when truncated)
   uint64_t scanned_bytes = 0;
 };
 

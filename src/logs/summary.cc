@@ -10,21 +10,12 @@
 #include <unordered_map>
 
 #include "logs/ansi.h"
+#include "logs/candidates.h"
+#include "logs/line_index.h"
 #include "logs/whole_lines.h"
 
 namespace logbucket::logs {
 namespace {
-
-// Lines worth a closer look. Everything the rules below match contains one of these words
-// (ANSI codes may sit between "file:1:2: " and "error:", never inside the word), so the scan
-// touches the bytes of every line once, in RE2's DFA, and runs the rules only on candidates.
-constexpr const char* kCandidatePattern =
-    R"((?m)error|Error|ERROR|FAILED|FATAL|Killed signal|\*\*\*|warning|Warning|WARNING|)"
-    R"(undefined reference|Undefined symbols|multiple definition|ld: |Traceback \(most|)"
-    R"(egmentation|SegFault|SIGSEGV|build stopped|tests passed|Configuring incomplete|)"
-    R"(List of issues found|No logs found|^## (?:Begin|End) |::(?:end)?group::|)"
-    R"(section_(?:start|end):|^(?:---|\+\+\+|~~~) |^Finished building on |^Built commit |)"
-    R"(^Nomad allocation: )";
 
 enum Tier { kDecisive = 0, kErrorTier = 1, kConsequence = 2 };
 
@@ -38,7 +29,6 @@ struct Rule {
 // Ordered: the first rule that matches a line decides its kind. The compiler-killed rule comes
 // before the generic `fatal error:` one (an OOM kill is not a compile error).
 struct Rules {
-  RE2 candidate{kCandidatePattern};
   RE2 test_result{R"(^\s*(?:\d+/\d+\s+)?Test\s+#\d+: .*\*\*\*(Failed|Timeout|Exception|Not Run))"};
   RE2 tests_passed{R"((\d+)% tests passed, (\d+) tests? failed out of (\d+))"};
   RE2 ctest_status{R"(^\s*(?:\d+/\d+\s+Test\s+#\d+:|Start\s+\d+:)|^\d+% tests passed|)"
@@ -204,6 +194,7 @@ std::string MaskForDedup(std::string_view text) {
 struct Analyzer::Impl {
   AnalyzerOptions options;
   const Rules& rules = GetRules();
+  std::unique_ptr<CandidateScanner> scanner = NewCandidateScanner();
   WholeLines chunker;
   uint64_t fed = 0;
   uint64_t lines = 0;  // complete lines processed so far
@@ -565,18 +556,19 @@ struct Analyzer::Impl {
         pos = end + 1;
         continue;
       }
-      re2::StringPiece match;
-      re2::StringPiece text(block.data(), size);
-      if (!rules.candidate.Match(text, pos, size, RE2::UNANCHORED, &match, 1)) {
-        lines += static_cast<uint64_t>(std::count(block.data() + pos, block.data() + size, '\n'));
+      size_t match_at = scanner->Next(block, pos);
+      if (match_at == std::string_view::npos) {
+        lines += static_cast<uint64_t>(CountNewlines(block.data() + pos, size - pos));
         if (block.back() != '\n') ++lines;  // the final line without '\n' (Finish only)
         return;
       }
-      size_t match_at = static_cast<size_t>(match.data() - block.data());
-      size_t line_start = match_at;
-      while (line_start > pos && block[line_start - 1] != '\n') --line_start;
-      lines +=
-          static_cast<uint64_t>(std::count(block.data() + pos, block.data() + line_start, '\n'));
+      size_t line_start = pos;
+      if (match_at > pos) {
+        const void* nl = memrchr(block.data() + pos, '\n', match_at - pos);
+        if (nl != nullptr)
+          line_start = static_cast<size_t>(static_cast<const char*>(nl) - block.data()) + 1;
+      }
+      lines += static_cast<uint64_t>(CountNewlines(block.data() + pos, line_start - pos));
       size_t end = line_end_at(match_at);
       HandleLine(lines + 1, block.substr(line_start, end - line_start));
       ++lines;

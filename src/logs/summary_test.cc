@@ -290,6 +290,37 @@ TEST(Search, LiteralRegexCaseAndContinuation) {
   EXPECT_EQ(Find("beta", {"beta", false, false, 5}), (std::vector<uint64_t>{5}));
 }
 
+TEST(Search, LiteralFoundWhereverItsRareByteFalls) {
+  // The literal search jumps between occurrences of the needle's least common byte ('z' or
+  // 'Q' here) and compares around them: needles at block edges, overlapping false starts,
+  // and the rare byte first, last or repeated must all be found, at any chunking.
+  std::string log = "zzz-az\nxaQ\nQaQaQ\naQa\nend zz";
+  for (size_t step : {1ul, 2ul, 5ul, 64ul}) {
+    EXPECT_EQ(Find(log, {"az"}, step), (std::vector<uint64_t>{1})) << step;
+    EXPECT_EQ(Find(log, {"zz"}, step), (std::vector<uint64_t>{1, 5})) << step;
+    EXPECT_EQ(Find(log, {"QaQ"}, step), (std::vector<uint64_t>{3})) << step;
+    EXPECT_EQ(Find(log, {"aQa"}, step), (std::vector<uint64_t>{3, 4})) << step;
+    EXPECT_EQ(Find(log, {"xaQ"}, step), (std::vector<uint64_t>{2})) << step;
+    EXPECT_EQ(Find(log, {"end zz"}, step), (std::vector<uint64_t>{5})) << step;
+    EXPECT_EQ(Find(log, {"end zzz"}, step), (std::vector<uint64_t>{})) << step;
+    EXPECT_EQ(Find(log, {"Q\nQ"}, step), (std::vector<uint64_t>{})) << step;
+  }
+}
+
+TEST(Search, OffsetsWithoutCountingLines) {
+  SearchQuery q{"beta"};
+  q.first_offset = 1000;
+  q.count_lines = false;
+  q.max_matches = 2;
+  auto searcher = Searcher::Create(q).value();
+  searcher->Feed("alpha\nbeta\nbeta x\nbeta\n");
+  SearchResult r = searcher->Finish();
+  EXPECT_TRUE(r.lines.empty());
+  EXPECT_EQ(r.offsets, (std::vector<uint64_t>{1006, 1011}));
+  EXPECT_TRUE(r.truncated);
+  EXPECT_EQ(r.next_offset, 1018u);
+}
+
 TEST(Search, BadQueriesAreRejected) {
   EXPECT_FALSE(Searcher::Create({""}).has_value());
   EXPECT_FALSE(Searcher::Create({std::string(1001, 'a')}).has_value());

@@ -10,6 +10,8 @@
 
 #include "logs/ansi.h"
 #include "logs/gunzip.h"
+#include "logs/line_index.h"
+#include "platform/mapped_scan.h"
 
 namespace logbucket::web {
 namespace {
@@ -26,6 +28,7 @@ class BodyBytes final : public LogBytes {
   Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t length) override {
     return body_->ReadAt(offset, buffer, length);
   }
+  int fd() const override { return body_->fd(); }
 
  private:
   std::unique_ptr<store::ObjectBody> body_;
@@ -38,6 +41,7 @@ class FileBytes final : public LogBytes {
   FileBytes(int fd, uint64_t size) : fd_(fd), size_(size) {}
   ~FileBytes() override { ::close(fd_); }
   uint64_t size() const override { return size_; }
+  int fd() const override { return fd_; }
   Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t length) override {
     while (true) {
       ssize_t n = ::pread(fd_, buffer, length, static_cast<off_t>(offset));
@@ -51,11 +55,19 @@ class FileBytes final : public LogBytes {
   uint64_t size_;
 };
 
-// Reads [offset, end) in chunks, calling fn(chunk) until it returns false.
+// Reads [offset, end) in chunks, calling fn(chunk) until it returns false. Files are mapped a
+// window at a time (a search for a rare literal is bound by read()'s copy otherwise); blobs are
+// immutable (written under a temporary name, renamed, never truncated), so mapping is safe.
 template <typename Fn>
 Status Stream(LogBytes& bytes, uint64_t offset, Fn&& fn) {
-  std::vector<char> buffer(kReadChunk);
+  bool stopped = false;
   uint64_t end = bytes.size();
+  offset = platform::ScanMapped(bytes.fd(), offset, end, [&](std::string_view chunk) {
+    stopped = !fn(chunk);
+    return !stopped;
+  });
+  if (stopped) return Status::Ok();
+  std::vector<char> buffer(kReadChunk);
   while (offset < end) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), end - offset));
     auto got = bytes.ReadAt(offset, buffer.data(), want);
@@ -110,7 +122,16 @@ struct LogCache::Entry {
   Status error;
   std::shared_ptr<const LogIndex> index;
   std::shared_ptr<LogBytes> decompressed;  // .gz only
+  std::mutex summary_mu;                   // separate: ?lines never waits for a summary being made
+  std::shared_ptr<const LogSummary> summary;
+  Status summary_error;
 };
+
+namespace {
+
+constexpr uint64_t kHeaderBytes = 256 << 10;  // the fullLog.txt header is a dozen lines
+
+}  // namespace
 
 std::shared_ptr<LogBytes> ObjectBytes(std::unique_ptr<store::ObjectBody> body, uint64_t size) {
   return std::make_shared<BodyBytes>(std::move(body), size);
@@ -159,7 +180,9 @@ Result<OpenedLog> LogCache::Open(const std::string& bucket, const store::ObjectI
     }
     if (entry->error.ok()) {
       auto index = std::make_shared<LogIndex>();
-      logs::Analyzer analyzer;
+      logs::AnalyzerOptions header_only;
+      header_only.max_read_bytes = kHeaderBytes;
+      logs::Analyzer header(header_only);
       uint64_t offset = 0;
       bool at_line_start = true;
       Status st = Stream(*source, 0, [&](std::string_view chunk) {
@@ -179,16 +202,15 @@ Result<OpenedLog> LogCache::Open(const std::string& bucket, const store::ObjectI
           p = static_cast<const char*>(nl) + 1;
           at_line_start = true;
         }
+        if (offset < kHeaderBytes) header.Feed(chunk);
         offset += chunk.size();
-        analyzer.Feed(chunk);
         return true;
       });
       if (!st.ok()) {
         entry->error = st;
       } else {
         index->bytes = offset;
-        index->summary = analyzer.Finish(offset);
-        index->summary_json = logs::SummaryToJson(index->summary);
+        index->header = header.Finish(offset).header;
         entry->index = std::move(index);
       }
     }
@@ -196,7 +218,27 @@ Result<OpenedLog> LogCache::Open(const std::string& bucket, const store::ObjectI
   if (!entry->error.ok()) return entry->error;
   opened.index = entry->index;
   if (entry->decompressed) opened.bytes = entry->decompressed;
+  opened.entry = entry;
   return opened;
+}
+
+Result<std::shared_ptr<const LogSummary>> LogCache::Summary(const OpenedLog& log) {
+  auto* entry = static_cast<Entry*>(log.entry.get());
+  std::lock_guard lock(entry->summary_mu);
+  if (!entry->summary && entry->summary_error.ok()) {
+    logs::Analyzer analyzer;
+    Status st = Stream(*log.bytes, 0, [&](std::string_view chunk) { return analyzer.Feed(chunk); });
+    if (!st.ok()) {
+      entry->summary_error = st;
+    } else {
+      auto made = std::make_shared<LogSummary>();
+      made->summary = analyzer.Finish(log.bytes->size());
+      made->json = logs::SummaryToJson(made->summary);
+      entry->summary = std::move(made);
+    }
+  }
+  if (!entry->summary_error.ok()) return entry->summary_error;
+  return entry->summary;
 }
 
 namespace {
@@ -282,6 +324,45 @@ Result<std::vector<RenderedLine>> ReadFirstLines(LogBytes& bytes, uint64_t count
   return lines;
 }
 
+namespace {
+
+// Turns line-start offsets (ascending) into line numbers with the sparse index: from the nearest
+// checkpoint (or the previous answer, when nearer) only the bytes between are counted.
+class LineNumbers {
+ public:
+  LineNumbers(const LogIndex& index, LogBytes& bytes) : index_(index), bytes_(bytes) {}
+  Result<uint64_t> At(uint64_t offset) {
+    auto it = std::upper_bound(index_.checkpoints.begin(), index_.checkpoints.end(), offset);
+    size_t slot = static_cast<size_t>(it - index_.checkpoints.begin()) - 1;
+    uint64_t from = index_.checkpoints[slot];
+    uint64_t line = slot * LogIndex::kStride + 1;
+    if (last_offset_ >= from && last_offset_ <= offset && last_line_ != 0) {
+      from = last_offset_;
+      line = last_line_;
+    }
+    while (from < offset) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buffer_.size(), offset - from));
+      auto got = bytes_.ReadAt(from, buffer_.data(), want);
+      if (!got) return got.error();
+      if (*got == 0) return Error(ErrorCode::kInternalError, "object shorter than its index");
+      line += logs::CountNewlines(buffer_.data(), *got);
+      from += *got;
+    }
+    last_offset_ = offset;
+    last_line_ = line;
+    return line;
+  }
+
+ private:
+  const LogIndex& index_;
+  LogBytes& bytes_;
+  std::vector<char> buffer_ = std::vector<char>(64 << 10);
+  uint64_t last_offset_ = 0;
+  uint64_t last_line_ = 0;
+};
+
+}  // namespace
+
 Result<logs::SearchResult> SearchLog(const LogIndex& index, LogBytes& bytes,
                                      const logs::SearchQuery& query) {
   logs::SearchResult empty;
@@ -290,20 +371,37 @@ Result<logs::SearchResult> SearchLog(const LogIndex& index, LogBytes& bytes,
   uint64_t slot = (from - 1) / LogIndex::kStride;
   logs::SearchQuery q = query;
   q.first_line = slot * LogIndex::kStride + 1;
+  q.first_offset = index.checkpoints[slot];
+  q.count_lines = false;  // the index numbers the few matching lines instead
   // Lines between the checkpoint and `from` may match too; allow for them in the cap.
   q.max_matches = query.max_matches + static_cast<size_t>(from - q.first_line);
   auto searcher = logs::Searcher::Create(q);
   if (!searcher) return searcher.error();
-  Status st = Stream(bytes, index.checkpoints[slot],
+  Status st = Stream(bytes, q.first_offset,
                      [&](std::string_view chunk) { return (*searcher)->Feed(chunk); });
   if (!st.ok()) return st;
   logs::SearchResult result = (*searcher)->Finish();
-  std::erase_if(result.lines, [&](uint64_t l) { return l < from; });
+  LineNumbers numbers(index, bytes);
+  for (uint64_t offset : result.offsets) {
+    auto line = numbers.At(offset);
+    if (!line) return line.error();
+    if (*line >= from) result.lines.push_back(*line);
+  }
+  if (result.truncated) {
+    if (result.next_offset >= index.bytes) {
+      result.truncated = false;  // the cap was hit by the very last line
+    } else {
+      auto next = numbers.At(result.next_offset);
+      if (!next) return next.error();
+      result.next_line = *next;
+    }
+  }
   if (result.lines.size() > query.max_matches) {
     result.next_line = result.lines[query.max_matches];
     result.lines.resize(query.max_matches);
     result.truncated = true;
   }
+  result.offsets.clear();
   return result;
 }
 

@@ -1,5 +1,6 @@
 // A log object prepared for the viewer: a sparse line index (every 64th line's offset, so a
-// 5 M-line log costs 600 KB, not 40 MB) and its error summary, built in one streaming pass and
+// 5 M-line log costs 600 KB, not 40 MB), built in one memchr pass on first view, and its error
+// summary, built on first request for it (so scrolling never waits for the summary). Both are
 // kept in a small LRU keyed by bucket, key and ETag (an overwritten object is re-indexed).
 // `.gz` objects are decompressed once into the cache directory and served from there.
 #pragma once
@@ -25,6 +26,8 @@ class LogBytes {
   virtual ~LogBytes() = default;
   virtual uint64_t size() const = 0;
   virtual Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t length) = 0;
+  // A descriptor of a file holding exactly these bytes (scans map it), or -1.
+  virtual int fd() const { return -1; }
 };
 
 struct LogIndex {
@@ -32,14 +35,19 @@ struct LogIndex {
   std::vector<uint64_t> checkpoints;  // byte offset of lines 1, 1+kStride, 1+2·kStride, …
   uint64_t lines = 0;
   uint64_t bytes = 0;
+  logs::HeaderFacts header;  // from the first lines (the summary's header, without the summary)
+};
+
+struct LogSummary {
   logs::Summary summary;
-  std::string summary_json;  // SummaryToJson(summary), made once: ?errors answers with it
+  std::string json;  // SummaryToJson(summary), made once: ?errors answers with it
 };
 
 struct OpenedLog {
   store::ObjectInfo info;
   std::shared_ptr<const LogIndex> index;
   std::shared_ptr<LogBytes> bytes;
+  std::shared_ptr<void> entry;  // the cache's record, for Summary()
 };
 
 struct LogCacheOptions {
@@ -52,8 +60,10 @@ class LogCache {
  public:
   LogCache(store::Store& store, LogCacheOptions options);
   ~LogCache();
-  // Indexes the object on first use (the caller waits; ~1 s per GB), then serves from memory.
+  // Indexes the object on first use (the caller waits: a memchr pass), then serves from memory.
   Result<OpenedLog> Open(const std::string& bucket, const store::ObjectInfo& info);
+  // The error summary of an opened log, made on first use (one more pass), then kept.
+  Result<std::shared_ptr<const LogSummary>> Summary(const OpenedLog& log);
 
  private:
   struct Entry;

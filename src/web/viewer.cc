@@ -324,9 +324,7 @@ struct Viewer::Impl {
     http::Response r;
     if (FindQuery(query, "meta")) {
       KeyFacts facts = ParseCiKey(head.key);
-      const auto& h = index.summary.header;
-      nlohmann::json sections =
-          nlohmann::json::parse(logs::SummaryToJson(index.summary))["sections"];
+      const auto& h = index.header;
       r = Json(200, {{"bucket", bucket},
                      {"key", head.key},
                      {"size", head.size},
@@ -342,13 +340,12 @@ struct Viewer::Impl {
                      {"check", facts.check},
                      {"host", h.host},
                      {"finished", h.finished},
-                     {"pr_url", h.pr_url},
-                     {"verdict", index.summary.verdict},
-                     {"error_count", index.summary.errors.size()},
-                     {"sections", sections}});
+                     {"pr_url", h.pr_url}});
     } else if (FindQuery(query, "errors")) {
+      auto summary = cache.Summary(*opened);
+      if (!summary) return JsonError(500, summary.error().message());
       r = Json(200, {});
-      r.body = index.summary_json;
+      r.body = (*summary)->json;
     } else if (const QueryParam* lines = FindQuery(query, "lines")) {
       uint64_t from = 0, to = 0;
       if (!ParseRange(lines->value, from, to)) {

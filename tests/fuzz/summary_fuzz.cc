@@ -1,11 +1,13 @@
 // The summary (sections, errors, header facts) and the search run on attacker-controlled bytes:
-// whatever comes in, they must not crash, every line number they report must exist, and the
-// result must not depend on how the bytes were split into reads.
+// whatever comes in, they must not crash, every line number they report must exist, the
+// result must not depend on how the bytes were split into reads, and the two candidate engines
+// must agree.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "logs/candidates.h"
 #include "logs/search.h"
 #include "logs/summary.h"
 
@@ -40,6 +42,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   logbucket::logs::Summary pieces = split.Finish(size);
   if (logbucket::logs::SummaryToJson(pieces) != logbucket::logs::SummaryToJson(whole)) {
     __builtin_trap();
+  }
+  // The fast candidate engine (Hyperscan when built in) flags the same first line as RE2's.
+  {
+    static auto fast = logbucket::logs::NewCandidateScanner();
+    static auto re2 = logbucket::logs::NewRe2CandidateScanner();
+    size_t a = fast->Next(text, 0);
+    size_t b = re2->Next(text, 0);
+    auto line_of = [&](size_t at) {
+      return at == std::string_view::npos ? at : text.substr(0, at).find_last_of('\n') + 1;
+    };
+    if (line_of(a) != line_of(b)) __builtin_trap();
   }
   // Search: a literal from the input itself must find the line it came from.
   if (size > 4) {

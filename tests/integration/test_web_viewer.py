@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -122,10 +123,11 @@ def test_json_api_meta_lines_search_errors(server, bucket, tmp_path):
     assert meta["lines"] == truth["lines"]
     assert meta["host"] == truth["header"]["host"] and meta["repo"] == "AliceO2Group/AliceO2"
     assert meta["commit"] == truth["header"]["commit"]
-    names = [s["name"] for s in meta["sections"]]
-    assert names == [p["name"] for p in truth["packages"]]
-    assert [s["begin_line"] for s in meta["sections"]] == [p["begin_line"] for p in truth["packages"]]
+    assert "sections" not in meta and "verdict" not in meta  # ?meta never waits for the summary
     errors = json.loads(get(url + "?errors")[0])
+    names = [s["name"] for s in errors["sections"]]
+    assert names == [p["name"] for p in truth["packages"]]
+    assert [s["begin_line"] for s in errors["sections"]] == [p["begin_line"] for p in truth["packages"]]
     assert errors["verdict"] == "failed"
     assert errors["errors"][0]["line"] == truth["decisive"]["line"]
     assert errors["read_bytes"] == errors["total_bytes"] == truth["bytes"]
@@ -143,6 +145,11 @@ def test_json_api_meta_lines_search_errors(server, bucket, tmp_path):
         assert found["truncated"] and found["next"] > found["lines"][-1]
         rest = json.loads(get(url + "?search=warning&from=%d" % found["next"])[0])
         assert rest["lines"][0] == expected[1000]
+    # A literal found through its rarest byte, and continuation from a line inside a stride.
+    needle = raw_lines[d - 1].rstrip(b"\r")[-14:]
+    hits = json.loads(get(url + "?search=" + urllib.parse.quote_from_bytes(needle) + "&from=%d" % (d - 5))[0])
+    want = [i + 1 for i, l in enumerate(raw_lines) if needle in l and i + 1 >= d - 5]
+    assert hits["lines"] == want[:1000] and d in hits["lines"]
     rx = json.loads(get(url + "?search=%5E%23%23+End&regex=1")[0])
     assert rx["lines"] == [p["end_line"] for p in truth["packages"]]
     bad = json.loads(get(url + "?search=(unclosed&regex=1", expect=400)[0])

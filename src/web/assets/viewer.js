@@ -387,11 +387,17 @@
       if (meta.host) { host.querySelector('dd').textContent = meta.host; } else host.hidden = true;
       const fin = document.getElementById('fact-finished');
       if (meta.finished) { fin.querySelector('dd').textContent = meta.finished; } else fin.hidden = true;
-      showSections(meta.sections || []);
       setStatus(total.toLocaleString() + ' lines');
       render();
       if (parseHash()) applyHash();
+      // The summary (a second pass over the log) comes later; the log scrolls meanwhile.
       return fetch(src + '?errors').then((r) => r.json()).then((s) => {
+        // Folding sections moves rows: keep the linked line, or else the top line, in view.
+        const top = rowToLine(topRow());
+        showSections(s.sections || []);
+        const sel = parseHash();
+        if (sel && selection && sel.a === selection.a) revealLine(sel.a);
+        else scrollToRow(lineToRow(top));
         showSummary(s);
         main.dataset.ready = '1';
       });
