@@ -7,7 +7,10 @@
 #include <iostream>
 
 #include "app/commands.h"
+#include "auth/gate.h"
+#include "common/encoding.h"
 #include "common/log.h"
+#include "common/net.h"
 #include "config/config.h"
 #include "http/server/server.h"
 #include "platform/file_util.h"
@@ -33,7 +36,31 @@ struct ServeFlags {
   std::string web_listen;
   bool no_web = false;
   bool insecure_no_auth = false;
+  std::string auth_mode;
+  std::vector<std::string> require_roles;
+  std::vector<std::string> auth_trusted_proxies;
 };
+
+// The sign-in gate from [auth]; the configuration was validated before.
+auth::GateOptions GateOptionsFrom(const config::Config& cfg) {
+  auth::GateOptions o;
+  o.mode = cfg.auth.mode == "proxy"  ? auth::Mode::kProxy
+           : cfg.auth.mode == "oidc" ? auth::Mode::kOidc
+                                     : auth::Mode::kNone;
+  o.require_roles = cfg.auth.require_roles;
+  for (const auto& p : cfg.auth.trusted_proxies) o.trusted_proxies.push_back(*ParseCidr(p));
+  auto lower = [](std::vector<std::string> names) {
+    for (auto& n : names) n = AsciiLower(n);
+    return names;
+  };
+  o.headers.roles = {"oidc_claim_" + AsciiLower(cfg.auth.roles_claim), "x-forwarded-groups"};
+  if (!cfg.auth.user_headers.empty()) o.headers.user = lower(cfg.auth.user_headers);
+  if (!cfg.auth.name_headers.empty()) o.headers.name = lower(cfg.auth.name_headers);
+  if (!cfg.auth.email_headers.empty()) o.headers.email = lower(cfg.auth.email_headers);
+  if (!cfg.auth.roles_headers.empty()) o.headers.roles = lower(cfg.auth.roles_headers);
+  o.site_name = cfg.web.site_name;
+  return o;
+}
 
 std::string EndpointUrl(const std::string& listen, uint16_t port) {
   auto hp = config::ParseHostPort(listen);
@@ -76,6 +103,9 @@ int RunServe(const ServeFlags& flags) {
   if (!flags.web_listen.empty()) cfg.web.listen = flags.web_listen;
   if (flags.no_web) cfg.web.listen.clear();
   if (flags.insecure_no_auth) cfg.web.insecure_no_auth = true;
+  if (!flags.auth_mode.empty()) cfg.auth.mode = flags.auth_mode;
+  if (!flags.require_roles.empty()) cfg.auth.require_roles = flags.require_roles;
+  if (!flags.auth_trusted_proxies.empty()) cfg.auth.trusted_proxies = flags.auth_trusted_proxies;
   if (Status s = config::Validate(cfg); !s.ok()) {
     std::fprintf(stderr, "logbucket serve: %s\n", s.message().c_str());
     return 2;
@@ -165,13 +195,15 @@ int RunServe(const ServeFlags& flags) {
   s3::Janitor janitor(**store, janitor_options);
   janitor.Start();
 
-  // The log viewer: its own listener (sign-in will sit in front of it, DESIGN §5).
+  // The log viewer: its own listener, every request through the sign-in gate (DESIGN §5).
   std::unique_ptr<web::Viewer> viewer;
+  auto gate = std::make_unique<auth::Gate>(GateOptionsFrom(cfg));
   std::unique_ptr<http::Server> web_server;
   std::string web_url;
   if (!cfg.web.listen.empty()) {
     web::ViewerOptions viewer_options;
     viewer_options.site_name = cfg.web.site_name;
+    viewer_options.no_sign_in = cfg.auth.mode == "none";
     viewer_options.cache.cache_dir = cfg.data_dir + "/tmp";
     viewer_options.cache.max_entries = static_cast<size_t>(cfg.web.cache_entries);
     viewer = std::make_unique<web::Viewer>(**store, viewer_options);
@@ -181,15 +213,27 @@ int RunServe(const ServeFlags& flags) {
     web_options.port = web_hp->port;
     web_options.max_body_bytes = 1 << 20;
     web_options.name = "web";
-    web_server = std::make_unique<http::Server>(
-        web_options, [&viewer](http::Request& r) { return viewer->Handle(r); });
+    web_server = std::make_unique<http::Server>(web_options, [&viewer, &gate](http::Request& r) {
+      // Assets and the health check are public: the refusal pages use the stylesheet too.
+      std::string_view path = r.raw_path;
+      if (path.starts_with("/_static/") || path == "/_health") return viewer->Handle(r);
+      auth::Verdict verdict = gate->Check(r);
+      if (!verdict.allowed) {
+        return viewer->Refuse(
+            r, verdict.status, verdict.message, verdict.location,
+            verdict.identity.name.empty() ? verdict.identity.subject : verdict.identity.name);
+      }
+      r.signed_in_as =
+          verdict.identity.name.empty() ? verdict.identity.subject : verdict.identity.name;
+      return viewer->Handle(r);
+    });
     if (Status s = web_server->Listen(); !s.ok()) {
       std::fprintf(stderr, "logbucket serve: --web-listen %s: %s\n", cfg.web.listen.c_str(),
                    s.message().c_str());
       return 1;
     }
     web_url = EndpointUrl(cfg.web.listen, web_server->port());
-    if (cfg.web.insecure_no_auth) {
+    if (cfg.web.insecure_no_auth && cfg.auth.mode == "none") {
       Log().warn("the log viewer at {} has no sign-in (--insecure-no-auth)", web_url);
     }
   }
@@ -258,6 +302,14 @@ void RegisterServe(CLI::App& app, int& exit_code) {
   cmd->add_flag("--insecure-no-auth", flags->insecure_no_auth,
                 "allow the viewer on a non-loopback address without sign-in (only behind an "
                 "authenticating proxy)");
+  cmd->add_option("--auth", flags->auth_mode,
+                  "viewer sign-in: none (loopback only), proxy (identity headers from "
+                  "--auth-trusted-proxy)")
+      ->check(CLI::IsMember({"none", "proxy", "oidc"}));
+  cmd->add_option("--require-role", flags->require_roles,
+                  "role a signed-in user needs (repeat for alternatives), e.g. alice-member");
+  cmd->add_option("--auth-trusted-proxy", flags->auth_trusted_proxies,
+                  "CIDR of the authenticating proxy whose identity headers are believed");
   cmd->callback([flags, &exit_code] { exit_code = RunServe(*flags); });
 }
 

@@ -14,6 +14,9 @@ std::optional<std::string> HexDecode(std::string_view hex);
 std::string Base64Encode(std::string_view bytes);
 // Strict: rejects characters outside the alphabet and bad padding.
 std::optional<std::string> Base64Decode(std::string_view text);
+// The URL-safe alphabet without padding (RFC 4648 §5), as JWTs and cookies use it.
+std::string Base64UrlEncode(std::string_view bytes);
+std::optional<std::string> Base64UrlDecode(std::string_view text);
 
 // Percent-encodes every byte except the unreserved set A-Z a-z 0-9 - . _ ~ (and '/' when
 // keep_slash), with upper-case hex: the SigV4 "UriEncode" rule.

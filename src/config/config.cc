@@ -25,7 +25,7 @@ Status Apply(const toml::table& root, Config& c) {
   auto integer = [](const toml::node_view<const toml::node>& n, auto& out) {
     if (auto v = n.value<int64_t>()) out = static_cast<std::decay_t<decltype(out)>>(*v);
   };
-  static const char* const kKnownTop[] = {"data_dir", "s3", "http", "lifecycle", "web"};
+  static const char* const kKnownTop[] = {"data_dir", "s3", "http", "lifecycle", "web", "auth"};
   for (const auto& [key, value] : root) {
     bool known = false;
     for (const char* k : kKnownTop) known = known || key.str() == k;
@@ -52,6 +52,15 @@ Status Apply(const toml::table& root, Config& c) {
   if (auto v = r["web"]["insecure_no_auth"].value<bool>()) c.web.insecure_no_auth = *v;
   str(r["web"]["site_name"], c.web.site_name);
   integer(r["web"]["cache_entries"], c.web.cache_entries);
+  str(r["auth"]["mode"], c.auth.mode);
+  list(r["auth"]["require_role"], c.auth.require_roles);
+  if (auto one = r["auth"]["require_role"].value<std::string>()) c.auth.require_roles = {*one};
+  str(r["auth"]["roles_claim"], c.auth.roles_claim);
+  list(r["auth"]["trusted_proxies"], c.auth.trusted_proxies);
+  list(r["auth"]["proxy"]["user_headers"], c.auth.user_headers);
+  list(r["auth"]["proxy"]["name_headers"], c.auth.name_headers);
+  list(r["auth"]["proxy"]["email_headers"], c.auth.email_headers);
+  list(r["auth"]["proxy"]["roles_headers"], c.auth.roles_headers);
   integer(r["lifecycle"]["day_seconds"], c.lifecycle_day_seconds);
   integer(r["lifecycle"]["interval_seconds"], c.lifecycle_interval_seconds);
   integer(r["lifecycle"]["clock_offset_seconds"], c.lifecycle_clock_offset_seconds);
@@ -119,13 +128,33 @@ Status Validate(const Config& c) {
     if (!web) return bad("web.listen: " + web.error().message());
     bool loopback = web->host == "127.0.0.1" || web->host == "::1" || web->host == "localhost" ||
                     web->host.starts_with("127.");
-    if (!loopback && !c.web.insecure_no_auth) {
+    if (!loopback && c.auth.mode == "none" && !c.web.insecure_no_auth) {
       return bad("web.listen " + c.web.listen +
-                 " is not a loopback address and sign-in is not available yet: anyone who can "
-                 "reach it could read every log. Put it behind an authenticating proxy and pass "
-                 "--insecure-no-auth (web.insecure_no_auth = true), or listen on 127.0.0.1");
+                 " is not a loopback address and auth.mode is \"none\": anyone who can reach "
+                 "it could read every log. Sign users in (auth.mode = \"proxy\" behind "
+                 "mod_auth_openidc or oauth2-proxy), listen on 127.0.0.1, or force it with "
+                 "--insecure-no-auth (web.insecure_no_auth = true)");
     }
   }
+  if (c.auth.mode != "none" && c.auth.mode != "proxy" && c.auth.mode != "oidc") {
+    return bad("auth.mode must be \"none\", \"proxy\" or \"oidc\", not \"" + c.auth.mode + "\"");
+  }
+  if (c.auth.mode == "oidc") {
+    return bad(
+        "auth.mode = \"oidc\" is not in this build yet: use \"proxy\" behind "
+        "mod_auth_openidc or oauth2-proxy");
+  }
+  if (c.auth.mode == "proxy" && c.auth.trusted_proxies.empty()) {
+    return bad(
+        "auth.mode = \"proxy\" needs auth.trusted_proxies (the proxy's addresses): "
+        "identity headers from anyone else are ignored");
+  }
+  for (const std::string& p : c.auth.trusted_proxies) {
+    if (auto cidr = ParseCidr(p); !cidr) {
+      return bad("auth.trusted_proxies: " + cidr.error().message());
+    }
+  }
+  if (c.auth.roles_claim.empty()) return bad("auth.roles_claim must not be empty");
   if (c.web.cache_entries < 1 || c.web.cache_entries > 1024) {
     return bad("web.cache_entries must be between 1 and 1024");
   }

@@ -30,10 +30,22 @@ struct HttpConfig {
 
 struct WebConfig {
   std::string listen = "127.0.0.1:8080";  // host:port of the log viewer; "" = no viewer
-  // Sign-in is not built yet (DESIGN §5): listening beyond loopback needs this explicit opt-in.
+  // auth.mode = "none" beyond loopback: anyone who reaches it reads everything; explicit opt-in.
   bool insecure_no_auth = false;
   std::string site_name = "logbucket";
   int cache_entries = 16;  // indexed logs kept in memory
+};
+
+// Sign-in for the web viewer (docs/configuration.md [auth]).
+struct AuthConfig {
+  std::string mode = "none";                 // none | proxy | oidc
+  std::vector<std::string> require_roles;    // any one of them; empty = any signed-in user
+  std::string roles_claim = "cern_roles";    // dotted claim path: groups, realm_access.roles
+  std::vector<std::string> trusted_proxies;  // proxy mode: CIDRs whose identity headers count
+  std::vector<std::string> user_headers;     // proxy mode; empty = the defaults (auth/gate.h)
+  std::vector<std::string> name_headers;
+  std::vector<std::string> email_headers;
+  std::vector<std::string> roles_headers;  // empty = oidc_claim_<roles_claim>, x-forwarded-groups
 };
 
 struct Config {
@@ -41,6 +53,7 @@ struct Config {
   S3Config s3;
   HttpConfig http;
   WebConfig web;
+  AuthConfig auth;
   int64_t lifecycle_day_seconds = 86400;       // one lifecycle "day" (tests shorten it)
   int64_t lifecycle_interval_seconds = 0;      // janitor period; 0 = min(1 h, a quarter day)
   int64_t lifecycle_clock_offset_seconds = 0;  // janitor acts this much in the future (tests)

@@ -32,6 +32,7 @@ struct Request {
   Headers headers;             // lower-case names
   std::string peer_address;    // TCP peer IP
   std::string request_id;      // also sent as x-amz-request-id
+  std::string signed_in_as;    // set by the web listener's sign-in gate, for display
   int64_t received_ms = 0;
   std::optional<uint64_t> content_length;  // absent for Transfer-Encoding: chunked
   bool has_body = false;

@@ -37,18 +37,18 @@ std::string When(int64_t ms) {
 
 }  // namespace
 
-std::string PageShell(std::string_view site, std::string_view title,
+std::string PageShell(const Chrome& chrome, std::string_view title,
                       const std::vector<Crumb>& crumbs, std::string_view main_html,
                       std::string_view body_class) {
   std::string h;
   h.reserve(main_html.size() + 2048);
   h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
   h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">";
-  h += "<title>" + Esc(title) + " · " + Esc(site) + "</title>";
+  h += "<title>" + Esc(title) + " · " + Esc(chrome.site) + "</title>";
   h += "<link rel=\"stylesheet\" href=\"/_static/viewer.css\">";
   h += "<script src=\"/_static/viewer.js\" defer></script></head>";
   h += "<body class=\"" + Esc(body_class) + "\"><header class=\"top\"><nav class=\"crumbs\">";
-  h += "<a href=\"/\" class=\"site\">" + Esc(site) + "</a>";
+  h += "<a href=\"/\" class=\"site\">" + Esc(chrome.site) + "</a>";
   for (const Crumb& c : crumbs) {
     h += "<span class=\"sep\">/</span>";
     if (c.href.empty()) {
@@ -57,13 +57,23 @@ std::string PageShell(std::string_view site, std::string_view title,
       h += "<a href=\"" + Esc(c.href) + "\">" + Esc(c.label) + "</a>";
     }
   }
-  h += "</nav></header>\n";
+  h += "</nav><span class=\"who\">";
+  if (chrome.no_sign_in) {
+    h += "<span class=\"nosignin\" title=\"auth.mode = none: anyone who reaches this address reads "
+         "everything\">no sign-in (local use only)</span>";
+  } else if (!chrome.user.empty()) {
+    h += "signed in as <b>" + Esc(chrome.user) + "</b>";
+    if (!chrome.sign_out_href.empty()) {
+      h += " · <a href=\"" + Esc(chrome.sign_out_href) + "\">sign out</a>";
+    }
+  }
+  h += "</span></header>\n";
   h += main_html;
   h += "\n</body></html>\n";
   return h;
 }
 
-std::string BucketListPage(std::string_view site, const std::vector<store::Bucket>& buckets) {
+std::string BucketListPage(const Chrome& chrome, const std::vector<store::Bucket>& buckets) {
   std::string m = "<main class=\"listing\"><h1>Buckets</h1>";
   if (buckets.empty()) {
     m += "<p class=\"empty\">No buckets yet. Create one with <code>logbucket bucket create "
@@ -78,7 +88,7 @@ std::string BucketListPage(std::string_view site, const std::vector<store::Bucke
     m += "</tbody></table>";
   }
   m += "</main>";
-  return PageShell(site, "Buckets", {}, m);
+  return PageShell(chrome, "Buckets", {}, m);
 }
 
 namespace {
@@ -102,7 +112,7 @@ std::vector<Crumb> FolderCrumbs(std::string_view bucket, std::string_view prefix
 
 }  // namespace
 
-std::string FolderListingPage(std::string_view site, const FolderPage& page) {
+std::string FolderListingPage(const Chrome& chrome, const FolderPage& page) {
   std::string m = "<main class=\"listing\">";
   m += "<form class=\"filter\" method=\"get\"><input type=\"search\" name=\"filter\" "
        "placeholder=\"Filter: names starting with…\" value=\"" +
@@ -127,10 +137,10 @@ std::string FolderListingPage(std::string_view site, const FolderPage& page) {
   }
   m += "</main>";
   std::string title = page.bucket + "/" + page.prefix;
-  return PageShell(site, title, FolderCrumbs(page.bucket, page.prefix, true), m);
+  return PageShell(chrome, title, FolderCrumbs(page.bucket, page.prefix, true), m);
 }
 
-std::string LogViewerPage(std::string_view site, const ViewerPage& page) {
+std::string LogViewerPage(const Chrome& chrome, const ViewerPage& page) {
   const std::string self = PathHref(page.bucket, page.key);
   std::string m;
   m += "<main id=\"viewer\" data-src=\"" + Esc(self) + "\" data-size=\"" +
@@ -199,13 +209,13 @@ std::string LogViewerPage(std::string_view site, const ViewerPage& page) {
   crumbs = FolderCrumbs(page.bucket,
                         slash == std::string::npos ? "" : page.key.substr(0, slash + 1), false);
   crumbs.push_back({slash == std::string::npos ? page.key : page.key.substr(slash + 1), ""});
-  return PageShell(site, page.key, crumbs, m, "viewing");
+  return PageShell(chrome, page.key, crumbs, m, "viewing");
 }
 
-std::string ErrorPage(std::string_view site, int status, std::string_view message) {
+std::string ErrorPage(const Chrome& chrome, int status, std::string_view message) {
   std::string m = "<main class=\"listing\"><h1>" + std::to_string(status) + "</h1><p>" +
                   Esc(message) + "</p></main>";
-  return PageShell(site, std::to_string(status), {}, m);
+  return PageShell(chrome, std::to_string(status), {}, m);
 }
 
 }  // namespace logbucket::web

@@ -13,6 +13,15 @@
 namespace logbucket::web {
 
 std::string Esc(std::string_view text);
+
+// What every page shows around its content: the site, who is signed in, how to sign out, and
+// a warning when there is no sign-in at all.
+struct Chrome {
+  std::string_view site;
+  std::string_view user;           // "" when nobody is signed in
+  std::string_view sign_out_href;  // "" when there is nothing to sign out of
+  bool no_sign_in = false;         // auth.mode = "none": shown on every page
+};
 // A path for an href: each segment percent-encoded, slashes kept.
 std::string PathHref(std::string_view bucket, std::string_view key);
 std::string HumanSize(uint64_t bytes);
@@ -22,11 +31,11 @@ struct Crumb {
   std::string href;  // empty for the current page
 };
 
-std::string PageShell(std::string_view site, std::string_view title,
+std::string PageShell(const Chrome& chrome, std::string_view title,
                       const std::vector<Crumb>& crumbs, std::string_view main_html,
                       std::string_view body_class = "");
 
-std::string BucketListPage(std::string_view site, const std::vector<store::Bucket>& buckets);
+std::string BucketListPage(const Chrome& chrome, const std::vector<store::Bucket>& buckets);
 
 struct FolderEntry {
   std::string name;  // display name (relative to the folder)
@@ -42,7 +51,7 @@ struct FolderPage {
   std::vector<FolderEntry> entries;
   std::string next_href;  // "" when this is the last page
 };
-std::string FolderListingPage(std::string_view site, const FolderPage& page);
+std::string FolderListingPage(const Chrome& chrome, const FolderPage& page);
 
 struct ViewerPage {
   std::string bucket;
@@ -53,8 +62,8 @@ struct ViewerPage {
   std::vector<RenderedLine> first_lines;
   bool more = false;
 };
-std::string LogViewerPage(std::string_view site, const ViewerPage& page);
+std::string LogViewerPage(const Chrome& chrome, const ViewerPage& page);
 
-std::string ErrorPage(std::string_view site, int status, std::string_view message);
+std::string ErrorPage(const Chrome& chrome, int status, std::string_view message);
 
 }  // namespace logbucket::web

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "auth/gate.h"
 #include "common/encoding.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -147,8 +148,14 @@ struct Viewer::Impl {
   Impl(store::Store& s, ViewerOptions o)
       : store(s), options(std::move(o)), cache(s, options.cache) {}
 
+  Chrome ChromeFor(const http::Request& request) const {
+    return Chrome{options.site_name, request.signed_in_as,
+                  request.signed_in_as.empty() ? std::string_view() : options.sign_out_href,
+                  options.no_sign_in};
+  }
+
   http::Response NotFound(const http::Request& request, std::string_view what) {
-    if (WantsHtml(request)) return Html(404, ErrorPage(options.site_name, 404, what));
+    if (WantsHtml(request)) return Html(404, ErrorPage(ChromeFor(request), 404, what));
     return JsonError(404, what);
   }
 
@@ -175,8 +182,8 @@ struct Viewer::Impl {
 
   http::Response Buckets(const http::Request& request) {
     auto buckets = store.ListBuckets();
-    if (!buckets) return Html(500, ErrorPage(options.site_name, 500, buckets.error().message()));
-    http::Response r = Html(200, BucketListPage(options.site_name, *buckets));
+    if (!buckets) return Html(500, ErrorPage(ChromeFor(request), 500, buckets.error().message()));
+    http::Response r = Html(200, BucketListPage(ChromeFor(request), *buckets));
     MaybeCompress(request, r);
     return r;
   }
@@ -197,7 +204,7 @@ struct Viewer::Impl {
       if (result.error().code() == ErrorCode::kNoSuchBucket) {
         return NotFound(request, "no such bucket: " + bucket);
       }
-      return Html(500, ErrorPage(options.site_name, 500, result.error().message()));
+      return Html(500, ErrorPage(ChromeFor(request), 500, result.error().message()));
     }
     std::vector<FolderEntry> folders, files;
     for (const auto& p : result->common_prefixes) {
@@ -236,7 +243,7 @@ struct Viewer::Impl {
       page.next_href = PathHref(bucket, prefix) + "?after=" + UriEncode(result->last_item, false);
       if (!page.filter.empty()) page.next_href += "&filter=" + UriEncode(page.filter, false);
     }
-    http::Response r = Html(200, FolderListingPage(options.site_name, page));
+    http::Response r = Html(200, FolderListingPage(ChromeFor(request), page));
     MaybeCompress(request, r);
     return r;
   }
@@ -292,12 +299,12 @@ struct Viewer::Impl {
     } else {
       // Not file-backed (a remote store): buffered, so only within a bound.
       if (object->info.size > kMaxBufferedRawBytes) {
-        return Html(501, ErrorPage(options.site_name, 501,
+        return Html(501, ErrorPage(ChromeFor(request), 501,
                                    "this store cannot stream objects this large; use S3 directly"));
       }
       std::string body(object->info.size, '\0');
       auto got = object->body->ReadAt(0, body.data(), body.size());
-      if (!got) return Html(500, ErrorPage(options.site_name, 500, got.error().message()));
+      if (!got) return Html(500, ErrorPage(ChromeFor(request), 500, got.error().message()));
       body.resize(*got);
       r.body = std::move(body);
     }
@@ -431,7 +438,7 @@ struct Viewer::Impl {
     std::shared_ptr<LogBytes> bytes;
     if (logs::IsGzipName(key)) {
       auto opened = cache.Open(bucket, *head);
-      if (!opened) return Html(500, ErrorPage(options.site_name, 500, opened.error().message()));
+      if (!opened) return Html(500, ErrorPage(ChromeFor(request), 500, opened.error().message()));
       bytes = opened->bytes;
     } else {
       auto object = store.GetObject(bucket, key);
@@ -440,9 +447,9 @@ struct Viewer::Impl {
     }
     auto first =
         ReadFirstLines(*bytes, options.first_page_lines, options.max_line_bytes, &page.more);
-    if (!first) return Html(500, ErrorPage(options.site_name, 500, first.error().message()));
+    if (!first) return Html(500, ErrorPage(ChromeFor(request), 500, first.error().message()));
     page.first_lines = std::move(*first);
-    http::Response r = Html(200, LogViewerPage(options.site_name, page));
+    http::Response r = Html(200, LogViewerPage(ChromeFor(request), page));
     MaybeCompress(request, r);
     return r;
   }
@@ -495,6 +502,27 @@ http::Response Viewer::Handle(const http::Request& request) {
   if (request.method == "HEAD") {
     r.omit_body = true;
   }
+  return r;
+}
+
+http::Response Viewer::Refuse(const http::Request& request, int status, std::string_view message,
+                              std::string_view location, std::string_view who) {
+  http::Response r;
+  if (status == 302 && !auth::IsApiRequest(request)) {
+    r.status = 302;
+    r.SetHeader("Location", std::string(location));
+    r.SetHeader("Cache-Control", "no-store");
+    return r;
+  }
+  if (status == 302) status = 401;  // a script cannot follow a sign-in: tell it plainly
+  if (auth::IsApiRequest(request) || !WantsHtml(request)) {
+    r = JsonError(status, message);
+  } else {
+    Chrome chrome{impl_->options.site_name, who, "", false};
+    r = Html(status, ErrorPage(chrome, status, message));
+  }
+  r.SetHeader("Cache-Control", "no-store");
+  if (request.method == "HEAD") r.omit_body = true;
   return r;
 }
 

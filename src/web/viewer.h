@@ -16,6 +16,8 @@ namespace logbucket::web {
 
 struct ViewerOptions {
   std::string site_name = "logbucket";
+  bool no_sign_in = false;    // auth.mode = "none": every page says so
+  std::string sign_out_href;  // the sign-out link pages show ("" = none)
   LogCacheOptions cache;
   uint64_t first_page_lines = 500;  // rendered into the page (works without JavaScript)
   uint64_t max_lines_per_request = 5000;
@@ -29,6 +31,10 @@ class Viewer {
   Viewer(store::Store& store, ViewerOptions options);
   ~Viewer();
   http::Response Handle(const http::Request& request);
+  // The answer when the sign-in gate refuses: a page (or JSON for the API) with `message`, or a
+  // redirect to `location`. `who` names the signed-in user on a 403 ("" otherwise).
+  http::Response Refuse(const http::Request& request, int status, std::string_view message,
+                        std::string_view location, std::string_view who);
 
  private:
   struct Impl;
