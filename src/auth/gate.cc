@@ -25,10 +25,9 @@ std::string Joined(const std::vector<std::string>& items) {
 }  // namespace
 
 bool IsApiRequest(const http::Request& request) {
-  for (std::string_view api : {"meta", "lines", "search", "errors"}) {
-    for (std::string_view part : Split(request.raw_query, '&')) {
-      if (part == api || part.starts_with(std::string(api) + "=")) return true;
-    }
+  for (std::string_view part : Split(request.raw_query, '&')) {
+    std::string_view name = part.substr(0, part.find('='));
+    if (name == "meta" || name == "lines" || name == "search" || name == "errors") return true;
   }
   auto accept = FindHeader(request.headers, "accept");
   return accept && accept->find("application/json") != std::string_view::npos &&
