@@ -58,7 +58,6 @@ auth::GateOptions GateOptionsFrom(const config::Config& cfg) {
   if (!cfg.auth.name_headers.empty()) o.headers.name = lower(cfg.auth.name_headers);
   if (!cfg.auth.email_headers.empty()) o.headers.email = lower(cfg.auth.email_headers);
   if (!cfg.auth.roles_headers.empty()) o.headers.roles = lower(cfg.auth.roles_headers);
-  o.site_name = cfg.web.site_name;
   return o;
 }
 
@@ -219,12 +218,9 @@ int RunServe(const ServeFlags& flags) {
       if (path.starts_with("/_static/") || path == "/_health") return viewer->Handle(r);
       auth::Verdict verdict = gate->Check(r);
       if (!verdict.allowed) {
-        return viewer->Refuse(
-            r, verdict.status, verdict.message, verdict.location,
-            verdict.identity.name.empty() ? verdict.identity.subject : verdict.identity.name);
+        return viewer->Refuse(r, verdict.status, verdict.message, verdict.identity.DisplayName());
       }
-      r.signed_in_as =
-          verdict.identity.name.empty() ? verdict.identity.subject : verdict.identity.name;
+      r.signed_in_as = verdict.identity.DisplayName();
       return viewer->Handle(r);
     });
     if (Status s = web_server->Listen(); !s.ok()) {

@@ -31,22 +31,19 @@ struct GateOptions {
   std::vector<std::string> require_roles;  // any one of them; empty = any signed-in user
   std::vector<Cidr> trusted_proxies;       // proxy mode: peers whose identity headers count
   ProxyHeaders headers;
-  std::string site_name = "logbucket";
 };
 
 struct Verdict {
   bool allowed = false;
-  Identity identity;     // who asked (empty in mode none, or when nobody is signed in)
-  int status = 0;        // when not allowed: 401, 403 or 302
-  std::string message;   // for the refusal page: plain text, escaped when shown
-  std::string location;  // 302: where to sign in
+  Identity identity;    // who asked (empty in mode none, or when nobody is signed in)
+  int status = 0;       // when not allowed: 401 or 403
+  std::string message;  // for the refusal page: plain text, escaped when shown
 };
 
 class Gate {
  public:
   explicit Gate(GateOptions options);
   Verdict Check(const http::Request& request) const;
-  const GateOptions& options() const { return options_; }
 
  private:
   Verdict Authorise(Identity identity) const;
@@ -54,7 +51,7 @@ class Gate {
 };
 
 // True for requests a script makes (the viewer's JSON API, or Accept: application/json): they
-// get 401/403 JSON instead of a page or a redirect.
+// get 401/403 JSON instead of a page.
 bool IsApiRequest(const http::Request& request);
 
 }  // namespace logbucket::auth

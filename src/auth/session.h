@@ -18,6 +18,8 @@ struct Identity {
   std::string email;
   std::vector<std::string> roles;
   int64_t expires_s = 0;  // Unix seconds; 0 = not a session (proxy mode, or no sign-in)
+  // What pages show: the name, or the subject when the provider gave none.
+  const std::string& DisplayName() const { return name.empty() ? subject : name; }
 };
 
 // Cookies larger than this are refused unread (a browser sends at most ~4 KB per cookie).

@@ -47,13 +47,14 @@ const std::vector<std::string_view>& CandidatePatterns() {
 
 namespace {
 
+// Compiled once: RE2 objects are thread-safe for matching, and an analyzer is made per log.
 class Re2Scanner final : public CandidateScanner {
  public:
-  Re2Scanner() : re_(Joined()) {}
   size_t Next(std::string_view text, size_t from) override {
+    static const RE2 re(Joined());
     re2::StringPiece match;
     re2::StringPiece whole(text.data(), text.size());
-    if (!re_.Match(whole, from, text.size(), RE2::UNANCHORED, &match, 1)) {
+    if (!re.Match(whole, from, text.size(), RE2::UNANCHORED, &match, 1)) {
       return std::string_view::npos;
     }
     return static_cast<size_t>(match.data() - text.data());
@@ -69,7 +70,6 @@ class Re2Scanner final : public CandidateScanner {
     }
     return all;
   }
-  RE2 re_;
 };
 
 #ifdef LB_HAVE_HYPERSCAN

@@ -1,7 +1,6 @@
 #include "logs/search.h"
 
 #include <re2/re2.h>
-#include <string.h>
 
 #include <algorithm>
 #include <cstring>

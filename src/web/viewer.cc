@@ -506,15 +506,8 @@ http::Response Viewer::Handle(const http::Request& request) {
 }
 
 http::Response Viewer::Refuse(const http::Request& request, int status, std::string_view message,
-                              std::string_view location, std::string_view who) {
+                              std::string_view who) {
   http::Response r;
-  if (status == 302 && !auth::IsApiRequest(request)) {
-    r.status = 302;
-    r.SetHeader("Location", std::string(location));
-    r.SetHeader("Cache-Control", "no-store");
-    return r;
-  }
-  if (status == 302) status = 401;  // a script cannot follow a sign-in: tell it plainly
   if (auth::IsApiRequest(request) || !WantsHtml(request)) {
     r = JsonError(status, message);
   } else {

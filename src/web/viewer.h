@@ -31,10 +31,10 @@ class Viewer {
   Viewer(store::Store& store, ViewerOptions options);
   ~Viewer();
   http::Response Handle(const http::Request& request);
-  // The answer when the sign-in gate refuses: a page (or JSON for the API) with `message`, or a
-  // redirect to `location`. `who` names the signed-in user on a 403 ("" otherwise).
+  // The answer when the sign-in gate refuses: a page (or JSON for the API) with `message`.
+  // `who` names the signed-in user on a 403 ("" otherwise).
   http::Response Refuse(const http::Request& request, int status, std::string_view message,
-                        std::string_view location, std::string_view who);
+                        std::string_view who);
 
  private:
   struct Impl;

@@ -85,9 +85,12 @@ def test_assets_and_health_need_no_sign_in(proxied):
     assert request(proxied, "/_health", source="127.0.0.1")[0] == 200
 
 
-def test_mode_none_says_so_on_every_page(server):
-    status, body, _ = request(server, "/", source="127.0.0.1")
-    assert status == 200 and "no sign-in (local use only)" in body
+def test_mode_none_says_so_on_every_page(server, s3, bucket):
+    s3.put_object(Bucket=bucket, Key=KEY, Body=b"one line\n", ContentType="text/plain")
+    for path, want in [("/", 200), ("/alice-build-logs/", 200), ("/alice-build-logs/" + KEY, 200),
+                       ("/no-such-bucket/", 404)]:
+        status, body, _ = request(server, path, source="127.0.0.1")
+        assert status == want and "no sign-in (local use only)" in body, path
 
 
 @pytest.mark.parametrize("args, message", [
