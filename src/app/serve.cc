@@ -8,7 +8,9 @@
 
 #include "app/commands.h"
 #include "auth/gate.h"
+#include "auth/oidc.h"
 #include "common/encoding.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "config/config.h"
@@ -39,7 +41,64 @@ struct ServeFlags {
   std::string auth_mode;
   std::vector<std::string> require_roles;
   std::vector<std::string> auth_trusted_proxies;
+  std::string public_url;
 };
+
+// The session secret: auth.session_secret, else auth.session_secret_file, else the data dir's
+// web-session.key (created on first start). Frontends of one site share it to share sessions.
+Result<std::string> SessionSecret(const config::Config& cfg) {
+  if (!cfg.auth.session_secret.empty()) return cfg.auth.session_secret;
+  std::string path = cfg.auth.session_secret_file;
+  bool generated_path = path.empty();
+  if (generated_path) path = cfg.data_dir + "/web-session.key";
+  auto existing = platform::ReadFile(path, 4096);
+  if (existing) {
+    std::string secret(TrimWhitespace(*existing));
+    if (secret.size() < 32) {
+      return Error(ErrorCode::kInvalidArgument,
+                   path + ": a session secret needs at least 32 characters");
+    }
+    return secret;
+  }
+  if (!generated_path) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "auth.session_secret_file " + path + ": " + existing.error().message());
+  }
+  std::string secret = HexEncode(RandomBytes(32));
+  LB_RETURN_IF_ERROR(platform::WriteFileAtomic(path, secret + "\n", 0600));
+  Log().info("created the web session secret {} (share it between frontends of one site)", path);
+  return secret;
+}
+
+Result<std::string> OidcClientSecret(const config::Config& cfg) {
+  if (!cfg.auth.oidc_client_secret.empty()) return cfg.auth.oidc_client_secret;
+  if (!cfg.auth.oidc_client_secret_file.empty()) {
+    auto text = platform::ReadFile(cfg.auth.oidc_client_secret_file, 4096);
+    if (!text) {
+      return Error(ErrorCode::kInvalidArgument, "auth.oidc.client_secret_file " +
+                                                    cfg.auth.oidc_client_secret_file + ": " +
+                                                    text.error().message());
+    }
+    return std::string(TrimWhitespace(*text));
+  }
+  if (const char* env = std::getenv("LOGBUCKET_OIDC_CLIENT_SECRET")) return std::string(env);
+  return std::string();  // a public client: PKCE alone
+}
+
+http::Response RenderAuthReply(const auth::AuthReply& reply, http::Request& request,
+                               web::Viewer& viewer) {
+  http::Response response;
+  if (reply.status == 302) {
+    response.status = 302;
+    response.SetHeader("Location", reply.location);
+    response.SetHeader("Cache-Control", "no-store");
+  } else {
+    response = viewer.Refuse(request, reply.status, reply.message, request.signed_in_as,
+                             reply.link_href, reply.link_label, reply.keep_hash);
+  }
+  for (const auto& cookie : reply.set_cookies) response.SetHeader("Set-Cookie", cookie);
+  return response;
+}
 
 // The sign-in gate from [auth]; the configuration was validated before.
 auth::GateOptions GateOptionsFrom(const config::Config& cfg) {
@@ -105,6 +164,7 @@ int RunServe(const ServeFlags& flags) {
   if (!flags.auth_mode.empty()) cfg.auth.mode = flags.auth_mode;
   if (!flags.require_roles.empty()) cfg.auth.require_roles = flags.require_roles;
   if (!flags.auth_trusted_proxies.empty()) cfg.auth.trusted_proxies = flags.auth_trusted_proxies;
+  if (!flags.public_url.empty()) cfg.web.public_url = flags.public_url;
   if (Status s = config::Validate(cfg); !s.ok()) {
     std::fprintf(stderr, "logbucket serve: %s\n", s.message().c_str());
     return 2;
@@ -196,13 +256,40 @@ int RunServe(const ServeFlags& flags) {
 
   // The log viewer: its own listener, every request through the sign-in gate (DESIGN §5).
   std::unique_ptr<web::Viewer> viewer;
-  auto gate = std::make_unique<auth::Gate>(GateOptionsFrom(cfg));
+  auth::GateOptions gate_options = GateOptionsFrom(cfg);
+  std::unique_ptr<auth::OidcRelyingParty> relying_party;
+  if (cfg.auth.mode == "oidc" && !cfg.web.listen.empty()) {
+    auto secret = SessionSecret(cfg);
+    auto client_secret = OidcClientSecret(cfg);
+    for (const Status& s : {secret ? Status::Ok() : secret.error(),
+                            client_secret ? Status::Ok() : client_secret.error()}) {
+      if (!s.ok()) {
+        std::fprintf(stderr, "logbucket serve: %s\n", s.message().c_str());
+        return 2;
+      }
+    }
+    gate_options.sessions = std::make_shared<const auth::SessionCodec>(*secret);
+    auth::OidcOptions o;
+    o.issuer = cfg.auth.oidc_issuer;
+    o.client_id = cfg.auth.oidc_client_id;
+    o.client_secret = *client_secret;
+    o.token_auth_method = cfg.auth.oidc_token_auth_method;
+    o.public_url = cfg.web.public_url;
+    o.scopes = cfg.auth.oidc_scopes;
+    o.roles_claim = cfg.auth.roles_claim;
+    o.session_seconds = cfg.auth.session_seconds;
+    o.clock_skew_seconds = cfg.auth.oidc_clock_skew_seconds;
+    o.jwks_refetches_per_minute = static_cast<int>(cfg.auth.oidc_jwks_refetches_per_minute);
+    relying_party = std::make_unique<auth::OidcRelyingParty>(o, gate_options.sessions);
+  }
+  auto gate = std::make_unique<auth::Gate>(gate_options);
   std::unique_ptr<http::Server> web_server;
   std::string web_url;
   if (!cfg.web.listen.empty()) {
     web::ViewerOptions viewer_options;
     viewer_options.site_name = cfg.web.site_name;
     viewer_options.no_sign_in = cfg.auth.mode == "none";
+    if (relying_party) viewer_options.sign_out_href = "/_auth/logout";
     viewer_options.cache.cache_dir = cfg.data_dir + "/tmp";
     viewer_options.cache.max_entries = static_cast<size_t>(cfg.web.cache_entries);
     viewer = std::make_unique<web::Viewer>(**store, viewer_options);
@@ -212,12 +299,22 @@ int RunServe(const ServeFlags& flags) {
     web_options.port = web_hp->port;
     web_options.max_body_bytes = 1 << 20;
     web_options.name = "web";
-    web_server = std::make_unique<http::Server>(web_options, [&viewer, &gate](http::Request& r) {
+    if (relying_party) web_options.worker_path_prefix = std::string(auth::kAuthPathPrefix);
+    web_server = std::make_unique<http::Server>(web_options, [&viewer, &gate,
+                                                              &relying_party](http::Request& r) {
       // Assets and the health check are public: the refusal pages use the stylesheet too.
       std::string_view path = r.raw_path;
       if (path.starts_with("/_static/") || path == "/_health") return viewer->Handle(r);
+      if (relying_party && auth::OidcRelyingParty::Owns(path)) {
+        return RenderAuthReply(relying_party->Handle(r), r, *viewer);
+      }
       auth::Verdict verdict = gate->Check(r);
       if (!verdict.allowed) {
+        // Pages without a session go to the provider and come back; scripts get 401.
+        if (verdict.sign_in && relying_party && (r.method == "GET" || r.method == "HEAD") &&
+            !auth::IsApiRequest(r)) {
+          return RenderAuthReply(relying_party->SignInRedirect(r), r, *viewer);
+        }
         return viewer->Refuse(r, verdict.status, verdict.message, verdict.identity.DisplayName());
       }
       r.signed_in_as = verdict.identity.DisplayName();
@@ -300,12 +397,15 @@ void RegisterServe(CLI::App& app, int& exit_code) {
                 "authenticating proxy)");
   cmd->add_option("--auth", flags->auth_mode,
                   "viewer sign-in: none (loopback only), proxy (identity headers from "
-                  "--auth-trusted-proxy)")
+                  "--auth-trusted-proxy), oidc (OpenID Connect, [auth.oidc] in --config)")
       ->check(CLI::IsMember({"none", "proxy", "oidc"}));
   cmd->add_option("--require-role", flags->require_roles,
                   "role a signed-in user needs (repeat for alternatives), e.g. alice-member");
   cmd->add_option("--auth-trusted-proxy", flags->auth_trusted_proxies,
                   "CIDR of the authenticating proxy whose identity headers are believed");
+  cmd->add_option("--public-url", flags->public_url,
+                  "where browsers reach the viewer, e.g. https://logs.example.org (oidc redirect "
+                  "URI base; https makes cookies Secure)");
   cmd->callback([flags, &exit_code] { exit_code = RunServe(*flags); });
 }
 

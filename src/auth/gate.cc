@@ -1,5 +1,7 @@
 #include "auth/gate.h"
 
+#include "auth/oidc.h"
+#include "common/clock.h"
 #include "common/encoding.h"
 #include "common/headers.h"
 #include "common/log.h"
@@ -95,10 +97,27 @@ Verdict Gate::Check(const http::Request& request) const {
     }
     return Authorise(std::move(id));
   }
-  Verdict v;  // oidc: handled by the OIDC relying party (not in this build)
+  // oidc: the session cookie the relying party issued (auth/oidc.h).
+  Verdict v;
   v.status = 401;
-  v.message = "Sign-in is not available.";
-  return v;
+  v.sign_in = true;
+  v.message = "Sign in to read these logs.";
+  auto cookie = CookieValue(request, kSessionCookie);
+  if (!cookie || cookie->empty() || !options_.sessions) return v;
+  auto identity = options_.sessions->Open(*cookie, SystemClock::Instance().NowMs() / 1000);
+  if (!identity) {
+    // Expired ones are routine; anything else is a bug or someone trying.
+    if (identity.error().message() != "session expired") {
+      Log().warn("web: refused session cookie from {}: {}", request.peer_address,
+                 identity.error().message());
+    }
+    v.message =
+        "Your session " +
+        std::string(identity.error().message() == "session expired" ? "expired" : "is not valid") +
+        "; sign in again.";
+    return v;
+  }
+  return Authorise(std::move(*identity));
 }
 
 }  // namespace logbucket::auth

@@ -7,6 +7,7 @@
 // Authorisation is the same for all: at least one of `require_roles`.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,13 +32,16 @@ struct GateOptions {
   std::vector<std::string> require_roles;  // any one of them; empty = any signed-in user
   std::vector<Cidr> trusted_proxies;       // proxy mode: peers whose identity headers count
   ProxyHeaders headers;
+  // oidc mode: opens the session cookie (auth/oidc.h issues it).
+  std::shared_ptr<const SessionCodec> sessions;
 };
 
 struct Verdict {
   bool allowed = false;
-  Identity identity;    // who asked (empty in mode none, or when nobody is signed in)
-  int status = 0;       // when not allowed: 401 or 403
-  std::string message;  // for the refusal page: plain text, escaped when shown
+  Identity identity;     // who asked (empty in mode none, or when nobody is signed in)
+  int status = 0;        // when not allowed: 401 or 403
+  std::string message;   // for the refusal page: plain text, escaped when shown
+  bool sign_in = false;  // oidc: nobody (validly) signed in; pages go to the provider
 };
 
 class Gate {

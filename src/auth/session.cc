@@ -22,6 +22,10 @@ std::string SessionCodec::Seal(const Identity& identity) const {
   }
 }
 
+std::string SessionCodec::DeriveKey(std::string_view purpose) const {
+  return HmacSha256(secret_, purpose);
+}
+
 Result<Identity> SessionCodec::Open(std::string_view cookie, int64_t now_s) const {
   if (cookie.size() > kMaxSessionCookieBytes) {
     return Error(ErrorCode::kAccessDenied, "session cookie larger than 4096 bytes");

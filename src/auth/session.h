@@ -34,6 +34,8 @@ class SessionCodec {
   std::string Seal(const Identity& identity) const;
   // Verifies (constant-time), then checks expiry against `now_s`. Errors say why, for the log.
   Result<Identity> Open(std::string_view cookie, int64_t now_s) const;
+  // A key for another purpose (the OIDC sign-in cookie), derived so it never signs sessions.
+  std::string DeriveKey(std::string_view purpose) const;
 
  private:
   std::string secret_;

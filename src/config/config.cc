@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "common/encoding.h"
@@ -52,6 +53,18 @@ Status Apply(const toml::table& root, Config& c) {
   if (auto v = r["web"]["insecure_no_auth"].value<bool>()) c.web.insecure_no_auth = *v;
   str(r["web"]["site_name"], c.web.site_name);
   integer(r["web"]["cache_entries"], c.web.cache_entries);
+  str(r["web"]["public_url"], c.web.public_url);
+  str(r["auth"]["session_secret"], c.auth.session_secret);
+  str(r["auth"]["session_secret_file"], c.auth.session_secret_file);
+  integer(r["auth"]["session_seconds"], c.auth.session_seconds);
+  str(r["auth"]["oidc"]["issuer"], c.auth.oidc_issuer);
+  str(r["auth"]["oidc"]["client_id"], c.auth.oidc_client_id);
+  str(r["auth"]["oidc"]["client_secret"], c.auth.oidc_client_secret);
+  str(r["auth"]["oidc"]["client_secret_file"], c.auth.oidc_client_secret_file);
+  str(r["auth"]["oidc"]["token_auth_method"], c.auth.oidc_token_auth_method);
+  list(r["auth"]["oidc"]["scopes"], c.auth.oidc_scopes);
+  integer(r["auth"]["oidc"]["clock_skew_seconds"], c.auth.oidc_clock_skew_seconds);
+  integer(r["auth"]["oidc"]["jwks_refetches_per_minute"], c.auth.oidc_jwks_refetches_per_minute);
   str(r["auth"]["mode"], c.auth.mode);
   list(r["auth"]["require_role"], c.auth.require_roles);
   if (auto one = r["auth"]["require_role"].value<std::string>()) c.auth.require_roles = {*one};
@@ -140,9 +153,39 @@ Status Validate(const Config& c) {
     return bad("auth.mode must be \"none\", \"proxy\" or \"oidc\", not \"" + c.auth.mode + "\"");
   }
   if (c.auth.mode == "oidc") {
-    return bad(
-        "auth.mode = \"oidc\" is not in this build yet: use \"proxy\" behind "
-        "mod_auth_openidc or oauth2-proxy");
+    if (c.auth.oidc_issuer.empty() || c.auth.oidc_client_id.empty()) {
+      return bad("auth.mode = \"oidc\" needs auth.oidc.issuer and auth.oidc.client_id");
+    }
+    if (!c.auth.oidc_issuer.starts_with("https://") && !c.auth.oidc_issuer.starts_with("http://")) {
+      return bad("auth.oidc.issuer must be an https:// (or, on loopback, http://) URL");
+    }
+    if (!c.web.public_url.starts_with("https://") && !c.web.public_url.starts_with("http://")) {
+      return bad(
+          "auth.mode = \"oidc\" needs web.public_url, the address browsers use for the viewer "
+          "(the provider sends them back to web.public_url/_auth/callback)");
+    }
+    if (c.auth.oidc_token_auth_method != "client_secret_basic" &&
+        c.auth.oidc_token_auth_method != "client_secret_post") {
+      return bad(
+          "auth.oidc.token_auth_method must be \"client_secret_basic\" or "
+          "\"client_secret_post\"");
+    }
+    if (std::find(c.auth.oidc_scopes.begin(), c.auth.oidc_scopes.end(), "openid") ==
+        c.auth.oidc_scopes.end()) {
+      return bad("auth.oidc.scopes must include \"openid\"");
+    }
+    if (c.auth.oidc_clock_skew_seconds < 0 || c.auth.oidc_clock_skew_seconds > 600) {
+      return bad("auth.oidc.clock_skew_seconds must be between 0 and 600");
+    }
+    if (c.auth.oidc_jwks_refetches_per_minute < 1 || c.auth.oidc_jwks_refetches_per_minute > 60) {
+      return bad("auth.oidc.jwks_refetches_per_minute must be between 1 and 60");
+    }
+  }
+  if (c.auth.session_seconds < 60 || c.auth.session_seconds > 30 * 86400) {
+    return bad("auth.session_seconds must be between 60 and 2592000 (30 days)");
+  }
+  if (!c.auth.session_secret.empty() && c.auth.session_secret.size() < 32) {
+    return bad("auth.session_secret must be at least 32 characters (e.g. openssl rand -hex 32)");
   }
   if (c.auth.mode == "proxy" && c.auth.trusted_proxies.empty()) {
     return bad(

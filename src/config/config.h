@@ -34,6 +34,9 @@ struct WebConfig {
   bool insecure_no_auth = false;
   std::string site_name = "logbucket";
   int cache_entries = 16;  // indexed logs kept in memory
+  // Where browsers reach the viewer (https://alice-logs.example.org); the OIDC redirect URI is
+  // built from it, and an https:// URL makes every cookie Secure.
+  std::string public_url;
 };
 
 // Sign-in for the web viewer (docs/configuration.md [auth]).
@@ -46,6 +49,20 @@ struct AuthConfig {
   std::vector<std::string> name_headers;
   std::vector<std::string> email_headers;
   std::vector<std::string> roles_headers;  // empty = oidc_claim_<roles_claim>, x-forwarded-groups
+  // Sessions (oidc mode): secret shared by every frontend of one site (>= 32 bytes), or a file
+  // holding it; neither set = DATA_DIR/web-session.key, created on first start (0600).
+  std::string session_secret;
+  std::string session_secret_file;
+  int64_t session_seconds = 12 * 3600;
+  // oidc mode: the provider and this client's registration there.
+  std::string oidc_issuer;
+  std::string oidc_client_id;
+  std::string oidc_client_secret;  // or oidc_client_secret_file, or $LOGBUCKET_OIDC_CLIENT_SECRET
+  std::string oidc_client_secret_file;
+  std::string oidc_token_auth_method = "client_secret_basic";  // or client_secret_post
+  std::vector<std::string> oidc_scopes = {"openid", "profile", "email"};
+  int64_t oidc_clock_skew_seconds = 60;
+  int64_t oidc_jwks_refetches_per_minute = 5;  // limit on re-fetching keys for unknown kids
 };
 
 struct Config {

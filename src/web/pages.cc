@@ -212,10 +212,17 @@ std::string LogViewerPage(const Chrome& chrome, const ViewerPage& page) {
   return PageShell(chrome, page.key, crumbs, m, "viewing");
 }
 
-std::string ErrorPage(const Chrome& chrome, int status, std::string_view message) {
-  std::string m = "<main class=\"listing\"><h1>" + std::to_string(status) + "</h1><p>" +
-                  Esc(message) + "</p></main>";
-  return PageShell(chrome, std::to_string(status), {}, m);
+std::string ErrorPage(const Chrome& chrome, int status, std::string_view message,
+                      std::string_view link_href, std::string_view link_label, bool keep_hash) {
+  std::string heading = status < 400 ? std::string(chrome.site) : std::to_string(status);
+  std::string m =
+      "<main class=\"listing\"><h1>" + Esc(heading) + "</h1><p>" + Esc(message) + "</p>";
+  if (!link_href.empty()) {
+    m += "<p><a class=\"next\" href=\"" + Esc(link_href) + "\"" +
+         (keep_hash ? " data-keep-hash=\"1\"" : "") + ">" + Esc(link_label) + "</a></p>";
+  }
+  m += "</main>";
+  return PageShell(chrome, heading, {}, m);
 }
 
 }  // namespace logbucket::web

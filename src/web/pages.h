@@ -64,6 +64,10 @@ struct ViewerPage {
 };
 std::string LogViewerPage(const Chrome& chrome, const ViewerPage& page);
 
-std::string ErrorPage(const Chrome& chrome, int status, std::string_view message);
+// A refusal or notice; status < 400 (e.g. "signed out") shows the site name as the heading.
+// `keep_hash`: the page script follows the link at once, adding the page's #fragment to it.
+std::string ErrorPage(const Chrome& chrome, int status, std::string_view message,
+                      std::string_view link_href = {}, std::string_view link_label = {},
+                      bool keep_hash = false);
 
 }  // namespace logbucket::web

@@ -506,13 +506,15 @@ http::Response Viewer::Handle(const http::Request& request) {
 }
 
 http::Response Viewer::Refuse(const http::Request& request, int status, std::string_view message,
-                              std::string_view who) {
+                              std::string_view who, std::string_view link_href,
+                              std::string_view link_label, bool keep_hash) {
   http::Response r;
   if (auth::IsApiRequest(request) || !WantsHtml(request)) {
     r = JsonError(status, message);
   } else {
-    Chrome chrome{impl_->options.site_name, who, "", false};
-    r = Html(status, ErrorPage(chrome, status, message));
+    Chrome chrome{impl_->options.site_name, who,
+                  who.empty() ? std::string_view() : impl_->options.sign_out_href, false};
+    r = Html(status, ErrorPage(chrome, status, message, link_href, link_label, keep_hash));
   }
   r.SetHeader("Cache-Control", "no-store");
   if (request.method == "HEAD") r.omit_body = true;

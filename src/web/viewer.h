@@ -32,9 +32,11 @@ class Viewer {
   ~Viewer();
   http::Response Handle(const http::Request& request);
   // The answer when the sign-in gate refuses: a page (or JSON for the API) with `message`.
-  // `who` names the signed-in user on a 403 ("" otherwise).
+  // `who` names the signed-in user on a 403 ("" otherwise). Also the sign-in flow's pages
+  // (signed out, provider down), with a link onwards when `link_href` is set.
   http::Response Refuse(const http::Request& request, int status, std::string_view message,
-                        std::string_view who);
+                        std::string_view who, std::string_view link_href = {},
+                        std::string_view link_label = {}, bool keep_hash = false);
 
  private:
   struct Impl;

@@ -24,8 +24,9 @@ START_TIMEOUT = 60 if SANITIZED else 20
 class Server:
     """One logbucket process with its own data directory."""
 
-    def __init__(self, data_dir=None, extra_args=()):
+    def __init__(self, data_dir=None, extra_args=(), web_listen="127.0.0.1:0"):
         self.owns_dir = data_dir is None
+        self.web_listen = web_listen
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="lb-it-")
         self.extra_args = list(extra_args)
         self.proc = None
@@ -37,7 +38,7 @@ class Server:
         self.log = open(os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log"), "ab")
         self.proc = subprocess.Popen(
             [BIN, "serve", "--data", self.data_dir, "--s3-listen", "127.0.0.1:0",
-             "--web-listen", "127.0.0.1:0", *self.extra_args],
+             "--web-listen", self.web_listen, *self.extra_args],
             stdout=subprocess.PIPE, stderr=self.log, text=True)
         deadline = time.monotonic() + START_TIMEOUT
         lines = []
@@ -113,6 +114,14 @@ class Server:
                 os.unlink(os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log"))
             except OSError:
                 pass
+
+
+def free_port():
+    """A port nothing listens on right now (for servers that must know their URL in advance)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def read_env(path):

@@ -96,7 +96,7 @@ def test_mode_none_says_so_on_every_page(server, s3, bucket):
 @pytest.mark.parametrize("args, message", [
     (["--auth", "proxy"], "auth.trusted_proxies"),
     (["--auth", "proxy", "--auth-trusted-proxy", "not-an-address"], "auth.trusted_proxies"),
-    (["--auth", "oidc"], "not in this build yet"),
+    (["--auth", "oidc"], "auth.oidc.issuer and auth.oidc.client_id"),
     (["--web-listen", "0.0.0.0:0"], "auth.mode is \"none\""),
 ])
 def test_unsafe_or_incomplete_sign_in_settings_are_refused_at_start(tmp_path, args, message):

@@ -713,7 +713,9 @@ void Server::ProcessBuffer(Loop& loop, Connection& c) {
       return;
     }
     if (!c.parser->is_header_done()) continue;
-    if (!ServeInline(*c.parser)) {
+    if (!ServeInline(*c.parser) ||
+        (!options_.worker_path_prefix.empty() &&
+         std::string_view(c.parser->get().target()).starts_with(options_.worker_path_prefix))) {
       HandOff(loop, c);
       return;
     }

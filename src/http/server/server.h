@@ -35,6 +35,9 @@ struct ServerOptions {
   bool access_log = true;
   int event_loops = 0;      // 0 = one per core
   std::string name = "s3";  // for log lines
+  // GET/HEAD requests whose target starts with this run on a worker thread like PUTs: their
+  // handler may wait on another server (the OIDC provider), which must not stall an event loop.
+  std::string worker_path_prefix;
 };
 
 class Server {

@@ -4,6 +4,13 @@
 // (error texts, section names) is inserted with textContent, never as markup.
 (function () {
   'use strict';
+  // The sign-in hop (/_auth/login): carry the #L… of the link the reader opened through the
+  // provider, which would drop it, by adding it to return_to (the last parameter of the link).
+  const signIn = document.querySelector('a.next[data-keep-hash]');
+  if (signIn) {
+    location.replace(signIn.href + encodeURIComponent(location.hash));
+    return;
+  }
   const main = document.getElementById('viewer');
   if (!main) return;  // listing pages work without script
 
