@@ -18,7 +18,9 @@
 #include "platform/file_util.h"
 #include "s3/janitor.h"
 #include "s3/service.h"
+#include "s3client/client.h"
 #include "store/local/local_store.h"
+#include "store/remote/remote_store.h"
 #include "web/viewer.h"
 
 namespace logbucket::app {
@@ -42,6 +44,11 @@ struct ServeFlags {
   std::vector<std::string> require_roles;
   std::vector<std::string> auth_trusted_proxies;
   std::string public_url;
+  std::string store_url;
+  std::string endpoint;
+  bool anonymous = false;
+  std::string profile;
+  int64_t cache_max_bytes = 0;
 };
 
 // The session secret: auth.session_secret, else auth.session_secret_file, else the data dir's
@@ -135,6 +142,153 @@ std::string AdminEnv(const store::User& user, const std::string& region,
          "\nAWS_DEFAULT_REGION=" + region + "\nAWS_ENDPOINT_URL=" + endpoint + "\n";
 }
 
+// The log viewer: its own listener, every request through the sign-in gate (DESIGN §5).
+struct WebFrontend {
+  std::unique_ptr<web::Viewer> viewer;
+  std::unique_ptr<auth::OidcRelyingParty> relying_party;
+  std::unique_ptr<auth::Gate> gate;
+  std::unique_ptr<http::Server> server;  // null with --no-web
+  std::string url;
+};
+
+// Sets up and binds the viewer over `store`; 0, or the exit code after printing why not.
+int ListenWeb(const config::Config& cfg, store::Store& store,
+              const http::ServerOptions& server_options, WebFrontend& w) {
+  auth::GateOptions gate_options = GateOptionsFrom(cfg);
+  if (cfg.auth.mode == "oidc" && !cfg.web.listen.empty()) {
+    auto secret = SessionSecret(cfg);
+    auto client_secret = OidcClientSecret(cfg);
+    for (const Status& s : {secret ? Status::Ok() : secret.error(),
+                            client_secret ? Status::Ok() : client_secret.error()}) {
+      if (!s.ok()) {
+        std::fprintf(stderr, "logbucket serve: %s\n", s.message().c_str());
+        return 2;
+      }
+    }
+    gate_options.sessions = std::make_shared<const auth::SessionCodec>(*secret);
+    auth::OidcOptions o;
+    o.issuer = cfg.auth.oidc_issuer;
+    o.client_id = cfg.auth.oidc_client_id;
+    o.client_secret = *client_secret;
+    o.token_auth_method = cfg.auth.oidc_token_auth_method;
+    o.public_url = cfg.web.public_url;
+    o.scopes = cfg.auth.oidc_scopes;
+    o.roles_claim = cfg.auth.roles_claim;
+    o.session_seconds = cfg.auth.session_seconds;
+    o.clock_skew_seconds = cfg.auth.oidc_clock_skew_seconds;
+    o.jwks_refetches_per_minute = static_cast<int>(cfg.auth.oidc_jwks_refetches_per_minute);
+    w.relying_party = std::make_unique<auth::OidcRelyingParty>(o, gate_options.sessions);
+  }
+  w.gate = std::make_unique<auth::Gate>(gate_options);
+  if (!cfg.web.listen.empty()) {
+    web::ViewerOptions viewer_options;
+    viewer_options.site_name = cfg.web.site_name;
+    viewer_options.no_sign_in = cfg.auth.mode == "none";
+    if (w.relying_party) viewer_options.sign_out_href = "/_auth/logout";
+    viewer_options.cache.cache_dir = cfg.data_dir + "/tmp";
+    viewer_options.cache.max_entries = static_cast<size_t>(cfg.web.cache_entries);
+    w.viewer = std::make_unique<web::Viewer>(store, viewer_options);
+    auto web_hp = config::ParseHostPort(cfg.web.listen);
+    http::ServerOptions web_options = server_options;
+    web_options.host = web_hp->host == "localhost" ? "127.0.0.1" : web_hp->host;
+    web_options.port = web_hp->port;
+    web_options.max_body_bytes = 1 << 20;
+    web_options.name = "web";
+    if (w.relying_party) web_options.worker_path_prefix = std::string(auth::kAuthPathPrefix);
+    w.server = std::make_unique<http::Server>(web_options, [&w](http::Request& r) {
+      // Assets and the health check are public: the refusal pages use the stylesheet too.
+      std::string_view path = r.raw_path;
+      if (path.starts_with("/_static/") || path == "/_health") return w.viewer->Handle(r);
+      if (w.relying_party && auth::OidcRelyingParty::Owns(path)) {
+        return RenderAuthReply(w.relying_party->Handle(r), r, *w.viewer);
+      }
+      auth::Verdict verdict = w.gate->Check(r);
+      if (!verdict.allowed) {
+        // Pages without a session go to the provider and come back; scripts get 401.
+        if (verdict.sign_in && w.relying_party && (r.method == "GET" || r.method == "HEAD") &&
+            !auth::IsApiRequest(r)) {
+          return RenderAuthReply(w.relying_party->SignInRedirect(r), r, *w.viewer);
+        }
+        return w.viewer->Refuse(r, verdict.status, verdict.message, verdict.identity.DisplayName());
+      }
+      r.signed_in_as = verdict.identity.DisplayName();
+      return w.viewer->Handle(r);
+    });
+    if (Status s = w.server->Listen(); !s.ok()) {
+      std::fprintf(stderr, "logbucket serve: --web-listen %s: %s\n", cfg.web.listen.c_str(),
+                   s.message().c_str());
+      return 1;
+    }
+    w.url = EndpointUrl(cfg.web.listen, w.server->port());
+    if (cfg.web.insecure_no_auth && cfg.auth.mode == "none") {
+      Log().warn("the log viewer at {} has no sign-in (--insecure-no-auth)", w.url);
+    }
+  }
+
+  return 0;
+}
+
+// `serve --store s3://BUCKET --endpoint URL`: the viewer alone, over a bucket elsewhere; no S3
+// listener, no janitor (the bucket's own lifecycle rules apply), no users.
+int RunRemoteViewer(const config::Config& cfg, sigset_t& signals) {
+  if (cfg.web.listen.empty()) {
+    std::fprintf(stderr, "logbucket serve: --store without the viewer (--no-web) serves nothing\n");
+    return 2;
+  }
+  store::RemoteStoreOptions o;
+  auto bucket = store::ParseS3Url(cfg.store.url);
+  if (!bucket) {
+    std::fprintf(stderr, "logbucket serve: --store: %s\n", bucket.error().message().c_str());
+    return 2;
+  }
+  o.bucket = *bucket;
+  o.client.endpoint = cfg.store.endpoint;
+  o.client.region = cfg.store.region;
+  o.client.virtual_host = cfg.store.virtual_host;
+  o.cache_dir = cfg.data_dir + "/remote-cache";
+  o.cache_max_bytes = static_cast<uint64_t>(cfg.store.cache_max_bytes);
+  if (!cfg.store.anonymous) {
+    auto credentials = s3client::ResolveCredentials("", "", cfg.store.profile, cfg.store.region);
+    if (!credentials) {
+      std::fprintf(stderr, "logbucket serve: %s\n", credentials.error().message().c_str());
+      return 2;
+    }
+    o.client.credentials = *credentials;
+  }
+  if (Status s = platform::MakeDirs(cfg.data_dir, 0700); !s.ok()) {
+    std::fprintf(stderr, "logbucket serve: --data %s: %s\n", cfg.data_dir.c_str(),
+                 s.message().c_str());
+    return 1;
+  }
+  auto store = store::OpenRemoteStore(o);
+  if (!store) {
+    std::fprintf(stderr, "logbucket serve: --store %s at %s: %s\n", cfg.store.url.c_str(),
+                 cfg.store.endpoint.c_str(), store.error().message().c_str());
+    return 1;
+  }
+  http::ServerOptions server_options;
+  server_options.max_connections = cfg.http.max_connections;
+  server_options.idle_timeout_seconds = cfg.http.idle_timeout_seconds;
+  server_options.io_timeout_seconds = cfg.http.io_timeout_seconds;
+  server_options.max_header_bytes = cfg.http.max_header_bytes;
+  server_options.access_log = cfg.http.access_log;
+  WebFrontend web;
+  if (int code = ListenWeb(cfg, **store, server_options, web); code != 0) return code;
+  web.server->Start();
+  std::printf("logbucket log viewer at %s/ over %s at %s (%s; cache %s/remote-cache)\n",
+              web.url.c_str(), cfg.store.url.c_str(), cfg.store.endpoint.c_str(),
+              o.client.credentials ? "signed requests" : "anonymous", cfg.data_dir.c_str());
+  std::fflush(stdout);
+  int received = 0;
+  sigwait(&signals, &received);
+  Log().info("received {}, draining (up to {} s)", received == SIGTERM ? "SIGTERM" : "SIGINT",
+             cfg.http.drain_seconds);
+  int forced = web.server->Shutdown(cfg.http.drain_seconds);
+  if (forced > 0) Log().warn("closed {} connections still busy after the drain", forced);
+  Log().info("stopped");
+  return 0;
+}
+
 int RunServe(const ServeFlags& flags) {
   config::Config cfg;
   if (!flags.config_file.empty()) {
@@ -165,6 +319,12 @@ int RunServe(const ServeFlags& flags) {
   if (!flags.require_roles.empty()) cfg.auth.require_roles = flags.require_roles;
   if (!flags.auth_trusted_proxies.empty()) cfg.auth.trusted_proxies = flags.auth_trusted_proxies;
   if (!flags.public_url.empty()) cfg.web.public_url = flags.public_url;
+  if (!flags.store_url.empty()) cfg.store.url = flags.store_url;
+  if (!flags.endpoint.empty()) cfg.store.endpoint = flags.endpoint;
+  if (!flags.region.empty()) cfg.store.region = flags.region;
+  if (flags.anonymous) cfg.store.anonymous = true;
+  if (!flags.profile.empty()) cfg.store.profile = flags.profile;
+  if (flags.cache_max_bytes > 0) cfg.store.cache_max_bytes = flags.cache_max_bytes;
   if (Status s = config::Validate(cfg); !s.ok()) {
     std::fprintf(stderr, "logbucket serve: %s\n", s.message().c_str());
     return 2;
@@ -177,6 +337,8 @@ int RunServe(const ServeFlags& flags) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+
+  if (!cfg.store.url.empty()) return RunRemoteViewer(cfg, signals);
 
   store::LocalStoreOptions store_options;
   store_options.data_dir = cfg.data_dir;
@@ -254,82 +416,10 @@ int RunServe(const ServeFlags& flags) {
   s3::Janitor janitor(**store, janitor_options);
   janitor.Start();
 
-  // The log viewer: its own listener, every request through the sign-in gate (DESIGN §5).
-  std::unique_ptr<web::Viewer> viewer;
-  auth::GateOptions gate_options = GateOptionsFrom(cfg);
-  std::unique_ptr<auth::OidcRelyingParty> relying_party;
-  if (cfg.auth.mode == "oidc" && !cfg.web.listen.empty()) {
-    auto secret = SessionSecret(cfg);
-    auto client_secret = OidcClientSecret(cfg);
-    for (const Status& s : {secret ? Status::Ok() : secret.error(),
-                            client_secret ? Status::Ok() : client_secret.error()}) {
-      if (!s.ok()) {
-        std::fprintf(stderr, "logbucket serve: %s\n", s.message().c_str());
-        return 2;
-      }
-    }
-    gate_options.sessions = std::make_shared<const auth::SessionCodec>(*secret);
-    auth::OidcOptions o;
-    o.issuer = cfg.auth.oidc_issuer;
-    o.client_id = cfg.auth.oidc_client_id;
-    o.client_secret = *client_secret;
-    o.token_auth_method = cfg.auth.oidc_token_auth_method;
-    o.public_url = cfg.web.public_url;
-    o.scopes = cfg.auth.oidc_scopes;
-    o.roles_claim = cfg.auth.roles_claim;
-    o.session_seconds = cfg.auth.session_seconds;
-    o.clock_skew_seconds = cfg.auth.oidc_clock_skew_seconds;
-    o.jwks_refetches_per_minute = static_cast<int>(cfg.auth.oidc_jwks_refetches_per_minute);
-    relying_party = std::make_unique<auth::OidcRelyingParty>(o, gate_options.sessions);
-  }
-  auto gate = std::make_unique<auth::Gate>(gate_options);
-  std::unique_ptr<http::Server> web_server;
-  std::string web_url;
-  if (!cfg.web.listen.empty()) {
-    web::ViewerOptions viewer_options;
-    viewer_options.site_name = cfg.web.site_name;
-    viewer_options.no_sign_in = cfg.auth.mode == "none";
-    if (relying_party) viewer_options.sign_out_href = "/_auth/logout";
-    viewer_options.cache.cache_dir = cfg.data_dir + "/tmp";
-    viewer_options.cache.max_entries = static_cast<size_t>(cfg.web.cache_entries);
-    viewer = std::make_unique<web::Viewer>(**store, viewer_options);
-    auto web_hp = config::ParseHostPort(cfg.web.listen);
-    http::ServerOptions web_options = server_options;
-    web_options.host = web_hp->host == "localhost" ? "127.0.0.1" : web_hp->host;
-    web_options.port = web_hp->port;
-    web_options.max_body_bytes = 1 << 20;
-    web_options.name = "web";
-    if (relying_party) web_options.worker_path_prefix = std::string(auth::kAuthPathPrefix);
-    web_server = std::make_unique<http::Server>(web_options, [&viewer, &gate,
-                                                              &relying_party](http::Request& r) {
-      // Assets and the health check are public: the refusal pages use the stylesheet too.
-      std::string_view path = r.raw_path;
-      if (path.starts_with("/_static/") || path == "/_health") return viewer->Handle(r);
-      if (relying_party && auth::OidcRelyingParty::Owns(path)) {
-        return RenderAuthReply(relying_party->Handle(r), r, *viewer);
-      }
-      auth::Verdict verdict = gate->Check(r);
-      if (!verdict.allowed) {
-        // Pages without a session go to the provider and come back; scripts get 401.
-        if (verdict.sign_in && relying_party && (r.method == "GET" || r.method == "HEAD") &&
-            !auth::IsApiRequest(r)) {
-          return RenderAuthReply(relying_party->SignInRedirect(r), r, *viewer);
-        }
-        return viewer->Refuse(r, verdict.status, verdict.message, verdict.identity.DisplayName());
-      }
-      r.signed_in_as = verdict.identity.DisplayName();
-      return viewer->Handle(r);
-    });
-    if (Status s = web_server->Listen(); !s.ok()) {
-      std::fprintf(stderr, "logbucket serve: --web-listen %s: %s\n", cfg.web.listen.c_str(),
-                   s.message().c_str());
-      return 1;
-    }
-    web_url = EndpointUrl(cfg.web.listen, web_server->port());
-    if (cfg.web.insecure_no_auth && cfg.auth.mode == "none") {
-      Log().warn("the log viewer at {} has no sign-in (--insecure-no-auth)", web_url);
-    }
-  }
+  WebFrontend web;
+  if (int code = ListenWeb(cfg, **store, server_options, web); code != 0) return code;
+  http::Server* web_server = web.server.get();
+  const std::string& web_url = web.url;
 
   server.Start();
   if (web_server) web_server->Start();
@@ -403,6 +493,16 @@ void RegisterServe(CLI::App& app, int& exit_code) {
                   "role a signed-in user needs (repeat for alternatives), e.g. alice-member");
   cmd->add_option("--auth-trusted-proxy", flags->auth_trusted_proxies,
                   "CIDR of the authenticating proxy whose identity headers are believed");
+  cmd->add_option("--store", flags->store_url,
+                  "serve the viewer over a bucket of another S3 endpoint (s3://BUCKET) instead "
+                  "of the embedded store");
+  cmd->add_option("--endpoint", flags->endpoint, "with --store: the S3 endpoint URL");
+  cmd->add_flag("--anonymous", flags->anonymous,
+                "with --store: unsigned requests (the bucket policy allows this address)");
+  cmd->add_option("--profile", flags->profile,
+                  "with --store: credentials profile (default: AWS_* variables, then default)");
+  cmd->add_option("--cache-max-bytes", flags->cache_max_bytes,
+                  "with --store: disk cache for downloaded logs, in bytes (default 10 GiB)");
   cmd->add_option("--public-url", flags->public_url,
                   "where browsers reach the viewer, e.g. https://logs.example.org (oidc redirect "
                   "URI base; https makes cookies Secure)");

@@ -26,7 +26,8 @@ Status Apply(const toml::table& root, Config& c) {
   auto integer = [](const toml::node_view<const toml::node>& n, auto& out) {
     if (auto v = n.value<int64_t>()) out = static_cast<std::decay_t<decltype(out)>>(*v);
   };
-  static const char* const kKnownTop[] = {"data_dir", "s3", "http", "lifecycle", "web", "auth"};
+  static const char* const kKnownTop[] = {"data_dir", "s3",   "http", "lifecycle",
+                                          "web",      "auth", "store"};
   for (const auto& [key, value] : root) {
     bool known = false;
     for (const char* k : kKnownTop) known = known || key.str() == k;
@@ -54,6 +55,13 @@ Status Apply(const toml::table& root, Config& c) {
   str(r["web"]["site_name"], c.web.site_name);
   integer(r["web"]["cache_entries"], c.web.cache_entries);
   str(r["web"]["public_url"], c.web.public_url);
+  str(r["store"]["url"], c.store.url);
+  str(r["store"]["endpoint"], c.store.endpoint);
+  str(r["store"]["region"], c.store.region);
+  if (auto v = r["store"]["anonymous"].value<bool>()) c.store.anonymous = *v;
+  str(r["store"]["profile"], c.store.profile);
+  if (auto v = r["store"]["virtual_host"].value<bool>()) c.store.virtual_host = *v;
+  integer(r["store"]["cache_max_bytes"], c.store.cache_max_bytes);
   str(r["auth"]["session_secret"], c.auth.session_secret);
   str(r["auth"]["session_secret_file"], c.auth.session_secret_file);
   integer(r["auth"]["session_seconds"], c.auth.session_seconds);
@@ -180,6 +188,15 @@ Status Validate(const Config& c) {
     if (c.auth.oidc_jwks_refetches_per_minute < 1 || c.auth.oidc_jwks_refetches_per_minute > 60) {
       return bad("auth.oidc.jwks_refetches_per_minute must be between 1 and 60");
     }
+  }
+  if (!c.store.url.empty()) {
+    if (!c.store.url.starts_with("s3://") || c.store.url.size() <= 5) {
+      return bad("store.url must be s3://BUCKET, not '" + c.store.url + "'");
+    }
+    if (!c.store.endpoint.starts_with("http://") && !c.store.endpoint.starts_with("https://")) {
+      return bad("store.url needs store.endpoint, the S3 endpoint URL (e.g. https://s3.cern.ch)");
+    }
+    if (c.store.cache_max_bytes < (1 << 20)) return bad("store.cache_max_bytes must be >= 1 MiB");
   }
   if (c.auth.session_seconds < 60 || c.auth.session_seconds > 30 * 86400) {
     return bad("auth.session_seconds must be between 60 and 2592000 (30 days)");

@@ -65,12 +65,24 @@ struct AuthConfig {
   int64_t oidc_jwks_refetches_per_minute = 5;  // limit on re-fetching keys for unknown kids
 };
 
+// `serve --store s3://BUCKET`: the viewer over another S3 endpoint instead of the embedded store.
+struct RemoteStoreConfig {
+  std::string url;       // s3://BUCKET; empty = the embedded store
+  std::string endpoint;  // https://s3.cern.ch
+  std::string region = "us-east-1";
+  bool anonymous = false;     // no credentials even when some are found (IP-policy readers)
+  std::string profile;        // ~/.aws/credentials profile; default: env, then "default"
+  bool virtual_host = false;  // <bucket>.<host> addressing
+  int64_t cache_max_bytes = 10LL << 30;  // downloaded logs kept on disk (LRU)
+};
+
 struct Config {
   std::string data_dir = "./data";  // embedded store's directory
   S3Config s3;
   HttpConfig http;
   WebConfig web;
   AuthConfig auth;
+  RemoteStoreConfig store;
   int64_t lifecycle_day_seconds = 86400;       // one lifecycle "day" (tests shorten it)
   int64_t lifecycle_interval_seconds = 0;      // janitor period; 0 = min(1 h, a quarter day)
   int64_t lifecycle_clock_offset_seconds = 0;  // janitor acts this much in the future (tests)

@@ -1,8 +1,12 @@
 #include "s3client/client.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <pugixml.hpp>
+#include <thread>
 
 #include "common/clock.h"
 #include "common/encoding.h"
@@ -21,9 +25,43 @@ Client::Client(ClientOptions options) : options_(std::move(options)), http_(opti
 
 Client::~Client() = default;
 
+namespace {
+
+bool Retryable(const Result<S3Response>& r) {
+  if (!r) return r.error().code() == ErrorCode::kServiceUnavailable;  // transport failures
+  return r->status == 500 || r->status == 502 || r->status == 503 || r->status == 504 ||
+         r->error_code == "SlowDown" || r->error_code == "RequestTimeout";
+}
+
+}  // namespace
+
 Result<S3Response> Client::Request(std::string_view method, const std::string& bucket,
                                    const std::string& key, const std::string& query,
                                    std::string_view body, Headers headers) {
+  int attempts = method == "POST" ? 1 : std::max(1, options_.max_attempts);
+  for (int attempt = 1;; ++attempt) {
+    auto r = SendOnce(method, bucket, key, query, body, headers, nullptr);
+    if (attempt >= attempts || !Retryable(r)) return r;
+    // Full jitter (AWS architecture blog): sleep uniformly in [0, base * 2^attempt), ≤ 10 s.
+    int64_t ceiling = std::min<int64_t>(10000, int64_t{options_.backoff_base_ms} << attempt);
+    uint64_t random = 0;
+    std::string bytes = RandomBytes(sizeof random);
+    std::memcpy(&random, bytes.data(), sizeof random);
+    std::this_thread::sleep_for(std::chrono::milliseconds(random % std::max<int64_t>(1, ceiling)));
+    ++retries_;
+  }
+}
+
+Result<S3Response> Client::RequestToSink(std::string_view method, const std::string& bucket,
+                                         const std::string& key, const std::string& query,
+                                         Headers headers, const http::client::BodySink& sink) {
+  return SendOnce(method, bucket, key, query, {}, std::move(headers), &sink);
+}
+
+Result<S3Response> Client::SendOnce(std::string_view method, const std::string& bucket,
+                                    const std::string& key, const std::string& query,
+                                    std::string_view body, Headers headers,
+                                    const http::client::BodySink* sink) {
   std::string endpoint = options_.endpoint;
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
   size_t scheme = endpoint.find("://");
@@ -53,7 +91,8 @@ Result<S3Response> Client::Request(std::string_view method, const std::string& b
     sigv4::SignHeaders(method, path, query, headers, HexEncode(Sha256(body)), *options_.credentials,
                        SystemClock::Instance().NowMs());
   }
-  auto sent = http_.Send(method, url, headers, body);
+  auto sent = sink != nullptr ? http_.SendToSink(method, url, headers, body, *sink)
+                              : http_.Send(method, url, headers, body);
   if (!sent) return sent.error();
   S3Response r;
   r.status = sent->status;

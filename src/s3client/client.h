@@ -21,6 +21,10 @@ struct ClientOptions {
   // No credentials: anonymous requests (what a bucket policy grants to "*").
   std::optional<sigv4::ClientCredentials> credentials;
   http::client::CurlOptions http;
+  // Idempotent requests (all but POST) that fail in transport or with 500/502/503/504 are sent
+  // again, up to this many attempts in all, after a jittered exponential backoff.
+  int max_attempts = 4;
+  int backoff_base_ms = 200;
 };
 
 struct S3Response {
@@ -48,9 +52,21 @@ class Client {
                              const std::string& key, const std::string& query,
                              std::string_view body = {}, Headers headers = {});
 
+  // GET (or HEAD) with a 2xx body streamed to `sink`; not retried (the sink has seen bytes).
+  Result<S3Response> RequestToSink(std::string_view method, const std::string& bucket,
+                                   const std::string& key, const std::string& query,
+                                   Headers headers, const http::client::BodySink& sink);
+
   const ClientOptions& options() const { return options_; }
+  // How many requests were sent again after a failure (for tests and progress output).
+  int retries() const { return retries_; }
 
  private:
+  Result<S3Response> SendOnce(std::string_view method, const std::string& bucket,
+                              const std::string& key, const std::string& query,
+                              std::string_view body, Headers headers,
+                              const http::client::BodySink* sink);
+  int retries_ = 0;
   ClientOptions options_;
   http::client::CurlClient http_;
 };

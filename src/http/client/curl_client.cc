@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "common/encoding.h"
@@ -15,14 +16,25 @@ void GlobalInit() {
 }
 
 struct Receive {
-  HttpResponse* response;
-  uint64_t limit;
+  HttpResponse* response = nullptr;
+  uint64_t limit = 0;
   bool too_large = false;
+  CURL* easy = nullptr;
+  const BodySink* sink = nullptr;
+  Status sink_error;
 };
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* r = static_cast<Receive*>(user);
   size_t bytes = size * n;
+  if (r->sink != nullptr) {
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) {
+      r->sink_error = (*r->sink)(std::string_view(data, bytes));
+      return r->sink_error.ok() ? bytes : 0;
+    }
+  }
   if (r->response->body.size() + bytes > r->limit) {
     r->too_large = true;
     return 0;  // aborts the transfer
@@ -71,11 +83,27 @@ CurlClient::~CurlClient() {
 
 Result<HttpResponse> CurlClient::Send(std::string_view method, const std::string& url,
                                       const Headers& headers, std::string_view body) {
+  return Perform(method, url, headers, body, nullptr);
+}
+
+Result<HttpResponse> CurlClient::SendToSink(std::string_view method, const std::string& url,
+                                            const Headers& headers, std::string_view body,
+                                            const BodySink& sink) {
+  return Perform(method, url, headers, body, &sink);
+}
+
+Result<HttpResponse> CurlClient::Perform(std::string_view method, const std::string& url,
+                                         const Headers& headers, std::string_view body,
+                                         const BodySink* sink) {
   CURL* c = impl_->easy;
   if (c == nullptr) return Error(ErrorCode::kInternalError, "curl_easy_init failed");
   curl_easy_reset(c);  // keeps the connection cache
   HttpResponse response;
-  Receive receive{&response, impl_->options.max_response_bytes};
+  Receive receive;
+  receive.response = &response;
+  receive.limit = impl_->options.max_response_bytes;
+  receive.easy = c;
+  receive.sink = sink;
   std::string method_text(method);
   curl_slist* list = nullptr;
   for (const Header& h : headers) {
@@ -97,7 +125,14 @@ Result<HttpResponse> CurlClient::Send(std::string_view method, const std::string
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &receive);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(impl_->options.connect_timeout_ms));
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(impl_->options.timeout_ms));
+  if (sink == nullptr) {
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(impl_->options.timeout_ms));
+  } else {
+    // Big downloads take as long as they take; a stalled one fails.
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+                     std::max(1L, static_cast<long>(impl_->options.timeout_ms / 1000)));
+  }
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   if (impl_->connect_to != nullptr) curl_easy_setopt(c, CURLOPT_CONNECT_TO, impl_->connect_to);
@@ -106,6 +141,7 @@ Result<HttpResponse> CurlClient::Send(std::string_view method, const std::string
   }
   CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(list);
+  if (!receive.sink_error.ok()) return receive.sink_error;
   if (receive.too_large) {
     return Error(ErrorCode::kEntityTooLarge, "response from " + url + " is larger than " +
                                                  std::to_string(receive.limit) + " bytes");

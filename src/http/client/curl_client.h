@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,6 +31,10 @@ struct CurlOptions {
   std::string source_address;  // local address to send from (curl --interface); empty: any
 };
 
+// Receives a 2xx response body as it arrives (downloads never held whole in memory). Returning
+// an error aborts the transfer with it. Non-2xx bodies (S3 error XML) still go to body.
+using BodySink = std::function<Status(std::string_view)>;
+
 class CurlClient {
  public:
   explicit CurlClient(CurlOptions options = {});
@@ -40,8 +45,15 @@ class CurlClient {
   // Sends one request. Transport failures are ServiceUnavailable with curl's reason.
   Result<HttpResponse> Send(std::string_view method, const std::string& url, const Headers& headers,
                             std::string_view body);
+  // As Send, with a 2xx body streamed into `sink`. There is no overall time limit: a transfer
+  // fails only when it makes no progress for timeout_ms.
+  Result<HttpResponse> SendToSink(std::string_view method, const std::string& url,
+                                  const Headers& headers, std::string_view body,
+                                  const BodySink& sink);
 
  private:
+  Result<HttpResponse> Perform(std::string_view method, const std::string& url,
+                               const Headers& headers, std::string_view body, const BodySink* sink);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,0 +1,37 @@
+// The Store interface over one bucket of any S3 endpoint (Ceph RGW, AWS, MinIO, another
+// logbucket), for `logbucket serve --store s3://BUCKET --endpoint URL`: the viewer, stateless,
+// many instances side by side. Read-only: the viewer never writes, and writes go through
+// `logbucket push` or any S3 client straight to the bucket.
+//
+// Object bodies are downloaded once into a size-capped disk cache keyed by (bucket, key, ETag),
+// streamed (never whole in memory) and renamed into place when complete, then served from the
+// file (sendfile, mapped scans) exactly as the embedded store serves its blobs. An overwritten
+// object has a new ETag, so a stale copy is never served; the least recently used files go when
+// the cache is over its cap. Objects larger than the cap are read with ranged GETs instead.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "s3client/client.h"
+#include "store/store.h"
+
+namespace logbucket::store {
+
+struct RemoteStoreOptions {
+  s3client::ClientOptions client;  // endpoint, region, credentials (none = anonymous)
+  std::string bucket;
+  std::string cache_dir;
+  uint64_t cache_max_bytes = 10ULL << 30;
+  int list_page_keys = 1000;
+};
+
+// "s3://bucket" or "s3://bucket/" → "bucket"; InvalidArgument otherwise.
+Result<std::string> ParseS3Url(const std::string& url);
+
+// Checks the bucket answers (HEAD bucket, or a one-key listing when HEAD is not allowed, as for
+// an anonymous reader under a policy that grants only s3:GetObject/ListBucket).
+Result<std::unique_ptr<Store>> OpenRemoteStore(const RemoteStoreOptions& options);
+
+}  // namespace logbucket::store

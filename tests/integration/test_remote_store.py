@@ -1,0 +1,307 @@
+"""`logbucket serve --store s3://BUCKET --endpoint URL`: the viewer over a bucket of another S3
+endpoint. The upstream here is a second logbucket (its embedded store); tests/integration/
+test_ceph_rgw.py runs the same viewer against a real Ceph RGW. Logs come from the shared
+generator and are uploaded with boto3, as the CI bot does.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import BIN, START_TIMEOUT, assert_sanitizer_clean
+from test_web_viewer import generate
+
+BUCKET = "alice-build-logs"
+KEY = "AliceO2Group/AliceO2/14473/0c5c7fd0a6a3a4506513270e269e0d37f2a74de4/build_O2_o2/fullLog.txt"
+
+
+class RemoteViewer:
+    """One `logbucket serve --store` process; stopped by PID."""
+
+    def __init__(self, endpoint, bucket=BUCKET, args=(), env=None):
+        self.dir = tempfile.mkdtemp(prefix="lb-remote-")
+        self.log_path = self.dir + ".log"
+        self.log = open(self.log_path, "ab")
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--data", self.dir, "--web-listen", "127.0.0.1:0",
+             "--store", "s3://" + bucket, "--endpoint", endpoint, *args],
+            stdout=subprocess.PIPE, stderr=self.log, text=True, env=full_env)
+        self.web = None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"log viewer at (http://\S+?)/ over", line)
+            if m:
+                self.web = m.group(1)
+                break
+        self.started = self.web is not None
+        if self.started:
+            threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        log = self.read_log()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.unlink(self.log_path)
+        return code, log
+
+
+@pytest.fixture
+def viewers():
+    started = []
+
+    def make(*a, **kw):
+        v = RemoteViewer(*a, **kw)
+        started.append(v)
+        return v
+
+    yield make
+    for v in started:
+        code, log = v.stop()
+        assert_sanitizer_clean(log)
+        if v.started:
+            assert code == 0, log[-3000:]
+
+
+def get(url, headers=None):
+    req = urllib.request.Request(url, headers=headers or {"Accept": "text/html"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def creds_env(server):
+    return {"AWS_ACCESS_KEY_ID": server.env["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": server.env["AWS_SECRET_ACCESS_KEY"]}
+
+
+@pytest.fixture
+def upstream(server, s3, tmp_path):
+    s3.create_bucket(Bucket=BUCKET)
+    path, truth = generate(tmp_path, 3_000_000, seed=7)
+    s3.upload_file(path, BUCKET, KEY, ExtraArgs={"ContentType": "text/plain",
+                                                  "ContentDisposition": "inline"})
+    s3.put_object(Bucket=BUCKET, Key=KEY.replace("fullLog.txt", "pretty.html"),
+                  Body=b"<h1>summary</h1><script>alert(1)</script>", ContentType="text/html")
+    server.truth = truth
+    return server
+
+
+def test_remote_viewer_shows_what_the_embedded_viewer_shows(upstream, viewers):
+    v = viewers(upstream.endpoint, env=creds_env(upstream))
+    assert v.started, v.read_log()
+    for query in ["?errors", "?meta", "?lines=1-200", "?lines=9000-9100", "?search=error%3A",
+                  "?raw"]:
+        here = get(upstream.web + "/" + BUCKET + "/" + KEY + query)
+        there = get(v.web + "/" + BUCKET + "/" + KEY + query)
+        assert here[0] == 200 and there[0] == 200, query
+        if query == "?meta":  # HTTP dates carry seconds; the embedded store knows milliseconds
+            here = (200, json.loads(here[1]))
+            there = (200, json.loads(there[1]))
+            assert here[1].pop("last_modified")[:19] == there[1].pop("last_modified")[:19]
+        assert there == here, query
+    errors = json.loads(get(v.web + "/" + BUCKET + "/" + KEY + "?errors")[1])
+    assert [s["begin_line"] for s in errors["sections"]] == \
+        [p["begin_line"] for p in upstream.truth["packages"]]
+    assert errors["errors"], "the generated log has a failure"
+    # Folder pages list the same entries.
+    folder = "/" + BUCKET + "/AliceO2Group/AliceO2/14473/"
+    assert get(v.web + folder)[1] == get(upstream.web + folder)[1]
+    # User HTML stays sandboxed over the remote store too.
+    req = urllib.request.Request(v.web + "/" + BUCKET + "/" + KEY.replace("fullLog.txt", "pretty.html"))
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.headers["Content-Security-Policy"] == "sandbox"
+    # Read-only: the viewer answers GET/HEAD only, and other buckets do not exist.
+    assert get(v.web + "/another-bucket/")[0] == 404
+
+
+def test_anonymous_remote_viewer_needs_the_bucket_policy(upstream, viewers):
+    v = viewers(upstream.endpoint, args=["--anonymous"])
+    assert not v.started
+    v.proc.wait(timeout=30)
+    assert v.proc.returncode == 1 and "AccessDenied" in v.read_log() + "".join(v.proc.stdout or [])
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "frontend", "Effect": "Allow", "Principal": "*",
+        "Action": ["s3:GetObject", "s3:ListBucket"],
+        "Resource": ["arn:aws:s3:::%s" % BUCKET, "arn:aws:s3:::%s/*" % BUCKET],
+        "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.1/32"}}}]}
+    upstream.client().put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(policy))
+    v = viewers(upstream.endpoint, args=["--anonymous"])
+    assert v.started, v.read_log()
+    status, body = get(v.web + "/" + BUCKET + "/" + KEY + "?lines=1-5")
+    assert status == 200 and json.loads(body)["lines"]
+
+
+def test_overwritten_log_is_never_served_stale(upstream, viewers):
+    v = viewers(upstream.endpoint, env=creds_env(upstream))
+    s3 = upstream.client()
+    s3.put_object(Bucket=BUCKET, Key="a/fullLog.txt", Body=b"first version\n", ContentType="text/plain")
+    assert b"first version" in get(v.web + "/" + BUCKET + "/a/fullLog.txt?lines=1-1")[1]
+    s3.put_object(Bucket=BUCKET, Key="a/fullLog.txt", Body=b"second version\n", ContentType="text/plain")
+    assert b"second version" in get(v.web + "/" + BUCKET + "/a/fullLog.txt?lines=1-1")[1]
+
+
+def test_cache_stays_under_its_cap(upstream, viewers):
+    cap = 3 << 20
+    v = viewers(upstream.endpoint, env=creds_env(upstream), args=["--cache-max-bytes", str(cap)])
+    s3 = upstream.client()
+    bodies = {}
+    for i in range(4):
+        body = "log %d line %%07d src/x.cc:1:1: warning: w\n" % i
+        data = "".join(body % n for n in range(30000)).encode()  # ~1.3 MB each
+        bodies[i] = data
+        s3.put_object(Bucket=BUCKET, Key="c/%d/fullLog.txt" % i, Body=data, ContentType="text/plain")
+    cache = os.path.join(v.dir, "remote-cache")
+    for i in range(4):
+        status, body = get(v.web + "/" + BUCKET + "/c/%d/fullLog.txt?raw" % i)
+        assert status == 200 and body == bodies[i]
+        total = sum(os.path.getsize(os.path.join(cache, f)) for f in os.listdir(cache))
+        assert total <= cap, (i, total)
+    assert len(os.listdir(cache)) == 2
+    assert "evicted" in v.read_log()
+    # The first log was evicted; it is fetched again, whole and right.
+    status, body = get(v.web + "/" + BUCKET + "/c/0/fullLog.txt?raw")
+    assert status == 200 and body == bodies[0]
+
+
+def test_two_viewers_share_sessions(upstream, viewers, tmp_path):
+    secret = "shared-secret-for-both-frontends-0123456789"
+    cfg = tmp_path / "v.toml"
+    cfg.write_text('[web]\npublic_url = "http://127.0.0.1:1"\n[auth]\nmode = "oidc"\n'
+                   'require_role = "alice-member"\nsession_secret = "%s"\n[auth.oidc]\n'
+                   'issuer = "http://127.0.0.1:1"\nclient_id = "x"\n' % secret)
+    a = viewers(upstream.endpoint, env=creds_env(upstream), args=["--config", str(cfg)])
+    b = viewers(upstream.endpoint, env=creds_env(upstream), args=["--config", str(cfg)])
+    payload = base64.urlsafe_b64encode(json.dumps(
+        {"sub": "alice", "name": "Alice", "email": "", "roles": ["alice-member"],
+         "exp": int(time.time()) + 600, "v": 1}).encode()).rstrip(b"=").decode()
+    mac = base64.urlsafe_b64encode(hmac.new(secret.encode(), payload.encode(), hashlib.sha256)
+                                   .digest()).rstrip(b"=").decode()
+    cookie = {"Cookie": "lb_session=%s.%s" % (payload, mac), "Accept": "application/json"}
+    for v in (a, b):
+        status, body = get(v.web + "/" + BUCKET + "/" + KEY + "?lines=1-3", cookie)
+        assert status == 200, body
+        status, _ = get(v.web + "/" + BUCKET + "/" + KEY + "?lines=1-3", {"Accept": "application/json"})
+        assert status == 401
+
+
+class FlakyProxy:
+    """Forwards TCP to `target`, but cuts the first `cut` connections that carry a response
+    body larger than 64 KiB after 64 KiB: a server dropping connections mid-transfer."""
+
+    def __init__(self, target_port, cut):
+        self.target_port = target_port
+        self.cut = cut
+        self.cuts = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.running = True
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while self.running:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.pipe, args=(client,), daemon=True).start()
+
+    def pipe(self, client):
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        lock = threading.Lock()
+
+        def up():
+            try:
+                while True:
+                    data = client.recv(65536)
+                    if not data:
+                        break
+                    upstream.sendall(data)
+            except OSError:
+                pass
+
+        threading.Thread(target=up, daemon=True).start()
+        sent = 0
+        try:
+            while True:
+                data = upstream.recv(65536)
+                if not data:
+                    break
+                sent += len(data)
+                with lock:
+                    if sent > 65536 and self.cuts < self.cut:
+                        self.cuts += 1
+                        client.sendall(data[:1000])
+                        break
+                client.sendall(data)
+        except OSError:
+            pass
+        for s in (client, upstream):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def stop(self):
+        self.running = False
+        self.sock.close()
+
+
+def test_downloads_cut_mid_transfer_are_retried(upstream, viewers):
+    port = int(upstream.endpoint.rsplit(":", 1)[1])
+    proxy = FlakyProxy(port, cut=2)
+    try:
+        v = viewers("http://127.0.0.1:%d" % proxy.port, env=creds_env(upstream))
+        assert v.started, v.read_log()
+        here = get(upstream.web + "/" + BUCKET + "/" + KEY + "?raw")
+        there = get(v.web + "/" + BUCKET + "/" + KEY + "?raw")
+        assert there == here
+        assert proxy.cuts == 2
+        assert v.read_log().count("download of") >= 2
+    finally:
+        proxy.stop()
+
+
+def test_bad_remote_settings_are_refused_at_start(tmp_path):
+    for args, expected in [
+        (["--store", "s3://b"], "store.endpoint"),
+        (["--store", "b", "--endpoint", "http://127.0.0.1:1"], "s3://BUCKET"),
+        (["--store", "s3://b/prefix", "--endpoint", "http://127.0.0.1:1"], "bucket only"),
+        (["--store", "s3://b", "--endpoint", "http://127.0.0.1:1", "--anonymous"], "cannot be reached"),
+    ]:
+        r = subprocess.run([BIN, "serve", "--data", str(tmp_path / "d"), "--web-listen", "127.0.0.1:0",
+                            *args], capture_output=True, text=True, timeout=60)
+        assert r.returncode in (1, 2) and expected in r.stderr, (args, r.stderr)
