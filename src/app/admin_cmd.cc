@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "app/commands.h"
+#include "app/connection.h"
 #include "common/encoding.h"
 #include "common/hash.h"
 #include "common/net.h"
@@ -19,68 +20,9 @@
 namespace logbucket::app {
 namespace {
 
-// Where and as whom: shared by every command that talks S3.
-struct Connection {
-  std::string endpoint;
-  std::string region;
-  std::string access_key;
-  std::string secret_key;
-  std::string profile;
-  bool anonymous = false;
-  bool virtual_host = false;
-  std::string bucket;
-  std::string source_address;
-};
-
-void AddConnectionOptions(CLI::App* cmd, Connection& c, bool needs_bucket) {
-  cmd->add_option("--endpoint", c.endpoint,
-                  "S3 endpoint URL (default: $AWS_ENDPOINT_URL, else http://127.0.0.1:9000)");
-  cmd->add_option("--region", c.region,
-                  "signing region (default: $AWS_DEFAULT_REGION or us-east-1)");
-  cmd->add_option("--access-key", c.access_key,
-                  "access key (default: $AWS_ACCESS_KEY_ID or profile)");
-  cmd->add_option("--secret-key", c.secret_key,
-                  "secret key (default: $AWS_SECRET_ACCESS_KEY or profile)");
-  cmd->add_option("--profile", c.profile, "profile in ~/.aws/credentials");
-  cmd->add_flag("--anonymous", c.anonymous, "send unsigned requests");
-  cmd->add_flag("--virtual-host", c.virtual_host,
-                "address buckets as <bucket>.<endpoint host> (default: path style)");
-  cmd->add_option("--source-address", c.source_address,
-                  "send from this local address (to check an IP-based policy from a given "
-                  "interface)");
-  if (needs_bucket) cmd->add_option("--bucket,-b", c.bucket, "bucket name")->required();
-}
-
 int Fail(const std::string& command, const std::string& message) {
   std::fprintf(stderr, "logbucket %s: %s\n", command.c_str(), message.c_str());
   return 1;
-}
-
-Result<s3client::ClientOptions> ClientOptionsFor(const Connection& c) {
-  s3client::ClientOptions o;
-  o.endpoint = c.endpoint;
-  if (o.endpoint.empty()) {
-    const char* env = std::getenv("AWS_ENDPOINT_URL");
-    o.endpoint = env != nullptr && *env != '\0' ? env : "http://127.0.0.1:9000";
-  }
-  if (!o.endpoint.starts_with("http://") && !o.endpoint.starts_with("https://")) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "--endpoint " + o.endpoint + ": must start with http:// or https://");
-  }
-  o.region = c.region;
-  if (o.region.empty()) {
-    const char* r = std::getenv("AWS_DEFAULT_REGION");
-    if (r == nullptr) r = std::getenv("AWS_REGION");
-    o.region = r != nullptr && *r != '\0' ? r : "us-east-1";
-  }
-  o.virtual_host = c.virtual_host;
-  o.http.source_address = c.source_address;
-  if (!c.anonymous) {
-    auto creds = s3client::ResolveCredentials(c.access_key, c.secret_key, c.profile, o.region);
-    if (!creds) return creds.error();
-    o.credentials = *creds;
-  }
-  return o;
 }
 
 Result<std::string> ReadFile(const std::string& path, size_t limit) {

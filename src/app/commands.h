@@ -13,5 +13,7 @@ void RegisterBench(CLI::App& app, int& exit_code);
 void RegisterAdmin(CLI::App& app, int& exit_code);
 // errors: the log engine on a local file (logs_cmd.cc).
 void RegisterLogs(CLI::App& app, int& exit_code);
+// `logbucket push` (app/push_cmd.cc).
+void RegisterPush(CLI::App& app, int& exit_code);
 
 }  // namespace logbucket::app

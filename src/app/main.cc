@@ -15,10 +15,13 @@ int main(int argc, char** argv) {
   logbucket::app::RegisterBench(app, exit_code);
   logbucket::app::RegisterAdmin(app, exit_code);
   logbucket::app::RegisterLogs(app, exit_code);
+  logbucket::app::RegisterPush(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage error exits 2, as the commands' own checks do.
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   }
   return exit_code;
 }

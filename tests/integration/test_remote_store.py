@@ -216,12 +216,14 @@ def test_two_viewers_share_sessions(upstream, viewers, tmp_path):
 
 
 class FlakyProxy:
-    """Forwards TCP to `target`, but cuts the first `cut` connections that carry a response
-    body larger than 64 KiB after 64 KiB: a server dropping connections mid-transfer."""
+    """Forwards TCP to `target`, but cuts the first `cut` connections that carry more than
+    64 KiB in `direction` ("down": responses, "up": request bodies) after 64 KiB: a server
+    dropping connections mid-transfer."""
 
-    def __init__(self, target_port, cut):
+    def __init__(self, target_port, cut, direction="down"):
         self.target_port = target_port
         self.cut = cut
+        self.direction = direction
         self.cuts = 0
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -242,38 +244,36 @@ class FlakyProxy:
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
         lock = threading.Lock()
 
-        def up():
+        def forward(src, dst, may_cut):
+            sent = 0
             try:
                 while True:
-                    data = client.recv(65536)
+                    data = src.recv(65536)
                     if not data:
                         break
-                    upstream.sendall(data)
-            except OSError:
-                pass
-
-        threading.Thread(target=up, daemon=True).start()
-        sent = 0
-        try:
-            while True:
-                data = upstream.recv(65536)
-                if not data:
-                    break
-                sent += len(data)
-                with lock:
-                    if sent > 65536 and self.cuts < self.cut:
-                        self.cuts += 1
-                        client.sendall(data[:1000])
+                    sent += len(data)
+                    with lock:
+                        cut_now = may_cut and sent > 65536 and self.cuts < self.cut
+                        if cut_now:
+                            self.cuts += 1
+                    if cut_now:
+                        dst.sendall(data[:1000])
                         break
-                client.sendall(data)
-        except OSError:
-            pass
-        for s in (client, upstream):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
+                    dst.sendall(data)
             except OSError:
                 pass
-            s.close()
+            for sock in (src, dst):  # either side ending (or cut) ends both
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        t = threading.Thread(target=forward, args=(client, upstream, self.direction == "up"), daemon=True)
+        t.start()
+        forward(upstream, client, self.direction == "down")
+        t.join(timeout=30)
+        client.close()
+        upstream.close()
 
     def stop(self):
         self.running = False

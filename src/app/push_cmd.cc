@@ -1,0 +1,585 @@
+// `logbucket push`: what the CI's report script does with a check's logs, as one command.
+// Collects the package logs into fullLog.txt (the standard header and `## Begin/End` sections),
+// runs the log engine over it in the same pass, writes summary.json and pretty.html, uploads the
+// three under <org>/<repo>/<pr>/<sha>/<check>/ (and latest/ with --latest), and prints the
+// viewer URL and a Markdown snippet for the PR comment.
+//
+// Exit codes: 0 uploaded (whatever the build's own result), 2 bad arguments or unreadable logs,
+// 3 the upload failed (nothing is reported as uploaded that was not).
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <pugixml.hpp>
+#include <regex>
+#include <thread>
+#include <vector>
+
+#include "app/commands.h"
+#include "app/connection.h"
+#include "common/encoding.h"
+#include "logs/summary.h"
+#include "platform/file_util.h"
+#include "store/remote/remote_store.h"
+
+namespace logbucket::app {
+namespace {
+
+constexpr int kExitUploaded = 0;
+constexpr int kExitUsage = 2;
+constexpr int kExitUploadFailed = 3;
+
+struct PushFlags {
+  Connection connection;
+  std::string pr;
+  std::string check;
+  std::vector<std::string> logs;
+  std::string dest;
+  std::string url_base;
+  bool latest = false;
+  bool dry_run = false;
+  std::string out_dir;
+  uint64_t multipart_threshold = 64ULL << 20;
+  uint64_t part_size = 16ULL << 20;
+  int jobs = 4;
+  bool quiet = false;
+  bool progress = false;
+  size_t comment_errors = 5;
+};
+
+struct PullRequest {
+  std::string org, repo, number, sha;
+  bool is_pr = true;  // a number; otherwise a branch name
+  std::string Url() const {
+    return is_pr ? "https://github.com/" + org + "/" + repo + "/pull/" + number
+                 : "https://github.com/" + org + "/" + repo + "/commit/" + sha;
+  }
+};
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "logbucket push: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+Result<PullRequest> ParsePr(const std::string& text) {
+  static const std::regex re(
+      R"(^([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)#([A-Za-z0-9_./-]+)@([0-9a-f]{7,40})$)");
+  std::smatch m;
+  if (!std::regex_match(text, m, re)) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "--pr '" + text +
+                     "': expected ORG/REPO#N@SHA (N a pull request number or a "
+                     "branch name, SHA the commit's hex id)");
+  }
+  PullRequest pr{m[1], m[2], m[3], m[4]};
+  pr.is_pr = std::all_of(pr.number.begin(), pr.number.end(), ::isdigit);
+  return pr;
+}
+
+// The check's name as a key segment: [^a-zA-Z0-9_-] → _ (what the CI script does).
+std::string SafeCheckName(const std::string& check) {
+  std::string out = check;
+  for (char& c : out) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') c = '_';
+  }
+  return out;
+}
+
+std::string CTime(time_t t) {  // "Sat Nov 14 09:49:19 2026", as alibuild writes it
+  char buf[64];
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y", &tm);
+  return buf;
+}
+
+struct LogFile {
+  std::string path;
+  uint64_t size = 0;
+  time_t started = 0;   // birth time when the filesystem knows it, else the change time
+  time_t finished = 0;  // last write
+};
+
+Result<std::vector<LogFile>> CollectLogs(const std::vector<std::string>& patterns) {
+  std::vector<LogFile> found;
+  for (const auto& pattern : patterns) {
+    glob_t g{};
+    int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &g);
+    if (rc == GLOB_NOMATCH || g.gl_pathc == 0) {
+      globfree(&g);
+      return Error(ErrorCode::kInvalidArgument, "--logs '" + pattern + "': no file matches");
+    }
+    if (rc != 0) {
+      globfree(&g);
+      return Error(ErrorCode::kInvalidArgument, "--logs '" + pattern + "': cannot read");
+    }
+    for (size_t i = 0; i < g.gl_pathc; ++i) {
+      std::string path = g.gl_pathv[i];
+      if (std::any_of(found.begin(), found.end(),
+                      [&](const LogFile& f) { return f.path == path; })) {
+        continue;
+      }
+      struct statx sx {};
+      if (::statx(AT_FDCWD, path.c_str(), 0, STATX_BASIC_STATS | STATX_BTIME, &sx) != 0) {
+        globfree(&g);
+        return Error(ErrorCode::kInvalidArgument, path + ": " + std::strerror(errno));
+      }
+      if (!S_ISREG(sx.stx_mode)) continue;
+      LogFile f;
+      f.path = path;
+      f.size = sx.stx_size;
+      f.finished = sx.stx_mtime.tv_sec;
+      f.started = (sx.stx_mask & STATX_BTIME) ? sx.stx_btime.tv_sec : sx.stx_ctime.tv_sec;
+      f.started = std::min(f.started, f.finished);
+      found.push_back(std::move(f));
+    }
+    globfree(&g);
+  }
+  // Oldest first, as the header says: the build order.
+  std::stable_sort(found.begin(), found.end(), [](const LogFile& a, const LogFile& b) {
+    return a.finished != b.finished ? a.finished < b.finished : a.path < b.path;
+  });
+  return found;
+}
+
+// Writes fullLog.txt and feeds the same bytes to the analyzer: one pass over the logs.
+Result<logs::Summary> WriteFullLog(const std::vector<LogFile>& logs, const PullRequest& pr,
+                                   const std::string& path) {
+  platform::ScopedFd out(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!out.valid()) return platform::PosixError("create", path, errno);
+  logs::Analyzer analyzer;
+  uint64_t written = 0;
+  auto emit = [&](std::string_view data) -> Status {
+    analyzer.Feed(data);
+    written += data.size();
+    return platform::WriteAll(out.get(), data, path);
+  };
+  char host[256] = "unknown";
+  ::gethostname(host, sizeof host - 1);
+  char when[32];
+  time_t now = ::time(nullptr);
+  struct tm tm {};
+  gmtime_r(&now, &tm);
+  std::strftime(when, sizeof when, "%Y-%m-%d-%H:%M:%S", &tm);
+  std::string header = "Finished building on " + std::string(host) + " at " + when + "\n" +
+                       "Built commit " + pr.sha + " from " + pr.Url() + "\n" +
+                       "The following files (oldest first) are present in the log:\n";
+  for (const auto& log : logs) header += "- " + log.path + "\n";
+  LB_RETURN_IF_ERROR(emit(header));
+  std::vector<char> buffer(1 << 20);
+  for (const auto& log : logs) {
+    LB_RETURN_IF_ERROR(emit("## Begin " + log.path + " " + CTime(log.started) + "\n"));
+    platform::ScopedFd in(::open(log.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!in.valid()) return platform::PosixError("open", log.path, errno);
+    char last = '\n';
+    while (true) {
+      ssize_t n = ::read(in.get(), buffer.data(), buffer.size());
+      if (n < 0) return platform::PosixError("read", log.path, errno);
+      if (n == 0) break;
+      last = buffer[n - 1];
+      LB_RETURN_IF_ERROR(emit(std::string_view(buffer.data(), n)));
+    }
+    if (last != '\n') LB_RETURN_IF_ERROR(emit("\n"));
+    LB_RETURN_IF_ERROR(emit("## End " + log.path + " " + CTime(log.finished) + " (" +
+                            std::to_string(log.finished - log.started) + "s)\n"));
+  }
+  return analyzer.Finish(written);
+}
+
+std::string Esc(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// pretty.html as the CI's report script writes it: status, where and what was built, then the
+// findings by kind, each linked to its line in the viewer.
+std::string PrettyHtml(const logs::Summary& s, const PullRequest& pr, const std::string& check,
+                       const std::string& log_url) {
+  std::string status = s.verdict == "failed"           ? "Build failed"
+                       : s.verdict == "broken-builder" ? "Builder broken"
+                                                       : "No errors found";
+  std::string h =
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + Esc(check) +
+      " · " + Esc(status) +
+      "</title>\n<style>body{font:14px/1.45 system-ui,sans-serif;margin:2em;max-width:70em}"
+      "pre{background:#f6f8fa;padding:.5em;overflow-x:auto}h2{margin-top:1.5em}"
+      ".failed{color:#b00}.ok{color:#080}td{padding:0 1em 0 0}</style></head><body>\n";
+  h += "<h1 class=\"" + std::string(s.verdict == "no-errors-found" ? "ok" : "failed") + "\">" +
+       Esc(status) + ": " + Esc(check) + "</h1>\n<table>";
+  h += "<tr><td>Host</td><td>" + Esc(s.header.host) + "</td></tr>";
+  h += "<tr><td>Finished</td><td>" + Esc(s.header.finished) + "</td></tr>";
+  h += "<tr><td>" + std::string(pr.is_pr ? "Pull request" : "Branch") + "</td><td><a href=\"" +
+       Esc(pr.Url()) + "\">" + Esc(pr.org + "/" + pr.repo + (pr.is_pr ? "#" : "@") + pr.number) +
+       "</a></td></tr>";
+  h += "<tr><td>Commit</td><td>" + Esc(pr.sha) + "</td></tr>";
+  h += "<tr><td>Full log</td><td><a href=\"" + Esc(log_url) + "\">fullLog.txt</a></td></tr>";
+  h += "</table>\n";
+  struct Group {
+    const char* title;
+    std::vector<const logs::Finding*> items;
+  };
+  Group killed{"Compiler killed (out of memory?)", {}}, cmake{"CMake errors", {}},
+      checkcode{"o2checkcode", {}}, tests{"Failed tests", {}}, errors{"Errors", {}},
+      warnings{"Warnings", {}};
+  for (const auto& f : s.errors) {
+    if (f.kind == "compiler-killed")
+      killed.items.push_back(&f);
+    else if (f.kind == "cmake")
+      cmake.items.push_back(&f);
+    else if (f.kind == "code-check")
+      checkcode.items.push_back(&f);
+    else if (f.kind == "test-failure" || f.kind == "tests-failed")
+      tests.items.push_back(&f);
+    else
+      errors.items.push_back(&f);
+  }
+  for (const auto& f : s.warnings) warnings.items.push_back(&f);
+  for (Group* g : {&killed, &cmake, &checkcode, &tests, &errors, &warnings}) {
+    if (g->items.empty()) continue;
+    h += "<h2>" + std::string(g->title) + " (" + std::to_string(g->items.size()) + ")</h2>\n";
+    size_t shown = 0;
+    for (const logs::Finding* f : g->items) {
+      if (++shown > 100) {
+        h += "<p>… and " + std::to_string(g->items.size() - 100) + " more in the full log.</p>\n";
+        break;
+      }
+      h += "<p><a href=\"" + Esc(log_url) + "#L" + std::to_string(f->line) + "\">line " +
+           std::to_string(f->line) + "</a>" + (f->section.empty() ? "" : " in " + Esc(f->section)) +
+           (f->count > 1 ? " (" + std::to_string(f->count) + "×)" : "") + "</p><pre>" +
+           Esc(f->text) + "</pre>\n";
+    }
+  }
+  if (s.errors.empty() && s.warnings.empty()) h += "<p>Nothing to report.</p>\n";
+  h += "</body></html>\n";
+  return h;
+}
+
+std::string Markdown(const logs::Summary& s, const std::string& check, const std::string& log_url,
+                     const std::string& pretty_url, size_t max_errors) {
+  std::string md = "**" + check + "**: " +
+                   (s.verdict == "failed"           ? "failed"
+                    : s.verdict == "broken-builder" ? "builder broken"
+                                                    : "no errors found") +
+                   " · [full log](" + log_url + ") · [summary](" + pretty_url + ")\n";
+  size_t shown = 0;
+  for (const auto& f : s.errors) {
+    if (shown++ == max_errors) break;
+    std::string text = f.text;
+    std::replace(text.begin(), text.end(), '`', '\'');
+    md += "- [line " + std::to_string(f.line) + "](" + log_url + "#L" + std::to_string(f.line) +
+          ")" + (f.section.empty() ? "" : " (" + f.section + ")") + ": `" + text + "`\n";
+  }
+  if (s.errors.size() > max_errors) {
+    md += "- … " + std::to_string(s.errors.size() - max_errors) + " more\n";
+  }
+  return md;
+}
+
+// Progress on a terminal: one line rewritten at most ten times a second.
+class Progress {
+ public:
+  Progress(bool enabled, uint64_t total) : enabled_(enabled), total_(total) {}
+  void Add(uint64_t bytes, const std::string& what) {
+    uint64_t done = done_ += bytes;
+    if (!enabled_) return;
+    std::lock_guard lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    if (done < total_ && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    double seconds = std::chrono::duration<double>(now - start_).count();
+    int width = 30;
+    int filled = total_ ? static_cast<int>(width * done / total_) : width;
+    std::fprintf(stderr, "\r[%s%s] %3d%% %6.1f/%.1f MB %6.1f MB/s %-20s",
+                 std::string(filled, '#').c_str(), std::string(width - filled, ' ').c_str(),
+                 total_ ? static_cast<int>(100 * done / total_) : 100, done / 1e6, total_ / 1e6,
+                 seconds > 0 ? done / 1e6 / seconds : 0.0, what.substr(0, 20).c_str());
+    if (done >= total_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  bool enabled_;
+  uint64_t total_;
+  std::atomic<uint64_t> done_{0};
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_{};
+};
+
+struct Upload {
+  std::string file;  // local path
+  std::string key;
+  std::string content_type;
+};
+
+Status CheckResponse(const Result<s3client::S3Response>& r, const std::string& what) {
+  if (!r) return Error(r.error().code(), what + ": " + r.error().message());
+  if (!r->ok()) return Error(ErrorCode::kServiceUnavailable, what + ": " + r->Summary());
+  return Status::Ok();
+}
+
+Headers ObjectHeaders(const Upload& u) {
+  return {{"content-type", u.content_type}, {"content-disposition", "inline"}};
+}
+
+// One object: a single PUT below the threshold, else a multipart upload with `jobs` parts in
+// flight, aborted if any part fails for good (the client retries each first).
+Status UploadFile(const s3client::ClientOptions& options, const std::string& bucket,
+                  const Upload& u, const PushFlags& flags, Progress& progress) {
+  platform::ScopedFd in(::open(u.file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return platform::PosixError("open", u.file, errno);
+  auto length = platform::FileSize(in.get());
+  if (!length) return length.error();
+  s3client::Client client(options);
+  if (*length < flags.multipart_threshold) {  // small: one PUT
+    auto body = platform::ReadFile(u.file, flags.multipart_threshold);
+    if (!body) return body.error();
+    auto r = client.Request("PUT", bucket, u.key, "", *body, ObjectHeaders(u));
+    LB_RETURN_IF_ERROR(CheckResponse(r, "PUT " + u.key));
+    progress.Add(body->size(), u.key.substr(u.key.rfind('/') + 1));
+    return Status::Ok();
+  }
+  auto created = client.Request("POST", bucket, u.key, "uploads", {}, ObjectHeaders(u));
+  LB_RETURN_IF_ERROR(CheckResponse(created, "CreateMultipartUpload " + u.key));
+  pugi::xml_document doc;
+  doc.load_buffer(created->body.data(), created->body.size());
+  std::string upload_id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
+  if (upload_id.empty()) {
+    return Error(ErrorCode::kServiceUnavailable,
+                 "CreateMultipartUpload " + u.key + ": no UploadId");
+  }
+  uint64_t part_size = std::max<uint64_t>(flags.part_size, 5ULL << 20);
+  int parts = static_cast<int>((*length + part_size - 1) / part_size);
+  if (parts > 10000) {
+    part_size = (*length + 9999) / 10000;
+    parts = static_cast<int>((*length + part_size - 1) / part_size);
+  }
+  std::vector<std::string> etags(parts);
+  std::atomic<int> next{0};
+  std::mutex failure_mu;
+  Status failure;
+  auto worker = [&] {
+    s3client::Client c(options);
+    std::string buffer;
+    while (true) {
+      int i = next++;
+      if (i >= parts) return;
+      {
+        std::lock_guard lock(failure_mu);
+        if (!failure.ok()) return;
+      }
+      uint64_t offset = i * part_size;
+      buffer.resize(std::min(part_size, *length - offset));
+      ssize_t n = ::pread(in.get(), buffer.data(), buffer.size(), static_cast<off_t>(offset));
+      Status st;
+      if (n != static_cast<ssize_t>(buffer.size())) {
+        st = platform::PosixError("read", u.file, n < 0 ? errno : EIO);
+      } else {
+        auto r = c.Request(
+            "PUT", bucket, u.key,
+            "partNumber=" + std::to_string(i + 1) + "&uploadId=" + UriEncode(upload_id, false),
+            buffer);
+        st = CheckResponse(r, "UploadPart " + std::to_string(i + 1) + " of " + u.key);
+        if (st.ok()) {
+          std::string etag(FindHeader(r->headers, "etag").value_or(""));
+          etags[i] = etag;
+          progress.Add(buffer.size(), u.key.substr(u.key.rfind('/') + 1));
+        }
+      }
+      if (!st.ok()) {
+        std::lock_guard lock(failure_mu);
+        if (failure.ok()) failure = st;
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < std::clamp(flags.jobs, 1, 32); ++t) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  std::string query = "uploadId=" + UriEncode(upload_id, false);
+  if (!failure.ok()) {
+    (void)client.Request("DELETE", bucket, u.key, query);  // nothing half-written stays
+    return failure;
+  }
+  std::string xml = "<CompleteMultipartUpload>";
+  for (int i = 0; i < parts; ++i) {
+    xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + etags[i] +
+           "</ETag></Part>";
+  }
+  xml += "</CompleteMultipartUpload>";
+  auto done =
+      client.Request("POST", bucket, u.key, query, xml, {{"content-type", "application/xml"}});
+  Status st = CheckResponse(done, "CompleteMultipartUpload " + u.key);
+  // A 200 can still carry an error body (S3 sends it once the response has started).
+  if (st.ok() && done->body.find("<Error>") != std::string::npos) {
+    st = Error(ErrorCode::kServiceUnavailable,
+               "CompleteMultipartUpload " + u.key + ": " + done->body);
+  }
+  if (!st.ok()) (void)client.Request("DELETE", bucket, u.key, query);
+  return st;
+}
+
+int RunPush(const PushFlags& flags) {
+  auto pr = ParsePr(flags.pr);
+  if (!pr) return Usage(pr.error().message());
+  if (flags.check.empty()) return Usage("--check: the check's name is required");
+  auto bucket = store::ParseS3Url(flags.dest);
+  if (!bucket) return Usage("--dest: " + bucket.error().message());
+  if (!flags.url_base.empty() && !flags.url_base.starts_with("http://") &&
+      !flags.url_base.starts_with("https://")) {
+    return Usage("--url-base '" + flags.url_base + "': must be an http(s):// URL");
+  }
+  auto logs = CollectLogs(flags.logs);
+  if (!logs) return Usage(logs.error().message());
+  s3client::ClientOptions options;
+  if (!flags.dry_run) {
+    auto o = ClientOptionsFor(flags.connection);
+    if (!o) return Usage(o.error().message());
+    options = *o;
+  }
+
+  std::string dir = flags.out_dir;
+  bool own_dir = dir.empty();
+  if (own_dir) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ =
+        std::string(tmp != nullptr && *tmp ? tmp : "/tmp") + "/logbucket-push-XXXXXX";
+    if (::mkdtemp(templ.data()) == nullptr) return Usage("cannot create a temporary directory");
+    dir = templ;
+  } else if (Status s = platform::MakeDirs(dir, 0755); !s.ok()) {
+    return Usage("--out " + dir + ": " + s.message());
+  }
+  auto cleanup = [&] {
+    if (own_dir && !flags.dry_run) platform::RemoveTree(dir);
+  };
+
+  std::string prefix = pr->org + "/" + pr->repo + "/" + pr->number + "/" + pr->sha + "/" +
+                       SafeCheckName(flags.check) + "/";
+  std::string base = flags.url_base;
+  if (!base.empty() && base.back() != '/') base += '/';
+  std::string log_url = base + prefix + "fullLog.txt";
+  std::string pretty_url = base + prefix + "pretty.html";
+
+  auto summary = WriteFullLog(*logs, *pr, dir + "/fullLog.txt");
+  if (!summary) {
+    cleanup();
+    return Usage(summary.error().message());
+  }
+  Status written =
+      platform::WriteFileAtomic(dir + "/summary.json", logs::SummaryToJson(*summary) + "\n");
+  if (written.ok()) {
+    written = platform::WriteFileAtomic(dir + "/pretty.html",
+                                        PrettyHtml(*summary, *pr, flags.check, log_url));
+  }
+  if (!written.ok()) {
+    cleanup();
+    return Usage(written.message());
+  }
+
+  std::vector<Upload> uploads = {
+      {dir + "/fullLog.txt", prefix + "fullLog.txt", "text/plain; charset=utf-8"},
+      {dir + "/summary.json", prefix + "summary.json", "application/json"},
+      {dir + "/pretty.html", prefix + "pretty.html", "text/html; charset=utf-8"}};
+  if (flags.latest) {
+    std::string latest =
+        pr->org + "/" + pr->repo + "/" + pr->number + "/latest/" + SafeCheckName(flags.check) + "/";
+    for (size_t i = 0; i < 3; ++i) {
+      Upload u = uploads[i];
+      u.key = latest + u.key.substr(prefix.size());
+      uploads.push_back(u);
+    }
+  }
+  uint64_t total = 0;
+  for (const auto& u : uploads) {
+    struct stat st {};
+    if (::stat(u.file.c_str(), &st) == 0) total += st.st_size;
+  }
+
+  if (flags.dry_run) {
+    std::fprintf(stderr, "logbucket push: dry run, nothing uploaded; files in %s\n", dir.c_str());
+    for (const auto& u : uploads) {
+      struct stat st {};
+      ::stat(u.file.c_str(), &st);
+      std::fprintf(stderr, "  would upload s3://%s/%s (%lld bytes, %s)\n", bucket->c_str(),
+                   u.key.c_str(), static_cast<long long>(st.st_size), u.content_type.c_str());
+    }
+  } else {
+    Progress progress(flags.progress || (!flags.quiet && ::isatty(2)), total);
+    for (const auto& u : uploads) {
+      Status st = UploadFile(options, *bucket, u, flags, progress);
+      if (!st.ok()) {
+        std::fprintf(stderr, "\nlogbucket push: upload failed: %s\n", st.message().c_str());
+        cleanup();
+        return kExitUploadFailed;
+      }
+    }
+  }
+  if (!flags.quiet) {
+    std::printf("%s\n\n%s", log_url.c_str(),
+                Markdown(*summary, flags.check, log_url, pretty_url, flags.comment_errors).c_str());
+  } else {
+    std::printf("%s\n", log_url.c_str());
+  }
+  std::fflush(stdout);
+  cleanup();
+  return kExitUploaded;
+}
+
+}  // namespace
+
+void RegisterPush(CLI::App& app, int& exit_code) {
+  auto flags = std::make_shared<PushFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "push", "Collect a check's logs into fullLog.txt, summarise them, upload, print the URL");
+  cmd->add_option("--pr", flags->pr, "ORG/REPO#N@SHA (N: pull request number or branch)")
+      ->required();
+  cmd->add_option("--check", flags->check, "the check's name, e.g. build/O2/o2")->required();
+  cmd->add_option("--logs", flags->logs, "glob of package logs, e.g. 'sw/BUILD/*latest*/log'")
+      ->required();
+  cmd->add_option("--dest", flags->dest, "s3://BUCKET")->required();
+  cmd->add_option("--url-base", flags->url_base,
+                  "viewer URL of the bucket, e.g. https://logs.example.org/BUCKET/");
+  cmd->add_flag("--latest", flags->latest, "also upload under <pr>/latest/<check>/");
+  cmd->add_flag("--dry-run", flags->dry_run, "write the files, upload nothing");
+  cmd->add_option("--out", flags->out_dir, "keep the generated files in this directory");
+  cmd->add_option("--multipart-threshold", flags->multipart_threshold,
+                  "files at least this large go up in parts (bytes, default 64 MiB)");
+  cmd->add_option("--part-size", flags->part_size, "multipart part size (bytes, default 16 MiB)");
+  cmd->add_option("--jobs,-j", flags->jobs, "parts uploaded in parallel (default 4)");
+  cmd->add_flag("--quiet,-q", flags->quiet, "print only the URL");
+  cmd->add_flag("--progress", flags->progress, "show progress even when stderr is no terminal");
+  cmd->add_option("--comment-errors", flags->comment_errors,
+                  "errors listed in the Markdown snippet (default 5)");
+  AddConnectionOptions(cmd, flags->connection, /*needs_bucket=*/false);
+  cmd->callback([flags, &exit_code] { exit_code = RunPush(*flags); });
+}
+
+}  // namespace logbucket::app

@@ -1,0 +1,192 @@
+"""`logbucket push`: collects a check's package logs into fullLog.txt, summarises, uploads to a
+real S3 endpoint (here the embedded store; test_ceph_rgw.py does the same against Ceph RGW), and
+prints the viewer URL and a Markdown snippet. Logs come from the shared generator.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import BIN
+from test_remote_store import FlakyProxy, RemoteViewer, creds_env, get
+from test_web_viewer import GEN
+
+BUCKET = "alice-build-logs"
+PR = "AliceO2Group/AliceO2#14473@0c5c7fd0a6a3a4506513270e269e0d37f2a74de4"
+PREFIX = "AliceO2Group/AliceO2/14473/0c5c7fd0a6a3a4506513270e269e0d37f2a74de4/build_O2_o2/"
+LATEST = "AliceO2Group/AliceO2/14473/latest/build_O2_o2/"
+
+
+def make_build_dir(root, sizes, failure="gcc-error"):
+    """sw/BUILD/<pkg>-latest/log files, oldest first; the last one has the failure."""
+    packages = ["zlib", "boost", "ROOT", "O2"][-len(sizes):]
+    for i, (pkg, size) in enumerate(zip(packages, sizes)):
+        d = root / "sw" / "BUILD" / (pkg + "-latest")
+        d.mkdir(parents=True)
+        out = d / "log"
+        subprocess.run([sys.executable, GEN, "--out", str(out), "--size", str(size), "--failure",
+                        failure if pkg == "O2" else "none", "--seed", str(10 + i)],
+                       check=True, capture_output=True, timeout=300)
+        os.unlink(str(out) + ".truth.json")
+        # A package's own log: the generator writes a whole fullLog.txt; keep only the body.
+        with open(out, "rb") as f:
+            data = f.read()
+        body = data[data.index(b"\n## Begin ") + 1:]
+        body = b"".join(l for l in body.splitlines(keepends=True)
+                        if not l.startswith((b"## Begin ", b"## End ")))
+        with open(out, "wb") as f:
+            f.write(body)
+        os.utime(out, (1_700_000_000 + i * 600, 1_700_000_000 + i * 600))
+    return packages
+
+
+def push(server, cwd, *extra, env=None, endpoint=None):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    e.update(env if env is not None else creds_env(server))
+    return subprocess.run(
+        [BIN, "push", "--pr", PR, "--check", "build/O2/o2", "--logs", "sw/BUILD/*latest*/log",
+         "--dest", "s3://" + BUCKET, "--endpoint", endpoint or server.endpoint,
+         "--url-base", "https://logs.example.org/" + BUCKET + "/", *extra],
+        cwd=cwd, capture_output=True, text=True, timeout=600, env=e)
+
+
+@pytest.fixture
+def target(server, s3):
+    s3.create_bucket(Bucket=BUCKET)
+    return server
+
+
+def test_push_uploads_the_log_the_summary_and_the_page(target, s3, tmp_path):
+    packages = make_build_dir(tmp_path, [200_000, 3_000_000, 12_000_000])
+    r = push(target, tmp_path, "--latest", "--multipart-threshold", str(8 << 20),
+             "--part-size", str(5 << 20), "--jobs", "3")
+    assert r.returncode == 0, r.stderr
+    url = "https://logs.example.org/%s/%sfullLog.txt" % (BUCKET, PREFIX)
+    lines = r.stdout.splitlines()
+    assert lines[0] == url
+    assert "**build/O2/o2**: failed" in r.stdout and "[summary](" in r.stdout
+    assert re.search(r"- \[line \d+\]\(%s#L\d+\) \(O2\): `.*error" % re.escape(url), r.stdout)
+
+    for prefix in (PREFIX, LATEST):
+        for name, ctype in [("fullLog.txt", "text/plain; charset=utf-8"),
+                            ("summary.json", "application/json"),
+                            ("pretty.html", "text/html; charset=utf-8")]:
+            head = s3.head_object(Bucket=BUCKET, Key=prefix + name)
+            assert head["ContentType"] == ctype and head["ContentDisposition"] == "inline", name
+    log = s3.get_object(Bucket=BUCKET, Key=PREFIX + "fullLog.txt")
+    assert log["ETag"].endswith('-3"')  # 12+3+0.2 MB in 5 MiB parts: multipart
+    text = log["Body"].read().decode()
+    header = text.split("\n")
+    assert header[0].startswith("Finished building on ") and " at " in header[0]
+    assert header[1] == ("Built commit 0c5c7fd0a6a3a4506513270e269e0d37f2a74de4 from "
+                         "https://github.com/AliceO2Group/AliceO2/pull/14473")
+    assert header[2] == "The following files (oldest first) are present in the log:"
+    assert header[3:6] == ["- sw/BUILD/%s-latest/log" % p for p in packages]
+    for p in packages:
+        begin = "## Begin sw/BUILD/%s-latest/log " % p
+        assert text.count("\n" + begin) == 1 and re.search(
+            r"\n## End sw/BUILD/%s-latest/log .* \(\d+s\)\n" % p, text)
+        with open(tmp_path / "sw" / "BUILD" / (p + "-latest") / "log") as f:
+            assert f.read() in text  # every byte of every log
+
+    # summary.json is the log engine's answer for that file, and the viewer agrees.
+    summary = json.loads(s3.get_object(Bucket=BUCKET, Key=PREFIX + "summary.json")["Body"].read())
+    local = tmp_path / "fullLog.txt"
+    local.write_text(text)
+    errors = subprocess.run([BIN, "errors", "--json", str(local)], capture_output=True,
+                            text=True, check=True)
+    assert json.loads(errors.stdout)["errors"] == summary["errors"]
+    viewer_errors = json.loads(get(target.web + "/" + BUCKET + "/" + PREFIX + "fullLog.txt?errors")[1])
+    assert viewer_errors["errors"] == summary["errors"]
+    assert summary["verdict"] == "failed" and summary["errors"][0]["section"] == "O2"
+
+    # pretty.html: status, host, PR, commit, the decisive error linked to its line.
+    pretty = s3.get_object(Bucket=BUCKET, Key=PREFIX + "pretty.html")["Body"].read().decode()
+    first = summary["errors"][0]
+    assert "Build failed" in pretty and "AliceO2Group/AliceO2#14473" in pretty
+    assert "0c5c7fd0a6a3a4506513270e269e0d37f2a74de4" in pretty
+    assert '%s#L%d">line %d</a>' % (url, first["line"], first["line"]) in pretty
+
+    # The remote viewer over the same bucket shows the same errors.
+    v = RemoteViewer(target.endpoint, env=creds_env(target))
+    try:
+        assert v.started, v.read_log()
+        remote = json.loads(get(v.web + "/" + BUCKET + "/" + PREFIX + "fullLog.txt?errors")[1])
+        assert remote["errors"] == summary["errors"]
+    finally:
+        v.stop()
+
+
+def test_push_survives_connections_cut_mid_upload(target, s3, tmp_path):
+    make_build_dir(tmp_path, [2_000_000, 9_000_000])
+    port = int(target.endpoint.rsplit(":", 1)[1])
+    proxy = FlakyProxy(port, cut=3, direction="up")
+    try:
+        r = push(target, tmp_path, "--multipart-threshold", str(6 << 20), "--part-size", str(5 << 20),
+                 endpoint="http://127.0.0.1:%d" % proxy.port)
+    finally:
+        proxy.stop()
+    assert r.returncode == 0, r.stderr
+    assert proxy.cuts == 3
+    body = s3.get_object(Bucket=BUCKET, Key=PREFIX + "fullLog.txt")["Body"].read()
+    with open(tmp_path / "sw/BUILD/O2-latest/log", "rb") as f:
+        assert f.read() in body
+    # No multipart upload left behind.
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_failed_upload_exits_3_and_says_why(target, tmp_path):
+    make_build_dir(tmp_path, [100_000])
+    dead = "http://127.0.0.1:1"
+    r = push(target, tmp_path, endpoint=dead)
+    assert r.returncode == 3 and "upload failed" in r.stderr and "127.0.0.1:1" in r.stderr
+    assert not r.stdout  # no URL printed for logs that are not there
+    # Wrong credentials: also a failed upload, with S3's reason.
+    r = push(target, tmp_path, env={"AWS_ACCESS_KEY_ID": "nobody", "AWS_SECRET_ACCESS_KEY": "x" * 40})
+    assert r.returncode == 3 and "InvalidAccessKeyId" in r.stderr
+
+
+def test_bad_arguments_exit_2_and_name_the_flag(target, tmp_path):
+    make_build_dir(tmp_path, [100_000])
+    base = [BIN, "push", "--check", "c", "--endpoint", target.endpoint]
+    good = ["--dest", "s3://" + BUCKET]
+    for args, expected in [
+        (good + ["--pr", "not-a-pr", "--logs", "sw/BUILD/*/log"], "--pr 'not-a-pr'"),
+        (good + ["--pr", PR, "--logs", "nothing/*/here"], "--logs 'nothing/*/here': no file matches"),
+        (["--pr", PR, "--logs", "sw/BUILD/*/log", "--dest", "bucket"], "--dest: 'bucket'"),
+        (good + ["--pr", PR], "--logs is required"),
+    ]:
+        r = subprocess.run(base + args, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, **creds_env(target)))
+        assert r.returncode == 2 and expected in r.stderr, (args, r.stderr)
+
+
+def test_dry_run_writes_the_files_and_uploads_nothing(target, s3, tmp_path):
+    make_build_dir(tmp_path, [300_000])
+    out = tmp_path / "out"
+    r = push(target, tmp_path, "--dry-run", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "would upload s3://%s/%sfullLog.txt" % (BUCKET, PREFIX) in r.stderr
+    assert sorted(os.listdir(out)) == ["fullLog.txt", "pretty.html", "summary.json"]
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+
+
+def test_branch_builds_and_progress(target, s3, tmp_path):
+    make_build_dir(tmp_path, [500_000])
+    e = dict({k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **creds_env(target))
+    r = subprocess.run([BIN, "push", "--pr", "AliceO2Group/AliceO2#dev@abcdef1234567", "--check",
+                        "build/O2/o2 (dev)", "--logs", "sw/BUILD/*/log", "--dest", "s3://" + BUCKET,
+                        "--endpoint", target.endpoint, "--latest", "--progress"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120, env=e)
+    assert r.returncode == 0, r.stderr
+    assert "MB/s" in r.stderr and "100%" in r.stderr
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert "AliceO2Group/AliceO2/dev/abcdef1234567/build_O2_o2__dev_/fullLog.txt" in keys
+    assert "AliceO2Group/AliceO2/dev/latest/build_O2_o2__dev_/fullLog.txt" in keys
+    body = s3.get_object(Bucket=BUCKET, Key="AliceO2Group/AliceO2/dev/latest/build_O2_o2__dev_/fullLog.txt")
+    assert "https://github.com/AliceO2Group/AliceO2/commit/abcdef1234567" in body["Body"].read(400).decode()
