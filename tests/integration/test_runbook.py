@@ -63,6 +63,8 @@ def test_operations_runbook_word_for_word(server, tmp_path):
     # Denied here, as expected (so ✓), with the server's reason.
     assert "\u2713 anonymous GET test.txt: 403 AccessDenied" in out and "why: implicit deny" in out
     assert "uploaded alisw/O2/1234/0123abcd/build_O2_fullCI/fullLog.txt" in out and 'rule-id="expire"' in out
+    assert ("https://alice-logs.example.org/alice-build-logs/alisw/O2/1234/0123abcd/build_O2_fullCI/"
+            "fullLog.txt\n") in out and "`src/a.cxx:3:1: error: expected \";\"`" in out
     # The applied policy is the example with the runbook's edits: frontend 1 reads, the moved
     # frontend reads from its new address, the old address does not.
     url = "%s/alice-build-logs/test.txt" % server.endpoint
