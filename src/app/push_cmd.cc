@@ -194,31 +194,9 @@ Result<logs::Summary> WriteFullLog(const std::vector<LogFile>& logs, const PullR
   return analyzer.Finish(written);
 }
 
-std::string Esc(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+// Everything from logs and flags goes into pretty.html escaped (the viewer also serves it
+// sandboxed).
+std::string Esc(std::string_view text) { return XmlEscape(text); }
 
 // pretty.html as the CI's report script writes it: status, where and what was built, then the
 // findings by kind, each linked to its line in the viewer.

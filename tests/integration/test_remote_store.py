@@ -3,9 +3,6 @@ endpoint. The upstream here is a second logbucket (its embedded store); tests/in
 test_ceph_rgw.py runs the same viewer against a real Ceph RGW. Logs come from the shared
 generator and are uploaded with boto3, as the CI bot does.
 """
-import base64
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -22,6 +19,7 @@ import urllib.request
 import pytest
 
 from conftest import BIN, START_TIMEOUT, assert_sanitizer_clean
+from test_web_oidc import forge_session
 from test_web_viewer import generate
 
 BUCKET = "alice-build-logs"
@@ -202,12 +200,8 @@ def test_two_viewers_share_sessions(upstream, viewers, tmp_path):
                    'issuer = "http://127.0.0.1:1"\nclient_id = "x"\n' % secret)
     a = viewers(upstream.endpoint, env=creds_env(upstream), args=["--config", str(cfg)])
     b = viewers(upstream.endpoint, env=creds_env(upstream), args=["--config", str(cfg)])
-    payload = base64.urlsafe_b64encode(json.dumps(
-        {"sub": "alice", "name": "Alice", "email": "", "roles": ["alice-member"],
-         "exp": int(time.time()) + 600, "v": 1}).encode()).rstrip(b"=").decode()
-    mac = base64.urlsafe_b64encode(hmac.new(secret.encode(), payload.encode(), hashlib.sha256)
-                                   .digest()).rstrip(b"=").decode()
-    cookie = {"Cookie": "lb_session=%s.%s" % (payload, mac), "Accept": "application/json"}
+    session = forge_session("alice", ["alice-member"], int(time.time()) + 600, secret=secret)
+    cookie = {"Cookie": "lb_session=" + session, "Accept": "application/json"}
     for v in (a, b):
         status, body = get(v.web + "/" + BUCKET + "/" + KEY + "?lines=1-3", cookie)
         assert status == 200, body
