@@ -28,8 +28,8 @@ BIN = os.path.join(ROOT, "build", "logbucket")
 GEN = os.path.join(ROOT, "tests", "data", "gen-fulllog.py")
 
 
-def start_logbucket(work, *args, pattern=r"serving S3 at (\S+)"):
-    proc = subprocess.Popen([BIN, "serve", "--no-access-log", *args], stdout=subprocess.PIPE,
+def start_logbucket(work, *args, env=None):
+    proc = subprocess.Popen([BIN, "serve", "--no-access-log", *args], stdout=subprocess.PIPE, env=env,
                             stderr=open(os.path.join(work, "lb-%d.log" % time.monotonic_ns()), "w"),
                             text=True)
     deadline = time.monotonic() + 60
@@ -58,7 +58,7 @@ def bench(env, endpoint, op, size, connections, seconds, objects):
     j = json.loads(r.stdout.strip().splitlines()[-1])
     if j["errors"]:
         raise RuntimeError("%s %s: %d errors" % (op, size, j["errors"]))
-    return j["ops_per_s"]
+    return j["req_per_s"]
 
 
 def pairs(n, a, b):
@@ -130,7 +130,7 @@ def main():
                            env=env, check=True, capture_output=True, timeout=900)
         remote, rurls = start_logbucket(work, "--data", os.path.join(work, "remote"), "--web-listen", "127.0.0.1:0",
                                         "--store", "s3://alice-build-logs", "--endpoint", rgw["S3_ENDPOINT"],
-                                        "--region", "default")
+                                        "--region", "default", env=rgw_env)
         procs.append(remote)
         path = "/alice-build-logs/" + key
         first_view_remote = timed(first_page(rurls["web"], path))

@@ -44,6 +44,8 @@ struct ServeFlags {
   std::vector<std::string> require_roles;
   std::vector<std::string> auth_trusted_proxies;
   std::string public_url;
+  std::string web_tls_cert;
+  std::string web_tls_key;
   std::string store_url;
   std::string endpoint;
   bool anonymous = false;
@@ -127,13 +129,13 @@ auth::GateOptions GateOptionsFrom(const config::Config& cfg) {
   return o;
 }
 
-std::string EndpointUrl(const std::string& listen, uint16_t port) {
+std::string EndpointUrl(const std::string& listen, uint16_t port, bool tls = false) {
   auto hp = config::ParseHostPort(listen);
   std::string host = hp ? hp->host : "127.0.0.1";
   if (host == "0.0.0.0") host = "127.0.0.1";
   if (host == "::") host = "::1";
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return "http://" + host + ":" + std::to_string(port);
+  return (tls ? "https://" : "http://") + host + ":" + std::to_string(port);
 }
 
 std::string AdminEnv(const store::User& user, const std::string& region,
@@ -177,6 +179,7 @@ int ListenWeb(const config::Config& cfg, store::Store& store,
     o.session_seconds = cfg.auth.session_seconds;
     o.clock_skew_seconds = cfg.auth.oidc_clock_skew_seconds;
     o.jwks_refetches_per_minute = static_cast<int>(cfg.auth.oidc_jwks_refetches_per_minute);
+    o.tls = !cfg.web.tls_cert_file.empty();
     w.relying_party = std::make_unique<auth::OidcRelyingParty>(o, gate_options.sessions);
   }
   w.gate = std::make_unique<auth::Gate>(gate_options);
@@ -194,6 +197,8 @@ int ListenWeb(const config::Config& cfg, store::Store& store,
     web_options.port = web_hp->port;
     web_options.max_body_bytes = 1 << 20;
     web_options.name = "web";
+    web_options.tls_cert_file = cfg.web.tls_cert_file;
+    web_options.tls_key_file = cfg.web.tls_key_file;
     if (w.relying_party) web_options.worker_path_prefix = std::string(auth::kAuthPathPrefix);
     w.server = std::make_unique<http::Server>(web_options, [&w](http::Request& r) {
       // Assets and the health check are public: the refusal pages use the stylesheet too.
@@ -219,7 +224,7 @@ int ListenWeb(const config::Config& cfg, store::Store& store,
                    s.message().c_str());
       return 1;
     }
-    w.url = EndpointUrl(cfg.web.listen, w.server->port());
+    w.url = EndpointUrl(cfg.web.listen, w.server->port(), w.server->tls());
     if (cfg.web.insecure_no_auth && cfg.auth.mode == "none") {
       Log().warn("the log viewer at {} has no sign-in (--insecure-no-auth)", w.url);
     }
@@ -319,6 +324,8 @@ int RunServe(const ServeFlags& flags) {
   if (!flags.require_roles.empty()) cfg.auth.require_roles = flags.require_roles;
   if (!flags.auth_trusted_proxies.empty()) cfg.auth.trusted_proxies = flags.auth_trusted_proxies;
   if (!flags.public_url.empty()) cfg.web.public_url = flags.public_url;
+  if (!flags.web_tls_cert.empty()) cfg.web.tls_cert_file = flags.web_tls_cert;
+  if (!flags.web_tls_key.empty()) cfg.web.tls_key_file = flags.web_tls_key;
   if (!flags.store_url.empty()) cfg.store.url = flags.store_url;
   if (!flags.endpoint.empty()) cfg.store.endpoint = flags.endpoint;
   if (!flags.region.empty()) cfg.store.region = flags.region;
@@ -493,6 +500,9 @@ void RegisterServe(CLI::App& app, int& exit_code) {
                   "role a signed-in user needs (repeat for alternatives), e.g. alice-member");
   cmd->add_option("--auth-trusted-proxy", flags->auth_trusted_proxies,
                   "CIDR of the authenticating proxy whose identity headers are believed");
+  cmd->add_option("--web-tls-cert", flags->web_tls_cert,
+                  "serve the viewer over TLS with this PEM certificate chain (with --web-tls-key)");
+  cmd->add_option("--web-tls-key", flags->web_tls_key, "the viewer's TLS private key (PEM)");
   cmd->add_option("--store", flags->store_url,
                   "serve the viewer over a bucket of another S3 endpoint (s3://BUCKET) instead "
                   "of the embedded store");

@@ -466,7 +466,7 @@ OidcRelyingParty::OidcRelyingParty(OidcOptions options,
     options.public_url.pop_back();
   }
   impl_->redirect_uri = options.public_url + "/_auth/callback";
-  impl_->secure = options.public_url.starts_with("https://");
+  impl_->secure = options.tls || options.public_url.starts_with("https://");
   impl_->state_key = sessions->DeriveKey("logbucket oidc sign-in");
   impl_->options = std::move(options);
   impl_->sessions = std::move(sessions);

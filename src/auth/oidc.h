@@ -42,6 +42,7 @@ struct OidcOptions {
   int jwks_refetches_per_minute = 5;
   int64_t login_seconds = 600;  // a sign-in must come back within this
   int http_timeout_ms = 10000;  // each call to the provider
+  bool tls = false;             // the viewer's own listener speaks TLS: cookies are Secure
 };
 
 // What a /_auth/ route answers; the web server renders it (redirect, or a page with `message`).

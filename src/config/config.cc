@@ -55,6 +55,8 @@ Status Apply(const toml::table& root, Config& c) {
   str(r["web"]["site_name"], c.web.site_name);
   integer(r["web"]["cache_entries"], c.web.cache_entries);
   str(r["web"]["public_url"], c.web.public_url);
+  str(r["web"]["tls_cert_file"], c.web.tls_cert_file);
+  str(r["web"]["tls_key_file"], c.web.tls_key_file);
   str(r["store"]["url"], c.store.url);
   str(r["store"]["endpoint"], c.store.endpoint);
   str(r["store"]["region"], c.store.region);
@@ -188,6 +190,9 @@ Status Validate(const Config& c) {
     if (c.auth.oidc_jwks_refetches_per_minute < 1 || c.auth.oidc_jwks_refetches_per_minute > 60) {
       return bad("auth.oidc.jwks_refetches_per_minute must be between 1 and 60");
     }
+  }
+  if (c.web.tls_cert_file.empty() != c.web.tls_key_file.empty()) {
+    return bad("web.tls_cert_file and web.tls_key_file go together (TLS needs both)");
   }
   if (!c.store.url.empty()) {
     if (!c.store.url.starts_with("s3://") || c.store.url.size() <= 5) {

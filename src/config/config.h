@@ -37,6 +37,9 @@ struct WebConfig {
   // Where browsers reach the viewer (https://alice-logs.example.org); the OIDC redirect URI is
   // built from it, and an https:// URL makes every cookie Secure.
   std::string public_url;
+  // TLS on the viewer's listener: PEM certificate chain and key (both or neither).
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // Sign-in for the web viewer (docs/configuration.md [auth]).

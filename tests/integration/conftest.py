@@ -51,7 +51,7 @@ class Server:
             m = re.search(r"serving S3 at (http://\S+)", line)
             if m:
                 self.endpoint = m.group(1)
-            m = re.search(r"log viewer at (http://\S+?)/?$", line)
+            m = re.search(r"log viewer at (https?://\S+?)/?$", line)
             if m:
                 self.web = m.group(1)
                 break

@@ -410,6 +410,11 @@ Server::~Server() {
 }
 
 Status Server::Listen() {
+  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+    auto tls = TlsTerminator::Create(options_.tls_cert_file, options_.tls_key_file);
+    if (!tls) return tls.error();
+    tls_ = std::move(*tls);
+  }
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) return platform::PosixError("eventfd", "", errno);
   sockaddr_storage addr{};
@@ -500,6 +505,15 @@ void Server::AcceptLoop() {
     if (peer_ip.rfind("::ffff:", 0) == 0) peer_ip = peer_ip.substr(7);
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (tls_) {
+      // From here on the connection is the plaintext end of its TLS thread's socketpair.
+      auto inner = tls_->Wrap(fd, options_.io_timeout_seconds * 1000);
+      if (!inner) {
+        Log().error("{}: {}", options_.name, inner.error().message());
+        continue;
+      }
+      fd = *inner;
+    }
     {
       std::lock_guard lock(mu_);
       if (active_connections_ >= options_.max_connections) {

@@ -19,6 +19,7 @@
 
 #include "common/status.h"
 #include "http/handler.h"
+#include "http/server/tls.h"
 
 namespace logbucket::http {
 
@@ -38,6 +39,9 @@ struct ServerOptions {
   // GET/HEAD requests whose target starts with this run on a worker thread like PUTs: their
   // handler may wait on another server (the OIDC provider), which must not stall an event loop.
   std::string worker_path_prefix;
+  // TLS (http/server/tls.h) when both are set: PEM certificate chain and private key.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class Server {
@@ -56,6 +60,7 @@ class Server {
   int Shutdown(int drain_seconds);
 
   uint16_t port() const { return port_; }
+  bool tls() const { return tls_ != nullptr; }
   const std::string& host() const { return options_.host; }
 
   struct Connection;
@@ -81,6 +86,7 @@ class Server {
 
   ServerOptions options_;
   Handler handler_;
+  std::unique_ptr<TlsTerminator> tls_;
   int listen_fd_ = -1;
   int stop_fd_ = -1;  // eventfd: readable once stopping
   uint16_t port_ = 0;
