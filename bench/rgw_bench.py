@@ -90,6 +90,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=4)
+    ap.add_argument("--parts", default="ops,page,push", help="which measures: ops, page, push")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="lb-rgw-bench-", dir="/var/tmp")
     procs, rgw_dir = [], os.path.join(work, "rgw")
@@ -107,8 +108,9 @@ def main():
             k, v = line.strip().split("=", 1)
             lb_env[k] = v
         rgw_env = dict(os.environ, **{k: v for k, v in rgw.items() if k.startswith("AWS_")})
-        rows = []
-        for op, size, conns, objects in [("put", "4KiB", 16, 0), ("get", "4KiB", 16, 200),
+        parts = args.parts.split(",")
+        rows, page_row, push_row = [], None, None
+        for op, size, conns, objects in [] if "ops" not in parts else [("put", "4KiB", 16, 0), ("get", "4KiB", 16, 200),
                                          ("list", "4KiB", 4, 1000), ("put", "8MiB", 4, 0),
                                          ("get", "8MiB", 4, 20)]:
             ratio, a, b, ratios = pairs(args.pairs,
@@ -120,6 +122,8 @@ def main():
 
         # A 500 MB log in both stores; the remote viewer over RGW after its first view.
         log = os.path.join(work, "fullLog.txt")
+        if "page" not in parts and "push" not in parts:
+            raise SystemExit(0)
         subprocess.run([sys.executable, GEN, "--out", log, "--size", str(500 << 20), "--seed", "11"],
                        check=True, capture_output=True, timeout=900)
         key = "AliceO2Group/AliceO2/1/0123abcd/build/fullLog.txt"
@@ -133,50 +137,11 @@ def main():
                                         "--region", "default", env=rgw_env)
         procs.append(remote)
         path = "/alice-build-logs/" + key
-        first_view_remote = timed(first_page(rurls["web"], path))
-        first_view_local = timed(first_page(urls["web"], path))
-        ratio, a, b, ratios = pairs(args.pairs, lambda: timed(first_page(rurls["web"], path)) * 1000,
-                                    lambda: timed(first_page(urls["web"], path)) * 1000)
-        page_row = (a, b, ratio, ratios, first_view_remote, first_view_local)
-        print(page_row, file=sys.stderr)
-
-        # push of 200 MB vs aws s3 cp, to RGW.
-        build = os.path.join(work, "sw", "BUILD", "O2-latest")
-        os.makedirs(build)
-        with open(log, "rb") as src, open(os.path.join(build, "log"), "wb") as dst:
-            dst.write(src.read(200 << 20))
-        plain = os.path.join(work, "plain.txt")
-        os.link(os.path.join(build, "log"), plain)
-        push = lambda: subprocess.run(
-            [BIN, "push", "--pr", "AliceO2Group/AliceO2#1@0123abcd", "--check", "bench", "--logs",
-             "sw/BUILD/*/log", "--dest", "s3://alice-build-logs", "--endpoint", rgw["S3_ENDPOINT"], "-q"],
-            cwd=work, env=rgw_env, check=True, capture_output=True, timeout=900)
-        cp = lambda: subprocess.run(["aws", "--endpoint-url", rgw["S3_ENDPOINT"], "s3", "cp", plain,
-                                     "s3://alice-build-logs/bench/plain.txt", "--only-show-errors"],
-                                    env=rgw_env, check=True, capture_output=True, timeout=900)
-        ratio_p, tp, tc, ratios_p = pairs(args.pairs, lambda: 200 / 1.048576 / timed(push),
-                                          lambda: 200 / 1.048576 / timed(cp))
-        push_row = (tp, tc, ratio_p, ratios_p)
-        print(push_row, file=sys.stderr)
-
-        fmt = lambda rs: ", ".join("%.2f" % x for x in rs)
-        out = ["## Embedded store vs Ceph RGW, same machine, same run (issue #6)", "",
-               "Command: `/usr/bin/python3 bench/rgw_bench.py --pairs %d` (RGW: `scripts/ceph-rgw`, "
-               "Ceph 16.2.15, bluestore on a sparse file; logbucket: embedded store on the same disk). "
-               "%d pairs, alternated; ratio = median of per-pair ratios." % (args.pairs, args.pairs), "",
-               "| measure | logbucket | Ceph RGW | ratio | goal | per-pair ratios |", "|---|---|---|---|---|---|"]
-        for name, a, b, ratio, ratios in rows:
-            goal = "≥ 5" if "4KiB" in name or "4 KiB" in name else "—"
-            out.append("| %s | %.1f | %.1f | **%.2f** | %s | %s |" % (name.replace("4KiB", "4 KiB").replace("8MiB", "8 MiB"),
-                                                                     a, b, ratio, goal, fmt(ratios)))
-        a, b, ratio, ratios, fr, fl = page_row
-        out.append("| viewer first page of a 500 MB log after its first view (ms; remote over RGW vs embedded) "
-                   "| %.1f | %.1f (embedded) | **%.2f** | ≤ 2 | %s |" % (a, b, ratio, fmt(ratios)))
-        out.append("| push 200 MB to RGW (MB/s; logbucket push vs aws s3 cp) | %.1f | %.1f (aws s3 cp) | **%.2f** | ≥ 0.7 | %s |"
-                   % (tp, tc, ratio_p, fmt(ratios_p)))
-        out += ["", "First view of the 500 MB log (download into the cache + line index): remote %.1f s, "
-                "embedded %.1f s." % (fr, fl), ""]
-        print("\n".join(out))
+        if "page" in parts:
+            page_row = measure_page(args, rurls, urls, path)
+        if "push" in parts:
+            push_row = measure_push(args, work, log, rgw, rgw_env)
+        report(args, rows, page_row, push_row)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -186,6 +151,64 @@ def main():
                 p.kill()
         subprocess.run([os.path.join(ROOT, "scripts", "ceph-rgw"), "stop", rgw_dir], timeout=120)
         subprocess.run(["rm", "-rf", work])
+
+
+def measure_page(args, rurls, urls, path):
+    first_view_remote = timed(first_page(rurls["web"], path))
+    first_view_local = timed(first_page(urls["web"], path))
+    ratio, a, b, ratios = pairs(args.pairs, lambda: timed(first_page(rurls["web"], path)) * 1000,
+                                lambda: timed(first_page(urls["web"], path)) * 1000)
+    page_row = (a, b, ratio, ratios, first_view_remote, first_view_local)
+    print(page_row, file=sys.stderr)
+    return page_row
+
+
+def measure_push(args, work, log, rgw, rgw_env):
+    # push of 200 MB vs aws s3 cp, to RGW.
+    build = os.path.join(work, "sw", "BUILD", "O2-latest")
+    os.makedirs(build)
+    with open(log, "rb") as src, open(os.path.join(build, "log"), "wb") as dst:
+        dst.write(src.read(200 << 20))
+    plain = os.path.join(work, "plain.txt")
+    os.link(os.path.join(build, "log"), plain)
+    push = lambda: subprocess.run(
+        [BIN, "push", "--pr", "AliceO2Group/AliceO2#1@0123abcd", "--check", "bench", "--logs",
+         "sw/BUILD/*/log", "--dest", "s3://alice-build-logs", "--endpoint", rgw["S3_ENDPOINT"], "-q"],
+        cwd=work, env=rgw_env, check=True, capture_output=True, timeout=900)
+    cp = lambda: subprocess.run(["aws", "--endpoint-url", rgw["S3_ENDPOINT"], "s3", "cp", plain,
+                                 "s3://alice-build-logs/bench/plain.txt", "--only-show-errors"],
+                                env=rgw_env, check=True, capture_output=True, timeout=900)
+    ratio_p, tp, tc, ratios_p = pairs(args.pairs, lambda: 200 / 1.048576 / timed(push),
+                                      lambda: 200 / 1.048576 / timed(cp))
+    push_row = (tp, tc, ratio_p, ratios_p)
+    print(push_row, file=sys.stderr)
+    return push_row
+
+
+def report(args, rows, page_row, push_row):
+    fmt = lambda rs: ", ".join("%.2f" % x for x in rs)
+    out = ["## Embedded store vs Ceph RGW, same machine, same run (issue #6)", "",
+           "Command: `/usr/bin/python3 bench/rgw_bench.py --pairs %d` (RGW: `scripts/ceph-rgw`, "
+           "Ceph 16.2.15, bluestore on a sparse file; logbucket: embedded store on the same disk). "
+           "%d pairs, alternated; ratio = median of per-pair ratios." % (args.pairs, args.pairs), "",
+           "| measure | logbucket | Ceph RGW | ratio | goal | per-pair ratios |", "|---|---|---|---|---|---|"]
+    for name, a, b, ratio, ratios in rows:
+        goal = "≥ 5" if "4KiB" in name or "4 KiB" in name else "—"
+        out.append("| %s | %.1f | %.1f | **%.2f** | %s | %s |" % (name.replace("4KiB", "4 KiB").replace("8MiB", "8 MiB"),
+                                                                 a, b, ratio, goal, fmt(ratios)))
+    fr = fl = None
+    if page_row:
+        a, b, ratio, ratios, fr, fl = page_row
+        out.append("| viewer first page of a 500 MB log after its first view (ms; remote over RGW vs embedded) "
+               "| %.1f | %.1f (embedded) | **%.2f** | ≤ 2 | %s |" % (a, b, ratio, fmt(ratios)))
+    if push_row:
+        tp, tc, ratio_p, ratios_p = push_row
+        out.append("| push 200 MB to RGW (MB/s; logbucket push vs aws s3 cp) | %.1f | %.1f (aws s3 cp) | **%.2f** | ≥ 0.7 | %s |"
+               % (tp, tc, ratio_p, fmt(ratios_p)))
+    if fr is not None:
+        out += ["", "First view of the 500 MB log (download into the cache + line index): remote %.1f s, "
+              "embedded %.1f s." % (fr, fl)]
+    print("\n".join(out + [""]))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ struct ServeFlags {
   bool anonymous = false;
   std::string profile;
   int64_t cache_max_bytes = 0;
+  int64_t metadata_ttl_ms = -1;
 };
 
 // The session secret: auth.session_secret, else auth.session_secret_file, else the data dir's
@@ -252,6 +253,7 @@ int RunRemoteViewer(const config::Config& cfg, sigset_t& signals) {
   o.client.virtual_host = cfg.store.virtual_host;
   o.cache_dir = cfg.data_dir + "/remote-cache";
   o.cache_max_bytes = static_cast<uint64_t>(cfg.store.cache_max_bytes);
+  o.metadata_ttl_ms = cfg.store.metadata_ttl_ms;
   if (!cfg.store.anonymous) {
     auto credentials = s3client::ResolveCredentials("", "", cfg.store.profile, cfg.store.region);
     if (!credentials) {
@@ -332,6 +334,7 @@ int RunServe(const ServeFlags& flags) {
   if (flags.anonymous) cfg.store.anonymous = true;
   if (!flags.profile.empty()) cfg.store.profile = flags.profile;
   if (flags.cache_max_bytes > 0) cfg.store.cache_max_bytes = flags.cache_max_bytes;
+  if (flags.metadata_ttl_ms >= 0) cfg.store.metadata_ttl_ms = flags.metadata_ttl_ms;
   if (Status s = config::Validate(cfg); !s.ok()) {
     std::fprintf(stderr, "logbucket serve: %s\n", s.message().c_str());
     return 2;
@@ -513,6 +516,9 @@ void RegisterServe(CLI::App& app, int& exit_code) {
                   "with --store: credentials profile (default: AWS_* variables, then default)");
   cmd->add_option("--cache-max-bytes", flags->cache_max_bytes,
                   "with --store: disk cache for downloaded logs, in bytes (default 10 GiB)");
+  cmd->add_option("--metadata-ttl-ms", flags->metadata_ttl_ms,
+                  "with --store: reuse an object's HEAD answer this long (default 2000; 0 = "
+                  "ask every time)");
   cmd->add_option("--public-url", flags->public_url,
                   "where browsers reach the viewer, e.g. https://logs.example.org (oidc redirect "
                   "URI base; https makes cookies Secure)");

@@ -64,6 +64,7 @@ Status Apply(const toml::table& root, Config& c) {
   str(r["store"]["profile"], c.store.profile);
   if (auto v = r["store"]["virtual_host"].value<bool>()) c.store.virtual_host = *v;
   integer(r["store"]["cache_max_bytes"], c.store.cache_max_bytes);
+  integer(r["store"]["metadata_ttl_ms"], c.store.metadata_ttl_ms);
   str(r["auth"]["session_secret"], c.auth.session_secret);
   str(r["auth"]["session_secret_file"], c.auth.session_secret_file);
   integer(r["auth"]["session_seconds"], c.auth.session_seconds);
@@ -202,6 +203,9 @@ Status Validate(const Config& c) {
       return bad("store.url needs store.endpoint, the S3 endpoint URL (e.g. https://s3.cern.ch)");
     }
     if (c.store.cache_max_bytes < (1 << 20)) return bad("store.cache_max_bytes must be >= 1 MiB");
+    if (c.store.metadata_ttl_ms < 0 || c.store.metadata_ttl_ms > 60000) {
+      return bad("store.metadata_ttl_ms must be between 0 and 60000");
+    }
   }
   if (c.auth.session_seconds < 60 || c.auth.session_seconds > 30 * 86400) {
     return bad("auth.session_seconds must be between 60 and 2592000 (30 days)");

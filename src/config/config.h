@@ -77,6 +77,7 @@ struct RemoteStoreConfig {
   std::string profile;        // ~/.aws/credentials profile; default: env, then "default"
   bool virtual_host = false;  // <bucket>.<host> addressing
   int64_t cache_max_bytes = 10LL << 30;  // downloaded logs kept on disk (LRU)
+  int64_t metadata_ttl_ms = 2000;        // HEAD answers reused this long
 };
 
 struct Config {

@@ -161,12 +161,31 @@ def test_anonymous_remote_viewer_needs_the_bucket_policy(upstream, viewers):
 
 
 def test_overwritten_log_is_never_served_stale(upstream, viewers):
-    v = viewers(upstream.endpoint, env=creds_env(upstream))
+    # With HEAD answers not reused, every view sees the current version.
+    v = viewers(upstream.endpoint, env=creds_env(upstream), args=["--metadata-ttl-ms", "0"])
     s3 = upstream.client()
     s3.put_object(Bucket=BUCKET, Key="a/fullLog.txt", Body=b"first version\n", ContentType="text/plain")
     assert b"first version" in get(v.web + "/" + BUCKET + "/a/fullLog.txt?lines=1-1")[1]
     s3.put_object(Bucket=BUCKET, Key="a/fullLog.txt", Body=b"second version\n", ContentType="text/plain")
     assert b"second version" in get(v.web + "/" + BUCKET + "/a/fullLog.txt?lines=1-1")[1]
+
+
+def test_reused_head_answers_fall_back_when_the_object_changed(upstream, viewers):
+    # HEAD answers reused for a minute; the cached body is evicted, the object overwritten: the
+    # download for the stale answer is refused by If-Match, and the new version is served.
+    v = viewers(upstream.endpoint, env=creds_env(upstream),
+                args=["--cache-max-bytes", str(1 << 20), "--metadata-ttl-ms", "60000"])
+    s3 = upstream.client()
+    s3.put_object(Bucket=BUCKET, Key="b/x.bin", Body=b"A" * 10)
+    for name in ("f1", "f2"):
+        s3.put_object(Bucket=BUCKET, Key="b/%s.bin" % name, Body=os.urandom(600_000))
+    assert get(v.web + "/" + BUCKET + "/b/x.bin?raw")[1] == b"A" * 10
+    for name in ("f1", "f2"):  # pushes x.bin out of the 1 MiB cache
+        assert get(v.web + "/" + BUCKET + "/b/%s.bin?raw" % name)[0] == 200
+    assert "evicted" in v.read_log()
+    s3.put_object(Bucket=BUCKET, Key="b/x.bin", Body=b"B" * 12)
+    status, body = get(v.web + "/" + BUCKET + "/b/x.bin?raw")
+    assert status == 200 and body == b"B" * 12
 
 
 def test_cache_stays_under_its_cap(upstream, viewers):

@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <mutex>
 #include <pugixml.hpp>
+#include <unordered_map>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/encoding.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -137,6 +139,24 @@ class RemoteStore final : public Store {
 
   Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key) override {
     if (bucket != options_.bucket) return Error(ErrorCode::kNoSuchBucket, "no such bucket");
+    int64_t now = SystemClock::Instance().NowMs();
+    {
+      std::lock_guard lock(metadata_mu_);
+      auto it = metadata_.find(key);
+      if (it != metadata_.end() && now - it->second.fetched_ms < options_.metadata_ttl_ms) {
+        return it->second.info;
+      }
+    }
+    auto info = FetchHead(bucket, key);
+    if (info && options_.metadata_ttl_ms > 0) {
+      std::lock_guard lock(metadata_mu_);
+      if (metadata_.size() >= 4096) metadata_.clear();  // bounded; entries live seconds anyway
+      metadata_[key] = {*info, now};
+    }
+    return info;
+  }
+
+  Result<ObjectInfo> FetchHead(const std::string& bucket, const std::string& key) {
     Lease c(*this);
     auto r = c->Request("HEAD", bucket, key, "");
     if (!r) return r.error();
@@ -172,6 +192,14 @@ class RemoteStore final : public Store {
       return opened;
     }
     auto fd = Cached(*info);
+    if (!fd && fd.error().code() == ErrorCode::kPreconditionFailed) {
+      // Overwritten since the (reused) HEAD: forget it and read the new version.
+      {
+        std::lock_guard lock(metadata_mu_);
+        metadata_.erase(key);
+      }
+      return GetObject(bucket, key);
+    }
     if (!fd) return fd.error();
     opened.body = std::make_unique<FileBody>(std::move(*fd));
     return opened;
@@ -368,7 +396,13 @@ class RemoteStore final : public Store {
     }
   }
 
+  struct CachedHead {
+    ObjectInfo info;
+    int64_t fetched_ms = 0;
+  };
   RemoteStoreOptions options_;
+  std::mutex metadata_mu_;
+  std::unordered_map<std::string, CachedHead> metadata_;
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<s3client::Client>> pool_;
   std::mutex evict_mu_;

@@ -25,6 +25,10 @@ struct RemoteStoreOptions {
   std::string cache_dir;
   uint64_t cache_max_bytes = 10ULL << 30;
   int list_page_keys = 1000;
+  // HEAD answers are reused this long: a page view asks for the same object's metadata several
+  // times (page, ?meta, ?lines), each a round trip to the endpoint otherwise. An overwrite is
+  // seen at most this late.
+  int64_t metadata_ttl_ms = 2000;
 };
 
 // "s3://bucket" or "s3://bucket/" → "bucket"; InvalidArgument otherwise.
