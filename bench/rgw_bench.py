@@ -156,7 +156,11 @@ def main():
 def measure_page(args, rurls, urls, path):
     first_view_remote = timed(first_page(rurls["web"], path))
     first_view_local = timed(first_page(urls["web"], path))
-    ratio, a, b, ratios = pairs(args.pairs, lambda: timed(first_page(rurls["web"], path)) * 1000,
+    # Each remote view starts after the 2 s metadata TTL, so it pays its one HEAD to RGW.
+    def remote_view():
+        time.sleep(2.1)
+        return timed(first_page(rurls["web"], path)) * 1000
+    ratio, a, b, ratios = pairs(args.pairs, remote_view,
                                 lambda: timed(first_page(urls["web"], path)) * 1000)
     page_row = (a, b, ratio, ratios, first_view_remote, first_view_local)
     print(page_row, file=sys.stderr)
@@ -199,7 +203,7 @@ def report(args, rows, page_row, push_row):
     fr = fl = None
     if page_row:
         a, b, ratio, ratios, fr, fl = page_row
-        out.append("| viewer first page of a 500 MB log after its first view (ms; remote over RGW vs embedded) "
+        out.append("| viewer first page of a 500 MB log after its first view (page + ?meta + 256 lines, ms; remote over RGW, one HEAD per view, vs embedded) "
                "| %.1f | %.1f (embedded) | **%.2f** | ≤ 2 | %s |" % (a, b, ratio, fmt(ratios)))
     if push_row:
         tp, tc, ratio_p, ratios_p = push_row
