@@ -234,6 +234,30 @@ int ListenWeb(const config::Config& cfg, store::Store& store,
   return 0;
 }
 
+// Listener settings every listener shares ([http]).
+http::ServerOptions ListenerOptions(const config::Config& cfg) {
+  http::ServerOptions o;
+  o.max_connections = cfg.http.max_connections;
+  o.idle_timeout_seconds = cfg.http.idle_timeout_seconds;
+  o.io_timeout_seconds = cfg.http.io_timeout_seconds;
+  o.max_header_bytes = cfg.http.max_header_bytes;
+  o.access_log = cfg.http.access_log;
+  return o;
+}
+
+// Blocks until SIGTERM or SIGINT, then drains `servers` (null entries skipped).
+void WaitAndDrain(sigset_t& signals, int drain_seconds, std::vector<http::Server*> servers) {
+  int received = 0;
+  sigwait(&signals, &received);
+  Log().info("received {}, draining (up to {} s)", received == SIGTERM ? "SIGTERM" : "SIGINT",
+             drain_seconds);
+  int forced = 0;
+  for (http::Server* server : servers) {
+    if (server != nullptr) forced += server->Shutdown(drain_seconds);
+  }
+  if (forced > 0) Log().warn("closed {} connections still busy after the drain", forced);
+}
+
 // `serve --store s3://BUCKET --endpoint URL`: the viewer alone, over a bucket elsewhere; no S3
 // listener, no janitor (the bucket's own lifecycle rules apply), no users.
 int RunRemoteViewer(const config::Config& cfg, sigset_t& signals) {
@@ -273,12 +297,7 @@ int RunRemoteViewer(const config::Config& cfg, sigset_t& signals) {
                  cfg.store.endpoint.c_str(), store.error().message().c_str());
     return 1;
   }
-  http::ServerOptions server_options;
-  server_options.max_connections = cfg.http.max_connections;
-  server_options.idle_timeout_seconds = cfg.http.idle_timeout_seconds;
-  server_options.io_timeout_seconds = cfg.http.io_timeout_seconds;
-  server_options.max_header_bytes = cfg.http.max_header_bytes;
-  server_options.access_log = cfg.http.access_log;
+  http::ServerOptions server_options = ListenerOptions(cfg);
   WebFrontend web;
   if (int code = ListenWeb(cfg, **store, server_options, web); code != 0) return code;
   web.server->Start();
@@ -286,12 +305,7 @@ int RunRemoteViewer(const config::Config& cfg, sigset_t& signals) {
               web.url.c_str(), cfg.store.url.c_str(), cfg.store.endpoint.c_str(),
               o.client.credentials ? "signed requests" : "anonymous", cfg.data_dir.c_str());
   std::fflush(stdout);
-  int received = 0;
-  sigwait(&signals, &received);
-  Log().info("received {}, draining (up to {} s)", received == SIGTERM ? "SIGTERM" : "SIGINT",
-             cfg.http.drain_seconds);
-  int forced = web.server->Shutdown(cfg.http.drain_seconds);
-  if (forced > 0) Log().warn("closed {} connections still busy after the drain", forced);
+  WaitAndDrain(signals, cfg.http.drain_seconds, {web.server.get()});
   Log().info("stopped");
   return 0;
 }
@@ -365,16 +379,11 @@ int RunServe(const ServeFlags& flags) {
   }
 
   auto hp = config::ParseHostPort(cfg.s3.listen);
-  http::ServerOptions server_options;
+  http::ServerOptions server_options = ListenerOptions(cfg);
   server_options.host = hp->host;
   server_options.port = hp->port;
-  server_options.max_connections = cfg.http.max_connections;
-  server_options.idle_timeout_seconds = cfg.http.idle_timeout_seconds;
-  server_options.io_timeout_seconds = cfg.http.io_timeout_seconds;
-  server_options.max_header_bytes = cfg.http.max_header_bytes;
   server_options.max_body_bytes =
       cfg.s3.max_object_bytes + (cfg.s3.max_object_bytes / 8) + (1 << 20);
-  server_options.access_log = cfg.http.access_log;
   server_options.name = "s3";
 
   s3::ServiceOptions service_options;
@@ -455,14 +464,8 @@ int RunServe(const ServeFlags& flags) {
   }
   std::fflush(stdout);
 
-  int received = 0;
-  sigwait(&signals, &received);
-  Log().info("received {}, draining (up to {} s)", received == SIGTERM ? "SIGTERM" : "SIGINT",
-             cfg.http.drain_seconds);
-  int forced = server.Shutdown(cfg.http.drain_seconds);
-  if (web_server) forced += web_server->Shutdown(cfg.http.drain_seconds);
+  WaitAndDrain(signals, cfg.http.drain_seconds, {&server, web_server});
   janitor.Stop();
-  if (forced > 0) Log().warn("closed {} connections still busy after the drain", forced);
   Log().info("stopped");
   return 0;
 }
