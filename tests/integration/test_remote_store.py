@@ -318,3 +318,22 @@ def test_bad_remote_settings_are_refused_at_start(tmp_path):
         r = subprocess.run([BIN, "serve", "--data", str(tmp_path / "d"), "--web-listen", "127.0.0.1:0",
                             *args], capture_output=True, text=True, timeout=60)
         assert r.returncode in (1, 2) and expected in r.stderr, (args, r.stderr)
+
+
+def test_virtual_hosted_style(server_factory, viewers, tmp_path):
+    # <bucket>.localhost: curl resolves *.localhost to loopback itself, no DNS needed.
+    up = server_factory(extra_args=["--domain", "localhost"]).start()
+    c = up.client()
+    c.create_bucket(Bucket=BUCKET)
+    c.put_object(Bucket=BUCKET, Key="v/fullLog.txt", Body=b"hosted line\n", ContentType="text/plain")
+    cfg = tmp_path / "v.toml"
+    cfg.write_text("[store]\nvirtual_host = true\n")
+    endpoint = up.endpoint.replace("127.0.0.1", "localhost")
+    v = viewers(endpoint, env=creds_env(up), args=["--config", str(cfg)])
+    assert v.started, v.read_log()
+    status, body = get(v.web + "/" + BUCKET + "/v/fullLog.txt?lines=1-1")
+    assert status == 200 and b"hosted line" in body
+    # The upstream saw virtual-hosted requests: targets without the bucket in the path.
+    log = up.read_log()
+    assert " HEAD /v/fullLog.txt 200" in log and " GET /v/fullLog.txt 200" in log
+    assert " HEAD /%s/v/fullLog.txt" % BUCKET not in log
