@@ -107,13 +107,13 @@ Verdict Gate::Check(const http::Request& request) const {
   auto identity = options_.sessions->Open(*cookie, SystemClock::Instance().NowMs() / 1000);
   if (!identity) {
     // Expired ones are routine; anything else is a bug or someone trying.
-    if (identity.error().message() != "session expired") {
+    if (identity.error().message() != kSessionExpired) {
       Log().warn("web: refused session cookie from {}: {}", request.peer_address,
                  identity.error().message());
     }
     v.message =
         "Your session " +
-        std::string(identity.error().message() == "session expired" ? "expired" : "is not valid") +
+        std::string(identity.error().message() == kSessionExpired ? "expired" : "is not valid") +
         "; sign in again.";
     return v;
   }

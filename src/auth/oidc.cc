@@ -32,6 +32,16 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view n
   return std::nullopt;
 }
 
+// Text from the query string (the provider's error, or whoever forged the link) for a page and
+// a log line: at most 200 bytes, control characters (forged log lines) replaced.
+std::string Printable(std::string_view text) {
+  std::string out(text.substr(0, 200));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return out;
+}
+
 std::string RandomToken(size_t bytes) { return Base64UrlEncode(RandomBytes(bytes)); }
 
 std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields) {
@@ -296,10 +306,12 @@ struct OidcRelyingParty::Impl {
 
   AuthReply Callback(const http::Request& request) {
     auto state = QueryParam(request.raw_query, "state");
-    if (auto error = QueryParam(request.raw_query, "error")) {
-      std::string description = QueryParam(request.raw_query, "error_description").value_or("");
-      Log().info("oidc: provider refused the sign-in: {} {}", *error, description);
-      return Page(401, "The sign-in provider did not sign you in: " + *error +
+    if (auto raw_error = QueryParam(request.raw_query, "error")) {
+      std::string error = Printable(*raw_error);
+      std::string description =
+          Printable(QueryParam(request.raw_query, "error_description").value_or(""));
+      Log().info("oidc: provider refused the sign-in: {} {}", error, description);
+      return Page(401, "The sign-in provider did not sign you in: " + error +
                            (description.empty() ? "" : " (" + description + ")") + ".");
     }
     auto code = QueryParam(request.raw_query, "code");

@@ -52,7 +52,7 @@ Result<Identity> SessionCodec::Open(std::string_view cookie, int64_t now_s) cons
   for (const auto& r : j["roles"]) {
     if (r.is_string()) id.roles.push_back(r.get<std::string>());
   }
-  if (id.expires_s <= now_s) return Error(ErrorCode::kAccessDenied, "session expired");
+  if (id.expires_s <= now_s) return Error(ErrorCode::kAccessDenied, std::string(kSessionExpired));
   return id;
 }
 

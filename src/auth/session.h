@@ -22,6 +22,9 @@ struct Identity {
   const std::string& DisplayName() const { return name.empty() ? subject : name; }
 };
 
+// The error message of Open for a session past its expiry (routine, unlike a bad signature).
+inline constexpr std::string_view kSessionExpired = "session expired";
+
 // Cookies larger than this are refused unread (a browser sends at most ~4 KB per cookie).
 inline constexpr size_t kMaxSessionCookieBytes = 4096;
 

@@ -295,6 +295,11 @@ def test_provider_error_answer_is_shown_escaped(viewer):
                                "error_description=%3Cscript%3Ealert(1)%3C/script%3E&state=abcdefghijklmn")
     assert status == 401 and "access_denied" in body
     assert "<script>alert(1)" not in body and "&lt;script&gt;" in body
+    # Forged log lines and novels from the query string are cut to one short line.
+    status, _, body, _ = b.get(viewer.web + "/_auth/callback?error=x%0a2026-01-01%20warn%20forged&"
+                               "error_description=" + "y" * 5000 + "&state=abcdefghijklmn")
+    assert status == 401 and "y" * 201 not in body
+    assert "\n2026-01-01 warn forged" not in viewer.read_log() and "x 2026-01-01 warn forged" in viewer.read_log()
 
 
 BAD_TOKENS = {
@@ -340,7 +345,6 @@ def test_unknown_kid_then_key_rotation(viewer, provider):
     assert provider.jwks_fetches == 3
     # A stream of made-up kids does not become a stream of JWKS requests (5 a minute).
     for i in range(10):
-        provider.signing_key = Key("RSA", "made-up-%d" % i) if i < 2 else provider.signing_key
         provider.header_override = {"kid": "made-up-%d" % i}
         status, _, _ = sign_in(Browser(), viewer)
         assert status == 403

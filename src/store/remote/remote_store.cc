@@ -183,26 +183,27 @@ class RemoteStore final : public Store {
   }
 
   Result<OpenedObject> GetObject(const std::string& bucket, const std::string& key) override {
-    auto info = HeadObject(bucket, key);
-    if (!info) return info.error();
-    OpenedObject opened;
-    opened.info = *info;
-    if (info->size > options_.cache_max_bytes || info->etag.empty()) {
-      opened.body = std::make_unique<RangedBody>(*this, *info);
-      return opened;
-    }
-    auto fd = Cached(*info);
-    if (!fd && fd.error().code() == ErrorCode::kPreconditionFailed) {
-      // Overwritten since the (reused) HEAD: forget it and read the new version.
-      {
+    // A second try only: an object rewritten faster than we can read it is an error, not a loop.
+    for (int attempt = 1;; ++attempt) {
+      auto info = HeadObject(bucket, key);
+      if (!info) return info.error();
+      OpenedObject opened;
+      opened.info = *info;
+      if (info->size > options_.cache_max_bytes || info->etag.empty()) {
+        opened.body = std::make_unique<RangedBody>(*this, *info);
+        return opened;
+      }
+      auto fd = Cached(*info);
+      if (!fd && fd.error().code() == ErrorCode::kPreconditionFailed && attempt == 1) {
+        // Overwritten since the (reused) HEAD: forget it and read the new version.
         std::lock_guard lock(metadata_mu_);
         metadata_.erase(key);
+        continue;
       }
-      return GetObject(bucket, key);
+      if (!fd) return fd.error();
+      opened.body = std::make_unique<FileBody>(std::move(*fd));
+      return opened;
     }
-    if (!fd) return fd.error();
-    opened.body = std::make_unique<FileBody>(std::move(*fd));
-    return opened;
   }
 
   Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& o) override {
