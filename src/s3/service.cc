@@ -25,6 +25,9 @@ using http::Response;
 using store::ObjectInfo;
 
 constexpr size_t kIoBuffer = 256 * 1024;
+// Bodies without a file descriptor (inline objects of the embedded store) are sent from memory
+// up to this size.
+constexpr uint64_t kMaxBufferedBodyBytes = 1 << 20;
 constexpr int kMaxListKeys = 1000;
 
 // Headers stored with an object and returned on GET/HEAD.
@@ -1230,12 +1233,26 @@ struct Service::Impl {
       r.omit_body = true;
       return r;
     }
-    auto file = std::make_unique<http::FileBody>();
-    file->fd = opened.body->SharedFd();
-    if (!file->fd) return Error(ErrorCode::kInternalError, "object body has no descriptor");
-    file->offset = range.first;
-    file->length = range.length;
-    r.file = std::move(file);
+    if (auto fd = opened.body->SharedFd()) {
+      auto file = std::make_unique<http::FileBody>();
+      file->fd = std::move(fd);
+      file->offset = range.first;
+      file->length = range.length;
+      r.file = std::move(file);
+      return r;
+    }
+    // Not file-backed (a small object stored inline): copied, within a bound.
+    if (range.length > kMaxBufferedBodyBytes) {
+      return Error(ErrorCode::kInternalError, "object body has no descriptor");
+    }
+    r.body.resize(static_cast<size_t>(range.length));
+    size_t done = 0;
+    while (done < r.body.size()) {
+      auto n = opened.body->ReadAt(range.first + done, r.body.data() + done, r.body.size() - done);
+      if (!n) return n.error();
+      if (*n == 0) return Error(ErrorCode::kInternalError, "object shorter than recorded");
+      done += *n;
+    }
     return r;
   }
 

@@ -2,6 +2,7 @@
 botocore's own SigV4 signer and sent raw, so we control every byte on the wire."""
 import http.client
 import os
+import re
 import socket
 import urllib.parse
 
@@ -37,9 +38,10 @@ def leftovers(server):
 
 
 def test_wrong_content_length_and_truncated_body(server, s3, bucket):
-    req = signed(server, "PUT", "/%s/short" % bucket, body=b"x" * 1000, payload_hash="UNSIGNED-PAYLOAD")
-    # Content-Length says 1000, the client sends 10 bytes and closes.
-    status, _, body = send(server, req, body_override=b"x" * 10, content_length=1000)
+    # Larger than an inline body (64 KiB), so the server has spilled it to tmp/ when the client
+    # goes away: Content-Length says 200000, the client sends 100000 bytes and closes.
+    req = signed(server, "PUT", "/%s/short" % bucket, body=b"x" * 200000, payload_hash="UNSIGNED-PAYLOAD")
+    status, _, body = send(server, req, body_override=b"x" * 100000, content_length=200000)
     assert status == 400 and b"<Code>IncompleteBody</Code>" in body
     with pytest.raises(Exception):
         s3.head_object(Bucket=bucket, Key="short")
@@ -47,7 +49,9 @@ def test_wrong_content_length_and_truncated_body(server, s3, bucket):
 
 
 def test_payload_hash_mismatch(server, s3, bucket):
-    req = signed(server, "PUT", "/%s/k" % bucket, body=b"real body", payload_hash=hashlib.sha256(b"other").hexdigest())
+    # 180 KB: received into tmp/ before the hash is known to be wrong.
+    req = signed(server, "PUT", "/%s/k" % bucket, body=b"real body" * 20000,
+                 payload_hash=hashlib.sha256(b"other").hexdigest())
     status, _, body = send(server, req)
     assert status == 400 and b"<Code>XAmzContentSHA256Mismatch</Code>" in body
     assert leftovers(server) == []
@@ -119,11 +123,21 @@ def test_path_tricks_never_touch_the_filesystem(server, s3, bucket):
     for key in ["../../../../etc/passwd", "..", ".", "/leading", "a/./b", "%2e%2e/x"]:
         s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == key.encode()
-    assert not os.path.exists(os.path.join(server.data_dir, "etc"))
+    s3.put_object(Bucket=bucket, Key="../../../../etc/large", Body=b"L" * 100000)  # a blob file
+    assert s3.get_object(Bucket=bucket, Key="../../../../etc/large")["Body"].read() == b"L" * 100000
+    # Every file in the data directory is one the layout names (docs/formats/data-dir.md): small
+    # bodies are rows of meta.sqlite, large ones blobs/ab/cd/<32 hex digits>.
+    fixed = {"LOCK", "admin.env", "meta.sqlite", "meta.sqlite-wal", "meta.sqlite-shm", "users.version",
+             "web-session.key"}
+    blob_name = re.compile(r"^blobs/([0-9a-f]{2})/([0-9a-f]{2})/\1\2[0-9a-f]{28}$")
     blobs = []
-    for root, _, files in os.walk(os.path.join(server.data_dir, "blobs")):
-        blobs.extend(files)
-    assert len(blobs) == 6 and all(len(b) == 32 and all(c in "0123456789abcdef" for c in b) for b in blobs)
+    for root, _, files in os.walk(server.data_dir):
+        for name in files:
+            rel = os.path.relpath(os.path.join(root, name), server.data_dir)
+            assert rel in fixed or blob_name.match(rel), rel
+            if rel not in fixed:
+                blobs.append(rel)
+    assert len(blobs) == 1
 
 
 def test_nul_and_invalid_utf8_keys_are_rejected(server, bucket):

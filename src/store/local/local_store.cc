@@ -29,7 +29,7 @@ namespace {
 
 using platform::ScopedFd;
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr size_t kMaxGroupCommit = 256;
 constexpr int kReadConnections = 8;
 
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS objects(
   bucket TEXT NOT NULL, key BLOB NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
   etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, headers BLOB NOT NULL,
   checksum_algorithm INTEGER NOT NULL, checksum TEXT NOT NULL, checksum_type TEXT NOT NULL,
-  parts_count INTEGER NOT NULL, owner TEXT NOT NULL, part_sizes TEXT NOT NULL,
+  parts_count INTEGER NOT NULL, owner TEXT NOT NULL, part_sizes TEXT NOT NULL, body INTEGER,
   PRIMARY KEY(bucket, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_by_age ON objects(bucket, last_modified_ms);
 CREATE TABLE IF NOT EXISTS uploads(
@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS parts(
   upload_id TEXT NOT NULL, number INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
   etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, checksum TEXT NOT NULL,
   PRIMARY KEY(upload_id, number)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bodies(id INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB NOT NULL);
 )sql";
 
 Status SqlError(sqlite3* db, std::string_view what) {
@@ -203,7 +204,15 @@ std::string PrefixSuccessor(std::string prefix) {
 
 constexpr const char* kObjectColumns =
     "key, blob, size, etag, last_modified_ms, headers, checksum_algorithm, checksum, "
-    "checksum_type, parts_count, owner, part_sizes";
+    "checksum_type, parts_count, owner, part_sizes, body";
+
+// Where an object's bytes are: a blob file (blobs/ab/cd/<blob>), or, for small objects, a row of
+// the bodies table (inline_id > 0), written in the same transaction as the object row.
+struct BodyRef {
+  std::string blob;
+  int64_t inline_id = 0;
+  bool is_inline() const { return inline_id > 0; }
+};
 
 // Part sizes as decimal numbers separated by ',' ("" for single-part objects).
 std::string EncodePartSizes(const std::vector<uint64_t>& sizes) {
@@ -224,11 +233,14 @@ std::vector<uint64_t> DecodePartSizes(std::string_view text) {
   return out;
 }
 
-ObjectInfo ReadObjectRow(const Stmt& s, const std::string& bucket, std::string* blob) {
+ObjectInfo ReadObjectRow(const Stmt& s, const std::string& bucket, BodyRef* body) {
   ObjectInfo info;
   info.bucket = bucket;
   info.key = s.ColText(0);
-  if (blob != nullptr) *blob = s.ColText(1);
+  if (body != nullptr) {
+    body->blob = s.ColText(1);
+    body->inline_id = s.ColInt(12);
+  }
   info.size = static_cast<uint64_t>(s.ColInt(2));
   info.etag = s.ColText(3);
   info.last_modified_ms = s.ColInt(4);
@@ -242,25 +254,47 @@ ObjectInfo ReadObjectRow(const Stmt& s, const std::string& bucket, std::string* 
   return info;
 }
 
+// A body being received. Up to `inline_limit` bytes it stays in memory, so a small PutObject
+// costs no file at all (its bytes go into the metadata transaction); past that it spills into
+// tmp/<id> and continues there.
 class LocalBlobWriter final : public BlobWriter {
  public:
-  LocalBlobWriter(std::string id, std::string temp_path, ScopedFd fd)
-      : id_(std::move(id)), temp_path_(std::move(temp_path)), fd_(std::move(fd)) {}
+  LocalBlobWriter(std::string id, std::string temp_path, size_t inline_limit)
+      : id_(std::move(id)), temp_path_(std::move(temp_path)), inline_limit_(inline_limit) {}
   ~LocalBlobWriter() override {
-    if (!committed_) ::unlink(temp_path_.c_str());
+    if (spilled_ && !committed_) ::unlink(temp_path_.c_str());
   }
   Status Append(std::string_view data) override {
-    LB_RETURN_IF_ERROR(platform::WriteAll(fd_.get(), data, temp_path_));
+    if (!spilled_ && memory_.size() + data.size() <= inline_limit_) {
+      memory_.append(data);
+    } else {
+      LB_RETURN_IF_ERROR(Spill());
+      LB_RETURN_IF_ERROR(platform::WriteAll(fd_.get(), data, temp_path_));
+    }
     size_ += data.size();
     return Status::Ok();
   }
   uint64_t size() const override { return size_; }
 
+  // Moves what is buffered into tmp/<id>; from then on every byte goes to the file.
+  Status Spill() {
+    if (spilled_) return Status::Ok();
+    ScopedFd fd(::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+    if (!fd.valid()) return platform::PosixError("create", temp_path_, errno);
+    fd_ = std::move(fd);
+    spilled_ = true;
+    LB_RETURN_IF_ERROR(platform::WriteAll(fd_.get(), memory_, temp_path_));
+    std::string().swap(memory_);
+    return Status::Ok();
+  }
   Status Sync() {
+    LB_RETURN_IF_ERROR(Spill());
     if (::fsync(fd_.get()) != 0) return platform::PosixError("fsync", temp_path_, errno);
     fd_.Reset();
     return Status::Ok();
   }
+  bool in_memory() const { return !spilled_; }
+  const std::string& memory() const { return memory_; }
   int fd() const { return fd_.get(); }
   const std::string& id() const { return id_; }
   const std::string& temp_path() const { return temp_path_; }
@@ -269,6 +303,9 @@ class LocalBlobWriter final : public BlobWriter {
  private:
   std::string id_;
   std::string temp_path_;
+  size_t inline_limit_;
+  std::string memory_;
+  bool spilled_ = false;
   ScopedFd fd_;
   uint64_t size_ = 0;
   bool committed_ = false;
@@ -289,6 +326,23 @@ class FileObjectBody final : public ObjectBody {
 
  private:
   std::shared_ptr<const ScopedFd> fd_;
+};
+
+// The bytes of an inline object, shared with the metadata cache (never modified).
+class MemoryObjectBody final : public ObjectBody {
+ public:
+  explicit MemoryObjectBody(std::shared_ptr<const std::string> data) : data_(std::move(data)) {}
+  Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t size) override {
+    if (offset >= data_->size()) return size_t{0};
+    size_t n = std::min<size_t>(size, data_->size() - static_cast<size_t>(offset));
+    std::memcpy(buffer, data_->data() + offset, n);
+    return n;
+  }
+  int fd() const override { return -1; }
+  std::shared_ptr<const ScopedFd> SharedFd() const override { return nullptr; }
+
+ private:
+  std::shared_ptr<const std::string> data_;
 };
 
 // Open descriptors of recently read blobs, so a hot GET costs no open()/close(). Blobs are
@@ -343,9 +397,12 @@ class MetadataCache {
  public:
   struct CachedObject {
     ObjectInfo info;
-    std::string blob;
+    BodyRef body;
+    std::shared_ptr<const std::string> data;  // an inline body's bytes, when cached
   };
   static constexpr size_t kMaxEntries = 200000;
+  // Inline bodies kept beside their rows; past this, rows are cached without their bytes.
+  static constexpr size_t kMaxDataBytes = 64 << 20;
 
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
@@ -358,8 +415,15 @@ class MetadataCache {
   void InsertObject(uint64_t seen_generation, CachedObject object) {
     std::unique_lock lock(mu_);
     if (generation_.load() != seen_generation) return;
-    if (objects_.size() >= kMaxEntries) objects_.clear();  // crude bound; rows are cheap to reload
-    objects_[Key(object.info.bucket, object.info.key)] = std::move(object);
+    if (objects_.size() >= kMaxEntries) {  // crude bound; rows are cheap to reload
+      objects_.clear();
+      data_bytes_ = 0;
+    }
+    CachedObject& slot = objects_[Key(object.info.bucket, object.info.key)];
+    if (slot.data) data_bytes_ -= slot.data->size();
+    if (object.data && data_bytes_ + object.data->size() > kMaxDataBytes) object.data = nullptr;
+    if (object.data) data_bytes_ += object.data->size();
+    slot = std::move(object);
   }
   std::optional<Bucket> FindBucket(const std::string& name) {
     std::shared_lock lock(mu_);
@@ -375,7 +439,12 @@ class MetadataCache {
   void Invalidate(const Effects& effects) {
     if (effects.objects.empty() && effects.buckets.empty()) return;
     std::unique_lock lock(mu_);
-    for (const auto& [bucket, key] : effects.objects) objects_.erase(Key(bucket, key));
+    for (const auto& [bucket, key] : effects.objects) {
+      auto it = objects_.find(Key(bucket, key));
+      if (it == objects_.end()) continue;
+      if (it->second.data) data_bytes_ -= it->second.data->size();
+      objects_.erase(it);
+    }
     for (const std::string& b : effects.buckets) buckets_.erase(b);
     generation_.fetch_add(1, std::memory_order_acq_rel);
   }
@@ -396,6 +465,7 @@ class MetadataCache {
   std::shared_mutex mu_;
   std::atomic<uint64_t> generation_{0};
   std::unordered_map<std::string, CachedObject> objects_;
+  size_t data_bytes_ = 0;  // sum of the cached inline bodies
   std::unordered_map<std::string, Bucket> buckets_;
 };
 
@@ -578,6 +648,7 @@ struct LocalStore::Impl {
     for (size_t i = 0; i < batch.size(); ++i) {
       cache.Invalidate(effects[i]);
       for (const std::string& id : effects[i].unlink) {
+        if (id.empty()) continue;  // an inline body: its row went with the transaction
         open_blobs.Erase(id);
         ::unlink(BlobPath(id).c_str());
       }
@@ -619,18 +690,19 @@ struct LocalStore::Impl {
     return dirs;
   }
 
-  Result<std::unique_ptr<LocalBlobWriter>> NewLocalBlob() {
+  // A writer that keeps up to inline_limit bytes in memory (0: a file from the start).
+  Result<std::unique_ptr<LocalBlobWriter>> NewLocalBlob(size_t inline_limit) {
     std::string id = HexEncode(RandomBytes(16));
-    std::string path = TempPath(id);
-    ScopedFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
-    if (!fd.valid()) return platform::PosixError("create", path, errno);
-    return std::make_unique<LocalBlobWriter>(id, path, std::move(fd));
+    auto writer = std::make_unique<LocalBlobWriter>(id, TempPath(id), inline_limit);
+    if (inline_limit == 0) LB_RETURN_IF_ERROR(writer->Spill());
+    return writer;
   }
 
-  Result<ObjectInfo> LookupObject(const std::string& bucket, const std::string& key,
-                                  std::string& blob) {
+  Result<ObjectInfo> LookupObject(const std::string& bucket, const std::string& key, BodyRef& body,
+                                  std::shared_ptr<const std::string>* data = nullptr) {
     if (auto cached = cache.FindObject(bucket, key)) {
-      blob = std::move(cached->blob);
+      body = std::move(cached->body);
+      if (data != nullptr) *data = std::move(cached->data);
       return std::move(cached->info);
     }
     uint64_t generation = cache.generation();
@@ -645,31 +717,76 @@ struct LocalStore::Impl {
         LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
         return Error(ErrorCode::kNoSuchKey);
       }
-      return ReadObjectRow(s, bucket, &blob);
+      return ReadObjectRow(s, bucket, &body);
     });
-    if (info) cache.InsertObject(generation, {*info, blob});
+    if (info) cache.InsertObject(generation, {*info, body, nullptr});
     return info;
   }
 
-  // Points info.bucket/info.key at blob `id` (inside the group transaction): the replaced blob,
-  // if any, is unlinked and the cached row dropped once the transaction commits.
-  static Status ReplaceObjectRow(Db& db, const ObjectInfo& info, const std::string& id,
-                                 Effects& effects) {
-    effects.objects.emplace_back(info.bucket, info.key);
-    Stmt old = db.Prepare("SELECT blob FROM objects WHERE bucket = ? AND key = ?");
-    old.Text(1, info.bucket).Blob(2, info.key);
+  // The bytes of inline body `id`; NoSuchKey when an overwrite or delete removed it since the
+  // row was read (the caller looks the object up again).
+  Result<std::shared_ptr<const std::string>> ReadInlineBody(int64_t id) {
+    return WithReader([&](Db& db) -> Result<std::shared_ptr<const std::string>> {
+      Stmt s = db.Prepare("SELECT data FROM bodies WHERE id = ?");
+      s.Int(1, id);
+      auto row = s.Step();
+      if (!row) return row.error();
+      if (!*row) return Error(ErrorCode::kNoSuchKey);
+      return std::make_shared<const std::string>(s.ColText(0));
+    });
+  }
+
+  // Inside a transaction: forgets the body of a row being replaced or deleted. An inline body's
+  // row goes now, with the transaction; a blob file is unlinked after COMMIT.
+  static Status DropBody(Db& db, const BodyRef& body, Effects& effects) {
+    if (!body.blob.empty()) effects.unlink.push_back(body.blob);
+    if (!body.is_inline()) return Status::Ok();
+    Stmt del = db.Prepare("DELETE FROM bodies WHERE id = ?");
+    del.Int(1, body.inline_id);
+    return del.Run();
+  }
+
+  // Inside a transaction: the current body of bucket/key, if the object exists.
+  static Result<std::optional<BodyRef>> CurrentBody(Db& db, const std::string& bucket,
+                                                    const std::string& key) {
+    Stmt old = db.Prepare("SELECT blob, body FROM objects WHERE bucket = ? AND key = ?");
+    old.Text(1, bucket).Blob(2, key);
     auto row = old.Step();
     if (!row) return row.error();
-    if (*row) effects.unlink.push_back(old.ColText(0));
+    if (!*row) return std::optional<BodyRef>();
+    return std::optional<BodyRef>(BodyRef{old.ColText(0), old.ColInt(1)});
+  }
+
+  // Points info.bucket/info.key at blob file `id`, or, when `inline_data` is given, at a new
+  // inline body holding it (inside the group transaction): the replaced body, if any, is
+  // dropped and the cached row invalidated once the transaction commits.
+  static Status ReplaceObjectRow(Db& db, const ObjectInfo& info, const std::string& id,
+                                 Effects& effects, const std::string* inline_data = nullptr) {
+    effects.objects.emplace_back(info.bucket, info.key);
+    auto old = CurrentBody(db, info.bucket, info.key);
+    if (!old) return old.error();
+    if (*old) LB_RETURN_IF_ERROR(DropBody(db, **old, effects));
+    int64_t inline_id = 0;
+    if (inline_data != nullptr) {
+      Stmt body = db.Prepare("INSERT INTO bodies(data) VALUES(?)");
+      body.Blob(1, *inline_data);
+      LB_RETURN_IF_ERROR(body.Run());
+      inline_id = sqlite3_last_insert_rowid(db.raw());
+    }
     Stmt put = db.Prepare(
         "INSERT OR REPLACE INTO objects(bucket, key, blob, size, etag, last_modified_ms, "
         "headers, checksum_algorithm, checksum, checksum_type, parts_count, owner, "
-        "part_sizes) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "part_sizes, body) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     put.Text(1, info.bucket).Blob(2, info.key).Text(3, id).Int(4, static_cast<int64_t>(info.size));
     put.Text(5, info.etag).Int(6, info.last_modified_ms).Blob(7, EncodeHeaders(info.headers));
     put.Int(8, static_cast<int>(info.checksum.algorithm)).Text(9, info.checksum.value);
     put.Text(10, info.checksum.type).Int(11, info.parts_count).Text(12, info.owner);
     put.Text(13, EncodePartSizes(info.part_sizes));
+    if (inline_id > 0) {
+      put.Int(14, inline_id);
+    } else {
+      sqlite3_bind_null(put.raw(), 14);
+    }
     return put.Run();
   }
 
@@ -725,6 +842,38 @@ struct LocalStore::Impl {
   }
 };
 
+namespace {
+
+// Brings a directory written by an older binary up to kSchemaVersion, in one transaction (an
+// admin command opening the directory at the same moment waits on the write lock, then sees the
+// new version and does nothing).
+Status MigrateSchema(Db& db, const std::string& db_path) {
+  LB_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  Status status;
+  std::string version;
+  {
+    Stmt get = db.Prepare("SELECT value FROM meta WHERE name = 'schema_version'");
+    auto row = get.Step();
+    if (!row) status = row.error();
+    if (row && *row) version = get.ColText(0);
+  }
+  if (status.ok() && version == "1") {
+    // Version 2 adds inline bodies: objects.body points into the bodies table, which the
+    // schema script has already created.
+    status = db.Exec(
+        "ALTER TABLE objects ADD COLUMN body INTEGER; "
+        "UPDATE meta SET value = '2' WHERE name = 'schema_version';");
+    if (status.ok()) Log().info("{}: metadata schema upgraded from version 1 to 2", db_path);
+  }
+  if (!status.ok()) {
+    (void)db.Exec("ROLLBACK");
+    return status;
+  }
+  return db.Exec("COMMIT");
+}
+
+}  // namespace
+
 Result<std::unique_ptr<LocalStore>> OpenLocalStore(const LocalStoreOptions& options) {
   auto impl = std::make_unique<LocalStore::Impl>();
   impl->options = options;
@@ -748,6 +897,7 @@ Result<std::unique_ptr<LocalStore>> OpenLocalStore(const LocalStoreOptions& opti
   impl->writer = std::move(*writer);
   ::chmod(db_path.c_str(), 0600);
   LB_RETURN_IF_ERROR(impl->writer->Exec(kSchema));
+  LB_RETURN_IF_ERROR(MigrateSchema(*impl->writer, db_path));
   {
     Stmt get = impl->writer->Prepare("SELECT value FROM meta WHERE name = 'schema_version'");
     auto row = get.Step();
@@ -912,7 +1062,7 @@ Status SetBucketColumn(LocalStore::Impl& impl, const std::string& bucket, const 
 // ------------------------------------------------------------------------------- objects
 
 Result<std::unique_ptr<BlobWriter>> LocalStore::NewBlob() {
-  auto blob = impl_->NewLocalBlob();
+  auto blob = impl_->NewLocalBlob(impl_->options.inline_body_max_bytes);
   if (!blob) return blob.error();
   return std::unique_ptr<BlobWriter>(std::move(*blob));
 }
@@ -923,6 +1073,15 @@ Result<ObjectInfo> LocalStore::PutObject(ObjectInfo info, std::unique_ptr<BlobWr
   LB_RETURN_IF_ERROR(ValidateKey(info.key));
   info.size = local->size();
   info.last_modified_ms = impl_->options.clock->NowMs();
+  if (local->in_memory()) {
+    // Small: the bytes are committed with the row, durable with the same WAL fsync.
+    Status s = impl_->RunWrite([&](Db& db, Effects& effects) -> Status {
+      LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, info.bucket));
+      return Impl::ReplaceObjectRow(db, info, std::string(), effects, &local->memory());
+    });
+    if (!s.ok()) return s;
+    return info;
+  }
   auto dirs = impl_->Seal(*local);
   if (!dirs) return dirs.error();
   std::string id = local->id();
@@ -940,17 +1099,33 @@ Result<ObjectInfo> LocalStore::PutObject(ObjectInfo info, std::unique_ptr<BlobWr
 }
 
 Result<ObjectInfo> LocalStore::HeadObject(const std::string& bucket, const std::string& key) {
-  std::string blob;
-  return impl_->LookupObject(bucket, key, blob);
+  BodyRef body;
+  return impl_->LookupObject(bucket, key, body);
 }
 
 Result<OpenedObject> LocalStore::GetObject(const std::string& bucket, const std::string& key) {
-  // An overwrite may unlink the blob between the lookup and the open: look up again.
+  // An overwrite may remove the body between the lookup and the read: look up again.
   for (int attempt = 0; attempt < 5; ++attempt) {
-    std::string blob;
+    BodyRef body;
+    std::shared_ptr<const std::string> data;
     uint64_t generation = impl_->cache.generation();
-    auto info = impl_->LookupObject(bucket, key, blob);
+    auto info = impl_->LookupObject(bucket, key, body, &data);
     if (!info) return info.error();
+    if (body.is_inline()) {
+      if (!data) {
+        auto read = impl_->ReadInlineBody(body.inline_id);
+        if (!read && read.error().code() != ErrorCode::kNoSuchKey) return read.error();
+        if (!read) {
+          impl_->cache.InvalidateObject(bucket, key);
+          continue;
+        }
+        data = std::move(*read);
+        // Ids are never reused (AUTOINCREMENT), so these bytes belong to this row for good.
+        impl_->cache.InsertObject(generation, {*info, body, data});
+      }
+      return OpenedObject{std::move(*info), std::make_unique<MemoryObjectBody>(std::move(data))};
+    }
+    const std::string& blob = body.blob;
     if (auto cached = impl_->open_blobs.Find(blob)) {
       return OpenedObject{std::move(*info), std::make_unique<FileObjectBody>(std::move(cached))};
     }
@@ -971,12 +1146,10 @@ Result<OpenedObject> LocalStore::GetObject(const std::string& bucket, const std:
 Status LocalStore::DeleteObject(const std::string& bucket, const std::string& key) {
   return impl_->RunWrite([&](Db& db, Effects& effects) -> Status {
     LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
-    Stmt old = db.Prepare("SELECT blob FROM objects WHERE bucket = ? AND key = ?");
-    old.Text(1, bucket).Blob(2, key);
-    auto row = old.Step();
-    if (!row) return row.error();
-    if (!*row) return Status::Ok();
-    effects.unlink.push_back(old.ColText(0));
+    auto old = Impl::CurrentBody(db, bucket, key);
+    if (!old) return old.error();
+    if (!*old) return Status::Ok();
+    LB_RETURN_IF_ERROR(Impl::DropBody(db, **old, effects));
     effects.objects.emplace_back(bucket, key);
     Stmt del = db.Prepare("DELETE FROM objects WHERE bucket = ? AND key = ?");
     del.Text(1, bucket).Blob(2, key);
@@ -990,15 +1163,14 @@ Result<std::vector<Status>> LocalStore::DeleteObjects(const std::string& bucket,
   Status s = impl_->RunWrite([&](Db& db, Effects& effects) -> Status {
     LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
     for (size_t i = 0; i < keys.size(); ++i) {
-      Stmt old = db.Prepare("SELECT blob FROM objects WHERE bucket = ? AND key = ?");
-      old.Text(1, bucket).Blob(2, keys[i]);
-      auto row = old.Step();
-      if (!row) {
-        results[i] = row.error();
+      auto old = Impl::CurrentBody(db, bucket, keys[i]);
+      if (!old) {
+        results[i] = old.error();
         continue;
       }
-      if (!*row) continue;
-      effects.unlink.push_back(old.ColText(0));
+      if (!*old) continue;
+      results[i] = Impl::DropBody(db, **old, effects);
+      if (!results[i].ok()) continue;
       effects.objects.emplace_back(bucket, keys[i]);
       Stmt del = db.Prepare("DELETE FROM objects WHERE bucket = ? AND key = ?");
       del.Text(1, bucket).Blob(2, keys[i]);
@@ -1055,13 +1227,13 @@ Result<int> LocalStore::DeleteObjectsIfUnchanged(const std::string& bucket,
     LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
     for (const ObjectVersion& o : objects) {
       Stmt old = db.Prepare(
-          "SELECT blob FROM objects WHERE bucket = ? AND key = ? AND etag = ? AND "
+          "SELECT blob, body FROM objects WHERE bucket = ? AND key = ? AND etag = ? AND "
           "last_modified_ms = ?");
       old.Text(1, bucket).Blob(2, o.key).Text(3, o.etag).Int(4, o.last_modified_ms);
       auto row = old.Step();
       if (!row) return row.error();
       if (!*row) continue;  // gone or replaced meanwhile
-      effects.unlink.push_back(old.ColText(0));
+      LB_RETURN_IF_ERROR(Impl::DropBody(db, BodyRef{old.ColText(0), old.ColInt(1)}, effects));
       effects.objects.emplace_back(bucket, o.key);
       Stmt del = db.Prepare("DELETE FROM objects WHERE bucket = ? AND key = ?");
       del.Text(1, bucket).Blob(2, o.key);
@@ -1316,7 +1488,7 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
 
   // Assemble the object into one new blob (parts are read once; full-object CRCs are computed
   // on the way when the upload asked for them).
-  auto writer = impl_->NewLocalBlob();
+  auto writer = impl_->NewLocalBlob(0);
   if (!writer) return writer.error();
   std::unique_ptr<Hasher> full;
   if (upload.checksum_algorithm != ChecksumAlgorithm::kNone &&

@@ -1,6 +1,7 @@
-// The embedded store: object bodies as immutable blob files, metadata in SQLite (WAL), writes
-// made durable with one idiom (temp → fsync → rename → fsync dir → commit) and grouped into
-// shared transactions (group commit). On-disk layout: docs/formats/data-dir.md.
+// The embedded store: object bodies as immutable blob files (small ones inline in the metadata
+// database), metadata in SQLite (WAL), writes made durable with one idiom (temp → fsync →
+// rename → fsync dir → commit) and grouped into shared transactions (group commit). On-disk
+// layout: docs/formats/data-dir.md.
 #pragma once
 
 #include <memory>
@@ -15,8 +16,14 @@ struct LocalStoreOptions {
   std::string data_dir;
   // Start-up recovery (empty tmp/, delete unreferenced blobs). Only the serving process may do
   // it; admin commands that open the same directory must not.
+  static constexpr size_t kDefaultInlineBodyMaxBytes = 64 * 1024;
+
   bool recover = true;
   const Clock* clock = &SystemClock::Instance();
+  // PutObject bodies up to this size are stored in the metadata database, committed with their
+  // row in one group-committed transaction, instead of as a blob file that needs its own fsync
+  // and directory fsync (docs/formats/data-dir.md). 0 = every body in a file.
+  size_t inline_body_max_bytes = kDefaultInlineBodyMaxBytes;
 };
 
 class LocalStore;

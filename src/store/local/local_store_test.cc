@@ -1,6 +1,7 @@
 #include "store/local/local_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -12,6 +13,9 @@
 
 namespace logbucket::store {
 namespace {
+
+// Past the default inline limit: stored as a blob file.
+constexpr size_t kLargeBody = LocalStoreOptions::kDefaultInlineBodyMaxBytes + 1;
 
 class LocalStoreTest : public ::testing::Test {
  protected:
@@ -192,7 +196,8 @@ TEST_F(LocalStoreTest, RecoveryRemovesTempFilesAndOrphanBlobs) {
   Put("kept", "kept body");
   {
     auto unfinished = store_->NewBlob();  // a body still being received at the crash
-    ASSERT_TRUE((*unfinished)->Append("partial").ok());
+    // Larger than an inline body, so it is being written to tmp/.
+    ASSERT_TRUE((*unfinished)->Append(std::string(kLargeBody, 'p')).ok());
     std::filesystem::create_directories(dir_ / "blobs/ff/ff");
     std::ofstream(dir_ / "blobs/ff/ff/ffff0000000000000000000000000000") << "orphan";
     // A crash leaves the body being received in tmp/: copy it aside before the writer's
@@ -285,14 +290,114 @@ int DeletedBlobsHeldOpen(const std::filesystem::path& dir) {
 
 TEST_F(LocalStoreTest, OpenBlobCacheNeverPinsReplacedBodies) {
   for (int i = 0; i < 20; ++i) {
-    Put("cached", "version " + std::to_string(i));
-    ASSERT_EQ(Read("cached"), "version " + std::to_string(i));  // opens and caches the blob
-    ASSERT_EQ(Read("cached"), "version " + std::to_string(i));  // served from the cache
+    std::string body = "version " + std::to_string(i) + std::string(kLargeBody, '.');
+    Put("cached", body);
+    ASSERT_EQ(Read("cached"), body);  // opens and caches the blob
+    ASSERT_EQ(Read("cached"), body);  // served from the cache
   }
   EXPECT_EQ(DeletedBlobsHeldOpen(dir_), 0);
   ASSERT_TRUE(store_->DeleteObject("bkt", "cached").ok());
   EXPECT_EQ(DeletedBlobsHeldOpen(dir_), 0);
   EXPECT_EQ(store_->GetObject("bkt", "cached").error().code(), ErrorCode::kNoSuchKey);
+}
+
+// Blob files under blobs/ (inline bodies have none).
+int BlobFiles(const std::filesystem::path& dir) {
+  int count = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "blobs")) {
+    if (e.is_regular_file()) ++count;
+  }
+  return count;
+}
+
+TEST_F(LocalStoreTest, SmallBodiesLiveInTheDatabaseLargeOnesInFiles) {
+  const size_t limit = LocalStoreOptions::kDefaultInlineBodyMaxBytes;
+  std::string at_limit(limit, 'a');
+  std::string past_limit(limit + 1, 'b');
+  Put("empty", "");
+  Put("small", "small body");
+  Put("at-limit", at_limit);
+  EXPECT_EQ(BlobFiles(dir_), 0);
+  Put("past-limit", past_limit);
+  EXPECT_EQ(BlobFiles(dir_), 1);
+  auto small = store_->GetObject("bkt", "small");
+  ASSERT_TRUE(small.has_value());
+  EXPECT_EQ(small->body->fd(), -1);
+  EXPECT_EQ(small->body->SharedFd(), nullptr);
+  // Reads at and past the end of an inline body behave as a file's would.
+  char c = 0;
+  EXPECT_EQ(*small->body->ReadAt(9, &c, 5), 1u);
+  EXPECT_EQ(c, 'y');
+  EXPECT_EQ(*small->body->ReadAt(10, &c, 1), 0u);
+  // Overwriting a file-backed object with a small body removes its file, and back.
+  Put("past-limit", "now small");
+  EXPECT_EQ(BlobFiles(dir_), 0);
+  Put("small", past_limit);
+  EXPECT_EQ(BlobFiles(dir_), 1);
+  // An open inline body keeps its bytes when the object is replaced or deleted meanwhile.
+  auto held = store_->GetObject("bkt", "at-limit");
+  ASSERT_TRUE(held.has_value());
+  Put("at-limit", "replaced");
+  ASSERT_TRUE(store_->DeleteObject("bkt", "at-limit").ok());
+  std::string bytes(limit, '\0');
+  EXPECT_EQ(*held->body->ReadAt(0, bytes.data(), bytes.size()), limit);
+  EXPECT_EQ(bytes, at_limit);
+  // All of it survives a restart (committed with the row, not only cached).
+  Open();
+  EXPECT_EQ(Read("empty"), "");
+  EXPECT_EQ(Read("past-limit"), "now small");
+  EXPECT_EQ(Read("small"), past_limit);
+  EXPECT_EQ(Read("at-limit").substr(0, 10), "<NoSuchKey");
+  EXPECT_EQ(store_->recovery_report().orphan_blobs_removed, 0);
+  // Deleting the rest leaves no body rows behind.
+  auto deleted = store_->DeleteObjects("bkt", {"empty", "past-limit", "small"});
+  ASSERT_TRUE(deleted.has_value());
+  for (const Status& s : *deleted) EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(BlobFiles(dir_), 0);
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "meta.sqlite").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* count = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM bodies", -1, &count, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(count), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(count, 0), 0);
+  sqlite3_finalize(count);
+  sqlite3_close(db);
+}
+
+TEST_F(LocalStoreTest, InlineLimitZeroKeepsEveryBodyInAFile) {
+  store_.reset();
+  LocalStoreOptions options;
+  options.data_dir = dir_.string();
+  options.clock = &clock_;
+  options.inline_body_max_bytes = 0;
+  auto opened = OpenLocalStore(options);
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  store_ = std::move(*opened);
+  Put("tiny", "t");
+  EXPECT_EQ(BlobFiles(dir_), 1);
+  EXPECT_EQ(Read("tiny"), "t");
+}
+
+TEST_F(LocalStoreTest, DirectoriesFromSchemaVersion1AreUpgraded) {
+  Put("old-file", std::string(kLargeBody, 'o'));
+  store_.reset();
+  // Make the directory what a version-1 binary wrote: no inline bodies.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "meta.sqlite").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "ALTER TABLE objects DROP COLUMN body; DROP TABLE bodies; "
+                         "UPDATE meta SET value = '1' WHERE name = 'schema_version';",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  Open();
+  EXPECT_EQ(Read("old-file"), std::string(kLargeBody, 'o'));
+  Put("new-inline", "fresh");
+  Open();
+  EXPECT_EQ(Read("new-inline"), "fresh");
+  EXPECT_EQ(Read("old-file"), std::string(kLargeBody, 'o'));
 }
 
 TEST(ValidateKey, Limits) {
