@@ -1,8 +1,9 @@
 // `logbucket push`: what the CI's report script does with a check's logs, as one command.
 // Collects the package logs into fullLog.txt (the standard header and `## Begin/End` sections),
 // runs the log engine over it in the same pass, writes summary.json and pretty.html, uploads the
-// three under <org>/<repo>/<pr>/<sha>/<check>/ (and latest/ with --latest), and prints the
-// viewer URL and a Markdown snippet for the PR comment.
+// three under <org>/<repo>/<pr>/<sha>/<check>/ with the check's artifacts under artifacts/
+// (and server-side copies under latest/ with --latest), and prints the viewer URL and a
+// Markdown snippet for the PR comment.
 //
 // Exit codes: 0 uploaded (whatever the build's own result), 2 bad arguments or unreadable logs,
 // 3 the upload failed (nothing is reported as uploaded that was not).
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <mutex>
 #include <pugixml.hpp>
 #include <regex>
@@ -42,6 +44,9 @@ struct PushFlags {
   std::string pr;
   std::string check;
   std::vector<std::string> logs;
+  std::vector<std::string> artifacts;  // files or directories
+  uint64_t artifact_max_bytes = 100ULL << 20;
+  size_t artifact_max_count = 10000;
   std::string dest;
   std::string url_base;
   bool latest = false;
@@ -194,14 +199,168 @@ Result<logs::Summary> WriteFullLog(const std::vector<LogFile>& logs, const PullR
   return analyzer.Finish(written);
 }
 
+// An artifact of the check (ROOT files, plots, JSON reports …), uploaded as
+// <check>/artifacts/<name>.
+struct Artifact {
+  std::string file;  // local path
+  std::string name;  // its path under artifacts/, '/'-separated
+  uint64_t size = 0;
+};
+
+struct SkippedArtifact {
+  std::string file;
+  std::string reason;
+};
+
+struct Artifacts {
+  std::vector<Artifact> files;
+  std::vector<SkippedArtifact> skipped;
+};
+
+// Whether a file's first 4 KiB are UTF-8 text without NUL (a character cut by the sample's end
+// does not count against it).
+bool LooksLikeText(const std::string& path) {
+  platform::ScopedFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return false;
+  char buffer[4096];
+  ssize_t n = ::pread(in.get(), buffer, sizeof buffer, 0);
+  if (n < 0) return false;
+  std::string_view head(buffer, static_cast<size_t>(n));
+  if (head.find('\0') != std::string_view::npos) return false;
+  if (head.size() == sizeof buffer) {
+    for (size_t back = 1; back <= 3 && back <= head.size(); ++back) {
+      auto c = static_cast<unsigned char>(head[head.size() - back]);
+      if ((c & 0xc0) == 0x80) continue;         // a continuation byte: look further back
+      if (c >= 0xc0) head.remove_suffix(back);  // the lead byte of a possibly cut character
+      break;
+    }
+  }
+  return IsValidUtf8(head);
+}
+
+// The content type an artifact is stored with, so browsers show it inline: by extension, else
+// text/plain when the first 4 KiB look like UTF-8 text, else application/octet-stream.
+std::string ArtifactContentType(const std::string& path) {
+  static const std::pair<const char*, const char*> kByExtension[] = {
+      {".html", "text/html; charset=utf-8"},
+      {".htm", "text/html; charset=utf-8"},
+      {".png", "image/png"},
+      {".jpg", "image/jpeg"},
+      {".jpeg", "image/jpeg"},
+      {".gif", "image/gif"},
+      {".svg", "image/svg+xml"},
+      {".webp", "image/webp"},
+      {".pdf", "application/pdf"},
+      {".json", "application/json"},
+      {".xml", "application/xml"},
+      {".csv", "text/csv; charset=utf-8"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".log", "text/plain; charset=utf-8"},
+      {".gz", "application/gzip"},
+      {".tgz", "application/gzip"},
+      {".zip", "application/zip"},
+      {".tar", "application/x-tar"},
+      {".root", "application/octet-stream"},
+  };
+  std::string name = path.substr(path.rfind('/') + 1);
+  std::string lower = AsciiLower(name);
+  for (const auto& [extension, type] : kByExtension) {
+    if (lower.ends_with(extension)) return type;
+  }
+  return LooksLikeText(path) ? "text/plain; charset=utf-8" : "application/octet-stream";
+}
+
+// The files named by --artifacts: a file stands for itself (its base name), a directory for
+// every file below it (paths relative to it). Symbolic links to files are followed, links to
+// directories are not (no loops). Files over the size cap are skipped with a reason, so one
+// oversized plot never keeps the log from being uploaded.
+Result<Artifacts> CollectArtifacts(const PushFlags& flags) {
+  namespace fs = std::filesystem;
+  Artifacts out;
+  auto add = [&](const fs::path& file, std::string name) -> Status {
+    std::error_code ec;
+    uint64_t size = fs::file_size(file, ec);
+    if (ec) return Error(ErrorCode::kInvalidArgument, file.string() + ": " + ec.message());
+    if (size > flags.artifact_max_bytes) {
+      out.skipped.push_back({file.string(), std::to_string(size) + " bytes, over the " +
+                                                std::to_string(flags.artifact_max_bytes) +
+                                                "-byte limit (--artifact-max-bytes)"});
+      return Status::Ok();
+    }
+    if (out.files.size() == flags.artifact_max_count) {
+      return Error(ErrorCode::kInvalidArgument, "--artifacts: more than " +
+                                                    std::to_string(flags.artifact_max_count) +
+                                                    " files (--artifact-max-count)");
+    }
+    for (const Artifact& a : out.files) {
+      if (a.name == name) {
+        return Error(ErrorCode::kInvalidArgument, "--artifacts: " + a.file + " and " +
+                                                      file.string() + " would both be artifacts/" +
+                                                      name);
+      }
+    }
+    out.files.push_back({file.string(), std::move(name), size});
+    return Status::Ok();
+  };
+  for (const std::string& root : flags.artifacts) {
+    std::error_code ec;
+    fs::file_status status = fs::status(root, ec);
+    if (ec || !fs::exists(status)) {
+      return Error(ErrorCode::kInvalidArgument, "--artifacts '" + root + "': no such file");
+    }
+    if (fs::is_regular_file(status)) {
+      LB_RETURN_IF_ERROR(add(root, fs::path(root).filename().string()));
+      continue;
+    }
+    if (!fs::is_directory(status)) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "--artifacts '" + root + "': neither a file nor a directory");
+    }
+    std::vector<fs::path> files;
+    fs::recursive_directory_iterator it(root, fs::directory_options::none, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      fs::file_status entry = it->status(ec);  // follows a link to see what it points at
+      if (ec) break;
+      if (fs::is_regular_file(entry)) {
+        files.push_back(it->path());
+      } else if (it->is_symlink() || !fs::is_directory(entry)) {
+        out.skipped.push_back({it->path().string(), it->is_symlink() && fs::is_directory(entry)
+                                                        ? "a link to a directory"
+                                                        : "not a regular file"});
+      }
+    }
+    if (ec)
+      return Error(ErrorCode::kInvalidArgument, "--artifacts '" + root + "': " + ec.message());
+    std::sort(files.begin(), files.end());
+    for (const fs::path& file : files) {
+      LB_RETURN_IF_ERROR(add(file, file.lexically_relative(root).generic_string()));
+    }
+  }
+  return out;
+}
+
 // Everything from logs and flags goes into pretty.html escaped (the viewer also serves it
 // sandboxed).
 std::string Esc(std::string_view text) { return XmlEscape(text); }
 
+std::string HumanBytes(uint64_t bytes) {
+  char buf[32];
+  if (bytes < 1024) {
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+  } else if (bytes < (1ULL << 20)) {
+    std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024.0);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / 1048576.0);
+  }
+  return buf;
+}
+
 // pretty.html as the CI's report script writes it: status, where and what was built, then the
-// findings by kind, each linked to its line in the viewer.
+// findings by kind, each linked to its line in the viewer, then the artifacts. `link_base` is
+// the viewer URL of the check's folder (ending in '/'), or "" for links relative to the page.
 std::string PrettyHtml(const logs::Summary& s, const PullRequest& pr, const std::string& check,
-                       const std::string& log_url) {
+                       const std::string& link_base, const Artifacts& artifacts) {
+  const std::string log_url = link_base + "fullLog.txt";
   std::string status = s.verdict == "failed"           ? "Build failed"
                        : s.verdict == "broken-builder" ? "Builder broken"
                                                        : "No errors found";
@@ -257,17 +416,34 @@ std::string PrettyHtml(const logs::Summary& s, const PullRequest& pr, const std:
     }
   }
   if (s.errors.empty() && s.warnings.empty()) h += "<p>Nothing to report.</p>\n";
+  if (!artifacts.files.empty() || !artifacts.skipped.empty()) {
+    h += "<h2>Artifacts (" + std::to_string(artifacts.files.size()) + ")</h2>\n<ul>\n";
+    for (const Artifact& a : artifacts.files) {
+      h += "<li><a href=\"" + Esc(link_base + "artifacts/" + UriEncode(a.name, true)) + "\">" +
+           Esc(a.name) + "</a> (" + HumanBytes(a.size) + ")</li>\n";
+    }
+    h += "</ul>\n";
+    for (const SkippedArtifact& skipped : artifacts.skipped) {
+      h += "<p>Not uploaded: " + Esc(skipped.file) + " (" + Esc(skipped.reason) + ")</p>\n";
+    }
+  }
   h += "</body></html>\n";
   return h;
 }
 
-std::string Markdown(const logs::Summary& s, const std::string& check, const std::string& log_url,
-                     const std::string& pretty_url, size_t max_errors) {
+std::string Markdown(const logs::Summary& s, const std::string& check, const std::string& base,
+                     size_t artifacts, size_t max_errors) {
+  const std::string log_url = base + "fullLog.txt";
   std::string md = "**" + check + "**: " +
                    (s.verdict == "failed"           ? "failed"
                     : s.verdict == "broken-builder" ? "builder broken"
                                                     : "no errors found") +
-                   " · [full log](" + log_url + ") · [summary](" + pretty_url + ")\n";
+                   " · [full log](" + log_url + ") · [summary](" + base + "pretty.html)";
+  if (artifacts > 0) {
+    md += " · [" + std::to_string(artifacts) + (artifacts == 1 ? " artifact" : " artifacts") +
+          "](" + base + "artifacts/)";
+  }
+  md += "\n";
   size_t shown = 0;
   for (const auto& f : s.errors) {
     if (shown++ == max_errors) break;
@@ -295,11 +471,12 @@ class Progress {
     last_ = now;
     double seconds = std::chrono::duration<double>(now - start_).count();
     int width = 30;
-    int filled = total_ ? static_cast<int>(width * done / total_) : width;
+    int filled = total_ ? static_cast<int>(width * std::min(done, total_) / total_) : width;
     std::fprintf(stderr, "\r[%s%s] %3d%% %6.1f/%.1f MB %6.1f MB/s %-20s",
                  std::string(filled, '#').c_str(), std::string(width - filled, ' ').c_str(),
-                 total_ ? static_cast<int>(100 * done / total_) : 100, done / 1e6, total_ / 1e6,
-                 seconds > 0 ? done / 1e6 / seconds : 0.0, what.substr(0, 20).c_str());
+                 total_ ? static_cast<int>(100 * std::min(done, total_) / total_) : 100, done / 1e6,
+                 total_ / 1e6, seconds > 0 ? done / 1e6 / seconds : 0.0,
+                 what.substr(0, 20).c_str());
     if (done >= total_) std::fprintf(stderr, "\n");
   }
 
@@ -425,6 +602,68 @@ Status UploadFile(const s3client::ClientOptions& options, const std::string& buc
   return st;
 }
 
+// Server-side copy (CopyObject keeps the type and disposition): the latest/ copies cost no
+// second upload. Objects over CopyObject's 5 GiB limit are uploaded again instead.
+Status CopyOrUpload(const s3client::ClientOptions& options, const std::string& bucket,
+                    const Upload& u, const std::string& source_key, const PushFlags& flags,
+                    Progress& progress) {
+  struct stat st {};
+  if (::stat(u.file.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) > (5ULL << 30)) {
+    return UploadFile(options, bucket, u, flags, progress);
+  }
+  s3client::Client client(options);
+  auto r =
+      client.Request("PUT", bucket, u.key, "", {},
+                     {{"x-amz-copy-source", "/" + bucket + "/" + UriEncode(source_key, true)}});
+  LB_RETURN_IF_ERROR(CheckResponse(r, "CopyObject " + source_key + " to " + u.key));
+  // Like CompleteMultipartUpload, a copy can fail after its 200 has started.
+  if (r->body.find("<Error>") != std::string::npos) {
+    return Error(ErrorCode::kServiceUnavailable, "CopyObject to " + u.key + ": " + r->body);
+  }
+  return Status::Ok();
+}
+
+// Uploads every file, stopping at the first that fails for good (after its retries). Files
+// below the multipart threshold go `jobs` at a time (a check may have hundreds of small plots);
+// larger ones one after another, each in `jobs` parallel parts.
+Status UploadAll(const s3client::ClientOptions& options, const std::string& bucket,
+                 const std::vector<Upload>& uploads, const PushFlags& flags, Progress& progress) {
+  std::vector<const Upload*> small;
+  for (const Upload& u : uploads) {
+    struct stat st {};
+    if (::stat(u.file.c_str(), &st) == 0 &&
+        static_cast<uint64_t>(st.st_size) >= flags.multipart_threshold) {
+      LB_RETURN_IF_ERROR(UploadFile(options, bucket, u, flags, progress));
+    } else {
+      small.push_back(&u);
+    }
+  }
+  std::atomic<size_t> next{0};
+  std::mutex failure_mu;
+  Status failure;
+  auto worker = [&] {
+    while (true) {
+      size_t i = next++;
+      if (i >= small.size()) return;
+      {
+        std::lock_guard lock(failure_mu);
+        if (!failure.ok()) return;
+      }
+      Status st = UploadFile(options, bucket, *small[i], flags, progress);
+      if (!st.ok()) {
+        std::lock_guard lock(failure_mu);
+        if (failure.ok()) failure = st;
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  size_t workers = std::min<size_t>(small.size(), std::clamp(flags.jobs, 1, 32));
+  for (size_t t = 0; t < workers; ++t) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  return failure;
+}
+
 int RunPush(const PushFlags& flags) {
   auto pr = ParsePr(flags.pr);
   if (!pr) return Usage(pr.error().message());
@@ -437,6 +676,12 @@ int RunPush(const PushFlags& flags) {
   }
   auto logs = CollectLogs(flags.logs);
   if (!logs) return Usage(logs.error().message());
+  auto artifacts = CollectArtifacts(flags);
+  if (!artifacts) return Usage(artifacts.error().message());
+  for (const SkippedArtifact& skipped : artifacts->skipped) {
+    std::fprintf(stderr, "logbucket push: not uploading %s: %s\n", skipped.file.c_str(),
+                 skipped.reason.c_str());
+  }
   s3client::ClientOptions options;
   if (!flags.dry_run) {
     auto o = ClientOptionsFor(flags.connection);
@@ -461,10 +706,12 @@ int RunPush(const PushFlags& flags) {
 
   std::string prefix = pr->org + "/" + pr->repo + "/" + pr->number + "/" + pr->sha + "/" +
                        SafeCheckName(flags.check) + "/";
+  // Where the check's folder opens: the viewer when --url-base says where it is, else the
+  // bucket itself (pretty.html then links relative to its own place).
   std::string base = flags.url_base;
   if (!base.empty() && base.back() != '/') base += '/';
-  std::string log_url = base + prefix + "fullLog.txt";
-  std::string pretty_url = base + prefix + "pretty.html";
+  std::string check_url = base.empty() ? "s3://" + *bucket + "/" + prefix : base + prefix;
+  std::string log_url = check_url + "fullLog.txt";
 
   auto summary = WriteFullLog(*logs, *pr, dir + "/fullLog.txt");
   if (!summary) {
@@ -474,8 +721,9 @@ int RunPush(const PushFlags& flags) {
   Status written =
       platform::WriteFileAtomic(dir + "/summary.json", logs::SummaryToJson(*summary) + "\n");
   if (written.ok()) {
-    written = platform::WriteFileAtomic(dir + "/pretty.html",
-                                        PrettyHtml(*summary, *pr, flags.check, log_url));
+    written = platform::WriteFileAtomic(
+        dir + "/pretty.html",
+        PrettyHtml(*summary, *pr, flags.check, base.empty() ? "" : check_url, *artifacts));
   }
   if (!written.ok()) {
     cleanup();
@@ -486,13 +734,16 @@ int RunPush(const PushFlags& flags) {
       {dir + "/fullLog.txt", prefix + "fullLog.txt", "text/plain; charset=utf-8"},
       {dir + "/summary.json", prefix + "summary.json", "application/json"},
       {dir + "/pretty.html", prefix + "pretty.html", "text/html; charset=utf-8"}};
+  for (const Artifact& a : artifacts->files) {
+    uploads.push_back({a.file, prefix + "artifacts/" + a.name, ArtifactContentType(a.file)});
+  }
+  // With --latest, every file again under latest/ (copied on the server once uploaded).
+  std::vector<Upload> latest_copies;
   if (flags.latest) {
     std::string latest =
         pr->org + "/" + pr->repo + "/" + pr->number + "/latest/" + SafeCheckName(flags.check) + "/";
-    for (size_t i = 0; i < 3; ++i) {
-      Upload u = uploads[i];
-      u.key = latest + u.key.substr(prefix.size());
-      uploads.push_back(u);
+    for (const Upload& u : uploads) {
+      latest_copies.push_back({u.file, latest + u.key.substr(prefix.size()), u.content_type});
     }
   }
   uint64_t total = 0;
@@ -509,20 +760,26 @@ int RunPush(const PushFlags& flags) {
       std::fprintf(stderr, "  would upload s3://%s/%s (%lld bytes, %s)\n", bucket->c_str(),
                    u.key.c_str(), static_cast<long long>(st.st_size), u.content_type.c_str());
     }
+    for (const auto& u : latest_copies) {
+      std::fprintf(stderr, "  would copy to s3://%s/%s\n", bucket->c_str(), u.key.c_str());
+    }
   } else {
     Progress progress(flags.progress || (!flags.quiet && ::isatty(2)), total);
-    for (const auto& u : uploads) {
-      Status st = UploadFile(options, *bucket, u, flags, progress);
-      if (!st.ok()) {
-        std::fprintf(stderr, "\nlogbucket push: upload failed: %s\n", st.message().c_str());
-        cleanup();
-        return kExitUploadFailed;
-      }
+    Status st = UploadAll(options, *bucket, uploads, flags, progress);
+    for (size_t i = 0; st.ok() && i < latest_copies.size(); ++i) {
+      st = CopyOrUpload(options, *bucket, latest_copies[i], uploads[i].key, flags, progress);
+    }
+    if (!st.ok()) {
+      std::fprintf(stderr, "\nlogbucket push: upload failed: %s\n", st.message().c_str());
+      cleanup();
+      return kExitUploadFailed;
     }
   }
   if (!flags.quiet) {
-    std::printf("%s\n\n%s", log_url.c_str(),
-                Markdown(*summary, flags.check, log_url, pretty_url, flags.comment_errors).c_str());
+    std::printf(
+        "%s\n\n%s", log_url.c_str(),
+        Markdown(*summary, flags.check, check_url, artifacts->files.size(), flags.comment_errors)
+            .c_str());
   } else {
     std::printf("%s\n", log_url.c_str());
   }
@@ -545,7 +802,13 @@ void RegisterPush(CLI::App& app, int& exit_code) {
   cmd->add_option("--dest", flags->dest, "s3://BUCKET")->required();
   cmd->add_option("--url-base", flags->url_base,
                   "viewer URL of the bucket, e.g. https://logs.example.org/BUCKET/");
-  cmd->add_flag("--latest", flags->latest, "also upload under <pr>/latest/<check>/");
+  cmd->add_option("--artifacts", flags->artifacts,
+                  "a file or directory uploaded under <check>/artifacts/ (repeatable)");
+  cmd->add_option("--artifact-max-bytes", flags->artifact_max_bytes,
+                  "artifacts larger than this are not uploaded (bytes, default 100 MiB)");
+  cmd->add_option("--artifact-max-count", flags->artifact_max_count,
+                  "refuse more artifacts than this (default 10000)");
+  cmd->add_flag("--latest", flags->latest, "also copy everything to <pr>/latest/<check>/");
   cmd->add_flag("--dry-run", flags->dry_run, "write the files, upload nothing");
   cmd->add_option("--out", flags->out_dir, "keep the generated files in this directory");
   cmd->add_option("--multipart-threshold", flags->multipart_threshold,

@@ -28,6 +28,9 @@ std::optional<std::string> UriDecode(std::string_view text, bool plus_is_space =
 // Escapes & < > " ' for XML/HTML text and attribute values.
 std::string XmlEscape(std::string_view text);
 
+// Strict UTF-8: no overlong forms, surrogates or code points past U+10FFFF.
+bool IsValidUtf8(std::string_view text);
+
 std::string AsciiLower(std::string_view text);
 std::string AsciiUpper(std::string_view text);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);

@@ -163,6 +163,10 @@ std::string LogViewerPage(const Chrome& chrome, const ViewerPage& page) {
     fact("Pull request", "#" + page.facts.pr,
          "https://github.com/" + page.facts.repo + "/pull/" + page.facts.pr);
   }
+  if (!page.facts.branch.empty() && !page.facts.repo.empty()) {
+    fact("Branch", page.facts.branch,
+         "https://github.com/" + page.facts.repo + "/tree/" + UriEncode(page.facts.branch, true));
+  }
   fact("Commit", page.facts.commit);
   m += "<div class=\"js-only\" id=\"fact-host\" hidden><dt>Build host</dt><dd></dd></div>";
   m += "<div class=\"js-only\" id=\"fact-finished\" hidden><dt>Finished</dt><dd></dd></div>";

@@ -113,16 +113,26 @@ KeyFacts ParseCiKey(std::string_view key) {
   auto parts = Split(key, '/');
   if (parts.size() < 6) return f;
   size_t n = parts.size();
-  // <org>/<repo>/<pr>/<sha|latest>/<check>/<file>: the check may itself contain slashes.
-  if (!IsDigits(parts[2]) || !(parts[3] == "latest" || IsHex(parts[3]))) return f;
+  // <org>/<repo>/<pr>/<sha|latest>/<check>/<file>: the check may itself contain slashes;
+  // <check>/artifacts/<path> are the check's artifacts (`push --artifacts`).
+  // Branch builds have the branch's name where a PR has its number.
+  if (parts[2].empty() || !(parts[3] == "latest" || IsHex(parts[3]))) return f;
   f.repo = std::string(parts[0]) + "/" + std::string(parts[1]);
-  f.pr = std::string(parts[2]);
+  (IsDigits(parts[2]) ? f.pr : f.branch) = std::string(parts[2]);
   f.commit = std::string(parts[3]);
-  for (size_t i = 4; i + 1 < n; ++i) {
+  size_t file_from = n - 1;
+  for (size_t i = 4; i < file_from; ++i) {
+    if (i > 4 && parts[i] == "artifacts") {
+      file_from = i;
+      break;
+    }
     if (!f.check.empty()) f.check += '/';
     f.check += std::string(parts[i]);
   }
-  f.file = std::string(parts[n - 1]);
+  for (size_t i = file_from; i < n; ++i) {
+    if (!f.file.empty()) f.file += '/';
+    f.file += std::string(parts[i]);
+  }
   return f;
 }
 
@@ -136,7 +146,12 @@ ObjectKind ClassifyObject(std::string_view key, std::string_view content_type) {
   if (name.ends_with(".txt") || name.ends_with(".log") || name.ends_with(".out")) {
     return ObjectKind::kLog;
   }
-  if (!key.ends_with(".gz") && type.starts_with("text/")) return ObjectKind::kLog;
+  if (key.ends_with(".gz")) return ObjectKind::kDownload;
+  if (type.starts_with("text/") || type == "application/json" || name.ends_with(".json")) {
+    return ObjectKind::kLog;
+  }
+  // What browsers display themselves (plots, reports); still sandboxed, never sniffed.
+  if (type.starts_with("image/") || type == "application/pdf") return ObjectKind::kInline;
   return ObjectKind::kDownload;
 }
 
@@ -342,7 +357,8 @@ struct Viewer::Impl {
                      {"lines", index.lines},
                      {"bytes", index.bytes},
                      {"repo", facts.repo.empty() ? h.repo : facts.repo},
-                     {"pr", facts.pr.empty() ? h.pr : facts.pr},
+                     {"pr", facts.pr.empty() && facts.branch.empty() ? h.pr : facts.pr},
+                     {"branch", facts.branch},
                      {"commit", h.commit.empty() ? facts.commit : h.commit},
                      {"check", facts.check},
                      {"host", h.host},

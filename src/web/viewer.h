@@ -45,17 +45,18 @@ class Viewer {
 
 // Facts from a CI key <org>/<repo>/<pr>/<sha|latest>/<check>/<file>; empty when it is not one.
 struct KeyFacts {
-  std::string repo;  // org/repo
-  std::string pr;
+  std::string repo;    // org/repo
+  std::string pr;      // a pull request's number, or
+  std::string branch;  // a branch's name (branch builds)
   std::string commit;  // sha or "latest"
   std::string check;
-  std::string file;
+  std::string file;  // the name in the check's folder, e.g. fullLog.txt or artifacts/plot.png
 };
 KeyFacts ParseCiKey(std::string_view key);
 
-// What the viewer does with an object: open it in the log viewer, serve it as sandboxed HTML,
-// or offer it for download.
-enum class ObjectKind { kLog, kHtml, kDownload };
+// What the viewer does with an object: open it in the log viewer (text, JSON), serve it as
+// sandboxed HTML, serve it for the browser to show (images, PDF), or offer it for download.
+enum class ObjectKind { kLog, kHtml, kInline, kDownload };
 ObjectKind ClassifyObject(std::string_view key, std::string_view content_type);
 
 }  // namespace logbucket::web

@@ -15,6 +15,7 @@ import pytest
 from conftest import BIN
 from test_remote_store import FlakyProxy, RemoteViewer, creds_env, get
 from test_web_viewer import GEN
+from test_web_viewer import get as web_get
 
 BUCKET = "alice-build-logs"
 PR = "AliceO2Group/AliceO2#14473@0c5c7fd0a6a3a4506513270e269e0d37f2a74de4"
@@ -160,6 +161,12 @@ def test_bad_arguments_exit_2_and_name_the_flag(target, tmp_path):
         (good + ["--pr", PR, "--logs", "nothing/*/here"], "--logs 'nothing/*/here': no file matches"),
         (["--pr", PR, "--logs", "sw/BUILD/*/log", "--dest", "bucket"], "--dest: 'bucket'"),
         (good + ["--pr", PR], "--logs is required"),
+        (good + ["--pr", PR, "--logs", "sw/BUILD/*/log", "--artifacts", "no/such/dir"],
+         "--artifacts 'no/such/dir': no such file"),
+        (good + ["--pr", PR, "--logs", "sw/BUILD/*/log", "--artifacts", "sw/BUILD/O2-latest/log",
+                 "--artifacts", "sw/BUILD/O2-latest"], "would both be artifacts/log"),
+        (good + ["--pr", PR, "--logs", "sw/BUILD/*/log", "--artifacts", "sw",
+                 "--artifact-max-count", "0"], "more than 0 files (--artifact-max-count)"),
     ]:
         r = subprocess.run(base + args, cwd=tmp_path, capture_output=True, text=True, timeout=60,
                            env=dict(os.environ, **creds_env(target)))
@@ -190,3 +197,70 @@ def test_branch_builds_and_progress(target, s3, tmp_path):
     assert "AliceO2Group/AliceO2/dev/latest/build_O2_o2__dev_/fullLog.txt" in keys
     body = s3.get_object(Bucket=BUCKET, Key="AliceO2Group/AliceO2/dev/latest/build_O2_o2__dev_/fullLog.txt")
     assert "https://github.com/AliceO2Group/AliceO2/commit/abcdef1234567" in body["Body"].read(400).decode()
+    # The viewer names the branch (not a pull request) in the log's header card.
+    page = web_get(target.web + "/" + BUCKET + "/AliceO2Group/AliceO2/dev/latest/build_O2_o2__dev_/"
+                   "fullLog.txt", {"Accept": "text/html"})[0].decode()
+    assert '<a href="https://github.com/AliceO2Group/AliceO2/tree/dev" rel="noopener noreferrer">dev</a>' in page
+    assert "Pull request" not in page
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + bytes(range(256))
+
+
+def test_push_uploads_artifacts_with_their_types(target, s3, tmp_path):
+    """--artifacts: a directory tree and a single file go under <check>/artifacts/, each with a
+    content type the browser can show, copied to latest/ too; oversized files and links to
+    directories are left out with a reason, and the log is uploaded all the same."""
+    make_build_dir(tmp_path, [100_000])
+    art = tmp_path / "qc-output"
+    (art / "qc" / "plots").mkdir(parents=True)
+    files = {
+        "qc/plots/pt.png": (PNG, "image/png"),
+        "qc/report.json": (b'{"passed": false, "failed": ["ITS"]}\n', "application/json"),
+        "histos.root": (b"root\0\1\2" * 100, "application/octet-stream"),
+        "index.html": (b"<h1>QC</h1>", "text/html; charset=utf-8"),
+        "notes": ("résumé: ITS noisy\n".encode(), "text/plain; charset=utf-8"),
+        "core": (b"\x7fELF\0\0\x01\x02", "application/octet-stream"),
+    }
+    for name, (data, _) in files.items():
+        (art / name).write_bytes(data)
+    (art / "big.dat").write_bytes(b"x" * 3000)
+    os.symlink(art, art / "loop")  # a link back up: must not be walked
+    (tmp_path / "extra.txt").write_text("one more\n")
+    files["extra.txt"] = (b"one more\n", "text/plain; charset=utf-8")
+
+    r = push(target, tmp_path, "--artifacts", str(art), "--artifacts", "extra.txt",
+             "--artifact-max-bytes", "2048", "--latest")
+    assert r.returncode == 0, r.stderr
+    assert "not uploading %s: 3000 bytes, over the 2048-byte limit" % (art / "big.dat") in r.stderr
+    assert "not uploading %s: a link to a directory" % (art / "loop") in r.stderr
+    base = "https://logs.example.org/%s/%s" % (BUCKET, PREFIX)
+    assert "[7 artifacts](%sartifacts/)" % base in r.stdout
+
+    for prefix in (PREFIX, LATEST):
+        listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix + "artifacts/")
+        assert sorted(o["Key"][len(prefix) + len("artifacts/"):] for o in listed["Contents"]) == \
+            sorted(files)
+        for name, (data, ctype) in files.items():
+            got = s3.get_object(Bucket=BUCKET, Key=prefix + "artifacts/" + name)
+            assert got["ContentType"] == ctype, name
+            assert got["ContentDisposition"] == "inline", name
+            assert got["Body"].read() == data, name
+
+    pretty = s3.get_object(Bucket=BUCKET, Key=PREFIX + "pretty.html")["Body"].read().decode()
+    assert 'href="%sartifacts/qc/plots/pt.png">qc/plots/pt.png</a> (272 B)' % base in pretty
+    assert "Not uploaded: %s (3000 bytes" % (art / "big.dat") in pretty
+
+    # The viewer shows a plot as an image (sandboxed, not a download) and a JSON report in the
+    # log viewer; the folder lists the tree.
+    web = target.web + "/" + BUCKET + "/" + PREFIX + "artifacts/"
+    body, hdrs = web_get(web + "qc/plots/pt.png", {"Accept": "text/html"})
+    assert body == PNG and hdrs["Content-Type"] == "image/png"
+    assert hdrs["Content-Security-Policy"] == "sandbox" and "Content-Disposition" not in hdrs
+    body, hdrs = web_get(web + "qc/report.json", {"Accept": "text/html"})
+    assert hdrs["Content-Type"].startswith("text/html") and b'id="L1"' in body
+    assert b"&quot;ITS&quot;" in body or b'"ITS"' in body
+    body, hdrs = web_get(web + "histos.root", {"Accept": "text/html"})
+    assert hdrs["Content-Disposition"].startswith("attachment")
+    listing = web_get(web, {"Accept": "text/html"})[0].decode()
+    assert "qc/" in listing and "histos.root" in listing and "big.dat" not in listing
