@@ -8,10 +8,12 @@ import subprocess
 import tempfile
 import time
 
+import boto3
+import botocore.config
 import pytest
 
 from conftest import BIN
-from test_push import PR, PREFIX, make_build_dir
+from test_push import PNG, PR, PREFIX, make_build_dir
 from test_remote_store import RemoteViewer, get
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -47,9 +49,25 @@ def test_push_to_rgw_and_view_it_like_the_embedded_store(rgw, server, s3, tmp_pa
     lb(rgw, "bucket", "create", BUCKET)
     # Several package logs, 200 MB in all.
     make_build_dir(tmp_path, [40_000_000, 60_000_000, 100_000_000])
+    (tmp_path / "qc").mkdir()
+    (tmp_path / "qc" / "pt.png").write_bytes(PNG)
     r = lb(rgw, "push", "--pr", PR, "--check", "build/O2/o2", "--logs", "sw/BUILD/*latest*/log",
-           "--dest", "s3://" + BUCKET, "--endpoint", rgw["S3_ENDPOINT"], "--latest", cwd=tmp_path)
+           "--dest", "s3://" + BUCKET, "--endpoint", rgw["S3_ENDPOINT"], "--latest",
+           "--artifacts", "qc", cwd=tmp_path)
     assert r.stdout.splitlines()[0].endswith(PREFIX + "fullLog.txt")
+    # RGW made the latest/ copies (CopyObject) with the type, disposition and every byte.
+    rgw_s3 = boto3.client("s3", endpoint_url=rgw["S3_ENDPOINT"], region_name="default",
+                          aws_access_key_id=rgw["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=rgw["AWS_SECRET_ACCESS_KEY"],
+                          config=botocore.config.Config(s3={"addressing_style": "path"}))
+    latest = PREFIX.replace("0c5c7fd0a6a3a4506513270e269e0d37f2a74de4", "latest")
+    for name, ctype in [("fullLog.txt", "text/plain; charset=utf-8"), ("artifacts/pt.png", "image/png")]:
+        original = rgw_s3.head_object(Bucket=BUCKET, Key=PREFIX + name)
+        copy = rgw_s3.head_object(Bucket=BUCKET, Key=latest + name)
+        assert original["ContentType"] == copy["ContentType"] == ctype, name
+        assert copy["ContentDisposition"] == "inline", name
+        assert copy["ContentLength"] == original["ContentLength"], name
+    assert rgw_s3.get_object(Bucket=BUCKET, Key=latest + "artifacts/pt.png")["Body"].read() == PNG
     # The same logs to the embedded store.
     s3.create_bucket(Bucket=BUCKET)
     r2 = lb(rgw, "push", "--pr", PR, "--check", "build/O2/o2", "--logs", "sw/BUILD/*latest*/log",
@@ -75,8 +93,9 @@ def test_push_to_rgw_and_view_it_like_the_embedded_store(rgw, server, s3, tmp_pa
         for q in ("?lines=2-300", "?lines=1500000-1500100", "?search=error%3A"):
             assert get(v.web + path + q) == get(server.web + path + q)
         # The page, the summary and the latest/ copy are all there with their types.
-        status, body = get(v.web + "/" + BUCKET + "/" + PREFIX.replace("0c5c7fd0a6a3a4506513270e269e0d37f2a74de4", "latest") + "pretty.html")
-        assert status == 200 and b"Build failed" in body
+        status, body = get(v.web + "/" + BUCKET + "/" + latest + "pretty.html")
+        assert status == 200 and b"Build failed" in body and b"artifacts/pt.png" in body
+        assert get(v.web + "/" + BUCKET + "/" + latest + "artifacts/pt.png") == (200, PNG)
     finally:
         v.stop()
 
