@@ -343,6 +343,13 @@ Result<Artifacts> CollectArtifacts(const PushFlags& flags) {
 // sandboxed).
 std::string Esc(std::string_view text) { return XmlEscape(text); }
 
+// A link to one line of the log in the viewer. ?L= rather than #L: a PR comment's link is often
+// someone's first visit, and a sign-in proxy (mod_auth_openidc) loses the fragment on the way
+// through the provider; the viewer turns ?L= into #L on arrival.
+std::string LineLink(const std::string& log_url, uint64_t line) {
+  return log_url + "?L=" + std::to_string(line);
+}
+
 std::string HumanBytes(uint64_t bytes) {
   char buf[32];
   if (bytes < 1024) {
@@ -409,7 +416,7 @@ std::string PrettyHtml(const logs::Summary& s, const PullRequest& pr, const std:
         h += "<p>… and " + std::to_string(g->items.size() - 100) + " more in the full log.</p>\n";
         break;
       }
-      h += "<p><a href=\"" + Esc(log_url) + "#L" + std::to_string(f->line) + "\">line " +
+      h += "<p><a href=\"" + Esc(LineLink(log_url, f->line)) + "\">line " +
            std::to_string(f->line) + "</a>" + (f->section.empty() ? "" : " in " + Esc(f->section)) +
            (f->count > 1 ? " (" + std::to_string(f->count) + "×)" : "") + "</p><pre>" +
            Esc(f->text) + "</pre>\n";
@@ -449,8 +456,8 @@ std::string Markdown(const logs::Summary& s, const std::string& check, const std
     if (shown++ == max_errors) break;
     std::string text = f.text;
     std::replace(text.begin(), text.end(), '`', '\'');
-    md += "- [line " + std::to_string(f.line) + "](" + log_url + "#L" + std::to_string(f.line) +
-          ")" + (f.section.empty() ? "" : " (" + f.section + ")") + ": `" + text + "`\n";
+    md += "- [line " + std::to_string(f.line) + "](" + LineLink(log_url, f.line) + ")" +
+          (f.section.empty() ? "" : " (" + f.section + ")") + ": `" + text + "`\n";
   }
   if (s.errors.size() > max_errors) {
     md += "- … " + std::to_string(s.errors.size() - max_errors) + " more\n";

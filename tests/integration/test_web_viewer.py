@@ -261,6 +261,10 @@ def test_browser_deep_link_search_error_panel_and_range(server, bucket, tmp_path
     assert seen["errorLine"] == truth["decisive"]["line"]
     assert seen["hash"] == "#L%d-L%d" % (deep + 2, deep + 6)
     assert sorted(seen["selectedAfterReload"]) == list(range(deep + 2, deep + 7))
+    assert seen["queryLink"]["hash"] == "#L%d-L%d" % (deep + 2, deep + 6)
+    assert seen["queryLink"]["search"] == ""
+    assert sorted(seen["queryLink"]["selected"]) == list(range(deep + 2, deep + 7))
+    assert seen["queryLink"]["copied"] == job["url"] + "?L=%d-%d" % (deep + 2, deep + 6)
     assert seen["xssFired"] is False and seen["xssFolderFired"] is False
     assert "<script>window.__xss=true</script>" in seen["xssText"]  # shown as text
     assert "dialog" not in seen

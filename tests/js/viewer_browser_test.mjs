@@ -12,7 +12,10 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
 });
 try {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const context = await browser.newContext({
+    viewport: { width: 1400, height: 900 },
+    permissions: ['clipboard-read', 'clipboard-write'],
+  });
   const page = await context.newPage();
   const consoleErrors = [];
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
@@ -59,6 +62,21 @@ try {
   await page.waitForSelector(`.l.sel[data-n="${a}"]`, { timeout: 30000 });
   out.selectedAfterReload = await page.$$eval('.l.sel', (els) => els.map((e) => Number(e.dataset.n)));
   await shot('range-reloaded');
+
+  // 4b. The same range as ?L=a-b (push's PR-comment links, which survive a sign-in proxy): it
+  // becomes the hash and selects the lines; "Copy link" hands out the ?L= form again.
+  await page.goto('about:blank');
+  await page.goto(`${job.url}?L=${a}-${b}`);
+  await ready();
+  await page.waitForSelector(`.l.sel[data-n="${a}"]`, { timeout: 30000 });
+  out.queryLink = {
+    hash: await page.evaluate(() => location.hash),
+    search: await page.evaluate(() => location.search),
+    selected: await page.$$eval('.l.sel', (els) => els.map((e) => Number(e.dataset.n))),
+  };
+  await page.click('#copylink');
+  await page.waitForFunction(() => /link copied/.test(document.getElementById('status').textContent), null, { timeout: 10000 });
+  out.queryLink.copied = await page.evaluate(() => navigator.clipboard.readText());
 
   // 5. Hostile log lines, keys and folder names stay text.
   await page.goto(job.xssUrl);

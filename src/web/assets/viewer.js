@@ -1,5 +1,6 @@
-// logbucket log viewer: virtual scrolling over logs of any size, deep links (#L120, #L120-L180),
-// an error panel, collapsible sections, server-side search. Plain JavaScript, no framework.
+// logbucket log viewer: virtual scrolling over logs of any size, deep links (#L120, #L120-L180,
+// and ?L=120-180, which survives sign-in redirects), an error panel, collapsible sections,
+// server-side search. Plain JavaScript, no framework.
 // Everything from the log arrives as HTML already escaped by the server; everything else
 // (error texts, section names) is inserted with textContent, never as markup.
 (function () {
@@ -179,6 +180,26 @@
     const b = m[2] ? parseInt(m[2], 10) : a;
     return { a: Math.min(a, b), b: Math.max(a, b) };
   }
+  // ?L=120 and ?L=120-180 name the same lines as #L120 and #L120-L180 for the places that drop
+  // a fragment: a sign-in proxy's redirects (mod_auth_openidc), some mail and chat clients.
+  // Moved into the hash on arrival; "Copy link" and push's PR comments hand out this form.
+  function queryToHash() {
+    const params = new URLSearchParams(location.search);
+    const m = /^(\d+)(?:-L?(\d+))?$/.exec(params.get('L') || '');
+    if (!m || location.hash) return;
+    params.delete('L');
+    const rest = params.toString();
+    history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') +
+      '#L' + m[1] + (m[2] ? '-L' + m[2] : ''));
+  }
+  function shareableLink() {
+    const sel = parseHash();
+    const params = new URLSearchParams(location.search);
+    params.delete('L');
+    if (sel) params.set('L', sel.a === sel.b ? String(sel.a) : sel.a + '-' + sel.b);
+    const q = params.toString();
+    return location.origin + location.pathname + (q ? '?' + q : '');
+  }
   function applyHash() {
     const sel = parseHash();
     if (!sel || !total) return;
@@ -357,7 +378,7 @@
     render();
   });
   document.getElementById('copylink').addEventListener('click', () => {
-    const url = location.href;
+    const url = shareableLink();
     if (navigator.clipboard) navigator.clipboard.writeText(url).then(() => setStatus('link copied'),
       () => window.prompt('Copy this link', url));
     else window.prompt('Copy this link', url);
@@ -386,6 +407,7 @@
     win.removeChild(probe);
   }
   measure();
+  queryToHash();
   setStatus('indexing…');
   fetch(src + '?meta').then((r) => r.ok ? r.json() : Promise.reject(new Error('HTTP ' + r.status)))
     .then((meta) => {
