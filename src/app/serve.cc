@@ -189,6 +189,7 @@ int ListenWeb(const config::Config& cfg, store::Store& store,
     viewer_options.site_name = cfg.web.site_name;
     viewer_options.no_sign_in = cfg.auth.mode == "none";
     if (w.relying_party) viewer_options.sign_out_href = "/_auth/logout";
+    if (cfg.auth.mode == "proxy") viewer_options.sign_out_href = cfg.auth.proxy_sign_out_url;
     viewer_options.cache.cache_dir = cfg.data_dir + "/tmp";
     viewer_options.cache.max_entries = static_cast<size_t>(cfg.web.cache_entries);
     w.viewer = std::make_unique<web::Viewer>(store, viewer_options);

@@ -85,6 +85,7 @@ Status Apply(const toml::table& root, Config& c) {
   list(r["auth"]["proxy"]["name_headers"], c.auth.name_headers);
   list(r["auth"]["proxy"]["email_headers"], c.auth.email_headers);
   list(r["auth"]["proxy"]["roles_headers"], c.auth.roles_headers);
+  str(r["auth"]["proxy"]["sign_out_url"], c.auth.proxy_sign_out_url);
   integer(r["lifecycle"]["day_seconds"], c.lifecycle_day_seconds);
   integer(r["lifecycle"]["interval_seconds"], c.lifecycle_interval_seconds);
   integer(r["lifecycle"]["clock_offset_seconds"], c.lifecycle_clock_offset_seconds);
@@ -217,6 +218,12 @@ Status Validate(const Config& c) {
     return bad(
         "auth.mode = \"proxy\" needs auth.trusted_proxies (the proxy's addresses): "
         "identity headers from anyone else are ignored");
+  }
+  if (const std::string& u = c.auth.proxy_sign_out_url;
+      !u.empty() && !(u.starts_with("/") && !u.starts_with("//") && !u.starts_with("/\\")) &&
+      !u.starts_with("https://") && !u.starts_with("http://")) {
+    return bad("auth.proxy.sign_out_url must be a path on this site (/…) or an http(s) URL, not '" +
+               u + "'");
   }
   for (const std::string& p : c.auth.trusted_proxies) {
     if (auto cidr = ParseCidr(p); !cidr) {

@@ -52,6 +52,9 @@ struct AuthConfig {
   std::vector<std::string> name_headers;
   std::vector<std::string> email_headers;
   std::vector<std::string> roles_headers;  // empty = oidc_claim_<roles_claim>, x-forwarded-groups
+  // proxy mode: where "sign out" leads, the proxy's own logout (mod_auth_openidc:
+  // <redirect_uri>?logout=<url>; oauth2-proxy: /oauth2/sign_out); empty = no sign-out link.
+  std::string proxy_sign_out_url;
   // Sessions (oidc mode): secret shared by every frontend of one site (>= 32 bytes), or a file
   // holding it; neither set = DATA_DIR/web-session.key, created on first start (0600).
   std::string session_secret;

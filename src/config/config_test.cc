@@ -35,6 +35,24 @@ TEST(Config, UnknownKeysAndBadValuesAreNamed) {
   EXPECT_NE(Validate(c).message().find("s3.listen"), std::string::npos);
 }
 
+TEST(Config, ProxySignOutUrlIsAPathOrAnHttpUrl) {
+  Config c;
+  ASSERT_TRUE(LoadTomlString("[auth]\nmode = \"proxy\"\ntrusted_proxies = [\"10.0.0.5/32\"]\n"
+                             "[auth.proxy]\nsign_out_url = \"/oidc/callback?logout=%2F\"\n",
+                             c)
+                  .ok());
+  EXPECT_EQ(c.auth.proxy_sign_out_url, "/oidc/callback?logout=%2F");
+  EXPECT_TRUE(Validate(c).ok());
+  for (const char* good : {"https://sso.example.org/logout", "http://127.0.0.1:8443/out"}) {
+    c.auth.proxy_sign_out_url = good;
+    EXPECT_TRUE(Validate(c).ok()) << good;
+  }
+  for (const char* bad : {"//evil.example/x", "/\\evil.example", "javascript:alert(1)", "x"}) {
+    c.auth.proxy_sign_out_url = bad;
+    EXPECT_NE(Validate(c).message().find("auth.proxy.sign_out_url"), std::string::npos) << bad;
+  }
+}
+
 TEST(Config, HostPort) {
   EXPECT_EQ(ParseHostPort("127.0.0.1:9000")->port, 9000);
   EXPECT_EQ(ParseHostPort("[::1]:80")->host, "::1");

@@ -444,31 +444,41 @@ def test_bad_oidc_settings_refuse_to_start(tmp_path):
 
 # --- a real provider, a real browser ----------------------------------------------------------
 
+class RealProvider:
+    """The npm oidc-provider on a free loopback port, with one client registered."""
+
+    def __init__(self, redirect_uri, post_logout_uri, client_secret=CLIENT_SECRET):
+        assert os.path.isdir(os.path.join(JS_DIR, "node_modules", "oidc-provider")), "run make deps"
+        job = {"port": free_port(), "clientId": CLIENT_ID, "clientSecret": client_secret,
+               "redirectUri": redirect_uri, "postLogoutRedirectUri": post_logout_uri}
+        errors = tempfile.TemporaryFile("w+")  # its warnings (e.g. about the Node.js version)
+        self.proc = subprocess.Popen(["node", "oidc_provider.mjs", json.dumps(job)], cwd=JS_DIR,
+                                     stdout=subprocess.PIPE, stderr=errors, text=True)
+        line = self.proc.stdout.readline()  # "listening <issuer>", or EOF when it failed
+        if not line.startswith("listening "):
+            self.stop()
+            errors.seek(0)
+            pytest.fail("oidc-provider did not start: " + line + errors.read())
+        self.issuer = line.split()[1]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 @pytest.fixture
 def real_provider():
-    assert os.path.isdir(os.path.join(JS_DIR, "node_modules", "oidc-provider")), "run make deps"
-    port, viewer_port = free_port(), free_port()
-    job = {"port": port, "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET,
-           "redirectUri": "http://127.0.0.1:%d/_auth/callback" % viewer_port,
-           "postLogoutRedirectUri": "http://127.0.0.1:%d/_auth/signed-out" % viewer_port}
-    errors = tempfile.TemporaryFile("w+")  # its warnings (e.g. about the Node.js version)
-    proc = subprocess.Popen(["node", "oidc_provider.mjs", json.dumps(job)], cwd=JS_DIR,
-                            stdout=subprocess.PIPE, stderr=errors, text=True)
-    line = proc.stdout.readline()  # "listening <issuer>", or EOF when it failed
-    if not line.startswith("listening "):
-        proc.kill()
-        proc.wait()
-        errors.seek(0)
-        pytest.fail("oidc-provider did not start: " + line + errors.read())
-    proc.issuer = line.split()[1]
-    proc.viewer_port = viewer_port
-    yield proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    viewer_port = free_port()
+    p = RealProvider("http://127.0.0.1:%d/_auth/callback" % viewer_port,
+                     "http://127.0.0.1:%d/_auth/signed-out" % viewer_port)
+    p.viewer_port = viewer_port
+    yield p
+    p.stop()
 
 
 def test_browser_sign_in_with_a_real_provider(server_factory, real_provider, tmp_path):

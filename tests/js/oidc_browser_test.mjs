@@ -1,6 +1,8 @@
 // Signs in to the log viewer through a real OpenID provider (oidc-provider's login and consent
 // pages) in headless Chromium, as a member and as a non-member. Called by
-// tests/integration/test_web_oidc.py with a JSON job: {url, anchor, member, outsider, artifacts}.
+// tests/integration/test_web_oidc.py (the viewer signs in itself) and test_web_apache_oidc.py
+// (Apache mod_auth_openidc in front) with a JSON job: {url, anchor, line, member, outsider,
+// artifacts, signOutHref, signedOutUrl}.
 // Prints one JSON line of observations; the Python test asserts on them.
 import { chromium } from 'playwright-core';
 
@@ -35,7 +37,7 @@ try {
     await page.goto(job.url + job.anchor);
     const seen = await signIn(page, job.member);
     await page.waitForSelector('main[data-ready="1"]', { timeout: 60000 });
-    await page.waitForSelector('.l.cur[data-n="2"]', { timeout: 30000 });
+    await page.waitForSelector(`.l.cur[data-n="${job.line || 2}"]`, { timeout: 30000 });
     out.member = {
       ...seen,
       finalUrl: page.url(),
@@ -45,13 +47,13 @@ try {
     };
     await page.screenshot({ path: `${job.artifacts}/member.png` });
     // Sign out: the provider asks to confirm, then sends us back.
-    await page.click('header .who a[href="/_auth/logout"]');
+    await page.click(`header .who a[href="${job.signOutHref || '/_auth/logout'}"]`);
     await page.waitForLoadState();
     const confirm = await page.$('button[autofocus], button[type="submit"]');
     if (confirm) {
       await Promise.all([page.waitForNavigation({ timeout: 30000 }), confirm.click()]);
     }
-    await page.waitForURL(/\/_auth\/signed-out/, { timeout: 30000 });
+    await page.waitForURL((u) => u.href.startsWith(job.signedOutUrl || `${new URL(job.url).origin}/_auth/signed-out`), { timeout: 30000 });
     out.member.afterLogout = page.url();
     // Signed out at the provider too: the log needs a fresh sign-in.
     await page.goto(job.url);
