@@ -208,9 +208,18 @@ struct Artifact {
 };
 
 struct SkippedArtifact {
-  std::string file;
+  std::string file;  // for people: a name that is not UTF-8 has its non-ASCII bytes as '?'
   std::string reason;
 };
+
+std::string DisplayPath(std::string path) {
+  if (!IsValidUtf8(path)) {
+    for (char& c : path) {
+      if (static_cast<unsigned char>(c) >= 0x80) c = '?';
+    }
+  }
+  return path;
+}
 
 struct Artifacts {
   std::vector<Artifact> files;
@@ -273,18 +282,27 @@ std::string ArtifactContentType(const std::string& path) {
 // The files named by --artifacts: a file stands for itself (its base name), a directory for
 // every file below it (paths relative to it). Symbolic links to files are followed, links to
 // directories are not (no loops). Files over the size cap are skipped with a reason, so one
-// oversized plot never keeps the log from being uploaded.
-Result<Artifacts> CollectArtifacts(const PushFlags& flags) {
+// oversized plot never keeps the log from being uploaded. So are names no S3 key can hold (not
+// UTF-8, or longer than `max_name_bytes`, what the 1024-byte key limit leaves after the prefix).
+Result<Artifacts> CollectArtifacts(const PushFlags& flags, size_t max_name_bytes) {
   namespace fs = std::filesystem;
   Artifacts out;
   auto add = [&](const fs::path& file, std::string name) -> Status {
+    if (!IsValidUtf8(name) || name.size() > max_name_bytes) {
+      out.skipped.push_back(
+          {DisplayPath(file.string()), name.size() > max_name_bytes
+                                           ? "its name is longer than an S3 key allows"
+                                           : "its name is not UTF-8, which S3 keys must be"});
+      return Status::Ok();
+    }
     std::error_code ec;
     uint64_t size = fs::file_size(file, ec);
     if (ec) return Error(ErrorCode::kInvalidArgument, file.string() + ": " + ec.message());
     if (size > flags.artifact_max_bytes) {
-      out.skipped.push_back({file.string(), std::to_string(size) + " bytes, over the " +
-                                                std::to_string(flags.artifact_max_bytes) +
-                                                "-byte limit (--artifact-max-bytes)"});
+      out.skipped.push_back(
+          {DisplayPath(file.string()), std::to_string(size) + " bytes, over the " +
+                                           std::to_string(flags.artifact_max_bytes) +
+                                           "-byte limit (--artifact-max-bytes)"});
       return Status::Ok();
     }
     if (out.files.size() == flags.artifact_max_count) {
@@ -324,9 +342,9 @@ Result<Artifacts> CollectArtifacts(const PushFlags& flags) {
       if (fs::is_regular_file(entry)) {
         files.push_back(it->path());
       } else if (it->is_symlink() || !fs::is_directory(entry)) {
-        out.skipped.push_back({it->path().string(), it->is_symlink() && fs::is_directory(entry)
-                                                        ? "a link to a directory"
-                                                        : "not a regular file"});
+        out.skipped.push_back({DisplayPath(it->path().string()),
+                               it->is_symlink() && fs::is_directory(entry) ? "a link to a directory"
+                                                                           : "not a regular file"});
       }
     }
     if (ec)
@@ -683,12 +701,6 @@ int RunPush(const PushFlags& flags) {
   }
   auto logs = CollectLogs(flags.logs);
   if (!logs) return Usage(logs.error().message());
-  auto artifacts = CollectArtifacts(flags);
-  if (!artifacts) return Usage(artifacts.error().message());
-  for (const SkippedArtifact& skipped : artifacts->skipped) {
-    std::fprintf(stderr, "logbucket push: not uploading %s: %s\n", skipped.file.c_str(),
-                 skipped.reason.c_str());
-  }
   s3client::ClientOptions options;
   if (!flags.dry_run) {
     auto o = ClientOptionsFor(flags.connection);
@@ -713,6 +725,17 @@ int RunPush(const PushFlags& flags) {
 
   std::string prefix = pr->org + "/" + pr->repo + "/" + pr->number + "/" + pr->sha + "/" +
                        SafeCheckName(flags.check) + "/";
+  const size_t artifact_key_bytes = prefix.size() + std::string_view("artifacts/").size();
+  auto artifacts = CollectArtifacts(
+      flags, store::kMaxKeyBytes - std::min(store::kMaxKeyBytes, artifact_key_bytes));
+  if (!artifacts) {
+    cleanup();
+    return Usage(artifacts.error().message());
+  }
+  for (const SkippedArtifact& skipped : artifacts->skipped) {
+    std::fprintf(stderr, "logbucket push: not uploading %s: %s\n", skipped.file.c_str(),
+                 skipped.reason.c_str());
+  }
   // Where the check's folder opens: the viewer when --url-base says where it is, else the
   // bucket itself (pretty.html then links relative to its own place).
   std::string base = flags.url_base;

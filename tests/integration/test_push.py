@@ -227,6 +227,12 @@ def test_push_uploads_artifacts_with_their_types(target, s3, tmp_path):
         (art / name).write_bytes(data)
     (art / "big.dat").write_bytes(b"x" * 3000)
     os.symlink(art, art / "loop")  # a link back up: must not be walked
+    deep = art.joinpath(*["d" * 200] * 5)  # 1000+ bytes: too long for a key under this prefix
+    deep.mkdir(parents=True)
+    (deep / "f.txt").write_text("deep\n")
+    os.mkdir(os.path.join(bytes(art), b"latin1-\xe9"))  # a name S3 cannot take (not UTF-8)
+    with open(os.path.join(bytes(art), b"latin1-\xe9", b"plot.png"), "wb") as f:
+        f.write(PNG)
     (tmp_path / "extra.txt").write_text("one more\n")
     files["extra.txt"] = (b"one more\n", "text/plain; charset=utf-8")
 
@@ -235,6 +241,9 @@ def test_push_uploads_artifacts_with_their_types(target, s3, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "not uploading %s: 3000 bytes, over the 2048-byte limit" % (art / "big.dat") in r.stderr
     assert "not uploading %s: a link to a directory" % (art / "loop") in r.stderr
+    assert "not uploading %s: its name is longer than an S3 key allows" % (deep / "f.txt") in r.stderr
+    assert "not uploading %s/latin1-?/plot.png: its name is not UTF-8, which S3 keys must be" % art \
+        in r.stderr
     base = "https://logs.example.org/%s/%s" % (BUCKET, PREFIX)
     assert "[7 artifacts](%sartifacts/)" % base in r.stdout
 
