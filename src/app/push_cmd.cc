@@ -456,6 +456,26 @@ std::string PrettyHtml(const logs::Summary& s, const PullRequest& pr, const std:
   return h;
 }
 
+// Log text quoted in a PR comment, as inline code: the build output of a pull request is its
+// author's to choose, so nothing of it may become Markdown (links, @mentions, HTML) or break the
+// list. Backticks and line breaks go, long lines are cut (on a UTF-8 boundary) and marked.
+std::string CodeSpan(std::string_view text, size_t max_bytes) {
+  std::string out;
+  bool cut = text.size() > max_bytes;
+  if (cut) {
+    size_t end = max_bytes;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
+    text = text.substr(0, end);
+  }
+  out.reserve(text.size() + 8);
+  out += '`';
+  for (char c : text) out += c == '`' ? '\'' : (c == '\n' || c == '\r') ? ' ' : c;
+  out += cut ? "…`" : "`";
+  return out;
+}
+
+constexpr size_t kMaxQuotedBytes = 300;
+
 std::string Markdown(const logs::Summary& s, const std::string& check, const std::string& base,
                      size_t artifacts, size_t max_errors) {
   const std::string log_url = base + "fullLog.txt";
@@ -472,10 +492,9 @@ std::string Markdown(const logs::Summary& s, const std::string& check, const std
   size_t shown = 0;
   for (const auto& f : s.errors) {
     if (shown++ == max_errors) break;
-    std::string text = f.text;
-    std::replace(text.begin(), text.end(), '`', '\'');
     md += "- [line " + std::to_string(f.line) + "](" + LineLink(log_url, f.line) + ")" +
-          (f.section.empty() ? "" : " (" + f.section + ")") + ": `" + text + "`\n";
+          (f.section.empty() ? "" : " (" + CodeSpan(f.section, 100) + ")") + ": " +
+          CodeSpan(f.text, kMaxQuotedBytes) + "\n";
   }
   if (s.errors.size() > max_errors) {
     md += "- … " + std::to_string(s.errors.size() - max_errors) + " more\n";

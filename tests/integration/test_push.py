@@ -72,7 +72,7 @@ def test_push_uploads_the_log_the_summary_and_the_page(target, s3, tmp_path):
     assert lines[0] == url
     assert "**build/O2/o2**: failed" in r.stdout and "[summary](" in r.stdout
     # ?L= links: they survive a sign-in proxy's redirects, which drop #fragments.
-    assert re.search(r"- \[line \d+\]\(%s\?L=\d+\) \(O2\): `.*error" % re.escape(url), r.stdout)
+    assert re.search(r"- \[line \d+\]\(%s\?L=\d+\) \(`O2`\): `.*error" % re.escape(url), r.stdout)
 
     for prefix in (PREFIX, LATEST):
         for name, ctype in [("fullLog.txt", "text/plain; charset=utf-8"),
@@ -274,3 +274,22 @@ def test_push_uploads_artifacts_with_their_types(target, s3, tmp_path):
     assert hdrs["Content-Disposition"].startswith("attachment")
     listing = web_get(web, {"Accept": "text/html"})[0].decode()
     assert "qc/" in listing and "histos.root" in listing and "big.dat" not in listing
+
+
+def test_pr_comment_quotes_log_text_inertly(target, tmp_path):
+    """A pull request chooses its build output: quoted in the PR comment, it stays inline code
+    (no links, mentions or list breaks) and long lines are cut."""
+    make_build_dir(tmp_path, [100_000])
+    hostile = ("src/x.cxx:1:1: error: `rm -rf` [click](http://evil.example) @octocat <b>x</b> "
+               + "y" * 400)
+    with open(tmp_path / "sw/BUILD/O2-latest/log", "a") as f:
+        f.write(hostile + "\n")
+    r = push(target, tmp_path, "--comment-errors", "50")
+    assert r.returncode == 0, r.stderr
+    quoted = [l for l in r.stdout.splitlines() if "evil.example" in l]
+    assert len(quoted) == 1, r.stdout
+    line = quoted[0]
+    m = re.fullmatch(r"- \[line (\d+)\]\(https://\S+/fullLog\.txt\?L=\d+\) \(`O2`\): `([^`]*)`", line)
+    assert m, line
+    assert m.group(2).startswith("src/x.cxx:1:1: error: 'rm -rf' [click](http://evil.example) @octocat")
+    assert m.group(2).endswith("…") and len(m.group(2).encode()) <= 300 + len("…".encode())
