@@ -850,7 +850,8 @@ void RegisterPush(CLI::App& app, int& exit_code) {
       ->required();
   cmd->add_option("--dest", flags->dest, "s3://BUCKET")->required();
   cmd->add_option("--url-base", flags->url_base,
-                  "viewer URL of the bucket, e.g. https://logs.example.org/BUCKET/");
+                  "viewer URL of the bucket, e.g. https://logs.example.org/BUCKET/ (without "
+                  "it the printed links are s3:// and pretty.html links relative to itself)");
   cmd->add_option("--artifacts", flags->artifacts,
                   "a file or directory uploaded under <check>/artifacts/ (repeatable)");
   cmd->add_option("--artifact-max-bytes", flags->artifact_max_bytes,

@@ -193,6 +193,11 @@ def test_branch_builds_and_progress(target, s3, tmp_path):
                        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=e)
     assert r.returncode == 0, r.stderr
     assert "MB/s" in r.stderr and "100%" in r.stderr
+    # No --url-base: the printed link names the object, and pretty.html links relative to itself.
+    check = "AliceO2Group/AliceO2/dev/abcdef1234567/build_O2_o2__dev_/"
+    assert r.stdout.splitlines()[0] == "s3://%s/%sfullLog.txt" % (BUCKET, check)
+    pretty = s3.get_object(Bucket=BUCKET, Key=check + "pretty.html")["Body"].read().decode()
+    assert re.search(r'<a href="fullLog\.txt\?L=\d+">line \d+</a>', pretty)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert "AliceO2Group/AliceO2/dev/abcdef1234567/build_O2_o2__dev_/fullLog.txt" in keys
     assert "AliceO2Group/AliceO2/dev/latest/build_O2_o2__dev_/fullLog.txt" in keys
