@@ -54,21 +54,44 @@ size_t EscapeLength(std::string_view s, size_t i) {
   return j < s.size() ? j - i + 1 : s.size() - i;
 }
 
+// SGR parameters: a few inline (every real sequence), more on the heap. The line index applies
+// the SGR of every coloured line of a log, so this runs millions of times.
+class SgrParams {
+ public:
+  void Add(int value) {
+    if (count_ < kInline) {
+      inline_[count_] = value;
+    } else {
+      if (heap_.empty()) heap_.assign(inline_, inline_ + kInline);
+      heap_.push_back(value);
+    }
+    ++count_;
+  }
+  size_t size() const { return count_; }
+  int operator[](size_t i) const { return count_ <= kInline ? inline_[i] : heap_[i]; }
+
+ private:
+  static constexpr size_t kInline = 16;
+  int inline_[kInline];
+  std::vector<int> heap_;
+  size_t count_ = 0;
+};
+
 void ApplySgr(std::string_view params, SgrState& st) {
-  std::vector<int> p;
+  SgrParams p;
   int value = -1;
   for (char c : params) {
     if (c >= '0' && c <= '9') {
       value = (value < 0 ? 0 : value) * 10 + (c - '0');
       if (value > 100000) value = 100000;
     } else if (c == ';' || c == ':') {
-      p.push_back(value < 0 ? 0 : value);
+      p.Add(value < 0 ? 0 : value);
       value = -1;
     } else {
       return;  // private or malformed parameters: not SGR we understand
     }
   }
-  p.push_back(value < 0 ? 0 : value);
+  p.Add(value < 0 ? 0 : value);
   for (size_t i = 0; i < p.size(); ++i) {
     int n = p[i];
     if (n == 0) {
@@ -300,6 +323,24 @@ std::string RenderLineHtml(std::string_view line, SgrState& state) {
   }
   if (open) out += "</span>";
   return out;
+}
+
+void AdvanceSgrState(std::string_view line, SgrState& state) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.find('\r') != std::string_view::npos) {  // overwrites decide which codes remain
+    for (const Piece& p : Pieces(line)) {
+      if (p.sgr) ApplySgr(p.text, state);
+    }
+    return;
+  }
+  // One segment: every SGR sequence applies, in order (what Pieces would keep).
+  for (size_t i = line.find('\x1b'); i != std::string_view::npos; i = line.find('\x1b', i)) {
+    size_t n = EscapeLength(line, i);
+    if (n >= 3 && line[i + 1] == '[' && line[i + n - 1] == 'm') {
+      ApplySgr(line.substr(i + 2, n - 3), state);
+    }
+    i += n;
+  }
 }
 
 std::string PlainText(std::string_view line) {

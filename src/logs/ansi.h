@@ -34,6 +34,11 @@ struct SgrState {
 // state at the start of the line and is updated to the state at its end.
 std::string RenderLineHtml(std::string_view line, SgrState& state);
 
+// What rendering the line does to `state`, without rendering it (cheaper, same result): the
+// line index keeps the state at its checkpoints, so a page deep in a log starts in the colours a
+// reader from the top would see.
+void AdvanceSgrState(std::string_view line, SgrState& state);
+
 // The line's visible text: escapes removed, `\r` overwrites applied, invalid UTF-8 as U+FFFD.
 // What search and error extraction look at.
 std::string PlainText(std::string_view line);

@@ -22,6 +22,9 @@ TEST(Ansi, ColoursAndAttributesBecomeSpans) {
   EXPECT_EQ(Html("\x1b[2;3;4mx\x1b[22;23;24my"), "<span class=\"d i u\">x</span>y");
   EXPECT_EQ(Html("\x1b[7mrev"), "<span class=\"inv\">rev</span>");
   EXPECT_EQ(Html("\x1b[32;7mrev"), "<span class=\"g2\">rev</span>");
+  // More parameters than fit inline: all of them still apply, in order.
+  EXPECT_EQ(Html("\x1b[0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;1;38;5;196mx"),
+            "<span class=\"b\" style=\"color:#ff0000;\">x</span>");
 }
 
 TEST(Ansi, EraseToEndOfLineDropsTheOverwrittenTail) {
@@ -37,6 +40,38 @@ TEST(Ansi, StateCarriesAcrossLines) {
             "<span class=\"f3\">warning: begins</span>");
   EXPECT_EQ(RenderLineHtml("and continues\x1b[0m", st), "<span class=\"f3\">and continues</span>");
   EXPECT_TRUE(st.IsDefault());
+}
+
+TEST(Ansi, AdvancingTheStateMatchesRendering) {
+  const char* lines[] = {
+      "plain",
+      "\x1b[31merror: open",
+      "\x1b[0m",
+      "\x1b[1;38;5;196mbold red\x1b[22m not bold",
+      "\x1b[48;2;1;2;3mbg\x1b[49m\x1b[7m",
+      "\x1b[31;<b>m x",                    // broken: not SGR
+      "\x1b[33mold\rnew\x1b[32m",          // overwrites keep the codes of what remains
+      "long old \x1b[34mtext\rnew",        // a shorter overwrite keeps the tail's codes
+      "\x1b[35m10%\r\x1b[0K\x1b[36m100%",  // erased tail: its codes go
+      "\x1b[1m\x1b[31mfatal\x1b[0m boom\r",
+      "\x1b[m",
+      "\x1b[",  // cut short
+      "\x1b[0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;4;48;2;9;8;7mmany parameters",
+  };
+  const SgrState starts[] = {SgrState{}, [] {
+                               SgrState s;
+                               s.fg = {Colour::Kind::kPalette16, 3};
+                               s.underline = true;
+                               return s;
+                             }()};
+  for (const SgrState& start : starts) {
+    for (const char* line : lines) {
+      SgrState rendered = start, advanced = start;
+      RenderLineHtml(line, rendered);
+      AdvanceSgrState(line, advanced);
+      EXPECT_EQ(rendered, advanced) << line;
+    }
+  }
 }
 
 TEST(Ansi, EverythingIsEscapedAndOtherEscapesDropped) {

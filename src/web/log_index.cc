@@ -185,21 +185,55 @@ Result<OpenedLog> LogCache::Open(const std::string& bucket, const store::ObjectI
       logs::Analyzer header(header_only);
       uint64_t offset = 0;
       bool at_line_start = true;
+      // ANSI colours carried from line to line: only lines holding an ESC change them, and
+      // those are found with a second memchr, so plain logs pay nearly nothing. A line's first
+      // line_bytes count, as in Walk().
+      const size_t state_bytes = options_.line_bytes;
+      logs::SgrState sgr;
+      std::string carry;       // the current line's start, when it began in an earlier chunk
+      bool carry_esc = false;  // ... and that start holds an ESC
       Status st = Stream(*source, 0, [&](std::string_view chunk) {
         // Line starts: one memchr pass; every kStride-th start is kept.
         const char* p = chunk.data();
         const char* end = p + chunk.size();
+        const char* esc = p;  // the next ESC at or after p (end: none), found lazily
+        bool esc_known = false;
         while (p < end) {
           if (at_line_start) {
             if (index->lines % LogIndex::kStride == 0) {
+              if (!sgr.IsDefault()) {
+                index->styled_checkpoints.emplace_back(index->checkpoints.size(), sgr);
+              }
               index->checkpoints.push_back(offset + static_cast<uint64_t>(p - chunk.data()));
             }
             ++index->lines;
             at_line_start = false;
           }
           const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p));
-          if (nl == nullptr) break;
-          p = static_cast<const char*>(nl) + 1;
+          const char* line_end = nl == nullptr ? end : static_cast<const char*>(nl);
+          if (!esc_known || esc < p) {
+            const void* e = std::memchr(p, 0x1b, static_cast<size_t>(end - p));
+            esc = e == nullptr ? end : static_cast<const char*>(e);
+            esc_known = true;
+          }
+          bool has_esc = esc < line_end;
+          size_t take = static_cast<size_t>(line_end - p);
+          if (nl == nullptr) {  // the line goes on in the next chunk
+            carry.append(p, std::min(take, state_bytes - std::min(state_bytes, carry.size())));
+            carry_esc = carry_esc || has_esc;
+            break;
+          }
+          if (carry_esc || has_esc) {
+            if (carry.empty()) {
+              logs::AdvanceSgrState(std::string_view(p, std::min(take, state_bytes)), sgr);
+            } else {
+              carry.append(p, std::min(take, state_bytes - std::min(state_bytes, carry.size())));
+              logs::AdvanceSgrState(carry, sgr);
+            }
+          }
+          carry.clear();
+          carry_esc = false;
+          p = line_end + 1;
           at_line_start = true;
         }
         if (offset < kHeaderBytes) header.Feed(chunk);
@@ -243,23 +277,31 @@ Result<std::shared_ptr<const LogSummary>> LogCache::Summary(const OpenedLog& log
 
 namespace {
 
-RenderedLine Render(std::string_view raw, logs::SgrState& state, size_t max_line_bytes) {
+// Renders the line's first `display_bytes`; its first `max_line_bytes` (all of it that the
+// viewer ever shows) decide the colours it leaves open, however much of it is displayed, so
+// every path to a line agrees on them (LogCache::Open's index included).
+RenderedLine Render(std::string_view raw, logs::SgrState& state, size_t display_bytes,
+                    size_t max_line_bytes) {
   RenderedLine line;
   line.bytes = raw.size();
-  if (raw.size() > max_line_bytes) {
-    raw = raw.substr(0, max_line_bytes);
-    line.truncated = true;
+  std::string_view counted = raw.substr(0, std::min(raw.size(), max_line_bytes));
+  line.truncated = raw.size() > std::min(display_bytes, max_line_bytes);
+  if (counted.size() <= display_bytes) {
+    line.html = logs::RenderLineHtml(counted, state);
+    return line;
   }
-  line.html = logs::RenderLineHtml(raw, state);
+  logs::SgrState shown = state;
+  line.html = logs::RenderLineHtml(counted.substr(0, display_bytes), shown);
+  logs::AdvanceSgrState(counted, state);
   return line;
 }
 
-// Walks lines from byte `offset` (the start of line `first`), rendering [from, to].
+// Walks lines from byte `offset` (the start of line `first`, where `state` is in force),
+// rendering [from, to].
 Result<std::vector<RenderedLine>> Walk(LogBytes& bytes, uint64_t offset, uint64_t first,
-                                       uint64_t from, uint64_t to, size_t max_line_bytes,
-                                       bool* more) {
+                                       logs::SgrState state, uint64_t from, uint64_t to,
+                                       size_t max_line_bytes, bool* more) {
   std::vector<RenderedLine> out;
-  logs::SgrState state;
   uint64_t line = first;
   uint64_t position = offset;  // absolute offset of the next unconsumed byte
   std::string partial;         // the current line so far (capped at max_line_bytes + 1)
@@ -271,12 +313,12 @@ Result<std::vector<RenderedLine>> Walk(LogBytes& bytes, uint64_t offset, uint64_
   auto finish_line = [&] {
     if (line >= from) {
       size_t cap = rendered_bytes > kRenderBudgetBytes ? kCutLineBytes : max_line_bytes;
-      RenderedLine r = Render(partial, state, cap);
+      RenderedLine r = Render(partial, state, cap, max_line_bytes);
       rendered_bytes += r.html.size();
       r.bytes = partial_bytes;
       out.push_back(std::move(r));
     } else {
-      logs::RenderLineHtml(partial.substr(0, std::min<size_t>(partial.size(), 4096)), state);
+      logs::AdvanceSgrState(partial.substr(0, std::min(partial.size(), max_line_bytes)), state);
     }
     partial.clear();
     partial_bytes = 0;
@@ -313,14 +355,19 @@ Result<std::vector<RenderedLine>> ReadLines(const LogIndex& index, LogBytes& byt
   from = std::max<uint64_t>(from, 1);
   to = std::min(to, index.lines);
   uint64_t slot = (from - 1) / LogIndex::kStride;
-  return Walk(bytes, index.checkpoints[slot], slot * LogIndex::kStride + 1, from, to,
+  logs::SgrState state;
+  auto styled = std::lower_bound(
+      index.styled_checkpoints.begin(), index.styled_checkpoints.end(), slot,
+      [](const std::pair<uint64_t, logs::SgrState>& entry, uint64_t s) { return entry.first < s; });
+  if (styled != index.styled_checkpoints.end() && styled->first == slot) state = styled->second;
+  return Walk(bytes, index.checkpoints[slot], slot * LogIndex::kStride + 1, state, from, to,
               max_line_bytes, nullptr);
 }
 
 Result<std::vector<RenderedLine>> ReadFirstLines(LogBytes& bytes, uint64_t count,
                                                  size_t max_line_bytes, bool* more) {
   *more = false;
-  auto lines = Walk(bytes, 0, 1, 1, count, max_line_bytes, more);
+  auto lines = Walk(bytes, 0, 1, logs::SgrState{}, 1, count, max_line_bytes, more);
   return lines;
 }
 

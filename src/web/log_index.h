@@ -1,5 +1,6 @@
 // A log object prepared for the viewer: a sparse line index (every 64th line's offset, so a
-// 5 M-line log costs 600 KB, not 40 MB), built in one memchr pass on first view, and its error
+// 5 M-line log costs 600 KB, not 40 MB, and the ANSI colours open there), built in one memchr
+// pass on first view, and its error
 // summary, built on first request for it (so scrolling never waits for the summary). Both are
 // kept in a small LRU keyed by bucket, key and ETag (an overwritten object is re-indexed).
 // `.gz` objects are decompressed once into the cache directory and served from there.
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "logs/ansi.h"
 #include "logs/search.h"
 #include "logs/summary.h"
 #include "store/store.h"
@@ -33,6 +35,9 @@ class LogBytes {
 struct LogIndex {
   static constexpr uint64_t kStride = 64;
   std::vector<uint64_t> checkpoints;  // byte offset of lines 1, 1+kStride, 1+2·kStride, …
+  // The colours in force at a checkpoint (what rendering from line 1 would carry there), for
+  // the few checkpoints where that is not the default: (checkpoint number, state), ascending.
+  std::vector<std::pair<uint64_t, logs::SgrState>> styled_checkpoints;
   uint64_t lines = 0;
   uint64_t bytes = 0;
   logs::HeaderFacts header;  // from the first lines (the summary's header, without the summary)
@@ -54,6 +59,9 @@ struct LogCacheOptions {
   std::string cache_dir;    // for decompressed .gz copies ("" = system temp dir)
   size_t max_entries = 16;  // indexed logs kept
   uint64_t max_decompressed_bytes = 4ULL << 30;
+  // The longest part of a line the viewer renders (ViewerOptions::max_line_bytes): what of a
+  // line decides the colours it leaves open.
+  size_t line_bytes = 256 * 1024;
 };
 
 class LogCache {

@@ -161,7 +161,12 @@ struct Viewer::Impl {
   LogCache cache;
 
   Impl(store::Store& s, ViewerOptions o)
-      : store(s), options(std::move(o)), cache(s, options.cache) {}
+      : store(s), options(WithLineBytes(std::move(o))), cache(s, options.cache) {}
+
+  static ViewerOptions WithLineBytes(ViewerOptions o) {
+    o.cache.line_bytes = o.max_line_bytes;
+    return o;
+  }
 
   Chrome ChromeFor(const http::Request& request) const {
     return Chrome{options.site_name, request.signed_in_as,

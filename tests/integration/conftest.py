@@ -24,18 +24,28 @@ START_TIMEOUT = 60 if SANITIZED else 20
 class Server:
     """One logbucket process with its own data directory."""
 
-    def __init__(self, data_dir=None, extra_args=(), web_listen="127.0.0.1:0"):
+    def __init__(self, data_dir=None, extra_args=(), web_listen="127.0.0.1:0", config=None):
         self.owns_dir = data_dir is None
         self.web_listen = web_listen
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="lb-it-")
+        # Beside the data directory (not inside: tests look at the directory's contents), named
+        # from it without "..", so it can still be found once the directory is removed.
+        self.log_path = os.path.join(os.path.dirname(os.path.abspath(self.data_dir)),
+                                     os.path.basename(self.data_dir) + ".log")
         self.extra_args = list(extra_args)
+        self.config_path = None
+        if config is not None:  # a TOML text: written beside the data directory, removed with it
+            self.config_path = self.log_path[:-len(".log")] + ".toml"
+            with open(self.config_path, "w") as f:
+                f.write(config)
+            self.extra_args += ["--config", self.config_path]
         self.proc = None
         self.endpoint = None
         self.web = None  # the log viewer's base URL
         self.env = {}
 
     def start(self):
-        self.log = open(os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log"), "ab")
+        self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [BIN, "serve", "--data", self.data_dir, "--s3-listen", "127.0.0.1:0",
              "--web-listen", self.web_listen, *self.extra_args],
@@ -68,7 +78,7 @@ class Server:
         return self
 
     def read_log(self):
-        path = os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log")
+        path = self.log_path
         try:
             with open(path, "rb") as f:
                 return f.read().decode("utf-8", "replace")
@@ -110,10 +120,12 @@ class Server:
         self.stop()
         if self.owns_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
-            try:
-                os.unlink(os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log"))
-            except OSError:
-                pass
+            for path in (self.log_path, self.config_path):
+                try:
+                    if path:
+                        os.unlink(path)
+                except OSError:
+                    pass
 
 
 def free_port():

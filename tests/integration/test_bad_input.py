@@ -91,9 +91,10 @@ def test_oversized_body_is_refused_before_reading(server_factory):
     s3 = server.client()
     s3.create_bucket(Bucket="limits")
     server.stop()
-    cfg = os.path.join(server.data_dir, "..", os.path.basename(server.data_dir) + ".toml")
+    cfg = server.log_path[:-len(".log")] + ".toml"
     with open(cfg, "w") as f:
         f.write("[s3]\nmax_object_bytes = 1000\n")
+    server.config_path = cfg  # removed with the server's directory
     server.extra_args = ["--config", cfg]
     server.start()
     s3 = server.client()

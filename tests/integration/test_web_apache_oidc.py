@@ -134,12 +134,9 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def start_proxied_viewer(server_factory, viewer_port, sign_out_url):
-    cfg = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False).name
-    with open(cfg, "w") as f:
-        f.write('[auth]\nmode = "proxy"\nrequire_role = "alice-member"\n'
-                'trusted_proxies = ["127.0.0.1/32"]\n[auth.proxy]\nsign_out_url = "%s"\n'
-                % sign_out_url)
-    s = server_factory(extra_args=["--config", cfg], web_listen="127.0.0.1:%d" % viewer_port).start()
+    config = ('[auth]\nmode = "proxy"\nrequire_role = "alice-member"\n'
+              'trusted_proxies = ["127.0.0.1/32"]\n[auth.proxy]\nsign_out_url = "%s"\n' % sign_out_url)
+    s = server_factory(config=config, web_listen="127.0.0.1:%d" % viewer_port).start()
     c = s.client()
     c.create_bucket(Bucket="alice-build-logs")
     c.put_object(Bucket="alice-build-logs", Key=KEY, ContentType="text/plain",

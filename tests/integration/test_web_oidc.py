@@ -77,23 +77,25 @@ class Browser:
         raise AssertionError("redirect loop: %s" % visited)
 
 
+def config_text(issuer, public_url, extra=""):
+    return ('[web]\npublic_url = "%s"\n\n[auth]\nmode = "oidc"\nrequire_role = "alice-member"\n'
+            'session_secret = "%s"\n%s\n[auth.oidc]\nissuer = "%s"\nclient_id = "%s"\n'
+            'client_secret = "%s"\n' % (public_url, SESSION_SECRET, extra, issuer, CLIENT_ID,
+                                       CLIENT_SECRET))
+
+
 def write_config(path, issuer, public_url, extra=""):
     with open(path, "w") as f:
-        f.write('[web]\npublic_url = "%s"\n\n[auth]\nmode = "oidc"\nrequire_role = "alice-member"\n'
-                'session_secret = "%s"\n%s\n[auth.oidc]\nissuer = "%s"\nclient_id = "%s"\n'
-                'client_secret = "%s"\n' % (public_url, SESSION_SECRET, extra, issuer, CLIENT_ID,
-                                           CLIENT_SECRET))
+        f.write(config_text(issuer, public_url, extra))
 
 
 def start_viewer(server_factory, issuer, extra="", port=None, token_auth=None):
     port = port or free_port()
     public_url = "http://127.0.0.1:%d" % port
-    cfg = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False).name
-    write_config(cfg, issuer, public_url, extra)
+    config = config_text(issuer, public_url, extra)
     if token_auth:
-        with open(cfg, "a") as f:
-            f.write('token_auth_method = "%s"\n' % token_auth)
-    s = server_factory(extra_args=["--config", cfg], web_listen="127.0.0.1:%d" % port).start()
+        config += 'token_auth_method = "%s"\n' % token_auth
+    s = server_factory(config=config, web_listen="127.0.0.1:%d" % port).start()
     c = s.client()
     c.create_bucket(Bucket="alice-build-logs")
     c.put_object(Bucket="alice-build-logs", Key=KEY, ContentType="text/plain",

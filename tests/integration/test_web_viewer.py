@@ -7,6 +7,7 @@ import gzip
 import html
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -188,6 +189,60 @@ def test_gz_logs_are_read_transparently(server, bucket, tmp_path):
     assert errors["errors"][0]["kind"] == "cmake"
     text, _ = page(url)
     assert "Finished building on" in text
+
+
+def test_colours_opened_far_above_a_page_are_still_in_force(server, bucket):
+    """A page deep in a log shows the colours a reader scrolling from line 1 would see: the line
+    index keeps the ANSI state open at each of its checkpoints (every 64th line)."""
+    rnd = random.Random(7)
+    lines = []
+    for i in range(1, 200_001):
+        r = rnd.random()
+        if r < 0.002:
+            lines.append("\x1b[3%dmcolour opens at %d" % (rnd.randrange(1, 7), i))
+        elif r < 0.003:
+            lines.append("\x1b[0mreset at %d" % i)
+        elif r < 0.004:
+            lines.append("progress 10%%\r\x1b[1mbold after an overwrite %d" % i)
+        elif r < 0.005:
+            lines.append("x" * 5000 + "\x1b[35m at the end of a long line %d" % i)
+        else:
+            lines.append("plain line %d with some text to make it a bit longer" % i)
+    # Past the 256 KiB of a line the viewer shows, codes count nowhere (whichever way the line
+    # is reached).
+    for n in (30_001, 150_001):
+        lines[n - 1] = "w" * 300_000 + "\x1b[32m beyond what is shown"
+    # A line that straddles the 8 MiB scan window, its colour code in the second window.
+    window = 8 << 20
+    offset = 0
+    for n, line in enumerate(lines):
+        if offset + len(line) + 1 > window:
+            lines[n] = "z" * (window - offset + 10) + "\x1b[36mafter the window boundary"
+            straddling = n + 1
+            break
+        offset += len(line) + 1
+    key = "o/r/1/latest/c/colours.log"
+    bucket.put_object(Bucket="alice-build-logs", Key=key, ContentType="text/plain",
+                      Body=("\n".join(lines) + "\n").encode())
+    url = server.web + "/alice-build-logs/" + key
+
+    def render(a, b):
+        return json.loads(get(url + "?lines=%d-%d" % (a, b))[0])["lines"]
+
+    # From a checkpoint, or walked to from the one before: the same HTML.
+    first_after = (straddling // 64 + 1) * 64 + 1
+    checkpoints = sorted({first_after, 30_017, 150_017} |
+                         {64 * rnd.randrange(2, 3000) + 1 for _ in range(40)})
+    for c in checkpoints:
+        assert render(c, c + 3) == render(c - 64, c + 3)[64:], c
+    assert "f6" in render(first_after, first_after)[0]  # cyan, opened across the window
+    # A colour opened hundreds of lines up is shown.
+    opened = [i for i, l in enumerate(lines, 1) if "colour opens" in l]
+    far = next(o for o, nxt in zip(opened, opened[1:])
+               if nxt - o > 300 and not any("reset" in l or "\x1b[1m" in l or "long line" in l
+                                            for l in lines[o:o + 300]) and o > straddling)
+    shown = render(far + 250, far + 250)[0]
+    assert re.match(r'<span class="f%s[ "]' % lines[far - 1][3], shown), shown
 
 
 def test_uploaded_html_is_sandboxed_and_not_sniffed(server, bucket):
