@@ -1,5 +1,6 @@
 // Log bytes are attacker-controlled and end up in HTML: whatever comes in, the only markup that
-// comes out is our own <span>s, and the line index accounts for every byte.
+// comes out is our own <span>s, the line index accounts for every byte, and the colours the
+// viewer's index carries to a checkpoint (AdvanceSgrState) are those rendering leaves open.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -21,7 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     covered = r.end + 1;
     std::string line(text.substr(r.begin, r.end - r.begin));
     if (line.find('\n') != std::string::npos) __builtin_trap();
+    logbucket::logs::SgrState advanced = state;
+    logbucket::logs::AdvanceSgrState(line, advanced);
     std::string html = logbucket::logs::RenderLineHtml(line, state);
+    if (!(advanced == state)) __builtin_trap();
     for (size_t at = html.find('<'); at != std::string::npos; at = html.find('<', at + 1)) {
       std::string_view rest = std::string_view(html).substr(at);
       if (!rest.starts_with("<span") && !rest.starts_with("</span>")) __builtin_trap();
