@@ -201,8 +201,9 @@ Result<OpenedLog> LogCache::Open(const std::string& bucket, const store::ObjectI
         while (p < end) {
           if (at_line_start) {
             if (index->lines % LogIndex::kStride == 0) {
-              if (!sgr.IsDefault()) {
-                index->styled_checkpoints.emplace_back(index->checkpoints.size(), sgr);
+              if (!(sgr == (index->colour_changes.empty() ? logs::SgrState{}
+                                                          : index->colour_changes.back().second))) {
+                index->colour_changes.emplace_back(index->checkpoints.size(), sgr);
               }
               index->checkpoints.push_back(offset + static_cast<uint64_t>(p - chunk.data()));
             }
@@ -355,13 +356,16 @@ Result<std::vector<RenderedLine>> ReadLines(const LogIndex& index, LogBytes& byt
   from = std::max<uint64_t>(from, 1);
   to = std::min(to, index.lines);
   uint64_t slot = (from - 1) / LogIndex::kStride;
-  logs::SgrState state;
-  auto styled = std::lower_bound(
-      index.styled_checkpoints.begin(), index.styled_checkpoints.end(), slot,
-      [](const std::pair<uint64_t, logs::SgrState>& entry, uint64_t s) { return entry.first < s; });
-  if (styled != index.styled_checkpoints.end() && styled->first == slot) state = styled->second;
-  return Walk(bytes, index.checkpoints[slot], slot * LogIndex::kStride + 1, state, from, to,
-              max_line_bytes, nullptr);
+  return Walk(bytes, index.checkpoints[slot], slot * LogIndex::kStride + 1, index.ColoursAt(slot),
+              from, to, max_line_bytes, nullptr);
+}
+
+logs::SgrState LogIndex::ColoursAt(uint64_t checkpoint) const {
+  auto after = std::upper_bound(colour_changes.begin(), colour_changes.end(), checkpoint,
+                                [](uint64_t c, const std::pair<uint64_t, logs::SgrState>& change) {
+                                  return c < change.first;
+                                });
+  return after == colour_changes.begin() ? logs::SgrState{} : std::prev(after)->second;
 }
 
 Result<std::vector<RenderedLine>> ReadFirstLines(LogBytes& bytes, uint64_t count,

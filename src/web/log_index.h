@@ -35,9 +35,12 @@ class LogBytes {
 struct LogIndex {
   static constexpr uint64_t kStride = 64;
   std::vector<uint64_t> checkpoints;  // byte offset of lines 1, 1+kStride, 1+2·kStride, …
-  // The colours in force at a checkpoint (what rendering from line 1 would carry there), for
-  // the few checkpoints where that is not the default: (checkpoint number, state), ascending.
-  std::vector<std::pair<uint64_t, logs::SgrState>> styled_checkpoints;
+  // The colours in force at the checkpoints (what rendering from line 1 carries there), as the
+  // checkpoints where they change: (checkpoint number, state from there on), ascending; before
+  // the first entry, the defaults. A log coloured throughout costs one entry, not one per
+  // checkpoint (ColoursAt() reads it).
+  std::vector<std::pair<uint64_t, logs::SgrState>> colour_changes;
+  logs::SgrState ColoursAt(uint64_t checkpoint) const;
   uint64_t lines = 0;
   uint64_t bytes = 0;
   logs::HeaderFacts header;  // from the first lines (the summary's header, without the summary)
