@@ -13,6 +13,7 @@ the per-pair ratios. The server listens on 127.0.0.1 with kernel-chosen ports, s
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -112,6 +113,7 @@ def main():
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+        shutil.rmtree(data, ignore_errors=True)  # a copy of the 500 MB log
     print("## Log engine and viewer (500 MB generated fullLog.txt)\n")
     print("`/usr/bin/python3 bench/logs_bench.py --pairs %d` on %s; %.0f MB, page cache warm.\n"
           % (args.pairs, time.strftime("%Y-%m-%d"), size_mb))
