@@ -1,5 +1,6 @@
 #include "logs/ansi.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -140,102 +141,133 @@ void ApplySgr(std::string_view params, SgrState& st) {
   }
 }
 
+// What one '\r'-free stretch of a line shows: its width in code points, and whether it erases
+// the rest of the line (ESC[K / ESC[0K / ESC[2K: the old text past the cursor goes).
+struct SegmentScan {
+  size_t width = 0;
+  bool erases_tail = false;
+};
+
+// Walks one '\r'-free segment in order: each visible code point (invalid UTF-8 as U+FFFD) to
+// on_text, each SGR sequence's parameters to on_sgr; other escapes and control characters are
+// dropped. The one reading of terminal bytes that rendering and AdvanceSgrState share.
+template <typename OnText, typename OnSgr>
+SegmentScan ScanSegment(std::string_view seg, OnText&& on_text, OnSgr&& on_sgr) {
+  SegmentScan scan;
+  size_t i = 0;
+  while (i < seg.size()) {
+    unsigned char c = static_cast<unsigned char>(seg[i]);
+    if (c == 0x1b) {
+      size_t n = EscapeLength(seg, i);
+      if (n >= 3 && seg[i + 1] == '[' && seg[i + n - 1] == 'm') {
+        on_sgr(seg.substr(i + 2, n - 3));
+      } else if (n >= 3 && seg[i + 1] == '[' && seg[i + n - 1] == 'K') {
+        std::string_view mode = seg.substr(i + 2, n - 3);
+        if (mode.empty() || mode == "0" || mode == "2") scan.erases_tail = true;
+      }
+      i += n;
+      continue;
+    }
+    if (c < 0x20 && c != '\t') {  // other control characters are not shown
+      ++i;
+      continue;
+    }
+    size_t n = Utf8Length(seg, i);
+    if (n == 0) {
+      on_text(std::string_view("\xEF\xBF\xBD"));  // U+FFFD
+      ++i;
+    } else {
+      on_text(seg.substr(i, n));
+      i += n;
+    }
+    ++scan.width;
+  }
+  return scan;
+}
+
 // One step of the line: either visible text or an SGR change.
 struct Piece {
   bool sgr = false;
   std::string text;  // visible UTF-8 (already with U+FFFD) or SGR parameters
 };
 
-// Splits a line into pieces, applying `\r` overwrites: a carriage return starts the line over,
-// and what follows overwrites from the first column, as a terminal does.
+// Splits a line into pieces, applying `\r` overwrites as a terminal does: each segment writes
+// from the first column; a shorter one leaves the end of what was there. So column c shows the
+// latest segment reaching past c, back to the last segment that redrew the whole line (as wide
+// or wider, or erasing the rest with ESC[K), and nothing before it. Every SGR code of those
+// segments stays: the latest segment's first, then each earlier one's, then the codes of empty
+// redraws (a "\r" followed only by codes), in their order. Linear in the line: an attacker's
+// line of thousands of '\r's costs no more than its length (copying what remained at each
+// overwrite did).
 std::vector<Piece> Pieces(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  // Keep what a terminal shows: after the last '\r' that is followed by text, overlaid on the
-  // earlier content only where the new text is shorter. Progress bars redraw the whole line,
-  // so the last non-empty segment is what remains; overlay keeps the tail of longer output.
-  std::vector<std::string_view> segments;
-  size_t start = 0;
-  for (size_t i = 0; i <= line.size(); ++i) {
-    if (i == line.size() || line[i] == '\r') {
-      segments.push_back(line.substr(start, i - start));
-      start = i + 1;
+  enum class Kind : uint8_t { kRedraw, kShorter, kEmpty };
+  struct Segment {
+    std::string_view bytes;
+    size_t width;
+    Kind kind;
+  };
+  std::vector<Segment> segments;
+  size_t last_redraw = 0;
+  size_t current_width = 0;
+  bool current_empty = true;  // nothing shown and no codes yet
+  for (size_t start = 0, i = 0; i <= line.size(); ++i) {
+    if (i < line.size() && line[i] != '\r') continue;
+    std::string_view bytes = line.substr(start, i - start);
+    start = i + 1;
+    bool codes = false;
+    auto [width, erases_tail] = ScanSegment(
+        bytes, [](std::string_view) {}, [&](std::string_view) { codes = true; });
+    Kind kind = Kind::kShorter;
+    if (width == 0 && !current_empty) {
+      kind = Kind::kEmpty;
+    } else if (width >= current_width || current_empty || erases_tail) {
+      kind = Kind::kRedraw;
+      last_redraw = segments.size();
+      current_width = width;
+      current_empty = width == 0 && !codes;
     }
+    segments.push_back({bytes, width, kind});
   }
   std::vector<Piece> out;
-  std::vector<Piece> current;
-  size_t current_width = 0;
-  for (std::string_view seg : segments) {
-    std::vector<Piece> pieces;
-    size_t width = 0;
-    size_t i = 0;
-    bool erases_tail = false;  // ESC[K / ESC[0K / ESC[2K: the old text past the cursor goes
-    std::string text;
-    auto flush = [&] {
-      if (!text.empty()) pieces.push_back({false, std::move(text)});
-      text.clear();
-    };
-    while (i < seg.size()) {
-      unsigned char c = static_cast<unsigned char>(seg[i]);
-      if (c == 0x1b) {
-        size_t n = EscapeLength(seg, i);
-        if (n >= 3 && seg[i + 1] == '[' && seg[i + n - 1] == 'm') {
-          flush();
-          pieces.push_back({true, std::string(seg.substr(i + 2, n - 3))});
-        } else if (n >= 3 && seg[i + 1] == '[' && seg[i + n - 1] == 'K') {
-          std::string_view mode = seg.substr(i + 2, n - 3);
-          if (mode.empty() || mode == "0" || mode == "2") erases_tail = true;
-        }
-        i += n;
-        continue;
-      }
-      if (c < 0x20 && c != '\t') {  // other control characters are not shown
-        ++i;
-        continue;
-      }
-      size_t n = Utf8Length(seg, i);
-      if (n == 0) {
-        text += "\xEF\xBF\xBD";  // U+FFFD
-        ++i;
-      } else {
-        text.append(seg.substr(i, n));
-        i += n;
-      }
-      ++width;
-    }
+  std::string text;
+  auto flush = [&] {
+    if (!text.empty()) out.push_back({false, std::move(text)});
+    text.clear();
+  };
+  auto code = [&](std::string_view params) {
     flush();
-    if (width == 0 && !current.empty()) {
-      // An empty redraw (e.g. "\r" then colour codes) keeps the text, applies the codes.
-      for (Piece& p : pieces) current.push_back(std::move(p));
-      continue;
-    }
-    if (width >= current_width || current.empty() || erases_tail) {
-      current = std::move(pieces);
-      current_width = width;
-    } else {
-      // Shorter overwrite: new text, then the old text's tail past its width.
-      size_t skip = width;
-      std::vector<Piece> tail;
-      for (Piece& p : current) {
-        if (p.sgr) {
-          tail.push_back(p);
-          continue;
-        }
-        // Drop `skip` code points from the front of the old text.
-        size_t pos = 0;
-        while (skip > 0 && pos < p.text.size()) {
-          size_t n = Utf8Length(p.text, pos);
-          pos += n == 0 ? 1 : n;
-          --skip;
-        }
-        if (pos < p.text.size()) tail.push_back({false, p.text.substr(pos)});
-      }
-      for (Piece& p : tail) pieces.push_back(std::move(p));
-      current = std::move(pieces);
-    }
+    out.push_back({true, std::string(params)});
+  };
+  // Latest first; each segment shows its columns past the widest later one.
+  size_t covered = 0;
+  for (size_t k = segments.size(); k-- > last_redraw;) {
+    const Segment& seg = segments[k];
+    if (seg.kind == Kind::kEmpty) continue;
+    size_t skip = covered;
+    ScanSegment(
+        seg.bytes,
+        [&](std::string_view code_point) {
+          if (skip > 0) {
+            --skip;
+          } else {
+            text.append(code_point);
+          }
+        },
+        code);
+    flush();
+    covered = std::max(covered, seg.width);
   }
-  return current;
+  for (size_t k = last_redraw + 1; k < segments.size(); ++k) {
+    if (segments[k].kind == Kind::kEmpty)
+      ScanSegment(
+          segments[k].bytes, [](std::string_view) {}, code);
+  }
+  return out;
 }
 
+// Splits a line into pieces, applying `\r` overwrites: a carriage return starts the line over,
+// and what follows overwrites from the first column, as a terminal does.
 void AppendColour(std::string& classes, std::string& style, const Colour& c, const char* prefix,
                   const char* property) {
   char buf[32];
@@ -327,19 +359,20 @@ std::string RenderLineHtml(std::string_view line, SgrState& state) {
 
 void AdvanceSgrState(std::string_view line, SgrState& state) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  if (line.find('\r') != std::string_view::npos) {  // overwrites decide which codes remain
-    for (const Piece& p : Pieces(line)) {
-      if (p.sgr) ApplySgr(p.text, state);
+  if (line.find('\r') == std::string_view::npos) {
+    // One segment: every SGR sequence applies, in order. Jumping from ESC to ESC finds the
+    // same sequences ScanSegment would (no code point contains an ESC byte), faster.
+    for (size_t i = line.find('\x1b'); i != std::string_view::npos; i = line.find('\x1b', i)) {
+      size_t n = EscapeLength(line, i);
+      if (n >= 3 && line[i + 1] == '[' && line[i + n - 1] == 'm') {
+        ApplySgr(line.substr(i + 2, n - 3), state);
+      }
+      i += n;
     }
     return;
   }
-  // One segment: every SGR sequence applies, in order (what Pieces would keep).
-  for (size_t i = line.find('\x1b'); i != std::string_view::npos; i = line.find('\x1b', i)) {
-    size_t n = EscapeLength(line, i);
-    if (n >= 3 && line[i + 1] == '[' && line[i + n - 1] == 'm') {
-      ApplySgr(line.substr(i + 2, n - 3), state);
-    }
-    i += n;
+  for (const Piece& p : Pieces(line)) {  // overwrites decide which codes remain
+    if (p.sgr) ApplySgr(p.text, state);
   }
 }
 

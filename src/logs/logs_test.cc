@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "logs/ansi.h"
 #include "logs/line_index.h"
@@ -64,8 +65,15 @@ TEST(Ansi, AdvancingTheStateMatchesRendering) {
                                s.underline = true;
                                return s;
                              }()};
+  // Many overwrites, each with its own codes (the shape that made rendering copy the line's
+  // rest once per '\r').
+  std::string overwrites(3000, 'a');
+  for (int k = 0; k < 1500; ++k) overwrites += "\r\x1b[3" + std::to_string(k % 8) + "mb";
+  overwrites += "\r\x1b[1m" + std::string(4000, 'c') + "\r\x1b[4mdd\r\x1b[K\x1b[9m";
+  std::vector<std::string> all(std::begin(lines), std::end(lines));
+  all.push_back(overwrites);
   for (const SgrState& start : starts) {
-    for (const char* line : lines) {
+    for (const std::string& line : all) {
       SgrState rendered = start, advanced = start;
       RenderLineHtml(line, rendered);
       AdvanceSgrState(line, advanced);
@@ -91,6 +99,11 @@ TEST(Ansi, CarriageReturnOverwrites) {
   EXPECT_EQ(PlainText("downloading 10%\rok"), "okwnloading 10%");
   EXPECT_EQ(PlainText("line\r\n"), "line");  // CRLF
   EXPECT_EQ(PlainText("progress\r"), "progress");
+  // Each column shows the latest segment that reached it.
+  EXPECT_EQ(PlainText("abcdef\rxy\rz"), "zycdef");
+  EXPECT_EQ(PlainText("abcdef\rwxyz\rq\r\x1b[Kno"), "no");
+  EXPECT_EQ(Html("\x1b[31mabc\r\x1b[32mx"),
+            "<span class=\"f2\">x</span><span class=\"f1\">bc</span>");
 }
 
 TEST(Ansi, InvalidUtf8IsShownAsReplacement) {
