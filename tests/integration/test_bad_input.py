@@ -251,7 +251,22 @@ def test_connection_limit_answers_slowdown(server_factory, tmp_path):
     cfg.write_text("[http]\nmax_connections = 2\n")
     server = server_factory(extra_args=["--config", str(cfg)]).start()
     host, port = server.endpoint[7:].rsplit(":", 1)
-    held = [socket.create_connection((host, int(port)), timeout=10) for _ in range(2)]
+    # Hold both slots with keep-alive connections that have each been served once: a slot is
+    # known taken only once the server answered on it. The start-up health check's connection
+    # may still be counted until the server reads its close, so a 503 here is retried.
+    held = []
+    deadline = time.monotonic() + 10
+    while len(held) < 2:
+        c = http.client.HTTPConnection(host, int(port), timeout=10)
+        c.request("GET", "/_health")
+        r = c.getresponse()
+        r.read()
+        if r.status == 200:
+            held.append(c)
+        else:
+            c.close()
+            assert r.status == 503 and time.monotonic() < deadline
+            time.sleep(0.05)
     try:
         # Both slots are taken by idle connections; a third is told to slow down, properly framed.
         conn = http.client.HTTPConnection(host, int(port), timeout=10)
