@@ -1,5 +1,7 @@
 // logbucket: an S3-compatible build-log archive in one binary. Subcommands in the git style.
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "app/commands.h"
 
@@ -20,6 +22,19 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help and --version exit 0; every usage error exits 2, as the commands' own checks do.
+    // CLI11 checks required options before it complains about unknown ones, so a mistyped
+    // command or flag would be reported as "A subcommand is required" or "--pr is required":
+    // name the argument it did not understand instead.
+    if (e.get_exit_code() != 0) {
+      std::vector<std::string> unknown = app.remaining(true);
+      if (!unknown.empty()) {
+        std::fprintf(stderr,
+                     "logbucket: unknown argument '%s'\nRun with --help for the commands and their "
+                     "options.\n",
+                     unknown.front().c_str());
+        return 2;
+      }
+    }
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }

@@ -23,6 +23,7 @@
 #include <pugixml.hpp>
 #include <regex>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "app/commands.h"
@@ -109,12 +110,15 @@ std::string CTime(time_t t) {  // "Sat Nov 14 09:49:19 2026", as alibuild writes
 struct LogFile {
   std::string path;
   uint64_t size = 0;
-  time_t started = 0;   // birth time when the filesystem knows it, else the change time
-  time_t finished = 0;  // last write
+  time_t started = 0;       // birth time when the filesystem knows it, else the change time
+  time_t finished = 0;      // last write
+  int64_t finished_ns = 0;  // the same, to the nanosecond: packages built in parallel often end
+                            // within one second, and their order is the build order
 };
 
 Result<std::vector<LogFile>> CollectLogs(const std::vector<std::string>& patterns) {
   std::vector<LogFile> found;
+  std::unordered_set<std::string> seen;
   for (const auto& pattern : patterns) {
     glob_t g{};
     int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &g);
@@ -128,10 +132,7 @@ Result<std::vector<LogFile>> CollectLogs(const std::vector<std::string>& pattern
     }
     for (size_t i = 0; i < g.gl_pathc; ++i) {
       std::string path = g.gl_pathv[i];
-      if (std::any_of(found.begin(), found.end(),
-                      [&](const LogFile& f) { return f.path == path; })) {
-        continue;
-      }
+      if (!seen.insert(path).second) continue;  // matched by an earlier pattern too
       struct statx sx {};
       if (::statx(AT_FDCWD, path.c_str(), 0, STATX_BASIC_STATS | STATX_BTIME, &sx) != 0) {
         globfree(&g);
@@ -142,6 +143,7 @@ Result<std::vector<LogFile>> CollectLogs(const std::vector<std::string>& pattern
       f.path = path;
       f.size = sx.stx_size;
       f.finished = sx.stx_mtime.tv_sec;
+      f.finished_ns = sx.stx_mtime.tv_sec * 1000000000LL + sx.stx_mtime.tv_nsec;
       f.started = (sx.stx_mask & STATX_BTIME) ? sx.stx_btime.tv_sec : sx.stx_ctime.tv_sec;
       f.started = std::min(f.started, f.finished);
       found.push_back(std::move(f));
@@ -150,7 +152,7 @@ Result<std::vector<LogFile>> CollectLogs(const std::vector<std::string>& pattern
   }
   // Oldest first, as the header says: the build order.
   std::stable_sort(found.begin(), found.end(), [](const LogFile& a, const LogFile& b) {
-    return a.finished != b.finished ? a.finished < b.finished : a.path < b.path;
+    return a.finished_ns != b.finished_ns ? a.finished_ns < b.finished_ns : a.path < b.path;
   });
   return found;
 }

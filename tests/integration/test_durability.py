@@ -166,8 +166,10 @@ def test_cli_errors_name_the_flag(tmp_path):
     cfg.write_text("[s3]\nlisten = 12\nbogus = 1\n[nope]\n")
     r = subprocess.run([BIN, "serve", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "nope" in r.stderr and str(cfg) in r.stderr
-    r = subprocess.run([BIN, "frobnicate"], capture_output=True, text=True, timeout=30)
-    assert r.returncode != 0
+    # A mistyped command or flag is named, not reported as a missing one.
+    for argv in (["frobnicate"], ["push", "--pr", "o/r#1@abc", "--frobnicate"], ["bucket", "frobnicate"]):
+        r = subprocess.run([BIN, *argv], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and "unknown argument '%s'" % argv[-1] in r.stderr, (argv, r.stderr)
     r = subprocess.run([BIN, "serve", "--help"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and "--s3-listen" in r.stdout
 

@@ -184,6 +184,22 @@ def test_dry_run_writes_the_files_and_uploads_nothing(target, s3, tmp_path):
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
 
 
+def test_logs_in_build_order_to_the_nanosecond(target, tmp_path):
+    """Packages built in parallel end within the same second: the order is their last writes'
+    order, not their names'."""
+    base = 1_700_000_000 * 10**9
+    finished = {"zz-first": base + 100, "aa-second": base + 200_000_000, "mm-third": base + 900_000_000}
+    for name, ns in finished.items():
+        d = tmp_path / "sw" / "BUILD" / (name + "-latest")
+        d.mkdir(parents=True)
+        (d / "log").write_text("built %s\n" % name)
+        os.utime(d / "log", ns=(ns, ns))
+    r = push(target, tmp_path, "--dry-run", "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    header = (tmp_path / "out" / "fullLog.txt").read_text().split("\n")
+    assert header[3:6] == ["- sw/BUILD/%s-latest/log" % n for n in finished]
+
+
 def test_branch_builds_and_progress(target, s3, tmp_path):
     make_build_dir(tmp_path, [500_000])
     e = dict({k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **creds_env(target))
