@@ -452,6 +452,13 @@ void RegisterVerify(CLI::App& app, int& exit_code) {
     report(anon_as_expected && (anon_ok || expect_known), "anonymous GET " + f->key, get,
            expect_known);
     if (get && get->ok()) why(*get);
+    if (get && get->status == 404) {
+      // Only a read the policy let through learns that the key is missing (a denied one is 403).
+      std::printf(
+          "    anonymous reads are let through, but %s does not exist: upload it, or name "
+          "an existing object with --key\n",
+          f->key.c_str());
+    }
     auto list = anonymous.Request("GET", f->c.bucket, "", "list-type=2&max-keys=1");
     report(list && list->ok(), "anonymous LIST", list, false);
     if (list && list->ok()) why(*list);

@@ -121,7 +121,10 @@ def test_policy_lifecycle_and_verify_against_rgw(rgw, tmp_path):
     assert "\u2713 anonymous GET test.txt: 200" in ok.stdout
     denied = lb(rgw, "verify", "-b", bucket, "--source-address", "127.0.0.2", "--expect-anonymous",
                 "allowed", check=False)
-    assert denied.returncode == 1 and "403" in denied.stdout
+    assert denied.returncode == 1 and "403" in denied.stdout and "does not exist" not in denied.stdout
+    # A missing probe object is told apart from a denied read.
+    missing = lb(rgw, "verify", "-b", bucket, "--source-address", "127.0.0.1", "--key", "gone.txt", check=False)
+    assert "404" in missing.stdout and "let through, but gone.txt does not exist" in missing.stdout
     # The anonymous remote viewer over RGW works from the allowed address.
     v = RemoteViewer(rgw["S3_ENDPOINT"], bucket=bucket, args=["--anonymous", "--region", "default"])
     try:
