@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "config/config.h"
+#include "http/metrics.h"
 #include "http/server/server.h"
 #include "platform/file_util.h"
 #include "s3/janitor.h"
@@ -154,9 +155,63 @@ struct WebFrontend {
   std::string url;
 };
 
+// GET /_metrics on either listener: the process's Prometheus exposition, for the addresses in
+// http.metrics_allow. The scraper's own connection decides: X-Forwarded-For is not believed
+// here, so a proxy in front of the viewer cannot make the metrics public.
+class MetricsPage {
+ public:
+  explicit MetricsPage(const config::Config& cfg) {
+    for (const std::string& text : cfg.http.metrics_allow) {
+      if (auto cidr = ParseCidr(text)) allow_.push_back(*cidr);  // validated with the config
+    }
+  }
+  http::Metrics& metrics() { return metrics_; }
+
+  http::Response Serve(const http::Request& request) const {
+    http::Response r;
+    r.operation = "Metrics";
+    r.SetHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    r.SetHeader("Cache-Control", "no-store");
+    auto peer = ParseIp(request.peer_address);
+    bool allowed = peer && std::any_of(allow_.begin(), allow_.end(),
+                                       [&](const Cidr& c) { return CidrContains(c, *peer); });
+    if (!allowed) {
+      r.status = 403;
+      r.body = "metrics are served to the addresses in http.metrics_allow only\n";
+    } else {
+      r.body = metrics_.Render();
+    }
+    r.omit_body = request.method == "HEAD";
+    return r;
+  }
+
+ private:
+  http::Metrics metrics_;
+  std::vector<Cidr> allow_;
+};
+
+// The viewer behind the sign-in gate. Assets and the health check are public: the refusal pages
+// use the stylesheet too.
+http::Response GatedViewer(WebFrontend& w, http::Request& r) {
+  std::string_view path = r.raw_path;
+  if (path.starts_with("/_static/") || path == "/_health") return w.viewer->Handle(r);
+  auth::Verdict verdict = w.gate->Check(r);
+  if (!verdict.allowed) {
+    // Pages without a session go to the provider and come back; scripts get 401.
+    if (verdict.sign_in && w.relying_party && (r.method == "GET" || r.method == "HEAD") &&
+        !auth::IsApiRequest(r)) {
+      return RenderAuthReply(w.relying_party->SignInRedirect(r), r, *w.viewer);
+    }
+    return w.viewer->Refuse(r, verdict.status, verdict.message, verdict.identity.DisplayName());
+  }
+  r.signed_in_as = verdict.identity.DisplayName();
+  return w.viewer->Handle(r);
+}
+
 // Sets up and binds the viewer over `store`; 0, or the exit code after printing why not.
 int ListenWeb(const config::Config& cfg, store::Store& store,
-              const http::ServerOptions& server_options, WebFrontend& w) {
+              const http::ServerOptions& server_options, const MetricsPage& metrics_page,
+              WebFrontend& w) {
   auth::GateOptions gate_options = GateOptionsFrom(cfg);
   if (cfg.auth.mode == "oidc" && !cfg.web.listen.empty()) {
     auto secret = SessionSecret(cfg);
@@ -202,24 +257,19 @@ int ListenWeb(const config::Config& cfg, store::Store& store,
     web_options.tls_cert_file = cfg.web.tls_cert_file;
     web_options.tls_key_file = cfg.web.tls_key_file;
     if (w.relying_party) web_options.worker_path_prefix = std::string(auth::kAuthPathPrefix);
-    w.server = std::make_unique<http::Server>(web_options, [&w](http::Request& r) {
-      // Assets and the health check are public: the refusal pages use the stylesheet too.
+    w.server = std::make_unique<http::Server>(web_options, [&w, &metrics_page](http::Request& r) {
       std::string_view path = r.raw_path;
-      if (path.starts_with("/_static/") || path == "/_health") return w.viewer->Handle(r);
+      if (path == "/_metrics" && (r.method == "GET" || r.method == "HEAD")) {
+        return metrics_page.Serve(r);
+      }
       if (w.relying_party && auth::OidcRelyingParty::Owns(path)) {
-        return RenderAuthReply(w.relying_party->Handle(r), r, *w.viewer);
+        http::Response reply = RenderAuthReply(w.relying_party->Handle(r), r, *w.viewer);
+        reply.operation = "sign_in";
+        return reply;
       }
-      auth::Verdict verdict = w.gate->Check(r);
-      if (!verdict.allowed) {
-        // Pages without a session go to the provider and come back; scripts get 401.
-        if (verdict.sign_in && w.relying_party && (r.method == "GET" || r.method == "HEAD") &&
-            !auth::IsApiRequest(r)) {
-          return RenderAuthReply(w.relying_party->SignInRedirect(r), r, *w.viewer);
-        }
-        return w.viewer->Refuse(r, verdict.status, verdict.message, verdict.identity.DisplayName());
-      }
-      r.signed_in_as = verdict.identity.DisplayName();
-      return w.viewer->Handle(r);
+      http::Response reply = GatedViewer(w, r);
+      reply.operation = web::ViewerOperation(path, r.raw_query);
+      return reply;
     });
     if (Status s = w.server->Listen(); !s.ok()) {
       std::fprintf(stderr, "logbucket serve: --web-listen %s: %s\n", cfg.web.listen.c_str(),
@@ -236,8 +286,9 @@ int ListenWeb(const config::Config& cfg, store::Store& store,
 }
 
 // Listener settings every listener shares ([http]).
-http::ServerOptions ListenerOptions(const config::Config& cfg) {
+http::ServerOptions ListenerOptions(const config::Config& cfg, http::Metrics& metrics) {
   http::ServerOptions o;
+  o.metrics = &metrics;
   o.max_connections = cfg.http.max_connections;
   o.idle_timeout_seconds = cfg.http.idle_timeout_seconds;
   o.io_timeout_seconds = cfg.http.io_timeout_seconds;
@@ -257,6 +308,39 @@ void WaitAndDrain(sigset_t& signals, int drain_seconds, std::vector<http::Server
     if (server != nullptr) forced += server->Shutdown(drain_seconds);
   }
   if (forced > 0) Log().warn("closed {} connections still busy after the drain", forced);
+}
+
+// The remote store's cache in the metrics exposition.
+void AppendRemoteStoreMetrics(const store::RemoteStoreCounters& c, std::string& out) {
+  struct Family {
+    const char* name;
+    const char* type;
+    const char* help;
+    const std::atomic<uint64_t>& value;
+  };
+  const Family families[] = {
+      {"logbucket_remote_cache_hits_total", "counter", "Object bodies opened from the cache.",
+       c.cache_hits},
+      {"logbucket_remote_cache_downloads_total", "counter",
+       "Object bodies downloaded whole into the cache.", c.downloads},
+      {"logbucket_remote_cache_downloaded_bytes_total", "counter",
+       "Bytes downloaded into the cache.", c.downloaded_bytes},
+      {"logbucket_remote_cache_download_failures_total", "counter",
+       "Download attempts that failed (each is tried up to 3 times).", c.download_failures},
+      {"logbucket_remote_ranged_reads_total", "counter",
+       "Ranged GETs of objects larger than the cache cap.", c.ranged_reads},
+      {"logbucket_remote_cache_evictions_total", "counter",
+       "Cached bodies removed to stay under the cap.", c.evictions},
+      {"logbucket_remote_cache_evicted_bytes_total", "counter", "Bytes removed from the cache.",
+       c.evicted_bytes},
+      {"logbucket_remote_cache_bytes", "gauge",
+       "Bytes in the cache after the latest eviction pass.", c.cached_bytes},
+  };
+  for (const Family& f : families) {
+    http::AppendFamilyHeader(out, f.name, f.type, f.help);
+    http::AppendSample(out, f.name, "",
+                       static_cast<double>(f.value.load(std::memory_order_relaxed)));
+  }
 }
 
 // `serve --store s3://BUCKET --endpoint URL`: the viewer alone, over a bucket elsewhere; no S3
@@ -279,6 +363,8 @@ int RunRemoteViewer(const config::Config& cfg, sigset_t& signals) {
   o.cache_dir = cfg.data_dir + "/remote-cache";
   o.cache_max_bytes = static_cast<uint64_t>(cfg.store.cache_max_bytes);
   o.metadata_ttl_ms = cfg.store.metadata_ttl_ms;
+  store::RemoteStoreCounters counters;  // outlives the store and the metrics page
+  o.counters = &counters;
   if (!cfg.store.anonymous) {
     auto credentials = s3client::ResolveCredentials("", "", cfg.store.profile, cfg.store.region);
     if (!credentials) {
@@ -298,9 +384,14 @@ int RunRemoteViewer(const config::Config& cfg, sigset_t& signals) {
                  cfg.store.endpoint.c_str(), store.error().message().c_str());
     return 1;
   }
-  http::ServerOptions server_options = ListenerOptions(cfg);
+  MetricsPage metrics_page(cfg);
+  metrics_page.metrics().AddSource(
+      [&counters](std::string& out) { AppendRemoteStoreMetrics(counters, out); });
+  http::ServerOptions server_options = ListenerOptions(cfg, metrics_page.metrics());
   WebFrontend web;
-  if (int code = ListenWeb(cfg, **store, server_options, web); code != 0) return code;
+  if (int code = ListenWeb(cfg, **store, server_options, metrics_page, web); code != 0) {
+    return code;
+  }
   web.server->Start();
   std::printf("logbucket log viewer at %s/ over %s at %s (%s; cache %s/remote-cache)\n",
               web.url.c_str(), cfg.store.url.c_str(), cfg.store.endpoint.c_str(),
@@ -380,7 +471,8 @@ int RunServe(const ServeFlags& flags) {
   }
 
   auto hp = config::ParseHostPort(cfg.s3.listen);
-  http::ServerOptions server_options = ListenerOptions(cfg);
+  MetricsPage metrics_page(cfg);
+  http::ServerOptions server_options = ListenerOptions(cfg, metrics_page.metrics());
   server_options.host = hp->host;
   server_options.port = hp->port;
   server_options.max_body_bytes =
@@ -389,6 +481,9 @@ int RunServe(const ServeFlags& flags) {
 
   s3::ServiceOptions service_options;
   service_options.s3 = cfg.s3;
+  service_options.metrics_page = [&metrics_page](const http::Request& r) {
+    return metrics_page.Serve(r);
+  };
   s3::Service service(service_options, **store, **store);
   http::Server server(server_options, [&service](http::Request& r) { return service.Handle(r); });
   if (Status s = server.Listen(); !s.ok()) {
@@ -437,7 +532,9 @@ int RunServe(const ServeFlags& flags) {
   janitor.Start();
 
   WebFrontend web;
-  if (int code = ListenWeb(cfg, **store, server_options, web); code != 0) return code;
+  if (int code = ListenWeb(cfg, **store, server_options, metrics_page, web); code != 0) {
+    return code;
+  }
   http::Server* web_server = web.server.get();
   const std::string& web_url = web.url;
 

@@ -50,6 +50,7 @@ Status Apply(const toml::table& root, Config& c) {
   integer(r["http"]["drain_seconds"], c.http.drain_seconds);
   integer(r["http"]["max_header_bytes"], c.http.max_header_bytes);
   if (auto v = r["http"]["access_log"].value<bool>()) c.http.access_log = *v;
+  list(r["http"]["metrics_allow"], c.http.metrics_allow);
   str(r["web"]["listen"], c.web.listen);
   if (auto v = r["web"]["insecure_no_auth"].value<bool>()) c.web.insecure_no_auth = *v;
   str(r["web"]["site_name"], c.web.site_name);
@@ -249,6 +250,10 @@ Status Validate(const Config& c) {
   if (c.lifecycle_day_seconds < 1) return bad("lifecycle.day_seconds must be at least 1");
   if (c.lifecycle_interval_seconds < 0) {
     return bad("lifecycle.interval_seconds must be 0 (automatic) or more");
+  }
+  for (const std::string& p : c.http.metrics_allow) {
+    if (auto cidr = ParseCidr(p); !cidr)
+      return bad("http.metrics_allow: " + cidr.error().message());
   }
   for (const std::string& p : c.s3.trusted_proxies) {
     if (auto cidr = ParseCidr(p); !cidr)

@@ -26,6 +26,8 @@ struct HttpConfig {
   int drain_seconds = 30;                 // SIGTERM: wait this long for in-flight requests
   uint32_t max_header_bytes = 64 * 1024;  // request line + headers
   bool access_log = true;                 // one line per request to stderr
+  // Who may read GET /_metrics (Prometheus) on either listener: the scraper's own address.
+  std::vector<std::string> metrics_allow = {"127.0.0.0/8", "::1"};
 };
 
 struct WebConfig {

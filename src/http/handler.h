@@ -57,6 +57,9 @@ struct Response {
   std::string log_principal;
   std::string log_error;
   std::string log_client;  // the client behind a trusted proxy, when it differs from the peer
+  // What was asked, from a fixed set of names ("GetObject", "lines"), for the metrics; a view of
+  // a string that outlives the request (a literal). Empty counts as "other".
+  std::string_view operation;
 
   void SetHeader(std::string name, std::string value) {
     headers.push_back({std::move(name), std::move(value)});

@@ -63,6 +63,7 @@ std::string_view IamAction(Operation op) {
     case Operation::kDeleteObjectTagging:
       return "s3:DeleteObjectTagging";
     case Operation::kHealth:
+    case Operation::kMetrics:
     case Operation::kExplain:
     case Operation::kNotImplemented:
       break;

@@ -52,6 +52,8 @@ std::string_view OperationName(Operation op) {
   switch (op) {
     case Operation::kHealth:
       return "Health";
+    case Operation::kMetrics:
+      return "Metrics";
     case Operation::kListBuckets:
       return "ListBuckets";
     case Operation::kCreateBucket:
@@ -159,6 +161,9 @@ Result<Endpoint> Route(const RouteInput& in) {
     key = slash == std::string::npos ? std::string() : path.substr(slash + 1);
     if (bucket == "_health" && key.empty() && (method == "GET" || method == "HEAD")) {
       return Endpoint{Operation::kHealth, {}, {}, {}};
+    }
+    if (bucket == "_metrics" && key.empty() && (method == "GET" || method == "HEAD")) {
+      return Endpoint{Operation::kMetrics, {}, {}, {}};
     }
     if (bucket == "_logbucket" && key == "explain" && method == "GET") {
       return Endpoint{Operation::kExplain, {}, {}, {}};

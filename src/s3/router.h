@@ -13,6 +13,7 @@ namespace logbucket::s3 {
 
 enum class Operation {
   kHealth,
+  kMetrics,  // GET /_metrics: the process's Prometheus metrics (app decides who may read them)
   kListBuckets,
   kCreateBucket,
   kHeadBucket,

@@ -46,6 +46,8 @@ TEST(Router, TableOfDocumentedRequests) {
       {"GET", "h", "/logs/k?uploadId=u", Operation::kListParts, "logs", "k"},
       {"GET", "h", "/logs/k?acl", Operation::kGetObjectAcl, "logs", "k"},
       {"GET", "h", "/_health", Operation::kHealth, "", ""},
+      {"GET", "h", "/_metrics", Operation::kMetrics, "", ""},
+      {"GET", "logs.s3.example.org", "/_metrics", Operation::kGetObject, "logs", "_metrics"},
       {"GET", "h", "/_logbucket/explain?request-id=x", Operation::kExplain, "", ""},
       {"PUT", "h", "/logs?policy", Operation::kPutBucketPolicy, "logs", ""},
       {"GET", "h", "/logs?policy", Operation::kGetBucketPolicy, "logs", ""},

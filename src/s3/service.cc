@@ -1801,6 +1801,7 @@ struct Service::Impl {
       case Operation::kListParts:
         return ListParts(ctx);
       case Operation::kHealth:
+      case Operation::kMetrics:
       case Operation::kNotImplemented:
         break;
     }
@@ -1813,8 +1814,10 @@ struct Service::Impl {
   Response Handle(Request& request) {
     std::string client = ClientAddress(
         request.peer_address, FindHeader(request.headers, "x-forwarded-for"), trusted_proxies);
-    Response r = HandleFor(request, client);
+    std::string_view operation = "Invalid";  // until routed
+    Response r = HandleFor(request, client, operation);
     if (client != request.peer_address) r.log_client = std::move(client);
+    r.operation = operation;
     return r;
   }
 
@@ -1829,7 +1832,7 @@ struct Service::Impl {
                        [&](const Cidr& c) { return CidrContains(c, *peer); });
   }
 
-  Response HandleFor(Request& request, const std::string& client) {
+  Response HandleFor(Request& request, const std::string& client, std::string_view& operation) {
     auto query = sigv4::ParseQuery(request.raw_query);
     if (!query) return ErrorResponse(nullptr, request, {Error(ErrorCode::kInvalidURI), {}});
     Context ctx{request, std::move(*query), {}, {}, {}, options.clock->NowMs()};
@@ -1841,11 +1844,17 @@ struct Service::Impl {
     auto endpoint = Route(route);
     if (!endpoint) return ErrorResponse(nullptr, request, {endpoint.error(), {}});
     ctx.endpoint = std::move(*endpoint);
+    operation = OperationName(ctx.endpoint.operation);
     if (ctx.endpoint.operation == Operation::kHealth) {
       Response r;
       r.SetHeader("content-type", "text/plain");
       r.body = "ok\n";
       return r;
+    }
+    if (ctx.endpoint.operation == Operation::kMetrics) {
+      if (options.metrics_page) return options.metrics_page(request);
+      return ErrorResponse(&ctx, request,
+                           {Error(ErrorCode::kNotImplemented, "metrics are off"), {}});
     }
 
     if (ctx.endpoint.operation == Operation::kNotImplemented) {

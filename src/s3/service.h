@@ -3,6 +3,7 @@
 // S3 XML error responses here, exactly once.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,6 +18,9 @@ struct ServiceOptions {
   config::S3Config s3;
   uint64_t min_part_bytes = 5ULL << 20;  // S3's minimum for all but the last part
   const Clock* clock = &SystemClock::Instance();
+  // GET /_metrics (path style): the composition root's metrics page, which decides who may read
+  // it; unset = NotImplemented.
+  std::function<http::Response(const http::Request&)> metrics_page;
 };
 
 class Service {

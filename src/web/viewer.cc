@@ -108,6 +108,30 @@ bool ParseRange(std::string_view text, uint64_t& from, uint64_t& to) {
 
 }  // namespace
 
+std::string_view ViewerOperation(std::string_view raw_path, std::string_view raw_query) {
+  if (raw_path == "/") return "buckets";
+  if (raw_path == "/_health") return "health";
+  if (raw_path.starts_with("/_static/")) return "static";
+  std::string_view rest = raw_path.substr(1);
+  if (rest.empty() || rest.find('/') == std::string_view::npos || rest.back() == '/') {
+    return "folder";
+  }
+  // The API's questions, in the order Api() answers them.
+  static constexpr std::string_view kQuestions[] = {"meta",   "errors", "lines",
+                                                    "search", "raw",    "download"};
+  for (std::string_view question : kQuestions) {
+    std::string_view q = raw_query;
+    while (!q.empty()) {
+      size_t amp = q.find('&');
+      std::string_view param = q.substr(0, amp);
+      if (param.substr(0, param.find('=')) == question) return question;
+      if (amp == std::string_view::npos) break;
+      q.remove_prefix(amp + 1);
+    }
+  }
+  return "object";
+}
+
 KeyFacts ParseCiKey(std::string_view key) {
   KeyFacts f;
   auto parts = Split(key, '/');

@@ -43,6 +43,11 @@ class Viewer {
   std::unique_ptr<Impl> impl_;
 };
 
+// What a viewer request asks for, for the metrics: "buckets", "folder", "object" (the viewer
+// page or the bytes), "meta", "lines", "search", "errors", "raw", "download", "static",
+// "health". From the raw target alone, so a refused request is named the same way.
+std::string_view ViewerOperation(std::string_view raw_path, std::string_view raw_query);
+
 // Facts from a CI key <org>/<repo>/<pr>/<sha|latest>/<check>/<file>; empty when it is not one.
 struct KeyFacts {
   std::string repo;    // org/repo

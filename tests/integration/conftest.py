@@ -189,3 +189,25 @@ def server_factory():
         log = s.read_log()
         s.cleanup()
         assert_sanitizer_clean(log)
+
+
+def scrape(url, source_address=None):
+    """GET a /_metrics page: (status, {sample as written, e.g. 'name{a="b"}': value})."""
+    import http.client
+    import urllib.parse
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30,
+                                      source_address=(source_address, 0) if source_address else None)
+    try:
+        conn.request("GET", u.path or "/")
+        r = conn.getresponse()
+        text = r.read().decode()
+    finally:
+        conn.close()
+    samples = {}
+    if r.status == 200:
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                samples[name] = float(value)
+    return r.status, samples

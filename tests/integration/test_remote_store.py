@@ -18,7 +18,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, START_TIMEOUT, assert_sanitizer_clean
+from conftest import BIN, START_TIMEOUT, assert_sanitizer_clean, scrape
 from test_web_oidc import forge_session
 from test_web_viewer import generate
 
@@ -209,6 +209,18 @@ def test_cache_stays_under_its_cap(upstream, viewers):
     # The first log was evicted; it is fetched again, whole and right.
     status, body = get(v.web + "/" + BUCKET + "/c/0/fullLog.txt?raw")
     assert status == 200 and body == bodies[0]
+    status, body = get(v.web + "/" + BUCKET + "/c/0/fullLog.txt?raw")
+    assert status == 200 and body == bodies[0]
+    # The frontend's metrics tell where those bytes came from: five downloads (one a re-fetch
+    # after its eviction), then one read from the cache.
+    status, m = scrape(v.web + "/_metrics")
+    assert status == 200
+    assert m["logbucket_remote_cache_downloads_total"] == 5
+    assert m["logbucket_remote_cache_downloaded_bytes_total"] == sum(map(len, bodies.values())) + len(bodies[0])
+    assert m["logbucket_remote_cache_hits_total"] == 1
+    assert m["logbucket_remote_cache_evictions_total"] == 3
+    assert m["logbucket_remote_cache_bytes"] <= cap
+    assert m['logbucket_http_requests_total{listener="web",operation="raw",status="200"}'] == 6
 
 
 def test_two_viewers_share_sessions(upstream, viewers, tmp_path):

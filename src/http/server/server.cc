@@ -351,6 +351,13 @@ bool ServeInline(const Parser& parser) {
 
 int64_t NowMs() { return SystemClock::Instance().NowMs(); }
 
+// For request durations: immune to wall-clock steps.
+int64_t MonotonicUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 class EmptyBodyReader final : public BodyReader {
  public:
   Result<size_t> Read(char*, size_t) override { return size_t{0}; }
@@ -396,7 +403,9 @@ struct Server::Loop {
 };
 
 Server::Server(ServerOptions options, Handler handler)
-    : options_(std::move(options)), handler_(std::move(handler)) {}
+    : options_(std::move(options)), handler_(std::move(handler)) {
+  if (options_.metrics) metrics_ = &options_.metrics->AddListener(options_.name);
+}
 
 Server::~Server() {
   if (!stopping_) Shutdown(0);
@@ -520,9 +529,11 @@ void Server::AcceptLoop() {
         (void)!::send(fd, SlowDownResponse().data(), SlowDownResponse().size(),
                       MSG_NOSIGNAL | MSG_DONTWAIT);
         ::close(fd);
+        if (metrics_) metrics_->ConnectionRefused();
         continue;
       }
       ++active_connections_;
+      if (metrics_) metrics_->ConnectionOpened();
       active_fds_.insert(fd);
     }
     auto c = std::make_unique<Connection>();
@@ -556,6 +567,14 @@ std::string Server::RequestId() {
   return process_tag + fmt::format("{:012X}", next_request_.fetch_add(1) + 1);
 }
 
+void Server::CountRequest(const Request& request, const Response& response, uint64_t bytes,
+                          int64_t started_us) {
+  if (metrics_) {
+    metrics_->RecordRequest(response.operation, response.status, request.content_length.value_or(0),
+                            bytes, MonotonicUs() - started_us);
+  }
+}
+
 void Server::LogAccess(const Request& request, const Response& response, uint64_t bytes,
                        int64_t started_ms, const char* failure) {
   if (!options_.access_log) return;
@@ -571,6 +590,7 @@ void Server::LogAccess(const Request& request, const Response& response, uint64_
 void Server::ConnectionEnded() {
   std::lock_guard lock(mu_);
   --active_connections_;
+  if (metrics_) metrics_->ConnectionClosed();
   idle_cv_.notify_all();
 }
 
@@ -721,6 +741,7 @@ void Server::ProcessBuffer(Loop& loop, Connection& c) {
     if (ec == bhttp::error::need_more) return;
     if (ec) {
       std::string reply = ParseErrorResponse(ec);
+      if (metrics_) metrics_->RecordRequest("Unparsable", 400, 0, 0, 0);
       (void)!::send(c.fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       Log().info("{} - {} - - 400 {}", options_.name, c.peer, ec.message());
       Close(loop, c);
@@ -735,6 +756,7 @@ void Server::ProcessBuffer(Loop& loop, Connection& c) {
     }
     // Inline: GET/HEAD without a body.
     int64_t started = NowMs();
+    int64_t started_us = MonotonicUs();
     auto& header = c.parser->get();
     Request request;
     FillRequest(*c.parser, c.peer, started, request);
@@ -754,6 +776,7 @@ void Server::ProcessBuffer(Loop& loop, Connection& c) {
     }
     c.close_after_write = !keep_alive;
     c.parser.reset();
+    CountRequest(request, response, send_body ? body_length : 0, started_us);
     LogAccess(request, response, send_body ? body_length : 0, started);
     if (!ContinueWrite(loop, c)) return;  // closed
   }
@@ -851,6 +874,7 @@ void Server::RunWorker(Loop& loop, std::unique_ptr<Connection> c) {
                   options_.idle_timeout_seconds * 1000);
   Parser& parser = *c->parser;
   int64_t started = NowMs();
+  int64_t started_us = MonotonicUs();
   auto& header = parser.get();
   Request request;
   FillRequest(parser, c->peer, started, request);
@@ -871,6 +895,8 @@ void Server::RunWorker(Loop& loop, std::unique_ptr<Connection> c) {
   uint64_t body_length = 0;
   bool send_body = false;
   std::string head = BuildHead(request, response, keep_alive, &body_length, &send_body);
+  // Counted before it is sent, so that a client that has its answer also finds it counted.
+  CountRequest(request, response, send_body ? body_length : 0, started_us);
   Status sent;
   if (send_body && response.file) {
     sent = stream.SendAll(head, MSG_MORE);

@@ -19,6 +19,7 @@
 
 #include "common/status.h"
 #include "http/handler.h"
+#include "http/metrics.h"
 #include "http/server/tls.h"
 
 namespace logbucket::http {
@@ -42,6 +43,8 @@ struct ServerOptions {
   // TLS (http/server/tls.h) when both are set: PEM certificate chain and private key.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Counts requests and connections under this listener's name when set (not owned).
+  Metrics* metrics = nullptr;
 };
 
 class Server {
@@ -81,6 +84,9 @@ class Server {
   // Request values from a parsed header (the body reader is the caller's).
   void FillRequest(const RequestParser& parser, const std::string& peer, int64_t started_ms,
                    Request& request);
+  // The metrics of a request whose response is ready to send (before sending it).
+  void CountRequest(const Request& request, const Response& response, uint64_t bytes,
+                    int64_t started_us);
   void LogAccess(const Request& request, const Response& response, uint64_t bytes,
                  int64_t started_ms, const char* failure = nullptr);
 
@@ -98,6 +104,7 @@ class Server {
   int active_connections_ = 0;
   std::set<int> active_fds_;  // so Shutdown can force-close stragglers
   std::atomic<uint64_t> next_request_{0};
+  Metrics::Listener* metrics_ = nullptr;
 };
 
 }  // namespace logbucket::http

@@ -72,7 +72,9 @@ class RangedBody final : public ObjectBody {
 
 class RemoteStore final : public Store {
  public:
-  explicit RemoteStore(RemoteStoreOptions options) : options_(std::move(options)) {}
+  explicit RemoteStore(RemoteStoreOptions options)
+      : options_(std::move(options)),
+        counters_(options_.counters != nullptr ? *options_.counters : own_counters_) {}
 
   // A client for this thread's request; returned to the pool after (keep-alive reuse).
   class Lease {
@@ -294,6 +296,7 @@ class RemoteStore final : public Store {
   Result<size_t> ReadRange(const ObjectInfo& info, uint64_t offset, char* buffer, size_t size) {
     if (offset >= info.size || size == 0) return size_t{0};
     uint64_t last = std::min<uint64_t>(info.size, offset + size) - 1;
+    counters_.ranged_reads.fetch_add(1, std::memory_order_relaxed);
     Lease c(*this);
     Headers h = {{"range", "bytes=" + std::to_string(offset) + "-" + std::to_string(last)}};
     if (!info.etag.empty()) h.push_back({"if-match", "\"" + info.etag + "\""});
@@ -313,12 +316,18 @@ class RemoteStore final : public Store {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
       ::futimens(fd, nullptr);  // recently used: evicted last
+      counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
       return std::make_shared<const platform::ScopedFd>(fd);
     }
     Status last;
     for (int attempt = 1; attempt <= 3; ++attempt) {
       auto got = Download(info, path);
-      if (got) return got;
+      if (got) {
+        counters_.downloads.fetch_add(1, std::memory_order_relaxed);
+        counters_.downloaded_bytes.fetch_add(info.size, std::memory_order_relaxed);
+        return got;
+      }
+      counters_.download_failures.fetch_add(1, std::memory_order_relaxed);
       last = got.error();
       if (last.code() != ErrorCode::kServiceUnavailable) break;
       Log().warn("remote store: download of {} failed (attempt {}): {}", info.key, attempt,
@@ -383,6 +392,7 @@ class RemoteStore final : public Store {
                          st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec});
       total += st.st_size;
     }
+    counters_.cached_bytes.store(total, std::memory_order_relaxed);
     if (total <= options_.cache_max_bytes) return;
     std::sort(entries.begin(), entries.end(),
               [](const Entry& a, const Entry& b) { return a.used_ns < b.used_ns; });
@@ -392,6 +402,9 @@ class RemoteStore final : public Store {
       // Readers holding it open keep their copy (unlinked files live until closed).
       if (::unlink(e.path.c_str()) == 0) {
         total -= e.size;
+        counters_.evictions.fetch_add(1, std::memory_order_relaxed);
+        counters_.evicted_bytes.fetch_add(e.size, std::memory_order_relaxed);
+        counters_.cached_bytes.store(total, std::memory_order_relaxed);
         Log().info("remote store: evicted {} bytes from the cache", e.size);
       }
     }
@@ -402,6 +415,8 @@ class RemoteStore final : public Store {
     int64_t fetched_ms = 0;
   };
   RemoteStoreOptions options_;
+  RemoteStoreCounters own_counters_;  // when the options name none
+  RemoteStoreCounters& counters_;
   std::mutex metadata_mu_;
   std::unordered_map<std::string, CachedHead> metadata_;
   std::mutex pool_mu_;

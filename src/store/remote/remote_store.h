@@ -10,6 +10,7 @@
 // the cache is over its cap. Objects larger than the cap are read with ranged GETs instead.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -18,6 +19,19 @@
 #include "store/store.h"
 
 namespace logbucket::store {
+
+// What a frontend's body cache did, for its metrics (`GET /_metrics`): where the bytes of page
+// views came from, and whether the cap is too small (evictions soon after downloads).
+struct RemoteStoreCounters {
+  std::atomic<uint64_t> cache_hits{0};  // bodies opened from the cache
+  std::atomic<uint64_t> downloads{0};   // bodies fetched whole into it
+  std::atomic<uint64_t> downloaded_bytes{0};
+  std::atomic<uint64_t> download_failures{0};  // attempts that failed (each retried up to 3)
+  std::atomic<uint64_t> ranged_reads{0};       // ranged GETs of objects above the cap
+  std::atomic<uint64_t> evictions{0};
+  std::atomic<uint64_t> evicted_bytes{0};
+  std::atomic<uint64_t> cached_bytes{0};  // after the latest eviction pass
+};
 
 struct RemoteStoreOptions {
   s3client::ClientOptions client;  // endpoint, region, credentials (none = anonymous)
@@ -29,6 +43,8 @@ struct RemoteStoreOptions {
   // times (page, ?meta, ?lines), each a round trip to the endpoint otherwise. An overwrite is
   // seen at most this late.
   int64_t metadata_ttl_ms = 2000;
+  // Counted here when set (not owned; outlives the store).
+  RemoteStoreCounters* counters = nullptr;
 };
 
 // "s3://bucket" or "s3://bucket/" → "bucket"; InvalidArgument otherwise.

@@ -1,0 +1,159 @@
+"""GET /_metrics: what each listener did, in Prometheus' text format. A real Prometheus (Debian's
+package) scrapes both listeners and answers queries about the traffic the test made; promtool
+lints the exposition; the allow list decides who may read it.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import botocore.exceptions
+import pytest
+
+from conftest import free_port, scrape
+
+PROMETHEUS = shutil.which("prometheus")
+PROMTOOL = shutil.which("promtool")
+
+
+class Prometheus:
+    """One Prometheus server on loopback scraping `targets` every second; stopped by PID."""
+
+    def __init__(self, targets):
+        self.dir = tempfile.mkdtemp(prefix="lb-prometheus-")
+        config = os.path.join(self.dir, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                    "scrape_configs:\n  - job_name: logbucket\n    metrics_path: /_metrics\n"
+                    "    static_configs:\n      - targets: [%s]\n"
+                    % ", ".join("'%s'" % t for t in targets))
+        self.url = "http://127.0.0.1:%d" % free_port()
+        self.log = open(os.path.join(self.dir, "prometheus.log"), "wb")
+        self.proc = subprocess.Popen(
+            [PROMETHEUS, "--config.file=" + config, "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+             "--web.listen-address=" + self.url[7:], "--log.level=warn"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+
+    def query(self, expr):
+        """The instant vector for `expr`: [(labels, value)], or None while Prometheus is starting."""
+        url = self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                import json
+                data = json.load(r)
+        except OSError:
+            return None
+        return [(s["metric"], float(s["value"][1])) for s in data["data"]["result"]]
+
+    def wait_for(self, expr, predicate, seconds=60):
+        """Polls `expr` until predicate(result) holds (bounded): the scrape runs on its own timer."""
+        deadline = time.monotonic() + seconds
+        result = None
+        while time.monotonic() < deadline:
+            result = self.query(expr)
+            if result is not None and predicate(result):
+                return result
+            assert self.proc.poll() is None, self.read_log()
+            time.sleep(0.25)
+        raise AssertionError("%s: %r after %d s\n%s" % (expr, result, seconds, self.read_log()))
+
+    def read_log(self):
+        with open(os.path.join(self.dir, "prometheus.log"), "rb") as f:
+            return f.read().decode("utf-8", "replace")[-3000:]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def value(result):
+    assert len(result) == 1, result
+    return result[0][1]
+
+
+def test_prometheus_scrapes_both_listeners(server, s3, bucket):
+    assert PROMETHEUS and PROMTOOL, "prometheus is not installed (scripts/install-deps installs it)"
+    # The traffic whose counts Prometheus must report.
+    for i in range(3):
+        s3.put_object(Bucket=bucket, Key="logs/%d/fullLog.txt" % i, Body=b"line\n" * (100 + i),
+                      ContentType="text/plain")
+    for i in range(2):
+        with pytest.raises(botocore.exceptions.ClientError):
+            s3.get_object(Bucket=bucket, Key="missing/%d" % i)
+    with urllib.request.urlopen(server.web + "/%s/logs/0/fullLog.txt?lines=1-2" % bucket, timeout=30) as r:
+        assert r.status == 200
+
+    s3_target = server.endpoint[7:]
+    web_target = server.web[7:].rstrip("/")
+    # The exposition passes Prometheus' own linter on both listeners.
+    for target in (s3_target, web_target):
+        text = urllib.request.urlopen("http://%s/_metrics" % target, timeout=30).read()
+        lint = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, timeout=60)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+
+    prometheus = Prometheus([s3_target, web_target])
+    try:
+        up = prometheus.wait_for('up{job="logbucket"}', lambda r: len(r) == 2 and all(v == 1 for _, v in r))
+        assert sorted(m["instance"] for m, _ in up) == sorted([s3_target, web_target])
+        # Each listener's page has the whole process, so the sums are taken on one instance.
+        on = 'instance="%s"' % s3_target
+        puts = 'listener="s3",operation="PutObject"'
+        assert value(prometheus.wait_for(
+            'logbucket_http_requests_total{%s,%s,status="200"}' % (on, puts), lambda r: len(r) == 1)) == 3
+        assert value(prometheus.query(
+            'logbucket_http_requests_total{%s,listener="s3",operation="GetObject",status="404"}' % on)) == 2
+        assert value(prometheus.query(
+            'logbucket_http_request_body_bytes_total{%s,%s}' % (on, puts))) == 5 * (100 + 101 + 102)
+        assert value(prometheus.query(
+            'logbucket_http_request_duration_seconds_count{%s,%s}' % (on, puts))) == 3
+        assert value(prometheus.query(
+            'logbucket_http_requests_total{%s,listener="web",operation="lines",status="200"}' % on)) == 1
+        # Both instances report the same process.
+        starts = prometheus.query("logbucket_start_time_seconds")
+        assert len(starts) == 2 and starts[0][1] == starts[1][1]
+        assert abs(starts[0][1] - time.time()) < 600
+    finally:
+        prometheus.stop()
+
+
+def test_metrics_only_for_allowed_addresses(server_factory):
+    server = server_factory(config='[http]\nmetrics_allow = ["127.0.0.2/32"]\n',
+                            extra_args=["--trusted-proxy", "127.0.0.0/8"]).start()
+    for base in (server.endpoint, server.web):
+        status, _ = scrape(base + "/_metrics")
+        assert status == 403, base
+        status, samples = scrape(base + "/_metrics", source_address="127.0.0.2")
+        assert status == 200 and samples['logbucket_build_info{version="0.1.0"}'] == 1, base
+        # A forwarded address does not count, even from a trusted proxy: the scraper's own does.
+        req = urllib.request.Request(base + "/_metrics", headers={"X-Forwarded-For": "127.0.0.2"})
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(req, timeout=30)
+        assert denied.value.code == 403
+    # Bytes that are not HTTP are answered 400 by the listener itself, and counted.
+    host, port = server.endpoint[7:].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 400")
+    # The refusals are counted too.
+    _, samples = scrape(server.endpoint + "/_metrics", source_address="127.0.0.2")
+    assert samples['logbucket_http_requests_total{listener="s3",operation="Unparsable",status="400"}'] == 1
+    assert samples['logbucket_http_requests_total{listener="s3",operation="Metrics",status="403"}'] == 2
+    assert samples['logbucket_http_requests_total{listener="web",operation="Metrics",status="403"}'] == 2
+
+
+def test_bad_metrics_allow_is_refused_at_start(server_factory):
+    server = server_factory(config='[http]\nmetrics_allow = ["10.0.0.0/99"]\n')
+    with pytest.raises(RuntimeError) as e:
+        server.start()
+    assert "http.metrics_allow" in str(e.value)
