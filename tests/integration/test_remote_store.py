@@ -29,9 +29,11 @@ KEY = "AliceO2Group/AliceO2/14473/0c5c7fd0a6a3a4506513270e269e0d37f2a74de4/build
 class RemoteViewer:
     """One `logbucket serve --store` process; stopped by PID."""
 
-    def __init__(self, endpoint, bucket=BUCKET, args=(), env=None):
-        self.dir = tempfile.mkdtemp(prefix="lb-remote-")
-        self.log_path = self.dir + ".log"
+    def __init__(self, endpoint, bucket=BUCKET, args=(), env=None, data_dir=None):
+        self.dir = data_dir or tempfile.mkdtemp(prefix="lb-remote-")
+        fd, self.log_path = tempfile.mkstemp(prefix="lb-remote-", suffix=".log")
+        os.close(fd)
+        self.result = None  # (exit code, log) once stopped
         self.log = open(self.log_path, "ab")
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         full_env.update(env or {})
@@ -57,7 +59,9 @@ class RemoteViewer:
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
-    def stop(self):
+    def stop(self, keep_dir=False):
+        if self.result is not None:
+            return self.result
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -67,9 +71,11 @@ class RemoteViewer:
                 self.proc.wait()
         code = self.proc.returncode
         log = self.read_log()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
         os.unlink(self.log_path)
-        return code, log
+        self.result = (code, log)
+        return self.result
 
 
 @pytest.fixture
@@ -221,6 +227,33 @@ def test_cache_stays_under_its_cap(upstream, viewers):
     assert m["logbucket_remote_cache_evictions_total"] == 3
     assert m["logbucket_remote_cache_bytes"] <= cap
     assert m['logbucket_http_requests_total{listener="web",operation="raw",status="200"}'] == 6
+
+
+def test_a_lowered_cap_trims_the_cache_at_start(upstream, viewers):
+    s3 = upstream.client()
+    for i in range(3):
+        data = b"".join(b"log %d line %07d\n" % (i, n) for n in range(60000))  # ~1.1 MB each
+        s3.put_object(Bucket=BUCKET, Key="t/%d/fullLog.txt" % i, Body=data, ContentType="text/plain")
+    first = viewers(upstream.endpoint, env=creds_env(upstream))
+    for i in range(3):
+        assert get(first.web + "/" + BUCKET + "/t/%d/fullLog.txt?raw" % i)[0] == 200
+    first.stop(keep_dir=True)
+    cache = os.path.join(first.dir, "remote-cache")
+    assert len(os.listdir(cache)) == 3
+    # The next run has a cap for two of them: the least recently used goes before it serves.
+    cap = 2_400_000
+    second = viewers(upstream.endpoint, env=creds_env(upstream), args=["--cache-max-bytes", str(cap)],
+                     data_dir=first.dir)
+    assert second.started, second.read_log()
+    assert len(os.listdir(cache)) == 2
+    assert sum(os.path.getsize(os.path.join(cache, f)) for f in os.listdir(cache)) <= cap
+    _, m = scrape(second.web + "/_metrics")
+    assert m["logbucket_remote_cache_evictions_total"] == 1 and 0 < m["logbucket_remote_cache_bytes"] <= cap
+    # The two kept (the newest) are served from the cache; the evicted one is fetched again.
+    for i in (2, 1, 0):
+        assert get(second.web + "/" + BUCKET + "/t/%d/fullLog.txt?raw" % i)[0] == 200
+    _, m = scrape(second.web + "/_metrics")
+    assert m["logbucket_remote_cache_hits_total"] == 2 and m["logbucket_remote_cache_downloads_total"] == 1
 
 
 def test_two_viewers_share_sessions(upstream, viewers, tmp_path):

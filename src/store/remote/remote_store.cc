@@ -120,6 +120,9 @@ class RemoteStore final : public Store {
     for (const auto& name : *names) {
       if (name.starts_with("tmp.")) ::unlink((options_.cache_dir + "/" + name).c_str());
     }
+    // A cache left by an earlier run is trimmed to this run's cap (it may have been lowered),
+    // and the size gauge starts true.
+    Evict("");
     return Status::Ok();
   }
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""S3 small-object throughput of two logbucket builds, alternated: for a change on the request
+path (e.g. the metrics counted per request), its cost against the build before it.
+
+  /usr/bin/python3 bench/compare_ops.py --old /tmp/old/build/logbucket --new build/logbucket \\
+      --pairs 5 --seconds 5
+
+Each run starts a fresh server (fresh data directory, access log off as in bench/rgw_bench.py),
+runs the new build's `logbucket bench` against it (PUT 4 KiB then GET 4 KiB, 16 connections),
+and stops it by PID. Old and new alternate (old, new, old, new, …). Prints each pair and the
+median of the per-pair ratios (new ops/s / old ops/s: below 1 is slower).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+
+def run(binary, bench_binary, seconds, connections):
+    data = tempfile.mkdtemp(prefix="lb-compare-ops-")
+    proc = subprocess.Popen([binary, "serve", "--data", data, "--s3-listen", "127.0.0.1:0", "--no-web",
+                             "--no-access-log"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        endpoint = None
+        deadline = time.monotonic() + 60
+        while endpoint is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(binary + " did not start")
+            m = re.search(r"serving S3 at (http://\S+)", line)
+            endpoint = m.group(1) if m else None
+        env = dict(os.environ)
+        env.update(l.strip().split("=", 1) for l in open(os.path.join(data, "admin.env")) if "=" in l)
+        out = {}
+        for op in ("put", "get"):
+            r = subprocess.run([bench_binary, "bench", "--endpoint", endpoint, "--bucket", "bench", "--op", op,
+                                "--size", "4KiB", "--connections", str(connections), "--duration", str(seconds),
+                                "--objects", "2000", "--json"],
+                               env=env, capture_output=True, text=True, timeout=600, check=True)
+            result = json.loads(r.stdout.strip().splitlines()[-1])
+            if result["errors"]:
+                raise RuntimeError("%s %s: %d errors" % (binary, op, result["errors"]))
+            out[op] = result["req_per_s"]
+        return out
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--old", required=True)
+    ap.add_argument("--new", required=True)
+    ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--connections", type=int, default=16)
+    args = ap.parse_args()
+    ratios = {"put": [], "get": []}
+    for i in range(args.pairs):
+        old = run(args.old, args.new, args.seconds, args.connections)
+        new = run(args.new, args.new, args.seconds, args.connections)
+        for op in ratios:
+            ratios[op].append(new[op] / old[op])
+        print("pair %d: PUT old %.0f new %.0f (%.3f)  GET old %.0f new %.0f (%.3f)" % (
+            i + 1, old["put"], new["put"], ratios["put"][-1], old["get"], new["get"], ratios["get"][-1]),
+            flush=True)
+    for op, r in ratios.items():
+        print("%s 4 KiB: median new/old ratio %.3f over %d pairs (%s)" % (
+            op.upper(), statistics.median(r), len(r), ", ".join("%.3f" % x for x in r)))
+
+
+if __name__ == "__main__":
+    main()
