@@ -1,5 +1,6 @@
 // `logbucket serve`: config → store → S3 service → listener; signals; graceful drain.
 #include <signal.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -208,6 +209,27 @@ http::Response GatedViewer(WebFrontend& w, http::Request& r) {
   return w.viewer->Handle(r);
 }
 
+// The data directory's file system in the metrics: a full disk refuses every upload (and the
+// embedded store's metadata cannot grow), so it is the first thing to alert on.
+void AppendDataDirMetrics(const std::string& data_dir, std::string& out) {
+  struct statvfs fs {};
+  if (::statvfs(data_dir.c_str(), &fs) != 0) return;
+  const double block = static_cast<double>(fs.f_frsize);
+  const std::string labels = "path=\"" + http::EscapeLabelValue(data_dir) + "\"";
+  http::AppendFamilyHeader(out, "logbucket_data_dir_size_bytes", "gauge",
+                           "Size of the file system holding the data directory.");
+  http::AppendSample(out, "logbucket_data_dir_size_bytes", labels,
+                     block * static_cast<double>(fs.f_blocks));
+  http::AppendFamilyHeader(out, "logbucket_data_dir_free_bytes", "gauge",
+                           "Bytes available to logbucket on that file system.");
+  http::AppendSample(out, "logbucket_data_dir_free_bytes", labels,
+                     block * static_cast<double>(fs.f_bavail));
+  http::AppendFamilyHeader(out, "logbucket_data_dir_free_inodes", "gauge",
+                           "Inodes available on that file system (each large object is a file).");
+  http::AppendSample(out, "logbucket_data_dir_free_inodes", labels,
+                     static_cast<double>(fs.f_favail));
+}
+
 // Sets up and binds the viewer over `store`; 0, or the exit code after printing why not.
 int ListenWeb(const config::Config& cfg, store::Store& store,
               const http::ServerOptions& server_options, const MetricsPage& metrics_page,
@@ -387,6 +409,8 @@ int RunRemoteViewer(const config::Config& cfg, sigset_t& signals) {
   MetricsPage metrics_page(cfg);
   metrics_page.metrics().AddSource(
       [&counters](std::string& out) { AppendRemoteStoreMetrics(counters, out); });
+  metrics_page.metrics().AddSource(
+      [&cfg](std::string& out) { AppendDataDirMetrics(cfg.data_dir, out); });
   http::ServerOptions server_options = ListenerOptions(cfg, metrics_page.metrics());
   WebFrontend web;
   if (int code = ListenWeb(cfg, **store, server_options, metrics_page, web); code != 0) {
@@ -472,6 +496,8 @@ int RunServe(const ServeFlags& flags) {
 
   auto hp = config::ParseHostPort(cfg.s3.listen);
   MetricsPage metrics_page(cfg);
+  metrics_page.metrics().AddSource(
+      [&cfg](std::string& out) { AppendDataDirMetrics(cfg.data_dir, out); });
   http::ServerOptions server_options = ListenerOptions(cfg, metrics_page.metrics());
   server_options.host = hp->host;
   server_options.port = hp->port;

@@ -157,3 +157,87 @@ def test_bad_metrics_allow_is_refused_at_start(server_factory):
     with pytest.raises(RuntimeError) as e:
         server.start()
     assert "http.metrics_allow" in str(e.value)
+
+
+def test_data_dir_file_system_is_reported(server):
+    _, m = scrape(server.endpoint + "/_metrics")
+    fs = os.statvfs(server.data_dir)
+    label = '{path="%s"}' % server.data_dir
+    assert m["logbucket_data_dir_size_bytes" + label] == fs.f_frsize * fs.f_blocks
+    # Free space moves with everything else on this machine: within 1 GiB of what we see.
+    assert abs(m["logbucket_data_dir_free_bytes" + label] - fs.f_frsize * fs.f_bavail) < 1 << 30
+    assert m["logbucket_data_dir_free_inodes" + label] > 0
+
+
+ALERTS = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "prometheus-alerts.yml")
+
+# promtool's rule unit tests: synthetic series in, the alerts that must (and must not) fire out.
+ALERT_TESTS = """
+rule_files: [%(rules)s]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - {series: 'logbucket_data_dir_free_bytes{instance="a",path="/d"}', values: '50x30'}
+      - {series: 'logbucket_data_dir_size_bytes{instance="a",path="/d"}', values: '1000x30'}
+      - {series: 'logbucket_data_dir_free_bytes{instance="b",path="/d"}', values: '500x30'}
+      - {series: 'logbucket_data_dir_size_bytes{instance="b",path="/d"}', values: '1000x30'}
+      - {series: 'logbucket_http_requests_total{instance="a",listener="s3",operation="PutObject",status="500"}', values: '0+3x30'}
+      - {series: 'logbucket_http_requests_total{instance="a",listener="s3",operation="GetObject",status="200"}', values: '0+900x30'}
+      - {series: 'logbucket_http_refused_connections_total{instance="a",listener="web"}', values: '0+5x30'}
+      - {series: 'logbucket_http_refused_connections_total{instance="a",listener="s3"}', values: '0x30'}
+      - {series: 'logbucket_http_request_duration_seconds_bucket{instance="a",listener="s3",operation="PutObject",le="2.5"}', values: '0+1x30'}
+      - {series: 'logbucket_http_request_duration_seconds_bucket{instance="a",listener="s3",operation="PutObject",le="10"}', values: '0+100x30'}
+      - {series: 'logbucket_http_request_duration_seconds_bucket{instance="a",listener="s3",operation="PutObject",le="+Inf"}', values: '0+100x30'}
+      - {series: 'logbucket_remote_cache_downloads_total{instance="v"}', values: '0+10x60'}
+      - {series: 'logbucket_remote_cache_evictions_total{instance="v"}', values: '0+9x60'}
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: LogbucketDiskAlmostFull
+        exp_alerts: []
+      - eval_time: 15m
+        alertname: LogbucketDiskAlmostFull
+        exp_alerts:
+          - exp_labels: {severity: page, instance: a, path: /d}
+            exp_annotations:
+              summary: "a: less than 10%% free under /d"
+              description: "Uploads fail once the disk is full. Check the lifecycle rule (logbucket lifecycle get) and the growth of the bucket."
+      - eval_time: 15m
+        alertname: LogbucketServerErrors
+        exp_alerts:
+          - exp_labels: {severity: ticket, instance: a, listener: s3, operation: PutObject}
+            exp_annotations:
+              summary: "a: PutObject answers 5xx"
+              description: "Look for InternalError lines with the request id in the server log."
+      - eval_time: 15m
+        alertname: LogbucketConnectionsRefused
+        exp_alerts:
+          - exp_labels: {severity: ticket, instance: a, listener: web}
+            exp_annotations:
+              summary: "a: web is at http.max_connections"
+              description: "Clients get 503 SlowDown; raise http.max_connections or add frontends."
+      - eval_time: 29m
+        alertname: LogbucketSlowUploads
+        exp_alerts:
+          - exp_labels: {severity: ticket, instance: a}
+            exp_annotations:
+              summary: "a: 99th percentile PutObject above 2.5 s"
+              description: "Durable writes wait for fsync: check the disk's latency."
+      - eval_time: 59m
+        alertname: LogbucketViewerCacheThrashing
+        exp_alerts:
+          - exp_labels: {severity: ticket, instance: v}
+            exp_annotations:
+              summary: "v: the viewer cache evicts what it just downloaded"
+              description: "Raise --cache-max-bytes (store.cache_max_bytes) on this frontend."
+"""
+
+
+def test_example_alerts_fire_when_they_should(tmp_path):
+    assert PROMTOOL, "promtool is not installed (scripts/install-deps installs prometheus)"
+    check = subprocess.run([PROMTOOL, "check", "rules", ALERTS], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    tests = tmp_path / "alerts_test.yml"
+    tests.write_text(ALERT_TESTS % {"rules": os.path.abspath(ALERTS)})
+    run = subprocess.run([PROMTOOL, "test", "rules", str(tests)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
