@@ -149,22 +149,20 @@ std::string Metrics::Render() const {
                    static_cast<double>(op.count));
     }
   }
-  AppendFamilyHeader(out, "logbucket_http_request_body_bytes_total", "counter",
-                     "Request body bytes announced by Content-Length (uploads).");
-  for (const Snapshot& s : snapshots) {
-    for (const auto& [name, op] : s.operations) {
-      AppendSample(out, "logbucket_http_request_body_bytes_total", op_label(s, name),
-                   static_cast<double>(op.request_bytes));
+  auto bytes_family = [&](const char* family, const char* help,
+                          uint64_t Listener::Operation::*field) {
+    AppendFamilyHeader(out, family, "counter", help);
+    for (const Snapshot& s : snapshots) {
+      for (const auto& [name, op] : s.operations) {
+        AppendSample(out, family, op_label(s, name), static_cast<double>(op.*field));
+      }
     }
-  }
-  AppendFamilyHeader(out, "logbucket_http_response_body_bytes_total", "counter",
-                     "Response body bytes sent (or being sent).");
-  for (const Snapshot& s : snapshots) {
-    for (const auto& [name, op] : s.operations) {
-      AppendSample(out, "logbucket_http_response_body_bytes_total", op_label(s, name),
-                   static_cast<double>(op.response_bytes));
-    }
-  }
+  };
+  bytes_family("logbucket_http_request_body_bytes_total",
+               "Request body bytes announced by Content-Length (uploads).",
+               &Listener::Operation::request_bytes);
+  bytes_family("logbucket_http_response_body_bytes_total",
+               "Response body bytes sent (or being sent).", &Listener::Operation::response_bytes);
   AppendFamilyHeader(out, "logbucket_http_open_connections", "gauge",
                      "Connections open now (at most http.max_connections per listener).");
   for (const Snapshot& s : snapshots) {
