@@ -1,6 +1,10 @@
 #include "app/connection.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 namespace logbucket::app {
 
@@ -20,7 +24,25 @@ void AddConnectionOptions(CLI::App* cmd, Connection& c, bool needs_bucket) {
   cmd->add_option("--source-address", c.source_address,
                   "send from this local address (to check an IP-based policy from a given "
                   "interface)");
+  cmd->add_option("--ca-bundle", c.ca_bundle,
+                  "PEM file of the CAs to trust for an https endpoint (default: $AWS_CA_BUNDLE, "
+                  "else the system's)");
   if (needs_bucket) cmd->add_option("--bucket,-b", c.bucket, "bucket name")->required();
+}
+
+Result<std::string> ResolveCaBundle(const std::string& flag, std::string_view flag_name) {
+  std::string path = flag;
+  std::string source(flag_name);
+  if (path.empty()) {
+    const char* env = std::getenv("AWS_CA_BUNDLE");
+    if (env == nullptr || *env == '\0') return std::string();
+    path = env;
+    source = "AWS_CA_BUNDLE";
+  }
+  if (::access(path.c_str(), R_OK) != 0) {
+    return Error(ErrorCode::kInvalidArgument, source + " " + path + ": " + std::strerror(errno));
+  }
+  return path;
 }
 
 Result<s3client::ClientOptions> ClientOptionsFor(const Connection& c) {
@@ -42,6 +64,9 @@ Result<s3client::ClientOptions> ClientOptionsFor(const Connection& c) {
   }
   o.virtual_host = c.virtual_host;
   o.http.source_address = c.source_address;
+  auto ca = ResolveCaBundle(c.ca_bundle, "--ca-bundle");
+  if (!ca) return ca.error();
+  o.http.ca_file = *ca;
   if (!c.anonymous) {
     auto creds = s3client::ResolveCredentials(c.access_key, c.secret_key, c.profile, o.region);
     if (!creds) return creds.error();

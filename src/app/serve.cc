@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "app/commands.h"
+#include "app/connection.h"
 #include "auth/gate.h"
 #include "auth/oidc.h"
 #include "common/encoding.h"
@@ -54,6 +55,7 @@ struct ServeFlags {
   std::string profile;
   int64_t cache_max_bytes = 0;
   int64_t metadata_ttl_ms = -1;
+  std::string ca_bundle;
 };
 
 // The session secret: auth.session_secret, else auth.session_secret_file, else the data dir's
@@ -258,6 +260,14 @@ int ListenWeb(const config::Config& cfg, store::Store& store,
     o.clock_skew_seconds = cfg.auth.oidc_clock_skew_seconds;
     o.jwks_refetches_per_minute = static_cast<int>(cfg.auth.oidc_jwks_refetches_per_minute);
     o.tls = !cfg.web.tls_cert_file.empty();
+    if (!cfg.auth.oidc_ca_file.empty()) {
+      auto ca = ResolveCaBundle(cfg.auth.oidc_ca_file, "auth.oidc.ca_file");
+      if (!ca) {
+        std::fprintf(stderr, "logbucket serve: %s\n", ca.error().message().c_str());
+        return 2;
+      }
+      o.ca_file = *ca;
+    }
     w.relying_party = std::make_unique<auth::OidcRelyingParty>(o, gate_options.sessions);
   }
   w.gate = std::make_unique<auth::Gate>(gate_options);
@@ -385,6 +395,12 @@ int RunRemoteViewer(const config::Config& cfg, sigset_t& signals) {
   o.cache_dir = cfg.data_dir + "/remote-cache";
   o.cache_max_bytes = static_cast<uint64_t>(cfg.store.cache_max_bytes);
   o.metadata_ttl_ms = cfg.store.metadata_ttl_ms;
+  auto ca = ResolveCaBundle(cfg.store.ca_bundle, "store.ca_bundle");
+  if (!ca) {
+    std::fprintf(stderr, "logbucket serve: %s\n", ca.error().message().c_str());
+    return 2;
+  }
+  o.client.http.ca_file = *ca;
   store::RemoteStoreCounters counters;  // outlives the store and the metrics page
   o.counters = &counters;
   if (!cfg.store.anonymous) {
@@ -465,6 +481,7 @@ int RunServe(const ServeFlags& flags) {
   if (!flags.profile.empty()) cfg.store.profile = flags.profile;
   if (flags.cache_max_bytes > 0) cfg.store.cache_max_bytes = flags.cache_max_bytes;
   if (flags.metadata_ttl_ms >= 0) cfg.store.metadata_ttl_ms = flags.metadata_ttl_ms;
+  if (!flags.ca_bundle.empty()) cfg.store.ca_bundle = flags.ca_bundle;
   if (Status s = config::Validate(cfg); !s.ok()) {
     std::fprintf(stderr, "logbucket serve: %s\n", s.message().c_str());
     return 2;
@@ -646,6 +663,9 @@ void RegisterServe(CLI::App& app, int& exit_code) {
   cmd->add_option("--metadata-ttl-ms", flags->metadata_ttl_ms,
                   "with --store: reuse an object's HEAD answer this long (default 2000; 0 = "
                   "ask every time)");
+  cmd->add_option("--ca-bundle", flags->ca_bundle,
+                  "with --store: PEM file of the CAs to trust for an https endpoint (default: "
+                  "$AWS_CA_BUNDLE, else the system's)");
   cmd->add_option("--public-url", flags->public_url,
                   "where browsers reach the viewer, e.g. https://logs.example.org (oidc redirect "
                   "URI base; https makes cookies Secure)");

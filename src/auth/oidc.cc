@@ -158,6 +158,7 @@ struct OidcRelyingParty::Impl {
     o.connect_timeout_ms = std::min(options.http_timeout_ms, 5000);
     o.timeout_ms = options.http_timeout_ms;
     o.max_response_bytes = kMaxProviderDocumentBytes;
+    o.ca_file = options.ca_file;
     return std::make_unique<http::client::CurlClient>(o);
   }
 

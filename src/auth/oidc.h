@@ -43,6 +43,7 @@ struct OidcOptions {
   int64_t login_seconds = 600;  // a sign-in must come back within this
   int http_timeout_ms = 10000;  // each call to the provider
   bool tls = false;             // the viewer's own listener speaks TLS: cookies are Secure
+  std::string ca_file;          // PEM CAs to trust for the provider; "" = the system's
 };
 
 // What a /_auth/ route answers; the web server renders it (redirect, or a page with `message`).

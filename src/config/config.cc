@@ -65,6 +65,7 @@ Status Apply(const toml::table& root, Config& c) {
   str(r["store"]["profile"], c.store.profile);
   if (auto v = r["store"]["virtual_host"].value<bool>()) c.store.virtual_host = *v;
   integer(r["store"]["cache_max_bytes"], c.store.cache_max_bytes);
+  str(r["store"]["ca_bundle"], c.store.ca_bundle);
   integer(r["store"]["metadata_ttl_ms"], c.store.metadata_ttl_ms);
   str(r["auth"]["session_secret"], c.auth.session_secret);
   str(r["auth"]["session_secret_file"], c.auth.session_secret_file);
@@ -77,6 +78,7 @@ Status Apply(const toml::table& root, Config& c) {
   list(r["auth"]["oidc"]["scopes"], c.auth.oidc_scopes);
   integer(r["auth"]["oidc"]["clock_skew_seconds"], c.auth.oidc_clock_skew_seconds);
   integer(r["auth"]["oidc"]["jwks_refetches_per_minute"], c.auth.oidc_jwks_refetches_per_minute);
+  str(r["auth"]["oidc"]["ca_file"], c.auth.oidc_ca_file);
   str(r["auth"]["mode"], c.auth.mode);
   list(r["auth"]["require_role"], c.auth.require_roles);
   if (auto one = r["auth"]["require_role"].value<std::string>()) c.auth.require_roles = {*one};

@@ -71,6 +71,7 @@ struct AuthConfig {
   std::vector<std::string> oidc_scopes = {"openid", "profile", "email"};
   int64_t oidc_clock_skew_seconds = 60;
   int64_t oidc_jwks_refetches_per_minute = 5;  // limit on re-fetching keys for unknown kids
+  std::string oidc_ca_file;  // PEM CAs for the provider's https; "" = the system's
 };
 
 // `serve --store s3://BUCKET`: the viewer over another S3 endpoint instead of the embedded store.
@@ -81,6 +82,7 @@ struct RemoteStoreConfig {
   bool anonymous = false;     // no credentials even when some are found (IP-policy readers)
   std::string profile;        // ~/.aws/credentials profile; default: env, then "default"
   bool virtual_host = false;  // <bucket>.<host> addressing
+  std::string ca_bundle;      // PEM CAs for an https endpoint; "" = $AWS_CA_BUNDLE, else system
   int64_t cache_max_bytes = 10LL << 30;  // downloaded logs kept on disk (LRU)
   int64_t metadata_ttl_ms = 2000;        // HEAD answers reused this long
 };

@@ -41,7 +41,13 @@ Result<S3Response> Client::Request(std::string_view method, const std::string& b
   int attempts = method == "POST" ? 1 : std::max(1, options_.max_attempts);
   for (int attempt = 1;; ++attempt) {
     auto r = SendOnce(method, bucket, key, query, body, headers, nullptr);
-    if (attempt >= attempts || !Retryable(r)) return r;
+    if (attempt >= attempts || !Retryable(r)) {
+      if (!r && attempt > 1) {  // say that waiting and retrying did not help
+        return Error(r.error().code(),
+                     r.error().message() + " (after " + std::to_string(attempt) + " attempts)");
+      }
+      return r;
+    }
     // Full jitter (AWS architecture blog): sleep uniformly in [0, base * 2^attempt), ≤ 10 s.
     int64_t ceiling = std::min<int64_t>(10000, int64_t{options_.backoff_base_ms} << attempt);
     uint64_t random = 0;

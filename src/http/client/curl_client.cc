@@ -139,12 +139,22 @@ Result<HttpResponse> CurlClient::Perform(std::string_view method, const std::str
   if (!impl_->options.source_address.empty()) {
     curl_easy_setopt(c, CURLOPT_INTERFACE, impl_->options.source_address.c_str());
   }
+  if (!impl_->options.ca_file.empty()) {
+    curl_easy_setopt(c, CURLOPT_CAINFO, impl_->options.ca_file.c_str());
+  }
   CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(list);
   if (!receive.sink_error.ok()) return receive.sink_error;
   if (receive.too_large) {
     return Error(ErrorCode::kEntityTooLarge, "response from " + url + " is larger than " +
                                                  std::to_string(receive.limit) + " bytes");
+  }
+  if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+    // Not a transient failure: retrying cannot help, and the fix is the caller's.
+    return Error(ErrorCode::kInvalidArgument,
+                 url + ": " + curl_easy_strerror(rc) +
+                     " (an endpoint signed by a site's own CA needs its certificate: "
+                     "--ca-bundle FILE or AWS_CA_BUNDLE)");
   }
   if (rc != CURLE_OK) {
     return Error(ErrorCode::kServiceUnavailable, url + ": " + curl_easy_strerror(rc));

@@ -29,6 +29,9 @@ struct CurlOptions {
   // requests reach an endpoint without DNS for <bucket>.<host>.
   std::vector<std::string> connect_to;
   std::string source_address;  // local address to send from (curl --interface); empty: any
+  // PEM file of the certificate authorities to trust for https (curl --cacert), for endpoints
+  // signed by a site's own CA; empty: the system's store.
+  std::string ca_file;
 };
 
 // Receives a 2xx response body as it arrives (downloads never held whole in memory). Returning
