@@ -178,9 +178,14 @@ class MetricsPage {
     auto peer = ParseIp(request.peer_address);
     bool allowed = peer && std::any_of(allow_.begin(), allow_.end(),
                                        [&](const Cidr& c) { return CidrContains(c, *peer); });
-    if (!allowed) {
+    // A TLS proxy on the same host connects from loopback: what it forwards comes from anyone.
+    bool proxied = FindHeader(request.headers, "x-forwarded-for") ||
+                   FindHeader(request.headers, "forwarded") ||
+                   FindHeader(request.headers, "x-real-ip");
+    if (!allowed || proxied) {
       r.status = 403;
-      r.body = "metrics are served to the addresses in http.metrics_allow only\n";
+      r.body = proxied ? "metrics are not served through a proxy: scrape this listener directly\n"
+                       : "metrics are served to the addresses in http.metrics_allow only\n";
     } else {
       r.body = metrics_.Render();
     }

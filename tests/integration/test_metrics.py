@@ -3,6 +3,7 @@ package) scrapes both listeners and answers queries about the traffic the test m
 lints the exposition; the allow list decides who may read it.
 """
 import os
+import http.client
 import shutil
 import socket
 import subprocess
@@ -140,6 +141,14 @@ def test_metrics_only_for_allowed_addresses(server_factory):
         with pytest.raises(urllib.error.HTTPError) as denied:
             urllib.request.urlopen(req, timeout=30)
         assert denied.value.code == 403
+        # Nor through a proxy from an allowed address (a TLS proxy on the same host connects from
+        # loopback, but forwards anyone's request).
+        for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP"):
+            conn = http.client.HTTPConnection(base[7:].rstrip("/"), timeout=30, source_address=("127.0.0.2", 0))
+            conn.request("GET", "/_metrics", headers={header: "for=203.0.113.7" if header == "Forwarded" else "203.0.113.7"})
+            r = conn.getresponse()
+            assert r.status == 403 and b"through a proxy" in r.read(), (base, header)
+            conn.close()
     # Bytes that are not HTTP are answered 400 by the listener itself, and counted.
     host, port = server.endpoint[7:].rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=30) as sock:
@@ -148,8 +157,8 @@ def test_metrics_only_for_allowed_addresses(server_factory):
     # The refusals are counted too.
     _, samples = scrape(server.endpoint + "/_metrics", source_address="127.0.0.2")
     assert samples['logbucket_http_requests_total{listener="s3",operation="Unparsable",status="400"}'] == 1
-    assert samples['logbucket_http_requests_total{listener="s3",operation="Metrics",status="403"}'] == 2
-    assert samples['logbucket_http_requests_total{listener="web",operation="Metrics",status="403"}'] == 2
+    assert samples['logbucket_http_requests_total{listener="s3",operation="Metrics",status="403"}'] == 5
+    assert samples['logbucket_http_requests_total{listener="web",operation="Metrics",status="403"}'] == 5
 
 
 def test_bad_metrics_allow_is_refused_at_start(server_factory):
