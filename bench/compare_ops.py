@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""S3 small-object throughput of two logbucket builds, alternated: for a change on the request
-path (e.g. the metrics counted per request), its cost against the build before it.
+"""S3 small-object and viewer-page throughput of two logbucket builds, alternated: for a change
+on the request path (the metrics counted per request, viewer pages on worker threads), its cost
+against the build before it.
 
   /usr/bin/python3 bench/compare_ops.py --old /tmp/old/build/logbucket --new build/logbucket \\
       --pairs 5 --seconds 5
 
 Each run starts a fresh server (fresh data directory, access log off as in bench/rgw_bench.py),
 runs the new build's `logbucket bench` against it (PUT 4 KiB then GET 4 KiB, 16 connections),
-and stops it by PID. Old and new alternate (old, new, old, new, …). Prints each pair and the
+then `wrk` on a viewer API page (`?lines=1-100` of a 1 MB log, 16 connections), and stops it by
+PID. Old and new alternate (old, new, old, new, …). Prints each pair and the
 median of the per-pair ratios (new ops/s / old ops/s: below 1 is slower).
 """
 import argparse
@@ -19,21 +21,28 @@ import statistics
 import subprocess
 import tempfile
 import time
+import urllib.request
+
+import boto3
+import botocore.config
 
 
 def run(binary, bench_binary, seconds, connections):
     data = tempfile.mkdtemp(prefix="lb-compare-ops-")
-    proc = subprocess.Popen([binary, "serve", "--data", data, "--s3-listen", "127.0.0.1:0", "--no-web",
-                             "--no-access-log"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen([binary, "serve", "--data", data, "--s3-listen", "127.0.0.1:0",
+                             "--web-listen", "127.0.0.1:0", "--no-access-log"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        endpoint = None
+        endpoint = web = None
         deadline = time.monotonic() + 60
-        while endpoint is None and time.monotonic() < deadline:
+        while web is None and time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
                 raise RuntimeError(binary + " did not start")
             m = re.search(r"serving S3 at (http://\S+)", line)
-            endpoint = m.group(1) if m else None
+            endpoint = m.group(1) if m else endpoint
+            m = re.search(r"log viewer at (http://\S+?)/?$", line)
+            web = m.group(1) if m else web
         env = dict(os.environ)
         env.update(l.strip().split("=", 1) for l in open(os.path.join(data, "admin.env")) if "=" in l)
         out = {}
@@ -46,6 +55,18 @@ def run(binary, bench_binary, seconds, connections):
             if result["errors"]:
                 raise RuntimeError("%s %s: %d errors" % (binary, op, result["errors"]))
             out[op] = result["req_per_s"]
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                          config=botocore.config.Config(s3={"addressing_style": "path"}))
+        log = b"".join(b"[%06d] src/module/file.cxx:%d:1: warning: unused variable 'x'\n" % (n, n)
+                       for n in range(16000))
+        s3.put_object(Bucket="bench", Key="o/r/1/latest/c/fullLog.txt", Body=log, ContentType="text/plain")
+        page = web + "/bench/o/r/1/latest/c/fullLog.txt?lines=1-100"
+        urllib.request.urlopen(page, timeout=60).read()  # index built once, before timing
+        w = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", "%ds" % seconds, page],
+                           capture_output=True, text=True, timeout=600, check=True)
+        out["page"] = float(re.search(r"Requests/sec:\s+([\d.]+)", w.stdout).group(1))
         return out
     finally:
         proc.terminate()
@@ -61,18 +82,17 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--connections", type=int, default=16)
     args = ap.parse_args()
-    ratios = {"put": [], "get": []}
+    ratios = {"put": [], "get": [], "page": []}
     for i in range(args.pairs):
         old = run(args.old, args.new, args.seconds, args.connections)
         new = run(args.new, args.new, args.seconds, args.connections)
         for op in ratios:
             ratios[op].append(new[op] / old[op])
-        print("pair %d: PUT old %.0f new %.0f (%.3f)  GET old %.0f new %.0f (%.3f)" % (
-            i + 1, old["put"], new["put"], ratios["put"][-1], old["get"], new["get"], ratios["get"][-1]),
-            flush=True)
+        print("pair %d: " % (i + 1) + "  ".join(
+            "%s old %.0f new %.0f (%.3f)" % (op, old[op], new[op], ratios[op][-1]) for op in ratios), flush=True)
     for op, r in ratios.items():
-        print("%s 4 KiB: median new/old ratio %.3f over %d pairs (%s)" % (
-            op.upper(), statistics.median(r), len(r), ", ".join("%.3f" % x for x in r)))
+        print("%s: median new/old ratio %.3f over %d pairs (%s)" % (
+            op, statistics.median(r), len(r), ", ".join("%.3f" % x for x in r)))
 
 
 if __name__ == "__main__":

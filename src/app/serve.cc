@@ -293,7 +293,13 @@ int ListenWeb(const config::Config& cfg, store::Store& store,
     web_options.name = "web";
     web_options.tls_cert_file = cfg.web.tls_cert_file;
     web_options.tls_key_file = cfg.web.tls_key_file;
-    if (w.relying_party) web_options.worker_path_prefix = std::string(auth::kAuthPathPrefix);
+    // Pages may wait: on the remote store (a first view downloads the log), on a scan of a large
+    // log (index, error summary, search), on the OIDC provider. Each runs on a worker thread so
+    // an event loop, and every viewer connection on it, never waits behind one. Only what is
+    // answered from memory stays inline.
+    web_options.get_on_worker = [](std::string_view target) {
+      return !(target.starts_with("/_static/") || target == "/_health" || target == "/_metrics");
+    };
     w.server = std::make_unique<http::Server>(web_options, [&w, &metrics_page](http::Request& r) {
       std::string_view path = r.raw_path;
       if (path == "/_metrics" && (r.method == "GET" || r.method == "HEAD")) {

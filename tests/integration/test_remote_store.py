@@ -353,6 +353,103 @@ def test_downloads_cut_mid_transfer_are_retried(upstream, viewers):
         proxy.stop()
 
 
+class GateProxy:
+    """Forwards one request per connection to the upstream S3 (Connection: close), holding GETs
+    of keys under /slow/ until `release` is set: a slow or stalled upstream, under test control."""
+
+    def __init__(self, target_port):
+        self.target_port = target_port
+        self.release = threading.Event()
+        self.held = 0
+        self.cond = threading.Condition()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(client,), daemon=True).start()
+
+    def serve(self, client):
+        try:
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                data = client.recv(65536)
+                if not data:
+                    return
+                head += data
+            lines = head.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+            method, target = lines[0].split(b" ")[:2]
+            if method == b"GET" and b"/slow/" in target:
+                with self.cond:
+                    self.held += 1
+                    self.cond.notify_all()
+                self.release.wait(timeout=60)
+            kept = [l for l in lines[1:] if not l.lower().startswith(b"connection:")]
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=60)
+            upstream.sendall(b"\r\n".join([lines[0], *kept, b"Connection: close"]) + b"\r\n\r\n")
+            while True:
+                data = upstream.recv(65536)
+                if not data:
+                    break
+                client.sendall(data)
+            upstream.close()
+        except OSError:
+            pass
+        finally:
+            client.close()
+
+    def wait_held(self, n, seconds=60):
+        with self.cond:
+            return self.cond.wait_for(lambda: self.held >= n, timeout=seconds)
+
+    def stop(self):
+        self.release.set()
+        self.sock.close()
+
+
+def test_a_stalled_first_view_never_holds_up_other_viewers(upstream, viewers):
+    """First views wait for the upstream (the log is downloaded into the cache). More of them than
+    the viewer has event loops must not stall pages that are ready: they run on worker threads."""
+    s3 = upstream.client()
+    bodies = {}
+    for name in ["slow/%d" % i for i in range(4)] + ["fast"]:
+        bodies[name] = ("%s line\n" % name).encode() * 1000
+        s3.put_object(Bucket=BUCKET, Key=name + "/fullLog.txt", Body=bodies[name], ContentType="text/plain")
+    proxy = GateProxy(int(upstream.endpoint.rsplit(":", 1)[1]))
+    results = {}
+    threads = []
+    try:
+        v = viewers("http://127.0.0.1:%d" % proxy.port, env=creds_env(upstream))
+        assert v.started, v.read_log()
+        for i in range(4):  # more than the cores (and so the event loops) of any test machine here
+            name = "slow/%d" % i
+            t = threading.Thread(target=lambda n=name: results.__setitem__(
+                n, get(v.web + "/" + BUCKET + "/" + n + "/fullLog.txt?raw")))
+            t.start()
+            threads.append(t)
+        assert proxy.wait_held(4), "the slow downloads never reached the upstream"
+        # All four are stuck upstream; a log that is not answers now.
+        assert get(v.web + "/" + BUCKET + "/fast/fullLog.txt?raw") == (200, bodies["fast"])
+        assert get(v.web + "/" + BUCKET + "/fast/fullLog.txt?meta", headers={"Accept": "application/json"})[0] == 200
+        assert not results, "a slow view finished while the upstream held it"
+        proxy.release.set()
+        for t in threads:
+            t.join(timeout=60)
+        for i in range(4):
+            assert results["slow/%d" % i] == (200, bodies["slow/%d" % i])
+    finally:
+        proxy.stop()
+        for t in threads:
+            t.join(timeout=60)
+
+
 def test_bad_remote_settings_are_refused_at_start(tmp_path):
     for args, expected in [
         (["--store", "s3://b"], "store.endpoint"),

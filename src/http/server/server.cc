@@ -749,8 +749,7 @@ void Server::ProcessBuffer(Loop& loop, Connection& c) {
     }
     if (!c.parser->is_header_done()) continue;
     if (!ServeInline(*c.parser) ||
-        (!options_.worker_path_prefix.empty() &&
-         std::string_view(c.parser->get().target()).starts_with(options_.worker_path_prefix))) {
+        (options_.get_on_worker && options_.get_on_worker(c.parser->get().target()))) {
       HandOff(loop, c);
       return;
     }

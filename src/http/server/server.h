@@ -10,6 +10,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -37,9 +38,10 @@ struct ServerOptions {
   bool access_log = true;
   int event_loops = 0;      // 0 = one per core
   std::string name = "s3";  // for log lines
-  // GET/HEAD requests whose target starts with this run on a worker thread like PUTs: their
-  // handler may wait on another server (the OIDC provider), which must not stall an event loop.
-  std::string worker_path_prefix;
+  // GET/HEAD requests for which this answers true run on a worker thread like PUTs: their
+  // handler may wait on another server (the OIDC provider, a remote store) or scan a large log,
+  // which must not stall an event loop and every connection on it. Unset: all inline.
+  std::function<bool(std::string_view target)> get_on_worker;
   // TLS (http/server/tls.h) when both are set: PEM certificate chain and private key.
   std::string tls_cert_file;
   std::string tls_key_file;
