@@ -361,6 +361,7 @@ class GateProxy:
         self.target_port = target_port
         self.release = threading.Event()
         self.held = 0
+        self.heads = 0
         self.cond = threading.Condition()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -386,6 +387,10 @@ class GateProxy:
                 head += data
             lines = head.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
             method, target = lines[0].split(b" ")[:2]
+            if method == b"HEAD" and b"/slow/" in target:
+                with self.cond:
+                    self.heads += 1
+                    self.cond.notify_all()
             if method == b"GET" and b"/slow/" in target:
                 with self.cond:
                     self.held += 1
@@ -405,9 +410,9 @@ class GateProxy:
         finally:
             client.close()
 
-    def wait_held(self, n, seconds=60):
+    def wait_held(self, n, seconds=60, heads=0):
         with self.cond:
-            return self.cond.wait_for(lambda: self.held >= n, timeout=seconds)
+            return self.cond.wait_for(lambda: self.held >= n and self.heads >= heads, timeout=seconds)
 
     def stop(self):
         self.release.set()
@@ -444,6 +449,39 @@ def test_a_stalled_first_view_never_holds_up_other_viewers(upstream, viewers):
             t.join(timeout=60)
         for i in range(4):
             assert results["slow/%d" % i] == (200, bodies["slow/%d" % i])
+    finally:
+        proxy.stop()
+        for t in threads:
+            t.join(timeout=60)
+
+
+def test_readers_of_a_log_being_fetched_wait_for_that_download(upstream, viewers):
+    """Three people open the same fresh log at once: it is downloaded once."""
+    s3 = upstream.client()
+    body = b"popular line\n" * 50000
+    s3.put_object(Bucket=BUCKET, Key="slow/popular/fullLog.txt", Body=body, ContentType="text/plain")
+    proxy = GateProxy(int(upstream.endpoint.rsplit(":", 1)[1]))
+    results = []
+    threads = []
+    try:
+        # Every request asks for the object's metadata itself, so the proxy sees each one arrive.
+        v = viewers("http://127.0.0.1:%d" % proxy.port, env=creds_env(upstream), args=["--metadata-ttl-ms", "0"])
+        assert v.started, v.read_log()
+        for _ in range(3):
+            t = threading.Thread(target=lambda: results.append(
+                get(v.web + "/" + BUCKET + "/slow/popular/fullLog.txt?raw")))
+            t.start()
+            threads.append(t)
+        # All three have their metadata; one download is held upstream.
+        assert proxy.wait_held(1, heads=3), (proxy.held, proxy.heads)
+        proxy.release.set()
+        for t in threads:
+            t.join(timeout=60)
+        assert results == [(200, body)] * 3
+        assert proxy.held == 1
+        _, m = scrape(v.web + "/_metrics")
+        assert m["logbucket_remote_cache_downloads_total"] == 1
+        assert m["logbucket_remote_cache_hits_total"] == 2
     finally:
         proxy.stop()
         for t in threads:

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <pugixml.hpp>
 #include <unordered_map>
@@ -312,16 +314,57 @@ class RemoteStore final : public Store {
   }
 
  private:
-  // The cached copy of this exact version, downloading it first when missing.
+  // The cached copy of this exact version, downloading it first when missing. One download per
+  // version at a time: readers that arrive while it is being fetched (a PR link opened by several
+  // people at once) wait for it instead of fetching it again.
   Result<std::shared_ptr<const platform::ScopedFd>> Cached(const ObjectInfo& info) {
     std::string path = options_.cache_dir + "/" +
                        HexEncode(Sha256(info.bucket + '\0' + info.key + '\0' + info.etag)) + ".obj";
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      ::futimens(fd, nullptr);  // recently used: evicted last
-      counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
-      return std::make_shared<const platform::ScopedFd>(fd);
+    if (auto fd = OpenCached(path)) return fd;
+    std::shared_ptr<Flight> flight;
+    bool leader = false;
+    {
+      std::lock_guard lock(flights_mu_);
+      std::shared_ptr<Flight>& slot = flights_[path];
+      if (!slot) {
+        slot = std::make_shared<Flight>();
+        leader = true;
+      }
+      flight = slot;
     }
+    if (!leader) {
+      std::unique_lock lock(flight->mu);
+      // In slices, with notify_all: glibc 2.36's lost wake-up (docs/decisions.md).
+      while (!flight->done) flight->done_cv.wait_for(lock, std::chrono::milliseconds(100));
+      if (!flight->status.ok()) return flight->status;
+      lock.unlock();
+      if (auto fd = OpenCached(path)) return fd;
+      return DownloadWithRetries(info, path);  // evicted in the meantime: fetch it ourselves
+    }
+    auto result = DownloadWithRetries(info, path);
+    {
+      std::lock_guard lock(flights_mu_);
+      flights_.erase(path);
+    }
+    {
+      std::lock_guard lock(flight->mu);
+      flight->done = true;
+      flight->status = result ? Status::Ok() : result.error();
+    }
+    flight->done_cv.notify_all();
+    return result;
+  }
+
+  std::shared_ptr<const platform::ScopedFd> OpenCached(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return nullptr;
+    ::futimens(fd, nullptr);  // recently used: evicted last
+    counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+    return std::make_shared<const platform::ScopedFd>(fd);
+  }
+
+  Result<std::shared_ptr<const platform::ScopedFd>> DownloadWithRetries(const ObjectInfo& info,
+                                                                        const std::string& path) {
     Status last;
     for (int attempt = 1; attempt <= 3; ++attempt) {
       auto got = Download(info, path);
@@ -420,6 +463,14 @@ class RemoteStore final : public Store {
   RemoteStoreOptions options_;
   RemoteStoreCounters own_counters_;  // when the options name none
   RemoteStoreCounters& counters_;
+  struct Flight {  // a download in progress, for readers that wait for it
+    std::mutex mu;
+    std::condition_variable done_cv;
+    bool done = false;
+    Status status;
+  };
+  std::mutex flights_mu_;
+  std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;  // by cache file path
   std::mutex metadata_mu_;
   std::unordered_map<std::string, CachedHead> metadata_;
   std::mutex pool_mu_;
