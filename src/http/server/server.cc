@@ -848,15 +848,14 @@ void Server::HandOff(Loop& loop, Connection& c) {
   auto node = loop.connections.extract(fd);
   auto owned = std::make_shared<std::unique_ptr<Connection>>(std::move(node.mapped()));
   loop.lent.fetch_add(1);
-  try {
-    std::thread([this, &loop, owned]() mutable {
-      RunWorker(loop, std::move(*owned));
-      loop.lent.fetch_sub(1);
-    }).detach();
-  } catch (const std::system_error& e) {
+  bool started = workers_.Run([this, &loop, owned]() mutable {
+    RunWorker(loop, std::move(*owned));
+    loop.lent.fetch_sub(1);
+  });
+  if (!started) {
     loop.lent.fetch_sub(1);
     // Out of threads (or memory for a stack): refuse this request, keep serving the others.
-    Log().error("{}: cannot start a worker thread: {}", options_.name, e.what());
+    Log().error("{}: cannot start a worker thread", options_.name);
     (void)!::send(fd, SlowDownResponse().data(), SlowDownResponse().size(),
                   MSG_NOSIGNAL | MSG_DONTWAIT);
     {

@@ -22,6 +22,7 @@
 #include "http/handler.h"
 #include "http/metrics.h"
 #include "http/server/tls.h"
+#include "http/server/worker_pool.h"
 
 namespace logbucket::http {
 
@@ -107,6 +108,7 @@ class Server {
   std::set<int> active_fds_;  // so Shutdown can force-close stragglers
   std::atomic<uint64_t> next_request_{0};
   Metrics::Listener* metrics_ = nullptr;
+  WorkerPool workers_;  // after loops_: destroyed first, once the loops have taken every loan back
 };
 
 }  // namespace logbucket::http
