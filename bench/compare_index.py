@@ -11,50 +11,22 @@ median of the per-pair ratios (new time / old time: below 1 is faster).
 """
 import argparse
 import os
-import re
-import shutil
 import statistics
-import subprocess
-import tempfile
 import time
 import urllib.request
 
-import boto3
-import botocore.config
+from fresh_server import fresh_server
 
 
 def first_meta_seconds(binary, log):
-    data = tempfile.mkdtemp(prefix="lb-compare-")
-    proc = subprocess.Popen([binary, "serve", "--data", data, "--s3-listen", "127.0.0.1:0",
-                             "--web-listen", "127.0.0.1:0", "--no-access-log"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        endpoint = web = None
-        deadline = time.monotonic() + 60
-        while web is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError(binary + " did not start")
-            m = re.search(r"serving S3 at (http://\S+)", line)
-            endpoint = m.group(1) if m else endpoint
-            m = re.search(r"log viewer at (http://\S+?)/?$", line)
-            web = m.group(1) if m else web
-        env = dict(l.strip().split("=", 1) for l in open(os.path.join(data, "admin.env")) if "=" in l)
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                          config=botocore.config.Config(s3={"addressing_style": "path"}))
-        s3.create_bucket(Bucket="bench-logs")
+    with fresh_server(binary) as server:
+        server.s3.create_bucket(Bucket="bench-logs")
         key = "o/r/1/latest/c/fullLog.txt"
-        s3.upload_file(log, "bench-logs", key, ExtraArgs={"ContentType": "text/plain"})
+        server.s3.upload_file(log, "bench-logs", key, ExtraArgs={"ContentType": "text/plain"})
         start = time.perf_counter()
-        with urllib.request.urlopen(web + "/bench-logs/" + key + "?meta", timeout=600) as r:
+        with urllib.request.urlopen(server.web + "/bench-logs/" + key + "?meta", timeout=600) as r:
             r.read()
         return time.perf_counter() - start
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 def main():

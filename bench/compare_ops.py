@@ -14,64 +14,36 @@ median of the per-pair ratios (new ops/s / old ops/s: below 1 is slower).
 """
 import argparse
 import json
-import os
 import re
-import shutil
 import statistics
 import subprocess
-import tempfile
-import time
 import urllib.request
 
-import boto3
-import botocore.config
+from fresh_server import fresh_server
 
 
 def run(binary, bench_binary, seconds, connections):
-    data = tempfile.mkdtemp(prefix="lb-compare-ops-")
-    proc = subprocess.Popen([binary, "serve", "--data", data, "--s3-listen", "127.0.0.1:0",
-                             "--web-listen", "127.0.0.1:0", "--no-access-log"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        endpoint = web = None
-        deadline = time.monotonic() + 60
-        while web is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError(binary + " did not start")
-            m = re.search(r"serving S3 at (http://\S+)", line)
-            endpoint = m.group(1) if m else endpoint
-            m = re.search(r"log viewer at (http://\S+?)/?$", line)
-            web = m.group(1) if m else web
-        env = dict(os.environ)
-        env.update(l.strip().split("=", 1) for l in open(os.path.join(data, "admin.env")) if "=" in l)
+    with fresh_server(binary) as server:
         out = {}
         for op in ("put", "get"):
-            r = subprocess.run([bench_binary, "bench", "--endpoint", endpoint, "--bucket", "bench", "--op", op,
-                                "--size", "4KiB", "--connections", str(connections), "--duration", str(seconds),
-                                "--objects", "2000", "--json"],
-                               env=env, capture_output=True, text=True, timeout=600, check=True)
+            r = subprocess.run([bench_binary, "bench", "--endpoint", server.endpoint, "--bucket", "bench",
+                                "--op", op, "--size", "4KiB", "--connections", str(connections),
+                                "--duration", str(seconds), "--objects", "2000", "--json"],
+                               env=server.env, capture_output=True, text=True, timeout=600, check=True)
             result = json.loads(r.stdout.strip().splitlines()[-1])
             if result["errors"]:
                 raise RuntimeError("%s %s: %d errors" % (binary, op, result["errors"]))
             out[op] = result["req_per_s"]
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                          config=botocore.config.Config(s3={"addressing_style": "path"}))
         log = b"".join(b"[%06d] src/module/file.cxx:%d:1: warning: unused variable 'x'\n" % (n, n)
                        for n in range(16000))
-        s3.put_object(Bucket="bench", Key="o/r/1/latest/c/fullLog.txt", Body=log, ContentType="text/plain")
-        page = web + "/bench/o/r/1/latest/c/fullLog.txt?lines=1-100"
+        server.s3.put_object(Bucket="bench", Key="o/r/1/latest/c/fullLog.txt", Body=log,
+                             ContentType="text/plain")
+        page = server.web + "/bench/o/r/1/latest/c/fullLog.txt?lines=1-100"
         urllib.request.urlopen(page, timeout=60).read()  # index built once, before timing
         w = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", "%ds" % seconds, page],
                            capture_output=True, text=True, timeout=600, check=True)
         out["page"] = float(re.search(r"Requests/sec:\s+([\d.]+)", w.stdout).group(1))
         return out
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 def main():
