@@ -293,6 +293,9 @@ int ListenWeb(const config::Config& cfg, store::Store& store,
     web_options.name = "web";
     web_options.tls_cert_file = cfg.web.tls_cert_file;
     web_options.tls_key_file = cfg.web.tls_key_file;
+    // The sign-in proxy carries every reader's requests: its connections are not capped.
+    for (const auto& p : cfg.auth.trusted_proxies)
+      web_options.uncapped_peers.push_back(*ParseCidr(p));
     // Pages may wait: on the remote store (a first view downloads the log), on a scan of a large
     // log (index, error summary, search), on the OIDC provider. Each runs on a worker thread so
     // an event loop, and every viewer connection on it, never waits behind one. Only what is
@@ -335,6 +338,9 @@ http::ServerOptions ListenerOptions(const config::Config& cfg, http::Metrics& me
   o.max_connections = cfg.http.max_connections;
   o.idle_timeout_seconds = cfg.http.idle_timeout_seconds;
   o.io_timeout_seconds = cfg.http.io_timeout_seconds;
+  o.header_timeout_seconds = cfg.http.header_timeout_seconds;
+  o.min_body_rate = cfg.http.min_body_rate;
+  o.max_connections_per_client = cfg.http.max_connections_per_client;
   o.max_header_bytes = cfg.http.max_header_bytes;
   o.access_log = cfg.http.access_log;
   return o;
@@ -518,8 +524,10 @@ int RunServe(const ServeFlags& flags) {
   }
   const auto& report = (*store)->recovery_report();
   if (report.temp_files_removed > 0 || report.orphan_blobs_removed > 0) {
-    Log().warn("recovery: removed {} unfinished uploads and {} unreferenced blobs",
-               report.temp_files_removed, report.orphan_blobs_removed);
+    Log().warn(
+        "recovery: removed {} partly received object bodies (requests cut off by the last stop) "
+        "and {} unreferenced blobs",
+        report.temp_files_removed, report.orphan_blobs_removed);
   }
 
   auto hp = config::ParseHostPort(cfg.s3.listen);
@@ -532,6 +540,9 @@ int RunServe(const ServeFlags& flags) {
   server_options.max_body_bytes =
       cfg.s3.max_object_bytes + (cfg.s3.max_object_bytes / 8) + (1 << 20);
   server_options.name = "s3";
+  // A proxy in front of the S3 port carries everyone's requests: its connections are not capped.
+  for (const auto& p : cfg.s3.trusted_proxies)
+    server_options.uncapped_peers.push_back(*ParseCidr(p));
 
   s3::ServiceOptions service_options;
   service_options.s3 = cfg.s3;

@@ -231,7 +231,17 @@ std::string XmlEscape(std::string_view text) {
         out += "&#13;";
         break;
       default:
-        out.push_back(c);
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') {
+          // Only keys stored before such keys were refused (store::ValidateKey) get here; a
+          // character reference at least keeps the raw byte out of the document.
+          static constexpr char kHex[] = "0123456789ABCDEF";
+          out += "&#x";
+          out.push_back(kHex[(c >> 4) & 0xF]);
+          out.push_back(kHex[c & 0xF]);
+          out.push_back(';');
+        } else {
+          out.push_back(c);
+        }
     }
   }
   return out;

@@ -47,6 +47,9 @@ Status Apply(const toml::table& root, Config& c) {
   integer(r["http"]["max_connections"], c.http.max_connections);
   integer(r["http"]["idle_timeout_seconds"], c.http.idle_timeout_seconds);
   integer(r["http"]["io_timeout_seconds"], c.http.io_timeout_seconds);
+  integer(r["http"]["header_timeout_seconds"], c.http.header_timeout_seconds);
+  integer(r["http"]["min_body_rate"], c.http.min_body_rate);
+  integer(r["http"]["max_connections_per_client"], c.http.max_connections_per_client);
   integer(r["http"]["drain_seconds"], c.http.drain_seconds);
   integer(r["http"]["max_header_bytes"], c.http.max_header_bytes);
   if (auto v = r["http"]["access_log"].value<bool>()) c.http.access_log = *v;
@@ -248,6 +251,12 @@ Status Validate(const Config& c) {
   }
   if (c.http.max_header_bytes < 1024 || c.http.max_header_bytes > (1u << 20)) {
     return bad("http.max_header_bytes must be between 1 KiB and 1 MiB");
+  }
+  if (c.http.header_timeout_seconds < 0 || c.http.header_timeout_seconds > 3600) {
+    return bad("http.header_timeout_seconds must be between 0 (off) and 3600");
+  }
+  if (c.http.max_connections_per_client < 0) {
+    return bad("http.max_connections_per_client must be 0 (no cap) or more");
   }
   if (c.lifecycle_day_seconds < 1) return bad("lifecycle.day_seconds must be at least 1");
   if (c.lifecycle_interval_seconds < 0) {

@@ -20,9 +20,18 @@ struct S3Config {
 };
 
 struct HttpConfig {
-  int max_connections = 1024;             // concurrent connections (one thread each)
-  int idle_timeout_seconds = 60;          // keep-alive idle time before closing
-  int io_timeout_seconds = 120;           // a read or write making no progress for this long
+  int max_connections = 1024;     // concurrent connections (one thread each)
+  int idle_timeout_seconds = 60;  // keep-alive idle time before closing
+  int io_timeout_seconds = 120;   // a read or write making no progress for this long
+  // Slow clients: a request head must arrive whole within this (from a connection's opening or
+  // a later request's first byte); 0 = no limit beyond io_timeout_seconds.
+  int header_timeout_seconds = 20;
+  // A request body must average at least this many bytes/s after header_timeout_seconds of
+  // grace; 0 = no minimum.
+  uint32_t min_body_rate = 500;
+  // Connections one client address may hold open (0 = only max_connections); the listener's
+  // trusted proxies (s3.trusted_proxies, auth.trusted_proxies) are not capped.
+  int max_connections_per_client = 256;
   int drain_seconds = 30;                 // SIGTERM: wait this long for in-flight requests
   uint32_t max_header_bytes = 64 * 1024;  // request line + headers
   bool access_log = true;                 // one line per request to stderr

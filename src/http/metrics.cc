@@ -6,6 +6,8 @@
 #include <cmath>
 #include <iterator>
 
+#include "common/guard.h"
+
 namespace logbucket::http {
 
 void Metrics::Listener::RecordRequest(std::string_view operation, int status,
@@ -173,6 +175,15 @@ std::string Metrics::Render() const {
   for (const Snapshot& s : snapshots) {
     AppendSample(out, "logbucket_http_refused_connections_total", s.label,
                  static_cast<double>(s.refused));
+  }
+  AppendFamilyHeader(out, "logbucket_escaped_exceptions_total", "counter",
+                     "Exceptions stopped at a thread entry (a bug or an exhausted resource: the "
+                     "request or task it happened in failed, the process kept running).");
+  for (size_t i = 0; i < static_cast<size_t>(ThreadEntry::kCount); ++i) {
+    auto where = static_cast<ThreadEntry>(i);
+    AppendSample(out, "logbucket_escaped_exceptions_total",
+                 "where=\"" + std::string(ThreadEntryName(where)) + "\"",
+                 static_cast<double>(EscapedExceptions(where)));
   }
   for (const Source& source : sources_) source(out);
   return out;

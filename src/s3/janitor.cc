@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/guard.h"
 #include "common/log.h"
 #include "s3/lifecycle.h"
 
@@ -42,13 +43,17 @@ void Janitor::Loop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     lock.unlock();
-    auto pass = RunOnce();
-    if (!pass) {
-      Log().warn("lifecycle: pass failed: {}", pass.error().message());
-    } else if (pass->expired > 0 || pass->aborted > 0) {
-      Log().info("lifecycle: expired {} objects, aborted {} uploads in {} buckets", pass->expired,
-                 pass->aborted, pass->buckets);
-    }
+    // A pass that throws (a stored rule the parser chokes on, an allocation) is reported and
+    // tried again at the next interval, like a pass that failed.
+    RunGuarded(ThreadEntry::kJanitor, "a lifecycle pass", [this] {
+      auto pass = RunOnce();
+      if (!pass) {
+        Log().warn("lifecycle: pass failed: {}", pass.error().message());
+      } else if (pass->expired > 0 || pass->aborted > 0) {
+        Log().info("lifecycle: expired {} objects, aborted {} uploads in {} buckets", pass->expired,
+                   pass->aborted, pass->buckets);
+      }
+    });
     lock.lock();
     // Wait in slices of at most a second: glibc 2.36 can lose a condition-variable wakeup
     // (sourceware bug 25847, see docs/decisions.md), and Stop() must never wait an interval.

@@ -118,6 +118,24 @@ struct ByteRange {
   uint64_t length = 0;
 };
 
+// A byte position of a Range header: digits only; a number past 2^64-1 is "beyond any object"
+// (UINT64_MAX), not a syntax error that would turn "bytes=0-99999999999999999999" into a full
+// 200 answer instead of the 206 RFC 9110 asks for.
+std::optional<uint64_t> ParseBytePosition(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  uint64_t value = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    auto digit = static_cast<uint64_t>(ch - '0');
+    if (value > (UINT64_MAX - digit) / 10) {
+      value = UINT64_MAX;  // saturate; keep checking that the rest are digits
+    } else {
+      value = value * 10 + digit;
+    }
+  }
+  return value;
+}
+
 // Parses "bytes=a-b", "bytes=a-", "bytes=-n". nullopt: no usable range (serve everything);
 // an error: unsatisfiable.
 Result<std::optional<ByteRange>> ParseRange(std::string_view value, uint64_t size) {
@@ -131,24 +149,23 @@ Result<std::optional<ByteRange>> ParseRange(std::string_view value, uint64_t siz
   std::string_view a = TrimWhitespace(value.substr(0, dash));
   std::string_view b = TrimWhitespace(value.substr(dash + 1));
   if (a.empty()) {
-    auto n = ParseDecimal(b);
+    auto n = ParseBytePosition(b);
     if (!n) return std::optional<ByteRange>();
     if (*n == 0 || size == 0) return Error(ErrorCode::kInvalidRange);
-    uint64_t len = std::min<uint64_t>(static_cast<uint64_t>(*n), size);
+    uint64_t len = std::min<uint64_t>(*n, size);
     return std::optional<ByteRange>(ByteRange{size - len, len});
   }
-  auto first = ParseDecimal(a);
+  auto first = ParseBytePosition(a);
   if (!first) return std::optional<ByteRange>();
-  std::optional<int64_t> last;
+  std::optional<uint64_t> last;
   if (!b.empty()) {
-    last = ParseDecimal(b);
+    last = ParseBytePosition(b);
     if (!last) return std::optional<ByteRange>();
     if (*last < *first) return std::optional<ByteRange>();  // syntactically invalid: ignore
   }
-  if (static_cast<uint64_t>(*first) >= size) return Error(ErrorCode::kInvalidRange);
-  uint64_t end = last ? std::min<uint64_t>(static_cast<uint64_t>(*last), size - 1) : size - 1;
-  return std::optional<ByteRange>(
-      ByteRange{static_cast<uint64_t>(*first), end - static_cast<uint64_t>(*first) + 1});
+  if (*first >= size) return Error(ErrorCode::kInvalidRange);
+  uint64_t end = last ? std::min<uint64_t>(*last, size - 1) : size - 1;
+  return std::optional<ByteRange>(ByteRange{*first, end - *first + 1});
 }
 
 // x-amz-copy-source-range: "bytes=first-last", both required, within the source.
@@ -1201,7 +1218,8 @@ struct Service::Impl {
       auto mode = ctx.Header("x-amz-checksum-mode");
       if (mode && EqualsIgnoreCase(*mode, "ENABLED")) AddChecksumHeaders(r, info.checksum);
     }
-    // response-* overrides (signed requests only, as in S3).
+    // response-* overrides: signed requests only, as in S3 (an anonymous link must not make a
+    // log render as HTML on this origin).
     static constexpr std::array<std::pair<const char*, const char*>, 6> kOverrides = {{
         {"response-content-type", "content-type"},
         {"response-content-disposition", "content-disposition"},
@@ -1212,6 +1230,11 @@ struct Service::Impl {
     }};
     for (const auto& [param, header] : kOverrides) {
       if (!ctx.HasQuery(param)) continue;
+      if (ctx.anonymous) {
+        return Error(ErrorCode::kInvalidRequest,
+                     "Request specific response headers cannot be used for anonymous GET "
+                     "requests.");
+      }
       if (!IsSafeHeaderValue(ctx.Query(param))) {
         return Error(ErrorCode::kInvalidArgument,
                      std::string(param) + " must not contain control characters.");

@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include <fmt/format.h>
+
 #include "common/encoding.h"
 
 namespace logbucket::store {
@@ -37,6 +39,18 @@ Status ValidateKey(const std::string& key) {
   if (key.size() > kMaxKeyBytes) return Error(ErrorCode::kKeyTooLongError);
   if (key.find('\0') != std::string::npos || !IsValidUtf8(key)) {
     return Error(ErrorCode::kInvalidArgument, "Object key is not valid UTF-8 or contains NUL.");
+  }
+  // XML 1.0 cannot carry the other C0 controls, not even as character references: one such key
+  // would make every ListObjects answer of its bucket unreadable to strict parsers (s3cmd).
+  // Tab, line feed and carriage return it can carry, so those stay allowed.
+  for (char c : key) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+      return Error(ErrorCode::kInvalidArgument,
+                   fmt::format("Object key contains the control character 0x{:02X}, which XML "
+                               "listings cannot carry.",
+                               static_cast<unsigned>(byte)));
+    }
   }
   return Status::Ok();
 }

@@ -17,11 +17,13 @@
 #include <chrono>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <system_error>
 #include <unordered_map>
 
 #include "common/clock.h"
 #include "common/encoding.h"
+#include "common/guard.h"
 #include "common/hash.h"
 #include "common/log.h"
 
@@ -35,6 +37,7 @@ namespace {
 
 constexpr int kLingerMs = 2000;
 constexpr size_t kIdleBufferBytes = 64 * 1024;
+constexpr size_t kBufferSlackBytes = 1u << 20;
 
 // Sent when we cannot take a connection or request (too many connections, no thread).
 const std::string& SlowDownResponse() {
@@ -50,6 +53,27 @@ const std::string& SlowDownResponse() {
 }
 constexpr size_t kLingerMaxBytes = 16u << 20;
 
+// Sent to a client whose request head or body came too slowly (header_timeout_seconds,
+// min_body_rate), in S3's words.
+const std::string& RequestTimeoutResponse() {
+  static const std::string response = [] {
+    std::string body =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>RequestTimeout</Code>"
+        "<Message>Your socket connection to the server was not read from or written to within "
+        "the timeout period.</Message></Error>";
+    return "HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\n"
+           "Connection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  return response;
+}
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // A blocking socket with poll()-based timeouts, shaped as Beast's SyncReadStream and
 // SyncWriteStream. While `idle` is set, the stop eventfd also wakes a read (the connection is
 // between requests and may be closed for shutdown).
@@ -62,6 +86,8 @@ class FdStream {
         idle_timeout_ms_(idle_timeout_ms) {}
 
   void set_idle(bool idle) { idle_ = idle; }
+  // Reads fail with timed_out once this steady-clock time (ms) passes; 0 = only io_timeout.
+  void set_read_deadline_ms(int64_t deadline) { read_deadline_ms_ = deadline; }
   int fd() const { return fd_; }
 
   template <class MutableBuffers>
@@ -159,6 +185,14 @@ class FdStream {
     pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     int count = idle_ ? 2 : 1;
     int timeout = idle_ ? idle_timeout_ms_ : io_timeout_ms_;
+    if (read_deadline_ms_ != 0) {
+      int64_t left = read_deadline_ms_ - SteadyMs();
+      if (left <= 0) {
+        ec = net::error::timed_out;
+        return false;
+      }
+      timeout = static_cast<int>(std::min<int64_t>(timeout, left));
+    }
     while (true) {
       int r = ::poll(fds, count, timeout);
       if (r < 0 && errno == EINTR) continue;
@@ -187,14 +221,38 @@ class FdStream {
   int io_timeout_ms_;
   int idle_timeout_ms_;
   bool idle_ = false;
+  int64_t read_deadline_ms_ = 0;
 };
 
 using Parser = RequestParser;
 
+// Beast's parser reports malformed input as error codes, but its fields container throws
+// std::length_error for a field name or value over 65,533 bytes (in the header and in a chunked
+// body's trailer alike, whatever header_limit says), and any allocation can throw. Either
+// becomes this request's parse error instead of leaving the thread.
+template <class Fn>
+void ParseGuarded(error_code& ec, Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::length_error&) {
+    ec = bhttp::error::header_limit;
+  } catch (const std::exception&) {
+    ec = bhttp::error::bad_field;
+  }
+}
+
 class SocketBodyReader final : public BodyReader {
  public:
-  SocketBodyReader(FdStream& stream, beast::flat_buffer& buffer, Parser& parser, bool expect_100)
-      : stream_(stream), buffer_(buffer), parser_(parser), expect_100_(expect_100) {}
+  // A body must average `min_rate` bytes a second after `grace_ms` from its first read (0: no
+  // minimum): a client that trickles an upload cannot hold a worker and a connection slot.
+  SocketBodyReader(FdStream& stream, beast::flat_buffer& buffer, Parser& parser, bool expect_100,
+                   uint32_t min_rate, int64_t grace_ms)
+      : stream_(stream),
+        buffer_(buffer),
+        parser_(parser),
+        expect_100_(expect_100),
+        min_rate_(min_rate),
+        grace_ms_(grace_ms) {}
 
   Result<size_t> Read(char* out, size_t size) override {
     if (expect_100_ && !continue_sent_) {
@@ -202,21 +260,32 @@ class SocketBodyReader final : public BodyReader {
       Status s = stream_.SendAll("HTTP/1.1 100 Continue\r\n\r\n", 0);
       if (!s.ok()) return s;
     }
+    if (min_rate_ > 0 && started_ms_ == 0) started_ms_ = SteadyMs();
     while (!parser_.is_done()) {
+      if (min_rate_ > 0) {
+        // The time the bytes received so far have earned, on top of the grace period.
+        stream_.set_read_deadline_ms(started_ms_ + grace_ms_ +
+                                     static_cast<int64_t>(received_ * 1000 / min_rate_));
+      }
       parser_.get().body().data = out;
       parser_.get().body().size = size;
       parser_.get().body().more = true;
       error_code ec;
-      bhttp::read_some(stream_, buffer_, parser_, ec);
+      ParseGuarded(ec, [&] { bhttp::read_some(stream_, buffer_, parser_, ec); });
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec == net::error::timed_out) {
         return Error(ErrorCode::kRequestTimeout);
+      }
+      if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+        return Error(ErrorCode::kRequestHeaderSectionTooLarge,
+                     "a chunk header or trailer field of the request body is too large");
       }
       if (ec) {
         return Error(ErrorCode::kIncompleteBody,
                      "the request body ended early or was malformed: " + ec.message());
       }
       size_t got = size - parser_.get().body().size;
+      received_ += got;
       if (got > 0) return got;
     }
     return size_t{0};
@@ -231,6 +300,10 @@ class SocketBodyReader final : public BodyReader {
   Parser& parser_;
   bool expect_100_;
   bool continue_sent_ = false;
+  uint32_t min_rate_;
+  int64_t grace_ms_;
+  int64_t started_ms_ = 0;
+  uint64_t received_ = 0;
 };
 
 std::string_view ReasonPhrase(int status) {
@@ -351,6 +424,19 @@ bool ServeInline(const Parser& parser) {
 
 int64_t NowMs() { return SystemClock::Instance().NowMs(); }
 
+// What a request whose handler threw gets: S3's InternalError, with the request id to quote.
+Response InternalErrorResponse(const Request& request) {
+  Response response;
+  response.status = 500;
+  response.SetHeader("content-type", "application/xml");
+  response.body =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>"
+      "<Message>We encountered an internal error. Please try again.</Message><RequestId>" +
+      request.request_id + "</RequestId></Error>";
+  response.log_error = "InternalError (exception, see the line above)";
+  return response;
+}
+
 // For request durations: immune to wall-clock steps.
 int64_t MonotonicUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -378,6 +464,10 @@ struct Server::Connection {
   bool close_after_write = false;
   bool want_write = false;  // EPOLLOUT armed
   int64_t last_activity_ms = 0;
+  // When the request head now arriving was due to start: the connection's opening for its first
+  // request, a later request's first byte; 0 between requests (idle keep-alive) and while a
+  // request is served. Bounds the whole head, however steadily a client trickles it.
+  int64_t head_started_ms = 0;
 };
 
 struct Server::Loop {
@@ -486,62 +576,109 @@ void Server::Start() {
 }
 
 void Server::AcceptLoop() {
-  size_t next_loop = 0;
   while (!stopping_) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    int r = ::poll(fds, 2, -1);
-    if (r < 0 && errno == EINTR) continue;
-    if (stopping_ || (fds[1].revents & POLLIN)) break;
-    sockaddr_storage peer{};
-    socklen_t peer_len = sizeof peer;
-    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len,
-                       SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE) {
-        Log().error("{}: accept: out of file descriptors", options_.name);
-        ::usleep(10000);  // back off instead of spinning on a full table
-      }
-      continue;
-    }
-    char ip[INET6_ADDRSTRLEN] = "";
-    if (peer.ss_family == AF_INET6) {
-      auto* a6 = reinterpret_cast<sockaddr_in6*>(&peer);
-      ::inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof ip);
-    } else {
-      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, ip, sizeof ip);
-    }
-    std::string peer_ip(ip);
-    if (peer_ip.rfind("::ffff:", 0) == 0) peer_ip = peer_ip.substr(7);
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (tls_) {
-      // From here on the connection is the plaintext end of its TLS thread's socketpair.
-      auto inner = tls_->Wrap(fd, options_.io_timeout_seconds * 1000);
-      if (!inner) {
-        Log().error("{}: {}", options_.name, inner.error().message());
-        continue;
-      }
-      fd = *inner;
-    }
-    {
-      std::lock_guard lock(mu_);
-      if (active_connections_ >= options_.max_connections) {
-        (void)!::send(fd, SlowDownResponse().data(), SlowDownResponse().size(),
-                      MSG_NOSIGNAL | MSG_DONTWAIT);
-        ::close(fd);
-        if (metrics_) metrics_->ConnectionRefused();
-        continue;
-      }
-      ++active_connections_;
-      if (metrics_) metrics_->ConnectionOpened();
-      active_fds_.insert(fd);
-    }
-    auto c = std::make_unique<Connection>();
-    c->fd = fd;
-    c->peer = std::move(peer_ip);
-    c->last_activity_ms = NowMs();
-    loops_[next_loop++ % loops_.size()]->Post(std::move(c));
+    // Only an allocation can throw here; the connection being accepted is lost, not the thread.
+    RunGuarded(ThreadEntry::kAccept, options_.name, [this] { AcceptOne(); });
   }
+}
+
+void Server::AcceptOne() {
+  pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+  int r = ::poll(fds, 2, -1);
+  if (r < 0 && errno == EINTR) return;
+  if (stopping_ || (fds[1].revents & POLLIN)) return;
+  sockaddr_storage peer{};
+  socklen_t peer_len = sizeof peer;
+  int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                     SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0) {
+    if (errno == EMFILE || errno == ENFILE) {
+      Log().error("{}: accept: out of file descriptors", options_.name);
+      ::usleep(10000);  // back off instead of spinning on a full table
+    }
+    return;
+  }
+  platform::ScopedFd owned_fd(fd);  // closed on every early return (and if anything throws)
+  char ip[INET6_ADDRSTRLEN] = "";
+  if (peer.ss_family == AF_INET6) {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&peer);
+    ::inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof ip);
+  } else {
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, ip, sizeof ip);
+  }
+  std::string peer_ip(ip);
+  if (peer_ip.rfind("::ffff:", 0) == 0) peer_ip = peer_ip.substr(7);
+  if (!AdmitConnection(peer_ip)) {
+    // Refused before any TLS work: a TLS client gets the close, a plain one the 503 too.
+    if (!tls_) {
+      (void)!::send(fd, SlowDownResponse().data(), SlowDownResponse().size(),
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    return;
+  }
+  try {
+    StartConnection(std::move(owned_fd), peer_ip);
+  } catch (...) {
+    ConnectionEnded(peer_ip);  // admitted, never started: uncount it, then report
+    throw;
+  }
+}
+
+void Server::StartConnection(platform::ScopedFd owned_fd, const std::string& peer_ip) {
+  int one = 1;
+  ::setsockopt(owned_fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (tls_) {
+    // From here on the connection is the plaintext end of its TLS thread's socketpair.
+    auto inner = tls_->Wrap(owned_fd.Release(), options_.io_timeout_seconds * 1000,
+                            options_.header_timeout_seconds * 1000);
+    if (!inner) {
+      Log().error("{}: {}", options_.name, inner.error().message());
+      ConnectionEnded(peer_ip);
+      return;
+    }
+    owned_fd = platform::ScopedFd(*inner);
+  }
+  auto c = std::make_unique<Connection>();
+  c->fd = owned_fd.get();
+  c->peer = peer_ip;
+  c->last_activity_ms = NowMs();
+  c->head_started_ms = c->last_activity_ms;  // the first request's head is due from now
+  // What one connection may buffer: a request head, or a chunked body's chunk lines and
+  // trailer (Beast's header_limit does not cover those), or pipelined requests waiting for
+  // the response before them. Past it: RequestHeaderSectionTooLarge, or no more reading
+  // until the response is out.
+  c->buffer.max_size(options_.max_header_bytes + kBufferSlackBytes);
+  {
+    std::lock_guard lock(mu_);
+    active_fds_.insert(c->fd);
+  }
+  owned_fd.Release();  // the connection owns it now
+  loops_[next_loop_++ % loops_.size()]->Post(std::move(c));
+}
+
+bool Server::AdmitConnection(const std::string& peer) {
+  bool capped = options_.max_connections_per_client > 0;
+  if (capped && !options_.uncapped_peers.empty()) {
+    if (auto ip = ParseIp(peer)) {
+      for (const Cidr& cidr : options_.uncapped_peers) {
+        if (CidrContains(cidr, *ip)) capped = false;
+      }
+    }
+  }
+  std::lock_guard lock(mu_);
+  bool over = active_connections_ >= options_.max_connections;
+  if (!over && capped) {
+    auto it = per_client_.find(peer);
+    over = it != per_client_.end() && it->second >= options_.max_connections_per_client;
+  }
+  if (over) {
+    if (metrics_) metrics_->ConnectionRefused();
+    return false;
+  }
+  ++active_connections_;
+  ++per_client_[peer];
+  if (metrics_) metrics_->ConnectionOpened();
+  return true;
 }
 
 void Server::FillRequest(const Parser& parser, const std::string& peer, int64_t started_ms,
@@ -560,6 +697,15 @@ void Server::FillRequest(const Parser& parser, const std::string& peer, int64_t 
   request.peer_address = peer;
   request.request_id = RequestId();
   request.received_ms = started_ms;
+}
+
+Response Server::Handle(Request& request, ThreadEntry where) {
+  try {
+    return handler_(request);
+  } catch (...) {
+    ReportEscapedException(where, request.request_id, std::current_exception());
+    return InternalErrorResponse(request);
+  }
 }
 
 std::string Server::RequestId() {
@@ -587,9 +733,11 @@ void Server::LogAccess(const Request& request, const Response& response, uint64_
              !response.log_error.empty() ? response.log_error : (failure ? failure : ""));
 }
 
-void Server::ConnectionEnded() {
+void Server::ConnectionEnded(const std::string& peer) {
   std::lock_guard lock(mu_);
   --active_connections_;
+  auto it = per_client_.find(peer);
+  if (it != per_client_.end() && --it->second <= 0) per_client_.erase(it);
   if (metrics_) metrics_->ConnectionClosed();
   idle_cv_.notify_all();
 }
@@ -602,8 +750,23 @@ void Server::Close(Loop& loop, Connection& c) {
     active_fds_.erase(fd);
     ::close(fd);
   }
+  std::string peer = std::move(c.peer);
   loop.connections.erase(fd);  // destroys c
-  ConnectionEnded();
+  ConnectionEnded(peer);
+}
+
+void Server::CloseIfOpen(Loop& loop, int fd) {
+  auto it = loop.connections.find(fd);
+  if (it != loop.connections.end()) Close(loop, *it->second);
+}
+
+void Server::CloseLent(std::unique_ptr<Connection> c) {
+  {
+    std::lock_guard lock(mu_);
+    active_fds_.erase(c->fd);
+    ::close(c->fd);
+  }
+  ConnectionEnded(c->peer);
 }
 
 void Server::RunLoop(Loop& loop) {
@@ -635,27 +798,49 @@ void Server::RunLoop(Loop& loop) {
           arrived.swap(loop.inbox);
         }
         for (auto& c : arrived) {
-          Connection* raw = c.get();
-          epoll_event ev{};
-          ev.events = EPOLLIN | EPOLLRDHUP;
-          ev.data.fd = raw->fd;
-          ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_ADD, raw->fd, &ev);
-          raw->want_write = false;
-          if (raw->buffer.size() == 0 && raw->buffer.capacity() > kIdleBufferBytes) {
-            raw->buffer.shrink_to_fit();  // back from a worker that buffered a body
+          const int arrived_fd = c->fd;
+          try {
+            Connection* raw = c.get();
+            epoll_event ev{};
+            ev.events = EPOLLIN | EPOLLRDHUP;
+            ev.data.fd = raw->fd;
+            ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_ADD, raw->fd, &ev);
+            raw->want_write = false;
+            if (raw->head_started_ms == 0 && raw->buffer.size() > 0) {
+              raw->head_started_ms = NowMs();  // back from a worker with pipelined bytes
+            }
+            if (raw->buffer.size() == 0 && raw->buffer.capacity() > kIdleBufferBytes) {
+              raw->buffer.shrink_to_fit();  // back from a worker that buffered a body
+            }
+            loop.connections[raw->fd] = std::move(c);
+            ProcessBuffer(loop, *raw);  // a returning connection may hold pipelined bytes
+          } catch (...) {
+            ReportEscapedException(ThreadEntry::kEventLoop, "a connection",
+                                   std::current_exception());
+            if (c) {  // not yet in the table
+              ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_DEL, arrived_fd, nullptr);
+              CloseLent(std::move(c));
+            } else {
+              CloseIfOpen(loop, arrived_fd);
+            }
           }
-          loop.connections[raw->fd] = std::move(c);
-          ProcessBuffer(loop, *raw);  // a returning connection may hold pipelined bytes
         }
         continue;
       }
       auto it = loop.connections.find(fd);
       if (it == loop.connections.end()) continue;
-      Connection& c = *it->second;
-      if ((events[i].events & EPOLLOUT) && c.want_write) {
-        if (!ContinueWrite(loop, c)) continue;
+      try {
+        Connection& c = *it->second;
+        if ((events[i].events & EPOLLOUT) && c.want_write) {
+          if (!ContinueWrite(loop, c)) continue;
+        }
+        if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) OnReadable(loop, c);
+      } catch (...) {
+        // A bug or an exhausted resource while serving this connection: it ends, the loop and
+        // every other connection on it go on.
+        ReportEscapedException(ThreadEntry::kEventLoop, "a connection", std::current_exception());
+        CloseIfOpen(loop, fd);
       }
-      if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) OnReadable(loop, c);
     }
     int64_t now = NowMs();
     if (now - loop.last_timeout_scan_ms >= 1000 || stopping_) {
@@ -673,28 +858,62 @@ void Server::RunLoop(Loop& loop) {
 
 void Server::CheckTimeouts(Loop& loop, int64_t now_ms) {
   std::vector<Connection*> expired;
+  std::vector<Connection*> too_slow;
+  const int64_t head_limit = options_.header_timeout_seconds * 1000LL;
   for (auto& [fd, c] : loop.connections) {
     bool writing = !c->out.empty() || c->file != nullptr;
     bool mid_request = c->buffer.size() > 0 || (c->parser && c->parser->got_some());
     int64_t limit = (writing || mid_request) ? options_.io_timeout_seconds * 1000LL
                                              : options_.idle_timeout_seconds * 1000LL;
     bool idle_at_stop = stopping_ && !writing && !mid_request;
-    if (idle_at_stop || now_ms - c->last_activity_ms > limit) expired.push_back(c.get());
+    if (idle_at_stop || now_ms - c->last_activity_ms > limit) {
+      expired.push_back(c.get());
+    } else if (head_limit > 0 && !writing && c->head_started_ms != 0 &&
+               now_ms - c->head_started_ms > head_limit) {
+      too_slow.push_back(c.get());
+    }
   }
   for (Connection* c : expired) Close(loop, *c);
+  for (Connection* c : too_slow) {
+    // Told why (S3's words for it), then closed: a slowloris client gets nothing more.
+    if (c->buffer.size() > 0 || (c->parser && c->parser->got_some())) {
+      (void)!::send(c->fd, RequestTimeoutResponse().data(), RequestTimeoutResponse().size(),
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    if (metrics_) metrics_->RecordRequest("SlowRequestHead", 400, 0, 0, 0);
+    Log().info("{} - {} - - 400 request head not complete within {} s", options_.name, c->peer,
+               options_.header_timeout_seconds);
+    Close(loop, *c);
+  }
 }
 
 void Server::OnReadable(Loop& loop, Connection& c) {
   bool eof = false;
   while (true) {
-    auto space = c.buffer.prepare(65536);
+    size_t room = c.buffer.max_size() - c.buffer.size();
+    if (room == 0) {
+      // Full of pipelined requests while a response is still going out (a header alone is
+      // refused by the parser long before): stop reading until it is written, or epoll
+      // (level-triggered) would wake us for the same bytes again and again.
+      if (c.out.empty() && c.file == nullptr) {
+        Close(loop, c);
+        return;
+      }
+      epoll_event ev{};
+      ev.events = EPOLLOUT;
+      ev.data.fd = c.fd;
+      ::epoll_ctl(loop.epoll_fd, EPOLL_CTL_MOD, c.fd, &ev);
+      c.want_write = true;
+      return;
+    }
+    auto space = c.buffer.prepare(std::min<size_t>(room, 65536));
     ssize_t n = ::recv(c.fd, space.data(), space.size(), 0);
     if (n > 0) {
       c.buffer.commit(static_cast<size_t>(n));
       // A short read drained the socket: skip the recv that would only say EAGAIN (epoll is
       // level-triggered, so later bytes wake us again).
       if (static_cast<size_t>(n) < space.size()) break;
-      if (c.buffer.size() > options_.max_header_bytes + (1u << 20)) break;  // parse what we have
+      if (c.buffer.size() >= c.buffer.max_size()) break;  // parse what we have
       continue;
     }
     if (n == 0) {
@@ -706,6 +925,9 @@ void Server::OnReadable(Loop& loop, Connection& c) {
     break;
   }
   c.last_activity_ms = NowMs();
+  if (c.head_started_ms == 0 && c.buffer.size() > 0 && c.out.empty() && c.file == nullptr) {
+    c.head_started_ms = c.last_activity_ms;  // the next request's first bytes
+  }
   const int fd = c.fd;  // c may be closed or handed to a worker below
   ProcessBuffer(loop, c);
   if (!eof) return;
@@ -736,7 +958,8 @@ void Server::ProcessBuffer(Loop& loop, Connection& c) {
       c.parser->eager(false);
     }
     error_code ec;
-    size_t used = c.parser->put(c.buffer.data(), ec);
+    size_t used = 0;
+    ParseGuarded(ec, [&] { used = c.parser->put(c.buffer.data(), ec); });
     c.buffer.consume(used);
     if (ec == bhttp::error::need_more) return;
     if (ec) {
@@ -748,6 +971,7 @@ void Server::ProcessBuffer(Loop& loop, Connection& c) {
       return;
     }
     if (!c.parser->is_header_done()) continue;
+    c.head_started_ms = 0;  // the head is in: from here the request's own timeouts apply
     if (!ServeInline(*c.parser) ||
         (options_.get_on_worker && options_.get_on_worker(c.parser->get().target()))) {
       HandOff(loop, c);
@@ -761,7 +985,7 @@ void Server::ProcessBuffer(Loop& loop, Connection& c) {
     FillRequest(*c.parser, c.peer, started, request);
     EmptyBodyReader empty;
     request.body = &empty;
-    Response response = handler_(request);
+    Response response = Handle(request, ThreadEntry::kEventLoop);
     bool keep_alive = header.keep_alive() && !stopping_;
     uint64_t body_length = 0;
     bool send_body = false;
@@ -824,6 +1048,8 @@ bool Server::ContinueWrite(Loop& loop, Connection& c) {
   c.out.clear();
   c.out_offset = 0;
   c.file.reset();
+  // A pipelined request waiting in the buffer starts its head clock now, not while we wrote.
+  c.head_started_ms = c.buffer.size() > 0 ? c.last_activity_ms : 0;
   if (c.close_after_write) {
     ::shutdown(c.fd, SHUT_WR);
     Close(loop, c);
@@ -849,7 +1075,7 @@ void Server::HandOff(Loop& loop, Connection& c) {
   auto owned = std::make_shared<std::unique_ptr<Connection>>(std::move(node.mapped()));
   loop.lent.fetch_add(1);
   bool started = workers_.Run([this, &loop, owned]() mutable {
-    RunWorker(loop, std::move(*owned));
+    RunWorker(loop, std::move(*owned));  // never throws: it closes the connection instead
     loop.lent.fetch_sub(1);
   });
   if (!started) {
@@ -858,16 +1084,36 @@ void Server::HandOff(Loop& loop, Connection& c) {
     Log().error("{}: cannot start a worker thread", options_.name);
     (void)!::send(fd, SlowDownResponse().data(), SlowDownResponse().size(),
                   MSG_NOSIGNAL | MSG_DONTWAIT);
-    {
-      std::lock_guard lock(mu_);
-      active_fds_.erase(fd);
-      ::close(fd);
-    }
-    ConnectionEnded();
+    CloseLent(std::move(*owned));
   }
 }
 
-void Server::RunWorker(Loop& loop, std::unique_ptr<Connection> c) {
+void Server::RunWorker(Loop& loop, std::unique_ptr<Connection> c) noexcept {
+  bool keep_alive = false;
+  try {
+    keep_alive = ServeOnWorker(*c);
+  } catch (...) {
+    // The handler's own exceptions became a 500 in Handle(); this is the session code itself
+    // (an allocation, a parser): the connection ends, the thread and the server go on.
+    ReportEscapedException(ThreadEntry::kWorker, "a connection", std::current_exception());
+    keep_alive = false;
+  }
+  if (keep_alive) {
+    c->parser.reset();
+    c->last_activity_ms = NowMs();
+    try {
+      loop.Post(std::move(c));  // back to the event loop
+      return;
+    } catch (...) {  // no memory for the inbox: c is still ours (push_back's strong guarantee)
+      ReportEscapedException(ThreadEntry::kWorker, "returning a connection",
+                             std::current_exception());
+    }
+  }
+  CloseLent(std::move(c));
+}
+
+bool Server::ServeOnWorker(Connection& connection) {
+  Connection* c = &connection;
   FdStream stream(c->fd, stop_fd_, options_.io_timeout_seconds * 1000,
                   options_.idle_timeout_seconds * 1000);
   Parser& parser = *c->parser;
@@ -882,10 +1128,11 @@ void Server::RunWorker(Loop& loop, std::unique_ptr<Connection> c) {
   if (auto expect = FindHeader(request.headers, "expect")) {
     expect_100 = EqualsIgnoreCase(*expect, "100-continue");
   }
-  SocketBodyReader body(stream, c->buffer, parser, expect_100 && request.has_body);
+  SocketBodyReader body(stream, c->buffer, parser, expect_100, options_.min_body_rate,
+                        options_.header_timeout_seconds * 1000LL);
   request.body = &body;
 
-  Response response = handler_(request);
+  Response response = Handle(request, ThreadEntry::kWorker);
 
   bool keep_alive = header.keep_alive() && !stopping_;
   bool body_left = !parser.is_done();
@@ -893,6 +1140,13 @@ void Server::RunWorker(Loop& loop, std::unique_ptr<Connection> c) {
   uint64_t body_length = 0;
   bool send_body = false;
   std::string head = BuildHead(request, response, keep_alive, &body_length, &send_body);
+  if (!body_left && body.expect_100() && !body.continue_sent()) {
+    // The client asked for "100 Continue" and the handler never read (a zero-byte PUT): send it
+    // before the final answer anyway. botocore otherwise takes this connection's next interim
+    // read for a final one and reports a 200 for a later PUT whose server died (issue 13).
+    // A request refused before its body gets none: that would invite a body we will not read.
+    head.insert(0, "HTTP/1.1 100 Continue\r\n\r\n");
+  }
   // Counted before it is sent, so that a client that has its answer also finds it counted.
   CountRequest(request, response, send_body ? body_length : 0, started_us);
   Status sent;
@@ -908,19 +1162,9 @@ void Server::RunWorker(Loop& loop, std::unique_ptr<Connection> c) {
   }
   LogAccess(request, response, send_body ? body_length : 0, started,
             sent.ok() ? nullptr : "send-failed");
-  if (sent.ok() && keep_alive) {
-    c->parser.reset();
-    c->last_activity_ms = NowMs();
-    loop.Post(std::move(c));  // back to the event loop
-    return;
-  }
+  if (sent.ok() && keep_alive) return true;
   if (sent.ok() && body_left) LingeringClose(c->fd);
-  {
-    std::lock_guard lock(mu_);
-    active_fds_.erase(c->fd);
-    ::close(c->fd);
-  }
-  ConnectionEnded();
+  return false;
 }
 
 int Server::Shutdown(int drain_seconds) {

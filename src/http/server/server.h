@@ -16,8 +16,11 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "common/guard.h"
+#include "common/net.h"
 #include "common/status.h"
 #include "http/handler.h"
 #include "http/metrics.h"
@@ -34,6 +37,16 @@ struct ServerOptions {
   int max_connections = 1024;
   int idle_timeout_seconds = 60;
   int io_timeout_seconds = 120;
+  // Slow clients (slowloris): a request head must arrive whole within this many seconds of its
+  // first byte (of the connection's opening, for the first request), however steadily it
+  // trickles; a body must average at least min_body_rate bytes a second once the first
+  // header_timeout_seconds have passed. 0 turns either off.
+  int header_timeout_seconds = 20;
+  uint32_t min_body_rate = 500;
+  // At most this many connections from one client address (0: only max_connections); peers in
+  // `uncapped_peers` (a proxy that carries everyone's requests) are not counted.
+  int max_connections_per_client = 256;
+  std::vector<Cidr> uncapped_peers;
   uint32_t max_header_bytes = 64 * 1024;
   uint64_t max_body_bytes = 6ULL << 30;
   bool access_log = true;
@@ -74,16 +87,28 @@ class Server {
 
  private:
   void AcceptLoop();
+  void AcceptOne();
+  // An admitted connection: TLS-wrapped if configured, handed to an event loop.
+  void StartConnection(platform::ScopedFd fd, const std::string& peer);
   void RunLoop(Loop& loop);
   void OnReadable(Loop& loop, Connection& c);
   void ProcessBuffer(Loop& loop, Connection& c);
   bool ContinueWrite(Loop& loop, Connection& c);
   void HandOff(Loop& loop, Connection& c);
-  void RunWorker(Loop& loop, std::unique_ptr<Connection> c);
+  void RunWorker(Loop& loop, std::unique_ptr<Connection> c) noexcept;
+  // One request on a worker thread; true when the connection stays open for the next one.
+  bool ServeOnWorker(Connection& c);
   void Close(Loop& loop, Connection& c);
+  void CloseIfOpen(Loop& loop, int fd);
+  // Closes a connection that is in no loop's table (on a worker, or arriving).
+  void CloseLent(std::unique_ptr<Connection> c);
   void CheckTimeouts(Loop& loop, int64_t now_ms);
-  void ConnectionEnded();
+  void ConnectionEnded(const std::string& peer);
+  // Counts a new connection from `peer`; false (and counted as refused) when over a limit.
+  bool AdmitConnection(const std::string& peer);
   std::string RequestId();
+  // The handler's response; an exception it throws becomes a 500 (reported as thrown at `where`).
+  Response Handle(Request& request, ThreadEntry where);
   // Request values from a parsed header (the body reader is the caller's).
   void FillRequest(const RequestParser& parser, const std::string& peer, int64_t started_ms,
                    Request& request);
@@ -100,12 +125,14 @@ class Server {
   int stop_fd_ = -1;  // eventfd: readable once stopping
   uint16_t port_ = 0;
   std::thread accept_thread_;
+  size_t next_loop_ = 0;  // accept thread only: round-robin over loops_
   std::vector<std::unique_ptr<Loop>> loops_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable idle_cv_;
   int active_connections_ = 0;
-  std::set<int> active_fds_;  // so Shutdown can force-close stragglers
+  std::set<int> active_fds_;                         // so Shutdown can force-close stragglers
+  std::unordered_map<std::string, int> per_client_;  // open connections by peer address
   std::atomic<uint64_t> next_request_{0};
   Metrics::Listener* metrics_ = nullptr;
   WorkerPool workers_;  // after loops_: destroyed first, once the loops have taken every loan back

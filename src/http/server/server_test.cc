@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <future>
+#include <new>
+#include <stdexcept>
 #include <string>
 
 namespace logbucket::http {
@@ -104,6 +106,129 @@ TEST(ServerShutdown, IdleKeepAliveConnectionsAreClosedAndNothingIsForced) {
   char byte;
   EXPECT_EQ(::recv(fd, &byte, 1, 0), 0);
   ::close(fd);
+}
+
+// Sends `request` on a fresh connection and returns everything the server sends until it closes
+// (or the whole response for `Connection: close` requests).
+std::string Exchange(uint16_t port, const std::string& request) {
+  int fd = Connect(port, 0);
+  size_t sent = 0;
+  while (sent < request.size()) {
+    ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server answered early and closed: read what it said
+    sent += static_cast<size_t>(n);
+  }
+  ::shutdown(fd, SHUT_WR);
+  std::string got = ReadUntil(fd, "", [](const std::string&) { return false; });
+  ::close(fd);
+  return got;
+}
+
+// A handler that throws on /boom and reads (and echoes the size of) any body otherwise; a body
+// the server could not deliver is a 400 carrying the reader's message.
+Response ThrowingOrEcho(const Request& request) {
+  if (request.raw_path == "/boom") throw std::runtime_error("handler bug");
+  if (request.raw_path == "/alloc") throw std::bad_alloc();
+  uint64_t total = 0;
+  char buffer[4096];
+  while (true) {
+    auto n = request.body->Read(buffer, sizeof buffer);
+    if (!n) {
+      Response refused;
+      refused.status = 400;
+      refused.body =
+          std::string(Describe(n.error().code()).s3_code) + ": " + std::string(n.error().message());
+      return refused;
+    }
+    if (*n == 0) break;
+    total += *n;
+  }
+  Response response;
+  response.body = "read " + std::to_string(total);
+  return response;
+}
+
+class ServerFaults : public ::testing::Test {
+ protected:
+  void Start(ServerOptions options = {}) {
+    options.event_loops = 1;
+    options.access_log = false;
+    server_ = std::make_unique<Server>(options, ThrowingOrEcho);
+    ASSERT_TRUE(server_->Listen().ok());
+    server_->Start();
+  }
+  // The server still answers, on a new connection.
+  void ExpectAlive() {
+    std::string got = Exchange(server_->port(), "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n");
+    EXPECT_NE(got.find("200 OK"), std::string::npos) << got;
+    EXPECT_NE(got.find("read 0"), std::string::npos) << got;
+  }
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServerFaults, HandlerThrowingOnTheEventLoopAnswers500AndTheServerGoesOn) {
+  Start();
+  uint64_t before = EscapedExceptions(ThreadEntry::kEventLoop);
+  for (const char* path : {"/boom", "/alloc"}) {
+    std::string got = Exchange(server_->port(), std::string("GET ") + path +
+                                                    " HTTP/1.1\r\nHost: t\r\n"
+                                                    "Connection: close\r\n\r\n");
+    EXPECT_NE(got.find("500 Internal Server Error"), std::string::npos) << got;
+    EXPECT_NE(got.find("<Code>InternalError</Code><Message>"), std::string::npos) << got;
+  }
+  EXPECT_EQ(EscapedExceptions(ThreadEntry::kEventLoop), before + 2);
+  ExpectAlive();
+}
+
+TEST_F(ServerFaults, HandlerThrowingOnAWorkerAnswers500AndTheServerGoesOn) {
+  Start();
+  uint64_t before = EscapedExceptions(ThreadEntry::kWorker);
+  std::string got =
+      Exchange(server_->port(), "PUT /boom HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_NE(got.find("500 Internal Server Error"), std::string::npos) << got;
+  EXPECT_EQ(EscapedExceptions(ThreadEntry::kWorker), before + 1);
+  // Kept alive after the 500 (the body was read): the next request on the same connection works.
+  int fd = Connect(server_->port(), 0);
+  std::string two =
+      "PUT /boom HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+      "PUT /ok HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc";
+  ASSERT_EQ(::send(fd, two.data(), two.size(), MSG_NOSIGNAL), static_cast<ssize_t>(two.size()));
+  got = ReadUntil(fd, "", [](const std::string& s) { return s.find("read 3") != s.npos; });
+  EXPECT_NE(got.find("500 Internal"), std::string::npos) << got;
+  EXPECT_NE(got.find("read 3"), std::string::npos) << got;
+  ::close(fd);
+  ExpectAlive();
+}
+
+// Beast's fields throw std::length_error for a trailer field over 65,533 bytes; unauthenticated
+// DeleteObjects reads its body, so this once ended the process from any address.
+TEST_F(ServerFaults, OversizedChunkedTrailerIsABadRequestNotACrash) {
+  Start();
+  for (const std::string& field :
+       {"X-T: " + std::string(70000, 'a'), std::string(70000, 'n') + ": v"}) {
+    std::string got = Exchange(server_->port(),
+                               "POST /b?delete HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+                               "\r\n\r\n5\r\nhello\r\n0\r\n" +
+                                   field + "\r\n\r\n");
+    EXPECT_NE(got.find("400 Bad Request"), std::string::npos) << got.substr(0, 300);
+    EXPECT_NE(got.find("RequestHeaderSectionTooLarge"), std::string::npos) << got.substr(0, 300);
+  }
+  ExpectAlive();
+}
+
+// A header field over 65,533 bytes throws in Beast's fields even when header_limit allows it.
+TEST_F(ServerFaults, HeaderFieldOverBeastsFieldLimitIsRefusedNotACrash) {
+  ServerOptions options;
+  options.max_header_bytes = 200000;
+  Start(options);
+  for (const std::string& field :
+       {"X-Big: " + std::string(70000, 'a'), std::string(70000, 'n') + ": v"}) {
+    std::string got =
+        Exchange(server_->port(), "GET /_health HTTP/1.1\r\nHost: t\r\n" + field + "\r\n\r\n");
+    EXPECT_NE(got.find("400 Bad Request"), std::string::npos) << got.substr(0, 300);
+    EXPECT_NE(got.find("RequestHeaderSectionTooLarge"), std::string::npos) << got.substr(0, 300);
+  }
+  ExpectAlive();
 }
 
 }  // namespace

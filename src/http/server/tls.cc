@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <system_error>
 #include <thread>
 
+#include "common/guard.h"
 #include "common/log.h"
 
 namespace logbucket::http {
@@ -41,13 +43,34 @@ bool WriteAll(int fd, const char* data, size_t size) {
   return true;
 }
 
+// The handshake on the (non-blocking) socket, all of it within `deadline_ms` of now.
+bool Handshake(SSL* ssl, int tcp, int deadline_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
+  while (true) {
+    int r = SSL_accept(ssl);
+    if (r == 1) return true;
+    int error = SSL_get_error(ssl, r);
+    short want = error == SSL_ERROR_WANT_READ    ? POLLIN
+                 : error == SSL_ERROR_WANT_WRITE ? POLLOUT
+                                                 : 0;
+    if (want == 0) return false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) return false;
+    pollfd pfd{tcp, want, 0};
+    int ready = ::poll(&pfd, 1, static_cast<int>(left));
+    if (ready < 0 && errno != EINTR) return false;
+  }
+}
+
 // One connection, start to end: handshake, then both directions until either side ends.
-void Pump(SSL_CTX* ctx, int tcp, int inner, int timeout_ms) {
-  int flags = ::fcntl(tcp, F_GETFL);
-  ::fcntl(tcp, F_SETFL, flags & ~O_NONBLOCK);
-  SetTimeouts(tcp, std::min(timeout_ms, 30000));  // a handshake that dawdles is dropped
+void Pump(SSL_CTX* ctx, int tcp, int inner, int timeout_ms, int handshake_ms) {
   SSL* ssl = SSL_new(ctx);
-  if (ssl != nullptr && SSL_set_fd(ssl, tcp) == 1 && SSL_accept(ssl) == 1) {
+  if (ssl != nullptr && SSL_set_fd(ssl, tcp) == 1 &&
+      Handshake(ssl, tcp, handshake_ms > 0 ? handshake_ms : std::min(timeout_ms, 30000))) {
+    int flags = ::fcntl(tcp, F_GETFL);
+    ::fcntl(tcp, F_SETFL, flags & ~O_NONBLOCK);
     SetTimeouts(tcp, timeout_ms);
     char buffer[16384];
     pollfd fds[2] = {{tcp, POLLIN, 0}, {inner, POLLIN, 0}};
@@ -110,7 +133,7 @@ Result<std::unique_ptr<TlsTerminator>> TlsTerminator::Create(const std::string& 
   return t;
 }
 
-Result<int> TlsTerminator::Wrap(int tcp_fd, int timeout_ms) {
+Result<int> TlsTerminator::Wrap(int tcp_fd, int timeout_ms, int handshake_ms) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     ::close(tcp_fd);
@@ -119,7 +142,10 @@ Result<int> TlsTerminator::Wrap(int tcp_fd, int timeout_ms) {
   ::fcntl(pair[0], F_SETFL, ::fcntl(pair[0], F_GETFL) | O_NONBLOCK);
   SSL_CTX_up_ref(impl_->ctx);  // the thread may outlive the terminator at shutdown
   try {
-    std::thread(Pump, impl_->ctx, tcp_fd, pair[1], timeout_ms).detach();
+    std::thread([ctx = impl_->ctx, tcp_fd, inner = pair[1], timeout_ms, handshake_ms] {
+      RunGuarded(ThreadEntry::kTls, "a TLS connection",
+                 [&] { Pump(ctx, tcp_fd, inner, timeout_ms, handshake_ms); });
+    }).detach();
   } catch (const std::system_error&) {
     SSL_CTX_free(impl_->ctx);
     ::close(tcp_fd);

@@ -22,8 +22,9 @@ class TlsTerminator {
   ~TlsTerminator();
 
   // Takes ownership of an accepted TCP socket and starts its thread; returns the plaintext end
-  // (non-blocking) for the server. `timeout_ms` bounds the handshake and any stalled write.
-  Result<int> Wrap(int tcp_fd, int timeout_ms);
+  // (non-blocking) for the server. The whole handshake must finish within `handshake_ms`
+  // (a client that trickles it holds a thread); `timeout_ms` bounds any stalled write.
+  Result<int> Wrap(int tcp_fd, int timeout_ms, int handshake_ms);
 
  private:
   TlsTerminator() = default;

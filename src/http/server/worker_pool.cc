@@ -9,6 +9,8 @@
 #include <system_error>
 #include <thread>
 
+#include "common/guard.h"
+
 namespace logbucket::http {
 
 struct WorkerPool::Worker {
@@ -63,7 +65,9 @@ void WorkerPool::Main(std::function<void()> first) {
   self.wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   std::function<void()> task = std::move(first);
   while (true) {
-    task();
+    // Tasks catch their own exceptions (the server's answer 500); this is the last resort that
+    // keeps a thread, and the process, alive if one did not.
+    RunGuarded(ThreadEntry::kWorker, "a worker task", task);
     task = nullptr;
     if (self.wake_fd < 0) break;  // cannot be woken: this thread runs one task only
     {

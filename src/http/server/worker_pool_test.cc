@@ -6,7 +6,10 @@
 #include <chrono>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
+
+#include "common/guard.h"
 
 namespace logbucket::http {
 namespace {
@@ -20,6 +23,18 @@ bool Eventually(F done) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
+}
+
+TEST(WorkerPoolTest, ATaskThatThrowsIsReportedAndTheThreadServesTheNext) {
+  WorkerPool pool;
+  uint64_t before = EscapedExceptions(ThreadEntry::kWorker);
+  ASSERT_TRUE(pool.Run([] { throw std::runtime_error("task bug"); }));
+  ASSERT_TRUE(Eventually([&] { return pool.idle() == 1; }));
+  EXPECT_EQ(EscapedExceptions(ThreadEntry::kWorker), before + 1);
+  std::atomic<bool> ran{false};
+  ASSERT_TRUE(pool.Run([&] { ran = true; }));
+  ASSERT_TRUE(Eventually([&] { return ran.load(); }));
+  EXPECT_EQ(pool.threads(), 1);  // the same thread, alive after the exception
 }
 
 TEST(WorkerPoolTest, SequentialTasksReuseOneThread) {

@@ -21,6 +21,7 @@
 #include <unordered_set>
 
 #include "common/encoding.h"
+#include "common/guard.h"
 #include "common/log.h"
 #include "platform/file_util.h"
 
@@ -123,6 +124,7 @@ class Db {
     for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
     if (db_ != nullptr) sqlite3_close(db_);
   }
+  bool InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
   static Result<std::unique_ptr<Db>> Open(const std::string& path) {
     auto db = std::unique_ptr<Db>(new Db());
     int rc =
@@ -474,6 +476,13 @@ struct WriteOp {
   std::function<Status(Db&, Effects&)> apply;
   std::vector<std::string> dirs_to_sync;
   std::promise<Status> done;
+  bool answered = false;  // committer thread only
+
+  void Answer(Status status) {
+    if (answered) return;
+    answered = true;
+    done.set_value(std::move(status));
+  }
 };
 
 }  // namespace
@@ -604,7 +613,17 @@ struct LocalStore::Impl {
           queue.pop_front();
         }
       }
-      CommitBatch(batch);
+      try {
+        CommitBatch(batch);
+      } catch (...) {
+        // Whatever threw (an allocation, an operation's code), the writers waiting on this batch
+        // get an error instead of waiting for ever, and the thread goes on with the next batch.
+        ReportEscapedException(ThreadEntry::kCommitter, "a commit", std::current_exception());
+        if (writer->InTransaction()) (void)writer->Exec("ROLLBACK");
+        for (auto& op : batch) {
+          op->Answer(Error(ErrorCode::kInternalError, "the commit failed unexpectedly"));
+        }
+      }
     }
   }
 
@@ -618,7 +637,7 @@ struct LocalStore::Impl {
       if (!s.ok()) dir_status = s;
     }
     if (!dir_status.ok()) {
-      for (auto& op : batch) op->done.set_value(dir_status);
+      for (auto& op : batch) op->Answer(dir_status);
       return;
     }
     // 2. One transaction; each op in its own savepoint so one failure does not sink the rest.
@@ -626,7 +645,7 @@ struct LocalStore::Impl {
     std::vector<Effects> effects(batch.size());
     Status begin = writer->Exec("BEGIN IMMEDIATE");
     if (!begin.ok()) {
-      for (auto& op : batch) op->done.set_value(begin);
+      for (auto& op : batch) op->Answer(begin);
       return;
     }
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -641,7 +660,7 @@ struct LocalStore::Impl {
     Status commit = writer->Exec("COMMIT");
     if (!commit.ok()) {
       (void)writer->Exec("ROLLBACK");
-      for (auto& op : batch) op->done.set_value(commit);
+      for (auto& op : batch) op->Answer(commit);
       return;
     }
     // 3. Stale cache entries, then blobs that no row references any more.
@@ -652,7 +671,7 @@ struct LocalStore::Impl {
         open_blobs.Erase(id);
         ::unlink(BlobPath(id).c_str());
       }
-      batch[i]->done.set_value(results[i]);
+      batch[i]->Answer(results[i]);
     }
   }
 
