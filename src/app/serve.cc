@@ -46,6 +46,7 @@ struct ServeFlags {
   std::string auth_mode;
   std::vector<std::string> require_roles;
   std::vector<std::string> auth_trusted_proxies;
+  std::string auth_proxy_kind;
   std::string public_url;
   std::string web_tls_cert;
   std::string web_tls_key;
@@ -122,15 +123,15 @@ auth::GateOptions GateOptionsFrom(const config::Config& cfg) {
                                      : auth::Mode::kNone;
   o.require_roles = cfg.auth.require_roles;
   for (const auto& p : cfg.auth.trusted_proxies) o.trusted_proxies.push_back(*ParseCidr(p));
-  auto lower = [](std::vector<std::string> names) {
-    for (auto& n : names) n = AsciiLower(n);
-    return names;
-  };
-  o.headers.roles = {"oidc_claim_" + AsciiLower(cfg.auth.roles_claim), "x-forwarded-groups"};
-  if (!cfg.auth.user_headers.empty()) o.headers.user = lower(cfg.auth.user_headers);
-  if (!cfg.auth.name_headers.empty()) o.headers.name = lower(cfg.auth.name_headers);
-  if (!cfg.auth.email_headers.empty()) o.headers.email = lower(cfg.auth.email_headers);
-  if (!cfg.auth.roles_headers.empty()) o.headers.roles = lower(cfg.auth.roles_headers);
+  o.proxy_kind = cfg.auth.proxy_kind == "oauth2-proxy" ? auth::ProxyKind::kOauth2Proxy
+                 : cfg.auth.proxy_kind == "custom"     ? auth::ProxyKind::kCustom
+                                                       : auth::ProxyKind::kModAuthOpenidc;
+  if (o.proxy_kind == auth::ProxyKind::kCustom) {
+    o.headers = {AsciiLower(cfg.auth.proxy_user_header), AsciiLower(cfg.auth.proxy_name_header),
+                 AsciiLower(cfg.auth.proxy_email_header), AsciiLower(cfg.auth.proxy_roles_header)};
+  } else {
+    o.headers = auth::HeadersOf(o.proxy_kind, cfg.auth.roles_claim);
+  }
   return o;
 }
 
@@ -488,6 +489,7 @@ int RunServe(const ServeFlags& flags) {
   if (!flags.auth_mode.empty()) cfg.auth.mode = flags.auth_mode;
   if (!flags.require_roles.empty()) cfg.auth.require_roles = flags.require_roles;
   if (!flags.auth_trusted_proxies.empty()) cfg.auth.trusted_proxies = flags.auth_trusted_proxies;
+  if (!flags.auth_proxy_kind.empty()) cfg.auth.proxy_kind = flags.auth_proxy_kind;
   if (!flags.public_url.empty()) cfg.web.public_url = flags.public_url;
   if (!flags.web_tls_cert.empty()) cfg.web.tls_cert_file = flags.web_tls_cert;
   if (!flags.web_tls_key.empty()) cfg.web.tls_key_file = flags.web_tls_key;
@@ -516,6 +518,8 @@ int RunServe(const ServeFlags& flags) {
 
   store::LocalStoreOptions store_options;
   store_options.data_dir = cfg.data_dir;
+  store_options.min_free_bytes = cfg.s3.min_free_bytes;
+  store_options.reserve_bytes = cfg.s3.reserve_bytes;
   auto store = store::OpenLocalStore(store_options);
   if (!store) {
     std::fprintf(stderr, "logbucket serve: --data %s: %s\n", cfg.data_dir.c_str(),
@@ -669,6 +673,10 @@ void RegisterServe(CLI::App& app, int& exit_code) {
                   "role a signed-in user needs (repeat for alternatives), e.g. alice-member");
   cmd->add_option("--auth-trusted-proxy", flags->auth_trusted_proxies,
                   "CIDR of the authenticating proxy whose identity headers are believed");
+  cmd->add_option("--auth-proxy-kind", flags->auth_proxy_kind,
+                  "the authenticating proxy, whose own headers alone carry the identity: "
+                  "mod_auth_openidc (default) or oauth2-proxy")
+      ->check(CLI::IsMember({"mod_auth_openidc", "oauth2-proxy"}));
   cmd->add_option("--web-tls-cert", flags->web_tls_cert,
                   "serve the viewer over TLS with this PEM certificate chain (with --web-tls-key)");
   cmd->add_option("--web-tls-key", flags->web_tls_key, "the viewer's TLS private key (PEM)");

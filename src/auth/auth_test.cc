@@ -87,12 +87,18 @@ http::Request FromPeer(std::string peer, Headers headers) {
   return r;
 }
 
-TEST(Gate, ProxyHeadersCountOnlyFromTrustedPeers) {
+GateOptions ProxyOptions(ProxyKind kind) {
   GateOptions o;
   o.mode = Mode::kProxy;
   o.require_roles = {"alice-member"};
   o.trusted_proxies = {*ParseCidr("127.0.0.2")};
-  Gate gate(o);
+  o.proxy_kind = kind;
+  o.headers = HeadersOf(kind, "cern_roles");
+  return o;
+}
+
+TEST(Gate, ProxyHeadersCountOnlyFromTrustedPeers) {
+  Gate gate(ProxyOptions(ProxyKind::kModAuthOpenidc));
   Headers member = {{"oidc_claim_sub", "alice"}, {"oidc_claim_cern_roles", "x,alice-member"}};
   Verdict ok = gate.Check(FromPeer("127.0.0.2", member));
   EXPECT_TRUE(ok.allowed);
@@ -100,13 +106,69 @@ TEST(Gate, ProxyHeadersCountOnlyFromTrustedPeers) {
   Verdict forged = gate.Check(FromPeer("127.0.0.1", member));
   EXPECT_FALSE(forged.allowed);
   EXPECT_EQ(forged.status, 401);
-  Verdict outsider =
-      gate.Check(FromPeer("127.0.0.2", {{"x-forwarded-user", "bob"}, {"x-forwarded-groups", "x"}}));
+  Verdict outsider = gate.Check(
+      FromPeer("127.0.0.2", {{"oidc_claim_sub", "bob"}, {"oidc_claim_cern_roles", "x"}}));
   EXPECT_FALSE(outsider.allowed);
   EXPECT_EQ(outsider.status, 403);
   EXPECT_NE(outsider.message.find("bob"), std::string::npos);
   EXPECT_NE(outsider.message.find("alice-member"), std::string::npos);
   EXPECT_EQ(gate.Check(FromPeer("127.0.0.2", {})).status, 401);  // the proxy sent nobody
+}
+
+// A signed-in user whose roles the proxy did not send (absent or empty claim) cannot supply them
+// in another proxy's header: identity comes from the configured proxy's family only.
+TEST(Gate, RolesComeOnlyFromTheConfiguredProxysHeaders) {
+  Gate apache(ProxyOptions(ProxyKind::kModAuthOpenidc));
+  for (const Headers& attempt : std::vector<Headers>{
+           {{"oidc_claim_sub", "mallory"}, {"x-forwarded-groups", "alice-member"}},
+           {{"oidc_claim_sub", "mallory"},
+            {"oidc_claim_cern_roles", ""},
+            {"x-forwarded-groups", "alice-member"}},
+           {{"oidc_claim_sub", "mallory"}, {"oidc_claim_cern_roles", "  "}},
+       }) {
+    Verdict v = apache.Check(FromPeer("127.0.0.2", attempt));
+    EXPECT_FALSE(v.allowed);
+    EXPECT_EQ(v.status, 403);
+    EXPECT_TRUE(v.identity.roles.empty());
+  }
+  // oauth2-proxy's user header alone is nobody behind mod_auth_openidc.
+  EXPECT_EQ(apache
+                .Check(FromPeer("127.0.0.2", {{"x-forwarded-user", "alice"},
+                                              {"x-forwarded-groups", "alice-member"}}))
+                .status,
+            401);
+  // An identity header twice: the proxy appended where it should replace; nobody is believed.
+  Verdict twice = apache.Check(FromPeer("127.0.0.2", {{"oidc_claim_sub", "mallory"},
+                                                      {"oidc_claim_cern_roles", "x"},
+                                                      {"oidc_claim_cern_roles", "alice-member"}}));
+  EXPECT_FALSE(twice.allowed);
+  EXPECT_EQ(twice.status, 401);
+
+  Gate oauth2(ProxyOptions(ProxyKind::kOauth2Proxy));
+  EXPECT_TRUE(oauth2
+                  .Check(FromPeer("127.0.0.2", {{"x-forwarded-user", "alice"},
+                                                {"x-forwarded-groups", "alice-member"}}))
+                  .allowed);
+  Verdict smuggled = oauth2.Check(FromPeer(
+      "127.0.0.2", {{"x-forwarded-user", "mallory"}, {"oidc_claim_cern_roles", "alice-member"}}));
+  EXPECT_FALSE(smuggled.allowed);
+  EXPECT_EQ(smuggled.status, 403);
+  EXPECT_EQ(oauth2
+                .Check(FromPeer("127.0.0.2", {{"oidc_claim_sub", "alice"},
+                                              {"oidc_claim_cern_roles", "alice-member"}}))
+                .status,
+            401);
+
+  GateOptions custom = ProxyOptions(ProxyKind::kCustom);
+  custom.headers = {"x-sso-user", "", "", "x-sso-roles"};
+  Gate site(custom);
+  EXPECT_TRUE(
+      site.Check(FromPeer("127.0.0.2", {{"x-sso-user", "a"}, {"x-sso-roles", "alice-member"}}))
+          .allowed);
+  EXPECT_EQ(site.Check(FromPeer("127.0.0.2",
+                                {{"x-sso-user", "a"}, {"x-forwarded-groups", "alice-member"}}))
+                .status,
+            403);
 }
 
 }  // namespace

@@ -9,13 +9,45 @@
 namespace logbucket::auth {
 namespace {
 
-std::optional<std::string_view> FirstHeader(const Headers& headers,
-                                            const std::vector<std::string>& names) {
-  for (const auto& name : names) {
-    auto value = FindHeader(headers, name);
-    if (value && !TrimWhitespace(*value).empty()) return TrimWhitespace(*value);
+// One identity header: absent, present once (trimmed value, possibly empty), or repeated (the
+// proxy appended where it should have replaced, so a client's copy may have survived).
+struct IdentityHeader {
+  int count = 0;
+  std::string_view value;
+};
+
+IdentityHeader Find(const Headers& headers, std::string_view name) {
+  IdentityHeader found;
+  if (name.empty()) return found;
+  for (const Header& h : headers) {
+    if (h.name == name) {
+      ++found.count;
+      found.value = TrimWhitespace(h.value);
+    }
   }
-  return std::nullopt;
+  return found;
+}
+
+// Identity headers of every family this viewer knows, for the warning when a request carries
+// one the configured proxy does not own.
+constexpr std::string_view kKnownIdentityHeaders[] = {
+    "x-forwarded-user",   "x-forwarded-email",   "x-forwarded-preferred-username",
+    "x-forwarded-groups", "x-auth-request-user", "x-auth-request-groups",
+    "remote-user",        "x-remote-user"};
+
+bool OwnHeader(const ProxyHeaders& own, std::string_view name) {
+  return name == own.user || name == own.name || name == own.email || name == own.roles;
+}
+
+std::string_view ForeignIdentityHeader(const Headers& headers, const ProxyHeaders& own) {
+  for (const Header& h : headers) {
+    if (OwnHeader(own, h.name)) continue;
+    if (h.name.starts_with("oidc_claim_")) return h.name;
+    for (std::string_view known : kKnownIdentityHeaders) {
+      if (h.name == known) return h.name;
+    }
+  }
+  return {};
 }
 
 std::string Joined(const std::vector<std::string>& items) {
@@ -34,6 +66,20 @@ bool IsApiRequest(const http::Request& request) {
   auto accept = FindHeader(request.headers, "accept");
   return accept && accept->find("application/json") != std::string_view::npos &&
          accept->find("text/html") == std::string_view::npos;
+}
+
+ProxyHeaders HeadersOf(ProxyKind kind, std::string_view roles_claim) {
+  switch (kind) {
+    case ProxyKind::kModAuthOpenidc:
+      return {"oidc_claim_sub", "oidc_claim_name", "oidc_claim_email",
+              "oidc_claim_" + AsciiLower(roles_claim)};
+    case ProxyKind::kOauth2Proxy:
+      return {"x-forwarded-user", "x-forwarded-preferred-username", "x-forwarded-email",
+              "x-forwarded-groups"};
+    case ProxyKind::kCustom:
+      break;
+  }
+  return {};
 }
 
 Gate::Gate(GateOptions options) : options_(std::move(options)) {}
@@ -67,11 +113,12 @@ Verdict Gate::Check(const http::Request& request) const {
     for (const auto& cidr : options_.trusted_proxies) {
       if (peer && CidrContains(cidr, *peer)) trusted = true;
     }
-    auto user = FirstHeader(request.headers, options_.headers.user);
+    const ProxyHeaders& own = options_.headers;
+    IdentityHeader user = Find(request.headers, own.user);
     if (!trusted) {
       // Anyone can send these headers; only the proxy's count. Logged: it is either a
       // misconfigured trusted_proxies or someone trying.
-      if (user) {
+      if (user.count > 0) {
         Log().warn("web: ignored identity headers from {} (not in auth.trusted_proxies)",
                    request.peer_address);
       }
@@ -82,19 +129,37 @@ Verdict Gate::Check(const http::Request& request) const {
           "from its trusted proxy.";
       return v;
     }
-    if (!user) {
+    IdentityHeader roles = Find(request.headers, own.roles);
+    IdentityHeader name = Find(request.headers, own.name);
+    IdentityHeader email = Find(request.headers, own.email);
+    if (user.count > 1 || roles.count > 1 || name.count > 1 || email.count > 1) {
+      Log().warn(
+          "web: refused a request from proxy {} carrying an identity header more than once "
+          "(the proxy must replace, not append, {} / {})",
+          request.peer_address, own.user, own.roles);
+      Verdict v;
+      v.status = 401;
+      v.message = "The proxy in front of this viewer sent conflicting identities.";
+      return v;
+    }
+    if (std::string_view foreign = ForeignIdentityHeader(request.headers, own); !foreign.empty()) {
+      // Not believed: only the configured proxy's family counts. Said in the log because a
+      // proxy that passes a client's identity headers through is an attack waiting to happen.
+      Log().warn("web: ignored header {} from proxy {} (auth.proxy.kind reads {} and {} only)",
+                 foreign, request.peer_address, own.user, own.roles);
+    }
+    if (user.count == 0 || user.value.empty()) {
       Verdict v;
       v.status = 401;
       v.message = "The proxy in front of this viewer sent no signed-in user.";
       return v;
     }
     Identity id;
-    id.subject = std::string(*user);
-    id.name = std::string(FirstHeader(request.headers, options_.headers.name).value_or(""));
-    id.email = std::string(FirstHeader(request.headers, options_.headers.email).value_or(""));
-    if (auto roles = FirstHeader(request.headers, options_.headers.roles)) {
-      id.roles = SplitRoles(*roles);
-    }
+    id.subject = std::string(user.value);
+    id.name = std::string(name.value);
+    id.email = std::string(email.value);
+    // Present but empty, or absent: no roles. Never another header's.
+    id.roles = SplitRoles(roles.value);
     return Authorise(std::move(id));
   }
   // oidc: the session cookie the relying party issued (auth/oidc.h).

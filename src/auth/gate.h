@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "auth/session.h"
@@ -19,19 +20,30 @@ namespace logbucket::auth {
 
 enum class Mode { kNone, kProxy, kOidc };
 
-// Header names (lower case) tried in order; the first present one wins.
+// The authenticating proxy in front of the viewer (auth.proxy.kind). Every identity attribute
+// comes from that one proxy's header family: the headers it sets, and strips from what clients
+// send. Mixing families let a browser-supplied header of the other family stand in for one the
+// proxy did not set (a user without roles adding X-Forwarded-Groups behind mod_auth_openidc).
+enum class ProxyKind { kModAuthOpenidc, kOauth2Proxy, kCustom };
+
+// The family's header names, lower case; name and email may be empty (not sent).
 struct ProxyHeaders {
-  std::vector<std::string> user = {"oidc_claim_sub", "x-forwarded-user"};
-  std::vector<std::string> name = {"oidc_claim_name", "x-forwarded-preferred-username"};
-  std::vector<std::string> email = {"oidc_claim_email", "x-forwarded-email"};
-  std::vector<std::string> roles = {"oidc_claim_cern_roles", "x-forwarded-groups"};
+  std::string user;
+  std::string name;
+  std::string email;
+  std::string roles;
 };
+
+// mod_auth_openidc (OIDCPassClaimsAs headers): OIDC_CLAIM_sub, _name, _email, _<roles_claim>;
+// oauth2-proxy: X-Forwarded-User, -Preferred-Username, -Email, -Groups. kCustom: none.
+ProxyHeaders HeadersOf(ProxyKind kind, std::string_view roles_claim);
 
 struct GateOptions {
   Mode mode = Mode::kNone;
   std::vector<std::string> require_roles;  // any one of them; empty = any signed-in user
   std::vector<Cidr> trusted_proxies;       // proxy mode: peers whose identity headers count
-  ProxyHeaders headers;
+  ProxyKind proxy_kind = ProxyKind::kModAuthOpenidc;
+  ProxyHeaders headers = HeadersOf(ProxyKind::kModAuthOpenidc, "cern_roles");
   // oidc mode: opens the session cookie (auth/oidc.h issues it).
   std::shared_ptr<const SessionCodec> sessions;
 };

@@ -115,6 +115,10 @@ constexpr std::array kTable = {
         {"SignatureDoesNotMatch", 403,
          "The request signature we calculated does not match the signature you provided. Check "
          "your key and signing method."}},
+    Row{ErrorCode::kStorageFull,
+        {"StorageFull", 507,
+         "The server's disk is full: uploads are refused until space is freed (deleting "
+         "objects still works)."}},
     Row{ErrorCode::kXAmzContentSHA256Mismatch,
         {"XAmzContentSHA256Mismatch", 400,
          "The provided 'x-amz-content-sha256' header does not match what was computed."}},

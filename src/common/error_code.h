@@ -53,6 +53,7 @@ enum class ErrorCode {
   kRequestTimeout,
   kServiceUnavailable,
   kSignatureDoesNotMatch,
+  kStorageFull,  // the data directory's disk is below its free-space floor, or full
   kXAmzContentSHA256Mismatch,
   kXAmzContentChecksumMismatch,
   kNotFound,  // generic 404 for non-S3 paths (health, unknown routes)

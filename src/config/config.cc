@@ -44,6 +44,8 @@ Status Apply(const toml::table& root, Config& c) {
   list(r["s3"]["trusted_proxies"], c.s3.trusted_proxies);
   integer(r["s3"]["max_object_bytes"], c.s3.max_object_bytes);
   integer(r["s3"]["max_xml_bytes"], c.s3.max_xml_bytes);
+  integer(r["s3"]["min_free_bytes"], c.s3.min_free_bytes);
+  integer(r["s3"]["reserve_bytes"], c.s3.reserve_bytes);
   integer(r["http"]["max_connections"], c.http.max_connections);
   integer(r["http"]["idle_timeout_seconds"], c.http.idle_timeout_seconds);
   integer(r["http"]["io_timeout_seconds"], c.http.io_timeout_seconds);
@@ -87,10 +89,20 @@ Status Apply(const toml::table& root, Config& c) {
   if (auto one = r["auth"]["require_role"].value<std::string>()) c.auth.require_roles = {*one};
   str(r["auth"]["roles_claim"], c.auth.roles_claim);
   list(r["auth"]["trusted_proxies"], c.auth.trusted_proxies);
-  list(r["auth"]["proxy"]["user_headers"], c.auth.user_headers);
-  list(r["auth"]["proxy"]["name_headers"], c.auth.name_headers);
-  list(r["auth"]["proxy"]["email_headers"], c.auth.email_headers);
-  list(r["auth"]["proxy"]["roles_headers"], c.auth.roles_headers);
+  for (const char* old : {"user_headers", "name_headers", "email_headers", "roles_headers"}) {
+    if (r["auth"]["proxy"][old]) {
+      return Error(ErrorCode::kInvalidArgument,
+                   std::string("auth.proxy.") + old +
+                       " is gone: set auth.proxy.kind (\"mod_auth_openidc\", \"oauth2-proxy\" or "
+                       "\"custom\" with auth.proxy.user_header/roles_header). Lists of headers let "
+                       "a header the proxy did not set stand in for one it did.");
+    }
+  }
+  str(r["auth"]["proxy"]["kind"], c.auth.proxy_kind);
+  str(r["auth"]["proxy"]["user_header"], c.auth.proxy_user_header);
+  str(r["auth"]["proxy"]["name_header"], c.auth.proxy_name_header);
+  str(r["auth"]["proxy"]["email_header"], c.auth.proxy_email_header);
+  str(r["auth"]["proxy"]["roles_header"], c.auth.proxy_roles_header);
   str(r["auth"]["proxy"]["sign_out_url"], c.auth.proxy_sign_out_url);
   integer(r["lifecycle"]["day_seconds"], c.lifecycle_day_seconds);
   integer(r["lifecycle"]["interval_seconds"], c.lifecycle_interval_seconds);
@@ -219,6 +231,18 @@ Status Validate(const Config& c) {
   }
   if (!c.auth.session_secret.empty() && c.auth.session_secret.size() < 32) {
     return bad("auth.session_secret must be at least 32 characters (e.g. openssl rand -hex 32)");
+  }
+  if (c.auth.proxy_kind != "mod_auth_openidc" && c.auth.proxy_kind != "oauth2-proxy" &&
+      c.auth.proxy_kind != "custom") {
+    return bad(
+        "auth.proxy.kind must be \"mod_auth_openidc\", \"oauth2-proxy\" or \"custom\", not '" +
+        c.auth.proxy_kind + "'");
+  }
+  if (c.auth.proxy_kind == "custom" &&
+      (c.auth.proxy_user_header.empty() || c.auth.proxy_roles_header.empty())) {
+    return bad(
+        "auth.proxy.kind = \"custom\" needs auth.proxy.user_header and auth.proxy.roles_header "
+        "(headers your proxy sets and strips from what clients send)");
   }
   if (c.auth.mode == "proxy" && c.auth.trusted_proxies.empty()) {
     return bad(

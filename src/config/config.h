@@ -17,6 +17,10 @@ struct S3Config {
   std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For is believed
   uint64_t max_object_bytes = 5ULL << 30;    // single PUT / part limit (S3: 5 GiB)
   uint64_t max_xml_bytes = 2ULL << 20;       // request XML bodies (Delete of 1000 keys < 1 MiB)
+  // Uploads are refused (507 StorageFull) while the data directory's file system has less free.
+  uint64_t min_free_bytes = 256ULL << 20;
+  // Preallocated DATA/reserve, given up when a commit finds the disk full (deletes still work).
+  uint64_t reserve_bytes = 64ULL << 20;
 };
 
 struct HttpConfig {
@@ -59,10 +63,14 @@ struct AuthConfig {
   std::vector<std::string> require_roles;    // any one of them; empty = any signed-in user
   std::string roles_claim = "cern_roles";    // dotted claim path: groups, realm_access.roles
   std::vector<std::string> trusted_proxies;  // proxy mode: CIDRs whose identity headers count
-  std::vector<std::string> user_headers;     // proxy mode; empty = the defaults (auth/gate.h)
-  std::vector<std::string> name_headers;
-  std::vector<std::string> email_headers;
-  std::vector<std::string> roles_headers;  // empty = oidc_claim_<roles_claim>, x-forwarded-groups
+  // proxy mode: which proxy signs users in; identity comes only from its own headers.
+  // "mod_auth_openidc" (OIDC_CLAIM_sub/_name/_email/_<roles_claim>), "oauth2-proxy"
+  // (X-Forwarded-User/-Preferred-Username/-Email/-Groups), or "custom" (the four below).
+  std::string proxy_kind = "mod_auth_openidc";
+  std::string proxy_user_header;  // custom: required
+  std::string proxy_name_header;  // custom: optional
+  std::string proxy_email_header;
+  std::string proxy_roles_header;  // custom: required
   // proxy mode: where "sign out" leads, the proxy's own logout (mod_auth_openidc:
   // <redirect_uri>?logout=<url>; oauth2-proxy: /oauth2/sign_out); empty = no sign-out link.
   std::string proxy_sign_out_url;

@@ -26,7 +26,7 @@ Status PosixError(std::string_view operation, std::string_view path, int error_n
   message += ": ";
   message += std::strerror(error_number);
   ErrorCode code = ErrorCode::kInternalError;
-  if (error_number == ENOSPC || error_number == EDQUOT) code = ErrorCode::kServiceUnavailable;
+  if (error_number == ENOSPC || error_number == EDQUOT) code = ErrorCode::kStorageFull;
   return Error(code, message);
 }
 

@@ -196,12 +196,16 @@ Response ErrorResponse(const Context* ctx, const Request& request, const Failure
   Response r;
   r.status = info.http_status;
   r.log_error = std::string(info.s3_code);
+  // Server-side failures (5xx) are described in the server's log, never to the client: their
+  // messages carry paths and OS errors ("write /srv/data/tmp/…: No space left on device").
+  bool generic = status.message().empty() || info.http_status >= 500;
+  if (info.http_status >= 500 && !status.message().empty()) {
+    r.log_error += " (" + std::string(status.message()) + ")";
+  }
   if (status.code() == ErrorCode::kNotModified) return r;
   r.SetHeader("content-type", "application/xml");
   XmlWriter xml("Error", /*with_namespace=*/false);
   xml.Element("Code", info.s3_code);
-  // Internal details go to the server log, never to the client.
-  bool generic = status.message().empty() || status.code() == ErrorCode::kInternalError;
   xml.Element("Message", generic ? info.message : std::string_view(status.message()));
   if (ctx != nullptr) {
     const Endpoint& ep = ctx->endpoint;
@@ -1130,6 +1134,8 @@ struct Service::Impl {
         return Error(ErrorCode::kPreconditionFailed);
       }
     }
+    // Refused before the body is read when the disk cannot take it (s3.min_free_bytes).
+    LB_RETURN_IF_ERROR(store.CheckSpaceFor(ctx.request.content_length.value_or(0)));
     auto blob = store.NewBlob();
     if (!blob) return blob.error();
     store::BlobWriter* writer = blob->get();
@@ -1337,7 +1343,9 @@ struct Service::Impl {
         xml.Open("Error").Element("Key", o.key);
         if (!o.version_id.empty()) xml.Element("VersionId", o.version_id);
         xml.Element("Code", info.s3_code);
-        xml.Element("Message", results[i].message().empty() ? info.message : results[i].message());
+        xml.Element("Message", results[i].message().empty() || info.http_status >= 500
+                                   ? info.message
+                                   : results[i].message());
         xml.Close("Error");
       }
     }
@@ -1380,6 +1388,7 @@ struct Service::Impl {
 
   Result<CopiedBlob> CopyBody(store::ObjectBody& body, uint64_t first, uint64_t length,
                               ChecksumAlgorithm algorithm) {
+    LB_RETURN_IF_ERROR(store.CheckSpaceFor(length));
     auto blob = store.NewBlob();
     if (!blob) return blob.error();
     auto md5 = NewMd5();
@@ -1553,6 +1562,7 @@ struct Service::Impl {
     if (!number) return number.error();
     auto upload = FindUpload(ctx);
     if (!upload) return upload.error();
+    LB_RETURN_IF_ERROR(store.CheckSpaceFor(ctx.request.content_length.value_or(0)));
     auto blob = store.NewBlob();
     if (!blob) return blob.error();
     store::BlobWriter* writer = blob->get();

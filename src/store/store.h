@@ -173,6 +173,12 @@ class Store {
   virtual Status SetBucketLifecycle(const std::string& bucket, const std::string& lifecycle) = 0;
 
   virtual Result<std::unique_ptr<BlobWriter>> NewBlob() = 0;
+  // Whether an upload of `incoming_bytes` (0: unknown) may start; kStorageFull when the store
+  // keeps that space for deletes and metadata. Called before a body is read.
+  virtual Status CheckSpaceFor(uint64_t incoming_bytes) {
+    (void)incoming_bytes;
+    return Status::Ok();
+  }
   // Makes `blob` the body of info.bucket/info.key durably; fills size and returns the info as
   // stored (last_modified set by the store).
   virtual Result<ObjectInfo> PutObject(ObjectInfo info, std::unique_ptr<BlobWriter> blob) = 0;

@@ -24,13 +24,15 @@ START_TIMEOUT = 60 if SANITIZED else 20
 class Server:
     """One logbucket process with its own data directory."""
 
-    def __init__(self, data_dir=None, extra_args=(), web_listen="127.0.0.1:0", config=None):
+    def __init__(self, data_dir=None, extra_args=(), web_listen="127.0.0.1:0", config=None,
+                 log_dir=None):
         self.owns_dir = data_dir is None
         self.web_listen = web_listen
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="lb-it-")
         # Beside the data directory (not inside: tests look at the directory's contents), named
-        # from it without "..", so it can still be found once the directory is removed.
-        self.log_path = os.path.join(os.path.dirname(os.path.abspath(self.data_dir)),
+        # from it without "..", so it can still be found once the directory is removed; or in
+        # log_dir (a test that fills the data directory's disk).
+        self.log_path = os.path.join(log_dir or os.path.dirname(os.path.abspath(self.data_dir)),
                                      os.path.basename(self.data_dir) + ".log")
         self.extra_args = list(extra_args)
         self.config_path = None

@@ -158,7 +158,11 @@ def test_apache_mod_auth_openidc_in_front_of_the_viewer(server_factory, tmp_path
 
         job = {"url": apache.url + LOG_PATH, "anchor": "?L=2", "line": 2, "member": "alice",
                "outsider": "bob", "artifacts": str(tmp_path), "signOutHref": sign_out,
-               "signedOutUrl": signed_out}
+               "signedOutUrl": signed_out, "forger": "noroles-mallory",
+               "forgedHeaders": [{"X-Forwarded-Groups": "alice-member"},
+                                 {"X-Forwarded-User": "alice", "X-Forwarded-Groups": "alice-member"},
+                                 {"OIDC_CLAIM_cern_roles": "alice-member"},
+                                 {"OIDC-CLAIM-cern-roles": "alice-member"}]}
         r = subprocess.run(["node", "oidc_browser_test.mjs", json.dumps(job)], cwd=JS_DIR,
                            capture_output=True, text=True, timeout=240)
         assert r.returncode == 0, r.stdout + r.stderr + apache.error_log()[-3000:]
@@ -179,6 +183,14 @@ def test_apache_mod_auth_openidc_in_front_of_the_viewer(server_factory, tmp_path
         assert "alice-member" in out["outsider"]["text"]
         assert "the secret failure" not in out["outsider"]["text"]
         assert out["consoleErrors"] == []
+        # Signed in, but the provider sent no roles claim: refused, and none of the headers a
+        # browser adds (another proxy's family, or mod_auth_openidc's own, which it strips)
+        # gives the role.
+        assert out["forger"]["status"] == 403 and "Your roles: none" in out["forger"]["text"]
+        for attempt in out["forger"]["attempts"]:
+            assert attempt["status"] == 403, attempt["headers"]
+            assert "the secret failure" not in attempt["text"]
+            assert "Your roles: none" in attempt["text"], attempt
 
         # A client that forges the claim headers at Apache gets the provider, not the log:
         # mod_auth_openidc strips them and there is no session.

@@ -46,10 +46,35 @@ def test_member_through_the_proxy_reads_the_log(proxied):
     assert "the secret failure" in body
     assert "signed in as <b>Alice Member</b>" in body
     assert "no sign-in" not in body
-    # oauth2-proxy's header names work the same way.
-    status, body, _ = request(proxied, "/alice-build-logs/" + KEY + "?meta",
+
+
+def test_roles_come_only_from_the_configured_proxys_headers(proxied, server_factory):
+    """A signed-in user whose roles claim the proxy did not send (absent or empty) cannot add
+    another proxy's roles header: mod_auth_openidc strips only its own OIDC_CLAIM_* headers, so
+    a browser's X-Forwarded-Groups reaches the viewer; oauth2-proxy strips only X-Forwarded-*."""
+    path = "/alice-build-logs/" + KEY
+    for attempt in ({"OIDC_CLAIM_sub": "mallory", "X-Forwarded-Groups": "alice-member"},
+                    {"OIDC_CLAIM_sub": "mallory", "OIDC_CLAIM_cern_roles": "",
+                     "X-Forwarded-Groups": "alice-member"},
+                    {"X-Forwarded-User": "mallory", "X-Forwarded-Groups": "alice-member"}):
+        status, body, _ = request(proxied, path, attempt)
+        assert status in (401, 403) and "the secret failure" not in body, attempt
+    assert "ignored header x-forwarded-groups from proxy 127.0.0.2" in proxied.read_log()
+    # Behind oauth2-proxy (--auth-proxy-kind), its own headers are the identity, and only they.
+    s = server_factory(extra_args=["--auth", "proxy", "--auth-trusted-proxy", PROXY + "/32",
+                                   "--require-role", "alice-member",
+                                   "--auth-proxy-kind", "oauth2-proxy"]).start()
+    c = s.client()
+    c.create_bucket(Bucket="alice-build-logs")
+    c.put_object(Bucket="alice-build-logs", Key=KEY, Body=b"one\ntwo\n", ContentType="text/plain")
+    status, body, _ = request(s, path + "?meta",
                               {"X-Forwarded-User": "bob", "X-Forwarded-Groups": "x,alice-member"})
     assert status == 200 and json.loads(body)["lines"] == 2
+    status, body, _ = request(s, path, {"X-Forwarded-User": "mallory",
+                                        "OIDC_CLAIM_cern_roles": "alice-member"})
+    assert status == 403 and "two" not in body
+    status, body, _ = request(s, path, MEMBER)  # mod_auth_openidc's headers mean nothing here
+    assert status == 401
 
 
 def test_identity_headers_from_anyone_else_are_ignored_and_logged(proxied):
@@ -103,5 +128,22 @@ def test_unsafe_or_incomplete_sign_in_settings_are_refused_at_start(tmp_path, ar
     listen = [] if "--web-listen" in args else ["--web-listen", "127.0.0.1:0"]
     r = subprocess.run([BIN, "serve", "--data", str(tmp_path / "d"), "--s3-listen", "127.0.0.1:0",
                         *listen, *args], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r
+    assert message in r.stderr
+
+
+@pytest.mark.parametrize("proxy_toml, message", [
+    ('user_headers = ["OIDC_CLAIM_sub", "X-Forwarded-User"]', "auth.proxy.user_headers is gone"),
+    ('roles_headers = ["X-Forwarded-Groups"]', "auth.proxy.roles_headers is gone"),
+    ('kind = "apache"', "auth.proxy.kind must be"),
+    ('kind = "custom"\nuser_header = "X-SSO-User"', "needs auth.proxy.user_header and"),
+])
+def test_proxy_header_settings_name_one_proxy(tmp_path, proxy_toml, message):
+    config = tmp_path / "c.toml"
+    config.write_text('[auth]\nmode = "proxy"\ntrusted_proxies = ["127.0.0.2/32"]\n'
+                      '[auth.proxy]\n' + proxy_toml + "\n")
+    r = subprocess.run([BIN, "serve", "--data", str(tmp_path / "d"), "--s3-listen", "127.0.0.1:0",
+                        "--web-listen", "127.0.0.1:0", "--config", str(config)],
+                       capture_output=True, text=True, timeout=30)
     assert r.returncode == 2, r
     assert message in r.stderr

@@ -75,6 +75,25 @@ try {
     await page.screenshot({ path: `${job.artifacts}/outsider.png` });
     await context.close();
   }
+  // A signed-in user without roles tries to supply them in headers the proxy does not own (or
+  // does, and must strip): each attempt is a request with the browser's session cookies.
+  if (job.forger) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    let status = 0;
+    page.on('response', (r) => { if (r.url().startsWith(job.url)) status = r.status(); });
+    await page.goto(job.url);
+    await signIn(page, job.forger);
+    await page.waitForSelector('main', { timeout: 30000 });
+    out.forger = { status, text: await page.textContent('body'), attempts: [] };
+    for (const headers of job.forgedHeaders || []) {
+      const r = await context.request.get(job.url, {
+        headers: { Accept: 'text/html', ...headers }, maxRedirects: 0,
+      });
+      out.forger.attempts.push({ headers, status: r.status(), text: (await r.text()).slice(0, 4000) });
+    }
+    await context.close();
+  }
 } finally {
   await browser.close();
 }

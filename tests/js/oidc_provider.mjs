@@ -3,7 +3,8 @@
 //   node oidc_provider.mjs '{"port": P, "clientId": "...", "clientSecret": "...",
 //                            "redirectUri": "...", "postLogoutRedirectUri": "...",
 //                            "tokenAuthMethod": "client_secret_basic"}'
-// Users: any login name; "alice*" hold the role alice-member, everyone else only default-role.
+// Users: any login name; "alice*" hold the role alice-member, "noroles*" have no roles claim at
+// all (as when a provider omits an empty one), everyone else only default-role.
 // Roles are in the `profile` scope's `cern_roles` claim, which oidc-provider (by default, as the
 // spec says for the code flow) gives from userinfo, not in the ID token.
 // Prints "listening <issuer>" once it accepts connections.
@@ -38,12 +39,15 @@ const provider = new Provider(issuer, {
     return {
       accountId: id,
       async claims() {
-        return {
+        const claims = {
           sub: id,
           name: member ? 'Alice Member' : 'Bob Outsider',
           email: `${id}@example.org`,
-          cern_roles: member ? ['default-role', 'alice-member'] : ['default-role'],
         };
+        if (!id.startsWith('noroles')) {
+          claims.cern_roles = member ? ['default-role', 'alice-member'] : ['default-role'];
+        }
+        return claims;
       },
     };
   },

@@ -5,9 +5,11 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -62,9 +64,98 @@ CREATE TABLE IF NOT EXISTS bodies(id INTEGER PRIMARY KEY AUTOINCREMENT, data BLO
 )sql";
 
 Status SqlError(sqlite3* db, std::string_view what) {
-  return Error(ErrorCode::kInternalError,
+  // A full disk is one status whichever layer finds it (platform::PosixError maps ENOSPC too).
+  bool full = sqlite3_errcode(db) == SQLITE_FULL || sqlite3_system_errno(db) == ENOSPC ||
+              sqlite3_system_errno(db) == EDQUOT;
+  return Error(full ? ErrorCode::kStorageFull : ErrorCode::kInternalError,
                "sqlite " + std::string(what) + ": " + sqlite3_errmsg(db));
 }
+
+// The free-space floor and the reserve file (docs/formats/data-dir.md, "A full disk"). Uploads
+// are refused below the floor, so the store's own writes never fill the disk; when something
+// else does, the reserve is given up so that deletes can still commit.
+class DiskGuard {
+ public:
+  void Init(const std::string& root, uint64_t min_free, uint64_t reserve_bytes) {
+    root_ = root;
+    reserve_path_ = root + "/reserve";
+    min_free_ = min_free;
+    reserve_bytes_ = reserve_bytes;
+    struct stat st {};
+    reserve_present_ = reserve_bytes_ > 0 && ::stat(reserve_path_.c_str(), &st) == 0 &&
+                       static_cast<uint64_t>(st.st_size) >= reserve_bytes_;
+    if (auto free = FreeBytes()) RestoreReserve(*free);
+  }
+
+  std::optional<uint64_t> FreeBytes() const {
+    struct statvfs st {};
+    if (::statvfs(root_.c_str(), &st) != 0) return std::nullopt;
+    return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  }
+
+  Status Check(uint64_t incoming) {
+    if (min_free_ == 0) return Status::Ok();
+    auto free = FreeBytes();
+    if (!free) return Status::Ok();  // cannot tell: the write itself will find out
+    if (*free >= min_free_ && *free - min_free_ >= incoming) {
+      RestoreReserve(*free);
+      return Status::Ok();
+    }
+    int64_t now = SteadyNowMs();
+    int64_t last = last_log_ms_.load(std::memory_order_relaxed);
+    if (now - last >= 10000 && last_log_ms_.compare_exchange_strong(last, now)) {
+      Log().warn(
+          "disk full: refusing uploads, {} MiB free on the data directory's file system, "
+          "{} MiB asked for, below s3.min_free_bytes ({} MiB); delete objects or add space",
+          *free >> 20, incoming >> 20, min_free_ >> 20);
+    }
+    return Error(ErrorCode::kStorageFull);
+  }
+
+  // Gives the reserve back to the file system; true when there was one to give.
+  bool ReleaseReserve() {
+    std::lock_guard lock(mu_);
+    if (!reserve_present_) return false;
+    ::unlink(reserve_path_.c_str());
+    reserve_present_ = false;
+    Log().error(
+        "disk full: a commit could not write; released the {} MiB reserve so that deletes and "
+        "expiry can free space (it is taken again once {} MiB are free)",
+        reserve_bytes_ >> 20, (min_free_ + reserve_bytes_) >> 20);
+    return true;
+  }
+
+ private:
+  static int64_t SteadyNowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // Takes the reserve again once there is room for it above the floor.
+  void RestoreReserve(uint64_t free) {
+    if (reserve_bytes_ == 0 || free < min_free_ + reserve_bytes_) return;
+    std::lock_guard lock(mu_);
+    if (reserve_present_) return;
+    std::string temp = reserve_path_ + ".tmp";
+    ScopedFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd.valid()) return;
+    if (::posix_fallocate(fd.get(), 0, static_cast<off_t>(reserve_bytes_)) != 0 ||
+        ::fsync(fd.get()) != 0 || ::rename(temp.c_str(), reserve_path_.c_str()) != 0) {
+      ::unlink(temp.c_str());
+      return;
+    }
+    reserve_present_ = true;
+  }
+
+  std::string root_;
+  std::string reserve_path_;
+  uint64_t min_free_ = 0;
+  uint64_t reserve_bytes_ = 0;
+  std::mutex mu_;
+  bool reserve_present_ = false;
+  std::atomic<int64_t> last_log_ms_{-1000000};
+};
 
 // A prepared statement, reset on destruction so its connection can reuse it.
 class Stmt {
@@ -140,9 +231,8 @@ class Db {
   Status Exec(const char* sql) {
     char* err = nullptr;
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string message = err != nullptr ? err : "unknown";
       sqlite3_free(err);
-      return Error(ErrorCode::kInternalError, std::string("sqlite: ") + message);
+      return SqlError(db_, "exec");
     }
     return Status::Ok();
   }
@@ -507,6 +597,7 @@ struct LocalStore::Impl {
 
   MetadataCache cache;
   OpenBlobCache open_blobs;
+  DiskGuard disk;
 
   // Users change from other processes (`logbucket user …`). Every change increments a 64-bit
   // counter stored in users.version, in place and under flock; each process maps that file
@@ -641,27 +732,44 @@ struct LocalStore::Impl {
       return;
     }
     // 2. One transaction; each op in its own savepoint so one failure does not sink the rest.
+    // A transaction that finds the disk full gives up the reserve file and runs once more: a
+    // delete or an expiry must be able to commit on a full disk, since it is what frees space.
     std::vector<Status> results(batch.size());
     std::vector<Effects> effects(batch.size());
-    Status begin = writer->Exec("BEGIN IMMEDIATE");
-    if (!begin.ok()) {
-      for (auto& op : batch) op->Answer(begin);
-      return;
-    }
-    for (size_t i = 0; i < batch.size(); ++i) {
-      (void)writer->Exec("SAVEPOINT op");
-      results[i] = batch[i]->apply(*writer, effects[i]);
-      if (!results[i].ok()) {
-        (void)writer->Exec("ROLLBACK TO op");
-        effects[i] = Effects();
+    for (int attempt = 0;; ++attempt) {
+      auto may_retry = [&](const Status& s) {
+        return attempt == 0 && s.code() == ErrorCode::kStorageFull && disk.ReleaseReserve();
+      };
+      Status begin = writer->Exec("BEGIN IMMEDIATE");
+      if (!begin.ok()) {
+        if (may_retry(begin)) continue;
+        for (auto& op : batch) op->Answer(begin);
+        return;
       }
-      (void)writer->Exec("RELEASE op");
-    }
-    Status commit = writer->Exec("COMMIT");
-    if (!commit.ok()) {
-      (void)writer->Exec("ROLLBACK");
-      for (auto& op : batch) op->Answer(commit);
-      return;
+      bool full = false;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        (void)writer->Exec("SAVEPOINT op");
+        effects[i] = Effects();
+        results[i] = batch[i]->apply(*writer, effects[i]);
+        if (!results[i].ok()) {
+          full = full || results[i].code() == ErrorCode::kStorageFull;
+          (void)writer->Exec("ROLLBACK TO op");
+          effects[i] = Effects();
+        }
+        (void)writer->Exec("RELEASE op");
+      }
+      if (full && attempt == 0 && disk.ReleaseReserve()) {
+        (void)writer->Exec("ROLLBACK");
+        continue;
+      }
+      Status commit = writer->Exec("COMMIT");
+      if (!commit.ok()) {
+        (void)writer->Exec("ROLLBACK");
+        if (may_retry(commit)) continue;
+        for (auto& op : batch) op->Answer(commit);
+        return;
+      }
+      break;
     }
     // 3. Stale cache entries, then blobs that no row references any more.
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -902,6 +1010,7 @@ Result<std::unique_ptr<LocalStore>> OpenLocalStore(const LocalStoreOptions& opti
   LB_RETURN_IF_ERROR(platform::MakeDirs(impl->root + "/blobs", 0700));
   LB_RETURN_IF_ERROR(platform::MakeDirs(impl->root + "/tmp", 0700));
   if (options.recover) {
+    impl->disk.Init(impl->root, options.min_free_bytes, options.reserve_bytes);
     std::string lock_path = impl->root + "/LOCK";
     impl->lock_fd = ScopedFd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!impl->lock_fd.valid()) return platform::PosixError("open", lock_path, errno);
@@ -1080,7 +1189,12 @@ Status SetBucketColumn(LocalStore::Impl& impl, const std::string& bucket, const 
 
 // ------------------------------------------------------------------------------- objects
 
+Status LocalStore::CheckSpaceFor(uint64_t incoming_bytes) {
+  return impl_->disk.Check(incoming_bytes);
+}
+
 Result<std::unique_ptr<BlobWriter>> LocalStore::NewBlob() {
+  LB_RETURN_IF_ERROR(impl_->disk.Check(0));
   auto blob = impl_->NewLocalBlob(impl_->options.inline_body_max_bytes);
   if (!blob) return blob.error();
   return std::unique_ptr<BlobWriter>(std::move(*blob));
@@ -1487,6 +1601,7 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
   LB_RETURN_IF_ERROR(read);
   std::vector<std::string> md5s;
   std::string raw_checksums;
+  uint64_t total_bytes = 0;
   for (size_t i = 0; i < parts.size(); ++i) {
     auto it = stored.find(parts[i].number);
     if (it == stored.end() || it->second.etag != parts[i].etag) {
@@ -1503,7 +1618,10 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
     }
     md5s.push_back(it->second.etag);
     raw_checksums += Base64Decode(it->second.checksum).value_or("");
+    total_bytes += it->second.size;
   }
+  // The parts stay until the assembled copy commits: it needs their size again.
+  LB_RETURN_IF_ERROR(impl_->disk.Check(total_bytes));
 
   // Assemble the object into one new blob (parts are read once; full-object CRCs are computed
   // on the way when the upload asked for them).

@@ -24,6 +24,12 @@ struct LocalStoreOptions {
   // row in one group-committed transaction, instead of as a blob file that needs its own fsync
   // and directory fsync (docs/formats/data-dir.md). 0 = every body in a file.
   size_t inline_body_max_bytes = kDefaultInlineBodyMaxBytes;
+  // Uploads are refused (kStorageFull) while the data directory's file system has less than
+  // this free, so deletes and metadata always have room (s3.min_free_bytes). 0 = no floor.
+  uint64_t min_free_bytes = 256ULL << 20;
+  // A preallocated file (DATA/reserve) given up when a commit finds the disk full, so that
+  // deletes and lifecycle expiry still commit and free space (s3.reserve_bytes). 0 = none.
+  uint64_t reserve_bytes = 64ULL << 20;
 };
 
 class LocalStore;
@@ -44,6 +50,7 @@ class LocalStore : public Store, public UserDirectory {
   Status SetBucketPolicy(const std::string& bucket, const std::string& policy) override;
   Status SetBucketLifecycle(const std::string& bucket, const std::string& lifecycle) override;
   Result<std::unique_ptr<BlobWriter>> NewBlob() override;
+  Status CheckSpaceFor(uint64_t incoming_bytes) override;
   Result<ObjectInfo> PutObject(ObjectInfo info, std::unique_ptr<BlobWriter> blob) override;
   Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key) override;
   Result<OpenedObject> GetObject(const std::string& bucket, const std::string& key) override;
