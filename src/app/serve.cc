@@ -238,6 +238,32 @@ void AppendDataDirMetrics(const std::string& data_dir, std::string& out) {
                      static_cast<double>(fs.f_favail));
 }
 
+// The viewer's log cache in /_metrics: what its decompressed .gz copies hold on disk (unlinked
+// files, which `du` does not show).
+void AddViewerMetrics(http::Metrics& metrics, const WebFrontend& web) {
+  if (!web.viewer) return;
+  const web::Viewer* viewer = web.viewer.get();
+  metrics.AddSource([viewer](std::string& out) {
+    web::LogCache::Stats s = viewer->cache_stats();
+    http::AppendFamilyHeader(out, "logbucket_viewer_cached_logs", "gauge",
+                             "Logs the viewer keeps indexed (web.cache_entries at most).");
+    http::AppendSample(out, "logbucket_viewer_cached_logs", "", static_cast<double>(s.entries));
+    http::AppendFamilyHeader(out, "logbucket_viewer_gunzip_bytes", "gauge",
+                             "Disk held by decompressed copies of .gz logs (unlinked files; at "
+                             "most web.gunzip_cache_bytes).");
+    http::AppendSample(out, "logbucket_viewer_gunzip_bytes", "",
+                       static_cast<double>(s.decompressed_bytes));
+    http::AppendFamilyHeader(out, "logbucket_viewer_gunzip_evictions_total", "counter",
+                             "Decompressed copies dropped to make room for another.");
+    http::AppendSample(out, "logbucket_viewer_gunzip_evictions_total", "",
+                       static_cast<double>(s.decompressed_evictions));
+    http::AppendFamilyHeader(out, "logbucket_viewer_gunzip_refused_total", "counter",
+                             "Views of .gz logs refused (503) because their copy did not fit.");
+    http::AppendSample(out, "logbucket_viewer_gunzip_refused_total", "",
+                       static_cast<double>(s.decompressed_refused));
+  });
+}
+
 // Sets up and binds the viewer over `store`; 0, or the exit code after printing why not.
 int ListenWeb(const config::Config& cfg, store::Store& store,
               const http::ServerOptions& server_options, const MetricsPage& metrics_page,
@@ -285,6 +311,7 @@ int ListenWeb(const config::Config& cfg, store::Store& store,
     if (cfg.auth.mode == "proxy") viewer_options.sign_out_href = cfg.auth.proxy_sign_out_url;
     viewer_options.cache.cache_dir = cfg.data_dir + "/tmp";
     viewer_options.cache.max_entries = static_cast<size_t>(cfg.web.cache_entries);
+    viewer_options.cache.max_decompressed_total_bytes = cfg.web.gunzip_cache_bytes;
     w.viewer = std::make_unique<web::Viewer>(store, viewer_options);
     auto web_hp = config::ParseHostPort(cfg.web.listen);
     http::ServerOptions web_options = server_options;
@@ -450,6 +477,7 @@ int RunRemoteViewer(const config::Config& cfg, sigset_t& signals) {
   if (int code = ListenWeb(cfg, **store, server_options, metrics_page, web); code != 0) {
     return code;
   }
+  AddViewerMetrics(metrics_page.metrics(), web);
   web.server->Start();
   std::printf("logbucket log viewer at %s/ over %s at %s (%s; cache %s/remote-cache)\n",
               web.url.c_str(), cfg.store.url.c_str(), cfg.store.endpoint.c_str(),
@@ -604,6 +632,7 @@ int RunServe(const ServeFlags& flags) {
   if (int code = ListenWeb(cfg, **store, server_options, metrics_page, web); code != 0) {
     return code;
   }
+  AddViewerMetrics(metrics_page.metrics(), web);
   http::Server* web_server = web.server.get();
   const std::string& web_url = web.url;
 

@@ -60,6 +60,7 @@ Status Apply(const toml::table& root, Config& c) {
   if (auto v = r["web"]["insecure_no_auth"].value<bool>()) c.web.insecure_no_auth = *v;
   str(r["web"]["site_name"], c.web.site_name);
   integer(r["web"]["cache_entries"], c.web.cache_entries);
+  integer(r["web"]["gunzip_cache_bytes"], c.web.gunzip_cache_bytes);
   str(r["web"]["public_url"], c.web.public_url);
   str(r["web"]["tls_cert_file"], c.web.tls_cert_file);
   str(r["web"]["tls_key_file"], c.web.tls_key_file);
@@ -261,6 +262,9 @@ Status Validate(const Config& c) {
     }
   }
   if (c.auth.roles_claim.empty()) return bad("auth.roles_claim must not be empty");
+  if (c.web.gunzip_cache_bytes < (1ULL << 20)) {
+    return bad("web.gunzip_cache_bytes must be at least 1 MiB");
+  }
   if (c.web.cache_entries < 1 || c.web.cache_entries > 1024) {
     return bad("web.cache_entries must be between 1 and 1024");
   }

@@ -49,6 +49,8 @@ struct WebConfig {
   bool insecure_no_auth = false;
   std::string site_name = "logbucket";
   int cache_entries = 16;  // indexed logs kept in memory
+  // Disk for decompressed copies of .gz logs (unlinked files in the cache directory), in total.
+  uint64_t gunzip_cache_bytes = 2ULL << 30;
   // Where browsers reach the viewer (https://alice-logs.example.org); the OIDC redirect URI is
   // built from it, and an https:// URL makes every cookie Secure.
   std::string public_url;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "logs/ansi.h"
 #include "logs/gunzip.h"
@@ -79,8 +80,10 @@ Status Stream(LogBytes& bytes, uint64_t offset, Fn&& fn) {
   return Status::Ok();
 }
 
+// `charge(n)` is asked before n more bytes are written; false stops with kServiceUnavailable.
 Result<std::shared_ptr<LogBytes>> Decompress(LogBytes& compressed, const std::string& dir,
-                                             uint64_t max_bytes) {
+                                             uint64_t max_bytes,
+                                             const std::function<bool(uint64_t)>& charge) {
   std::string pattern = (dir.empty() ? std::string("/tmp") : dir) + "/gunzip-XXXXXX";
   int fd = ::mkstemp(pattern.data());
   if (fd < 0) return Error(ErrorCode::kInternalError, pattern + ": " + std::strerror(errno));
@@ -92,6 +95,11 @@ Result<std::shared_ptr<LogBytes>> Decompress(LogBytes& compressed, const std::st
   Status write_status;
   Status st = Stream(compressed, 0, [&](std::string_view chunk) {
     Status s = gunzip.Feed(chunk, [&](std::string_view plain) {
+      if (!plain.empty() && write_status.ok() && !charge(plain.size())) {
+        write_status = Error(ErrorCode::kServiceUnavailable,
+                             "too many large .gz logs are open at once; try again in a while");
+        return;
+      }
       while (!plain.empty() && write_status.ok()) {
         ssize_t n = ::pwrite(fd, plain.data(), plain.size(), static_cast<off_t>(written));
         if (n < 0 && errno == EINTR) continue;
@@ -122,7 +130,12 @@ struct LogCache::Entry {
   Status error;
   std::shared_ptr<const LogIndex> index;
   std::shared_ptr<LogBytes> decompressed;  // .gz only
-  std::mutex summary_mu;                   // separate: ?lines never waits for a summary being made
+  // Under the cache's mu_: bytes of the decompressed-copy budget this entry holds, whether it is
+  // still in the cache, and whether its copy is being written (not a victim then).
+  uint64_t charged = 0;
+  bool in_cache = true;
+  bool decompressing = false;
+  std::mutex summary_mu;  // separate: ?lines never waits for a summary being made
   std::shared_ptr<const LogSummary> summary;
   Status summary_error;
 };
@@ -154,8 +167,7 @@ Result<OpenedLog> LogCache::Open(const std::string& bucket, const store::ObjectI
       entry = std::make_shared<Entry>();
       entries_.emplace(id, entry);
       while (entries_.size() > options_.max_entries && !lru_.empty()) {
-        entries_.erase(lru_.back());
-        lru_.pop_back();
+        EraseLocked(std::string(lru_.back()));
       }
     }
     lru_.push_front(id);
@@ -170,9 +182,29 @@ Result<OpenedLog> LogCache::Open(const std::string& bucket, const store::ObjectI
     entry->built = true;
     std::shared_ptr<LogBytes> source = opened.bytes;
     if (logs::IsGzipName(info.key)) {
-      auto plain = Decompress(*opened.bytes, options_.cache_dir, options_.max_decompressed_bytes);
+      {
+        std::lock_guard lock(mu_);
+        entry->decompressing = true;
+      }
+      // A copy larger than the whole budget is cut there, as one over max_decompressed_bytes
+      // is: the viewer shows the part it has and says so.
+      auto plain = Decompress(
+          *opened.bytes, options_.cache_dir,
+          std::min(options_.max_decompressed_bytes, options_.max_decompressed_total_bytes),
+          [&](uint64_t bytes) { return ChargeDecompressed(*entry, bytes); });
+      std::lock_guard lock(mu_);
+      entry->decompressing = false;
       if (!plain) {
         entry->error = plain.error();
+        // The copy is gone with the error: its bytes go back. A copy that found no room is not
+        // remembered, so the next view tries again; a broken .gz is.
+        if (plain.error().code() == ErrorCode::kServiceUnavailable) {
+          ++decompressed_refused_;
+          if (entry->in_cache) EraseLocked(id);
+        } else {
+          decompressed_bytes_ -= entry->charged;
+          entry->charged = 0;
+        }
       } else {
         entry->decompressed = *plain;
         source = *plain;
@@ -255,6 +287,47 @@ Result<OpenedLog> LogCache::Open(const std::string& bucket, const store::ObjectI
   if (entry->decompressed) opened.bytes = entry->decompressed;
   opened.entry = entry;
   return opened;
+}
+
+void LogCache::EraseLocked(const std::string& id) {
+  auto it = entries_.find(id);
+  if (it != entries_.end()) {
+    // Readers holding the copy keep its file open until their request ends; the budget counts
+    // what the cache keeps alive. A copy still being written stops at its next charge.
+    decompressed_bytes_ -= it->second->charged;
+    it->second->charged = 0;
+    it->second->in_cache = false;
+    entries_.erase(it);
+  }
+  lru_.remove(id);
+}
+
+bool LogCache::ChargeDecompressed(Entry& entry, uint64_t bytes) {
+  std::lock_guard lock(mu_);
+  if (!entry.in_cache) return false;  // dropped meanwhile (the entry limit): nothing holds it
+  while (decompressed_bytes_ + bytes > options_.max_decompressed_total_bytes) {
+    // The least recently used other finished copy goes (one being written has a reader).
+    auto victim = lru_.rend();
+    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
+      auto e = entries_.find(*it);
+      if (e != entries_.end() && e->second.get() != &entry && e->second->charged > 0 &&
+          !e->second->decompressing) {
+        victim = it;
+        break;
+      }
+    }
+    if (victim == lru_.rend()) return false;
+    ++decompressed_evictions_;
+    EraseLocked(std::string(*victim));
+  }
+  decompressed_bytes_ += bytes;
+  entry.charged += bytes;
+  return true;
+}
+
+LogCache::Stats LogCache::stats() const {
+  std::lock_guard lock(mu_);
+  return {entries_.size(), decompressed_bytes_, decompressed_evictions_, decompressed_refused_};
 }
 
 Result<std::shared_ptr<const LogSummary>> LogCache::Summary(const OpenedLog& log) {

@@ -542,6 +542,8 @@ Viewer::Viewer(store::Store& store, ViewerOptions options)
     : impl_(std::make_unique<Impl>(store, std::move(options))) {}
 Viewer::~Viewer() = default;
 
+LogCache::Stats Viewer::cache_stats() const { return impl_->cache.stats(); }
+
 http::Response Viewer::Handle(const http::Request& request) {
   http::Response r = impl_->Handle(request);
   if (request.method == "HEAD") {

@@ -31,6 +31,8 @@ class Viewer {
   Viewer(store::Store& store, ViewerOptions options);
   ~Viewer();
   http::Response Handle(const http::Request& request);
+  // The log cache's figures, for /_metrics.
+  LogCache::Stats cache_stats() const;
   // The answer when the sign-in gate refuses: a page (or JSON for the API) with `message`.
   // `who` names the signed-in user on a 403 ("" otherwise). Also the sign-in flow's pages
   // (signed out, provider down), with a link onwards when `link_href` is set.

@@ -262,3 +262,48 @@ def test_trickled_upload_body_is_refused(server_factory):
     with pytest.raises(s3.exceptions.ClientError):
         s3.head_object(Bucket="logs", Key="slow")
     assert os.listdir(os.path.join(s.data_dir, "tmp")) == []
+
+
+def held_gunzip_bytes(pid):
+    """Bytes of decompressed .gz copies the process holds open (unlinked, so du misses them)."""
+    total = 0
+    fd_dir = "/proc/%d/fd" % pid
+    for name in os.listdir(fd_dir):
+        try:
+            target = os.readlink(os.path.join(fd_dir, name))
+            if "gunzip-" in target and target.endswith("(deleted)"):
+                total += os.stat(os.path.join(fd_dir, name)).st_size
+        except OSError:
+            pass  # closed meanwhile
+    return total
+
+
+def test_decompressed_gz_copies_are_bounded_in_bytes(server_factory):
+    import gzip
+    import json
+    from conftest import scrape
+    cap = 8 << 20
+    s = server_factory(config="[web]\ngunzip_cache_bytes = %d\n" % cap).start()
+    s3 = s.client()
+    s3.create_bucket(Bucket="logs")
+    line = b"[ 42%] Building CXX object Framework/Core/src/DataProcessor.cxx.o\n"
+    lines = (3 << 20) // len(line)  # ~3 MiB decompressed, a few KB compressed
+    for i in range(5):
+        s3.put_object(Bucket="logs", Key="pr/%d/fullLog.txt.gz" % i, Body=gzip.compress(line * lines))
+    s3.put_object(Bucket="logs", Key="huge/fullLog.txt.gz", Body=gzip.compress(line * (lines * 3)))
+    for i in range(5):
+        with urllib.request.urlopen("%s/logs/pr/%d/fullLog.txt.gz?meta" % (s.web, i), timeout=30) as r:
+            assert json.load(r)["lines"] == lines
+        assert held_gunzip_bytes(s.proc.pid) <= cap
+    _, m = scrape(s.web + "/_metrics")
+    assert 0 < m["logbucket_viewer_gunzip_bytes"] <= cap
+    assert m["logbucket_viewer_gunzip_evictions_total"] >= 3  # five 3 MiB copies, room for two
+    # One whose copy alone exceeds the budget is cut at the budget (as one over the 4 GiB
+    # per-copy limit is), and the server holds no more than the budget for it.
+    with urllib.request.urlopen(s.web + "/logs/huge/fullLog.txt.gz?meta", timeout=30) as r:
+        shown = json.load(r)["lines"]
+    assert 0 < shown < lines * 3 and shown >= cap // len(line) - 1
+    assert held_gunzip_bytes(s.proc.pid) <= cap
+    _, m = scrape(s.web + "/_metrics")
+    assert m["logbucket_viewer_gunzip_bytes"] <= cap
+    alive(s)
