@@ -7,8 +7,10 @@ JOBS ?= $(shell nproc)
 
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
+FUZZ_TARGETS = chunked xml request policy logs summary server auth
+FUZZ_RUNS ?= 10000000
 
-.PHONY: all deps build build-asan check test test-unit test-integration test-asan fuzz serve demo bench format format-check clean
+.PHONY: all deps build build-asan check test test-unit test-integration test-asan fuzz fuzz-long soak serve demo bench format format-check clean
 
 all: build
 
@@ -52,14 +54,30 @@ $(FUZZ_BUILD)/build.ninja:
 # Each parser of untrusted input under libFuzzer (+ASan/UBSan) for FUZZ_SECONDS, from the seed
 # corpora in tests/fuzz/corpus; new findings are written to $(FUZZ_BUILD)/crashes.
 fuzz: $(FUZZ_BUILD)/build.ninja
-	ninja -C $(FUZZ_BUILD) -j $(JOBS) chunked_fuzz xml_fuzz request_fuzz policy_fuzz logs_fuzz \
-	  summary_fuzz
+	ninja -C $(FUZZ_BUILD) -j $(JOBS) $(addsuffix _fuzz,$(FUZZ_TARGETS))
 	mkdir -p $(FUZZ_BUILD)/crashes
-	set -o pipefail; for t in chunked xml request policy logs summary; do \
+	set -o pipefail; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t && \
 	  $(FUZZ_BUILD)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
 	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- -print_final_stats=1 \
 	    $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t 2>&1 | tail -3 || exit 1; \
+	done
+
+# The long campaign (not in CI): every target for FUZZ_RUNS executions (10 million), from the
+# corpus the short runs grew; the last lines of each run (executions, coverage, corpus) land in
+# $(FUZZ_BUILD)/fuzz-long/<target>.log for docs/FUZZING.md. Findings go to $(FUZZ_BUILD)/crashes.
+fuzz-long: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) -j $(JOBS) $(addsuffix _fuzz,$(FUZZ_TARGETS))
+	mkdir -p $(FUZZ_BUILD)/crashes $(FUZZ_BUILD)/fuzz-long
+	set -o pipefail; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t && \
+	  $(FUZZ_BUILD)/$${t}_fuzz -runs=$(FUZZ_RUNS) -max_len=8192 -timeout=10 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- -print_final_stats=1 \
+	    $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t > $(FUZZ_BUILD)/fuzz-long/$$t.log 2>&1 \
+	    || { tail -40 $(FUZZ_BUILD)/fuzz-long/$$t.log; exit 1; }; \
+	  echo "$$t: $$(grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' \
+	    $(FUZZ_BUILD)/fuzz-long/$$t.log | tr '\n' ' ')$$(grep -o 'cov: [0-9]* ft: [0-9]*' \
+	    $(FUZZ_BUILD)/fuzz-long/$$t.log | tail -1)"; \
 	done
 
 # Everything CI runs: install, build both variants, unit + integration tests on both, fuzz.

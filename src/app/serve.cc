@@ -555,6 +555,12 @@ int RunServe(const ServeFlags& flags) {
     return 1;
   }
   const auto& report = (*store)->recovery_report();
+  if (report.missing_blobs > 0) {
+    Log().error(
+        "recovery: {} objects or parts have lost their body file under {}/blobs (they answer "
+        "500 until rewritten); the disk or someone removed files",
+        report.missing_blobs, cfg.data_dir);
+  }
   if (report.temp_files_removed > 0 || report.orphan_blobs_removed > 0) {
     Log().warn(
         "recovery: removed {} partly received object bodies (requests cut off by the last stop) "

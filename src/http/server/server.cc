@@ -656,6 +656,19 @@ void Server::StartConnection(platform::ScopedFd owned_fd, const std::string& pee
   loops_[next_loop_++ % loops_.size()]->Post(std::move(c));
 }
 
+bool Server::Adopt(int fd, const std::string& peer) {
+  platform::ScopedFd owned(fd);
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  if (!AdmitConnection(peer)) return false;
+  try {
+    StartConnection(std::move(owned), peer);
+  } catch (...) {
+    ConnectionEnded(peer);
+    throw;
+  }
+  return true;
+}
+
 bool Server::AdmitConnection(const std::string& peer) {
   bool capped = options_.max_connections_per_client > 0;
   if (capped && !options_.uncapped_peers.empty()) {

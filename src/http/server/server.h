@@ -74,6 +74,10 @@ class Server {
   Status Listen();
   // Starts the accept thread and the event loops.
   void Start();
+  // Serves a connected stream socket accepted elsewhere (socket activation; the server fuzz
+  // target feeds a socketpair) as if `peer` had connected: same limits, loops and timeouts.
+  // Takes ownership of fd; false (fd closed) when a connection limit refuses it.
+  bool Adopt(int fd, const std::string& peer);
   // Stops accepting, closes idle connections, waits up to drain_seconds for requests in
   // flight, then closes the rest. Returns the number of connections force-closed.
   int Shutdown(int drain_seconds);

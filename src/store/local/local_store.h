@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "platform/file_system.h"
 #include "store/store.h"
 
 namespace logbucket::store {
@@ -30,6 +31,9 @@ struct LocalStoreOptions {
   // A preallocated file (DATA/reserve) given up when a commit finds the disk full, so that
   // deletes and lifecycle expiry still commit and free space (s3.reserve_bytes). 0 = none.
   uint64_t reserve_bytes = 64ULL << 20;
+  // The data directory's files (blobs, tmp/) go through this: the real one, or a test's
+  // fault-injecting one (platform/fault_file_system.h). Not owned.
+  platform::FileSystem* fs = &platform::FileSystem::Posix();
 };
 
 class LocalStore;
@@ -88,6 +92,7 @@ class LocalStore : public Store, public UserDirectory {
   struct RecoveryReport {
     int temp_files_removed = 0;
     int orphan_blobs_removed = 0;
+    int missing_blobs = 0;  // rows whose body file is gone
   };
   const RecoveryReport& recovery_report() const { return recovery_; }
 
