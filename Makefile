@@ -95,6 +95,12 @@ serve: deps build
 demo: deps build
 	BIN=$(BUILD)/logbucket scripts/demo
 
+# Not in CI (~16 min): 100 kill -9 cycles under concurrent writers, 10 minutes of 256
+# connections with slow clients mixed in, and a slowloris from four addresses against wrk;
+# appends its table to docs/BENCHMARKS.md.
+soak: deps build
+	/usr/bin/python3 bench/soak.py --write docs/BENCHMARKS.md
+
 bench: deps build
 	/usr/bin/python3 bench/run.py
 

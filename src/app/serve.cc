@@ -1,5 +1,6 @@
 // `logbucket serve`: config → store → S3 service → listener; signals; graceful drain.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -488,6 +489,26 @@ int RunRemoteViewer(const config::Config& cfg, sigset_t& signals) {
   return 0;
 }
 
+// Every connection is a descriptor (two behind TLS), and so is every open blob: the soft limit
+// systemd and shells give (1024) is below http.max_connections on both listeners. Raised to the
+// hard limit, with a warning when even that is short.
+void RaiseFileLimit(const config::Config& cfg) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  auto want = static_cast<rlim_t>(cfg.http.max_connections) * 3 + 256;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < want) {
+    Log().warn(
+        "open files limit is {} (hard): below what http.max_connections = {} on two listeners "
+        "needs (~{}); raise LimitNOFILE / ulimit -Hn",
+        static_cast<uint64_t>(limit.rlim_cur), cfg.http.max_connections,
+        static_cast<uint64_t>(want));
+  }
+}
+
 int RunServe(const ServeFlags& flags) {
   config::Config cfg;
   if (!flags.config_file.empty()) {
@@ -541,6 +562,7 @@ int RunServe(const ServeFlags& flags) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  RaiseFileLimit(cfg);
 
   if (!cfg.store.url.empty()) return RunRemoteViewer(cfg, signals);
 

@@ -872,12 +872,23 @@ void Server::RunLoop(Loop& loop) {
 void Server::CheckTimeouts(Loop& loop, int64_t now_ms) {
   std::vector<Connection*> expired;
   std::vector<Connection*> too_slow;
-  const int64_t head_limit = options_.header_timeout_seconds * 1000LL;
+  int64_t head_limit = options_.header_timeout_seconds * 1000LL;
+  int64_t idle_limit = options_.idle_timeout_seconds * 1000LL;
+  {
+    // Under pressure (the listener 90% full), connections that are only waiting — idle
+    // keep-alives, and heads that have not arrived within a second — make room: a slowloris
+    // from several addresses cannot hold the table for header_timeout_seconds at a time, and a
+    // client refused with 503 gets in on its retry.
+    std::lock_guard lock(mu_);
+    if (active_connections_ * 10 >= options_.max_connections * 9) {
+      head_limit = std::min<int64_t>(head_limit > 0 ? head_limit : 1000, 1000);
+      idle_limit = std::min<int64_t>(idle_limit, 1000);
+    }
+  }
   for (auto& [fd, c] : loop.connections) {
     bool writing = !c->out.empty() || c->file != nullptr;
     bool mid_request = c->buffer.size() > 0 || (c->parser && c->parser->got_some());
-    int64_t limit = (writing || mid_request) ? options_.io_timeout_seconds * 1000LL
-                                             : options_.idle_timeout_seconds * 1000LL;
+    int64_t limit = (writing || mid_request) ? options_.io_timeout_seconds * 1000LL : idle_limit;
     bool idle_at_stop = stopping_ && !writing && !mid_request;
     if (idle_at_stop || now_ms - c->last_activity_ms > limit) {
       expired.push_back(c.get());
