@@ -224,9 +224,30 @@ struct Viewer::Impl {
     return NotFound(request, "no such asset");
   }
 
+  // A failure on the server's side. Its status is the one its code names when that is a 5xx
+  // (503 busy, 507 disk full), else 500; the page says what the table says for it, with the
+  // request id, and the detail (paths, OS errors) goes to the log under that id only.
+  // Problems of the log itself (a damaged .gz) are not 5xx codes: their message is shown.
+  http::Response ServerFailure(const http::Request& request, const Status& error, bool json) {
+    const ErrorInfo& info = Describe(error.code());
+    int status = info.http_status >= 500 ? info.http_status : 500;
+    std::string message;
+    if (info.http_status >= 500 || error.message().empty()) {
+      Log().error("web {} {}: {}", request.request_id, request.raw_path, error.ToString());
+      message = status == 503   ? "The server is busy; try again in a moment."
+                : status == 507 ? "The server's disk is full."
+                                : "Something went wrong on the server.";
+      message += " (request id " + request.request_id + ")";
+    } else {
+      message = std::string(error.message());
+    }
+    if (json) return JsonError(status, message);
+    return Html(status, ErrorPage(ChromeFor(request), status, message));
+  }
+
   http::Response Buckets(const http::Request& request) {
     auto buckets = store.ListBuckets();
-    if (!buckets) return Html(500, ErrorPage(ChromeFor(request), 500, buckets.error().message()));
+    if (!buckets) return ServerFailure(request, buckets.error(), /*json=*/false);
     http::Response r = Html(200, BucketListPage(ChromeFor(request), *buckets));
     MaybeCompress(request, r);
     return r;
@@ -248,7 +269,7 @@ struct Viewer::Impl {
       if (result.error().code() == ErrorCode::kNoSuchBucket) {
         return NotFound(request, "no such bucket: " + bucket);
       }
-      return Html(500, ErrorPage(ChromeFor(request), 500, result.error().message()));
+      return ServerFailure(request, result.error(), /*json=*/false);
     }
     std::vector<FolderEntry> folders, files;
     for (const auto& p : result->common_prefixes) {
@@ -348,7 +369,7 @@ struct Viewer::Impl {
       }
       std::string body(object->info.size, '\0');
       auto got = object->body->ReadAt(0, body.data(), body.size());
-      if (!got) return Html(500, ErrorPage(ChromeFor(request), 500, got.error().message()));
+      if (!got) return ServerFailure(request, got.error(), /*json=*/false);
       body.resize(*got);
       r.body = std::move(body);
     }
@@ -370,7 +391,7 @@ struct Viewer::Impl {
       return r;
     }
     auto opened = cache.Open(bucket, head);
-    if (!opened) return JsonError(500, opened.error().message());
+    if (!opened) return ServerFailure(request, opened.error(), /*json=*/true);
     const LogIndex& index = *opened->index;
     http::Response r;
     if (FindQuery(query, "meta")) {
@@ -395,7 +416,7 @@ struct Viewer::Impl {
                      {"pr_url", h.pr_url}});
     } else if (FindQuery(query, "errors")) {
       auto summary = cache.Summary(*opened);
-      if (!summary) return JsonError(500, summary.error().message());
+      if (!summary) return ServerFailure(request, summary.error(), /*json=*/true);
       r = Json(200, {});
       r.body = (*summary)->json;
     } else if (const QueryParam* lines = FindQuery(query, "lines")) {
@@ -405,7 +426,7 @@ struct Viewer::Impl {
       }
       to = std::min(to, from + options.max_lines_per_request - 1);
       auto rendered = ReadLines(index, *opened->bytes, from, to, options.max_line_bytes);
-      if (!rendered) return JsonError(500, rendered.error().message());
+      if (!rendered) return ServerFailure(request, rendered.error(), /*json=*/true);
       nlohmann::json out = nlohmann::json::array();
       nlohmann::json cut = nlohmann::json::array();
       uint64_t n = from;
@@ -483,7 +504,7 @@ struct Viewer::Impl {
     std::shared_ptr<LogBytes> bytes;
     if (logs::IsGzipName(key)) {
       auto opened = cache.Open(bucket, *head);
-      if (!opened) return Html(500, ErrorPage(ChromeFor(request), 500, opened.error().message()));
+      if (!opened) return ServerFailure(request, opened.error(), /*json=*/false);
       bytes = opened->bytes;
     } else {
       auto object = store.GetObject(bucket, key);
@@ -492,7 +513,7 @@ struct Viewer::Impl {
     }
     auto first =
         ReadFirstLines(*bytes, options.first_page_lines, options.max_line_bytes, &page.more);
-    if (!first) return Html(500, ErrorPage(ChromeFor(request), 500, first.error().message()));
+    if (!first) return ServerFailure(request, first.error(), /*json=*/false);
     page.first_lines = std::move(*first);
     http::Response r = Html(200, LogViewerPage(ChromeFor(request), page));
     MaybeCompress(request, r);

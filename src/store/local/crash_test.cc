@@ -9,12 +9,15 @@
 // A last test shows the harness catches a forgotten fsync.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <stdexcept>
 
 #include "common/encoding.h"
+#include "common/guard.h"
 #include "common/hash.h"
 #include "platform/fault_file_system.h"
 #include "store/local/local_store.h"
@@ -256,6 +259,59 @@ TEST_F(CrashTest, TheHarnessCatchesAMissingFsync) {
   ASSERT_TRUE(acknowledged);
   ASSERT_TRUE(fs.DropUnsyncedData().ok());
   EXPECT_NE(Verify("put-new", acknowledged), "");
+}
+
+}  // namespace
+}  // namespace logbucket::store
+
+namespace logbucket::store {
+namespace {
+
+// A file system whose directory fsync throws, as a library might: the committer thread must
+// turn it into an error for the writers of that batch and go on with the next one.
+class ThrowingSyncDir final : public platform::FileSystem {
+ public:
+  Result<std::unique_ptr<platform::WritableFile>> NewWritableFile(const std::string& path,
+                                                                  int mode) override {
+    return Posix().NewWritableFile(path, mode);
+  }
+  Result<platform::ScopedFd> OpenForRead(const std::string& path) override {
+    return Posix().OpenForRead(path);
+  }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return Posix().Rename(from, to);
+  }
+  Status Remove(const std::string& path) override { return Posix().Remove(path); }
+  Status SyncDir(const std::string& path) override {
+    if (armed) {
+      armed = false;
+      throw std::runtime_error("injected: SyncDir threw");
+    }
+    return Posix().SyncDir(path);
+  }
+  Status MakeDirs(const std::string& path, int mode) override {
+    return Posix().MakeDirs(path, mode);
+  }
+  Result<std::vector<std::string>> ListDir(const std::string& path) override {
+    return Posix().ListDir(path);
+  }
+  bool IsDirectory(const std::string& path) override { return Posix().IsDirectory(path); }
+  std::atomic<bool> armed{false};
+};
+
+TEST_F(CrashTest, AnExceptionInTheCommitterFailsItsBatchAndTheStoreGoesOn) {
+  ThrowingSyncDir fs;
+  auto store = OpenWith(fs);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->CreateBucket({"bkt", 1, "admin", "us-east-1"}).ok());
+  uint64_t before = EscapedExceptions(ThreadEntry::kCommitter);
+  fs.armed = true;
+  Status failed = Put(**store, "first", kKept);  // its batch syncs blob directories: throws
+  EXPECT_EQ(failed.code(), ErrorCode::kInternalError) << failed.ToString();
+  EXPECT_EQ(EscapedExceptions(ThreadEntry::kCommitter), before + 1);
+  EXPECT_TRUE(Put(**store, "second", kNew).ok());  // the committer thread is still there
+  EXPECT_EQ(Read(**store, "second"), kNew);
+  EXPECT_FALSE(Read(**store, "first"));
 }
 
 }  // namespace
