@@ -286,6 +286,19 @@ Status Validate(const Config& c) {
   if (c.http.max_connections_per_client < 0) {
     return bad("http.max_connections_per_client must be 0 (no cap) or more");
   }
+  // Unsigned settings: a negative value in the file arrives here as a huge one.
+  if (c.http.min_body_rate > 100'000'000) {
+    return bad("http.min_body_rate must be between 0 (no minimum) and 100000000 bytes/s");
+  }
+  if (c.s3.min_free_bytes > (1ULL << 50)) {
+    return bad("s3.min_free_bytes must be between 0 and 1 PiB");
+  }
+  if (c.s3.reserve_bytes > (16ULL << 30)) {
+    return bad("s3.reserve_bytes must be between 0 and 16 GiB");
+  }
+  if (c.web.gunzip_cache_bytes > (1ULL << 40)) {
+    return bad("web.gunzip_cache_bytes must be at most 1 TiB");
+  }
   if (c.lifecycle_day_seconds < 1) return bad("lifecycle.day_seconds must be at least 1");
   if (c.lifecycle_interval_seconds < 0) {
     return bad("lifecycle.interval_seconds must be 0 (automatic) or more");

@@ -53,6 +53,19 @@ TEST(Config, ProxySignOutUrlIsAPathOrAnHttpUrl) {
   }
 }
 
+TEST(Config, NegativeOrHugeLimitsAreRefusedByName) {
+  for (const char* text :
+       {"[http]\nmin_body_rate = -1\n", "[s3]\nmin_free_bytes = -5\n",
+        "[s3]\nreserve_bytes = 99999999999999\n", "[web]\ngunzip_cache_bytes = 10\n",
+        "[http]\nheader_timeout_seconds = -3\n", "[http]\nmax_connections_per_client = -1\n"}) {
+    Config c;
+    ASSERT_TRUE(LoadTomlString(text, c).ok()) << text;
+    std::string key(text + 1, std::string_view(text).find(']') - 1);
+    std::string message(Validate(c).message());
+    EXPECT_NE(message.find(key + "."), std::string::npos) << text << " → " << message;
+  }
+}
+
 TEST(Config, HostPort) {
   EXPECT_EQ(ParseHostPort("127.0.0.1:9000")->port, 9000);
   EXPECT_EQ(ParseHostPort("[::1]:80")->host, "::1");
