@@ -56,6 +56,8 @@ class Server:
                 f.write(self.config)
             args += ["--config", path]
         started = time.monotonic()
+        if getattr(self, "log", None):
+            self.log.close()
         self.log = open(self.data.rstrip("/") + ".log", "ab")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.endpoint = None
@@ -248,7 +250,12 @@ class SlowHeads:
         next_line = time.monotonic()
         while not self.stop.is_set():
             live = [s for s in socks if s is not None]
-            readable, _, _ = select.select(live, [], [], 0.2) if live else ([], [], [])
+            # poll, not select: this process may hold descriptors past 1024
+            poller = select.poll()
+            for s in live:
+                poller.register(s, select.POLLIN)
+            ready_fds = {fd for fd, _ in poller.poll(200)} if live else set()
+            readable = [s for s in live if s.fileno() in ready_fds]
             for s in readable:  # the server answered (503 SlowDown / 400) or closed: reconnect
                 try:
                     data = s.recv(4096)

@@ -39,32 +39,35 @@ constexpr int kLingerMs = 2000;
 constexpr size_t kIdleBufferBytes = 64 * 1024;
 constexpr size_t kBufferSlackBytes = 1u << 20;
 
+constexpr size_t kLingerMaxBytes = 16u << 20;
+
+// A whole response, S3 error XML, after which the connection closes: what the session code
+// itself answers (no handler, no request id). `date` adds the Date header (not cacheable).
+std::string ErrorAndClose(std::string_view status_line, std::string_view code,
+                          std::string_view message, std::string_view date = {}) {
+  std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" +
+                     std::string(code) + "</Code><Message>" + std::string(message) +
+                     "</Message></Error>";
+  std::string head = "HTTP/1.1 " + std::string(status_line) + "\r\n";
+  if (!date.empty()) head += "Date: " + std::string(date) + "\r\n";
+  return head + "Content-Type: application/xml\r\nConnection: close\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 // Sent when we cannot take a connection or request (too many connections, no thread).
 const std::string& SlowDownResponse() {
-  static const std::string response = [] {
-    std::string body =
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>"
-        "<Message>Please reduce your request rate.</Message></Error>";
-    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
-           "Connection: close\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body;
-  }();
+  static const std::string response =
+      ErrorAndClose("503 Service Unavailable", "SlowDown", "Please reduce your request rate.");
   return response;
 }
-constexpr size_t kLingerMaxBytes = 16u << 20;
 
 // Sent to a client whose request head or body came too slowly (header_timeout_seconds,
 // min_body_rate), in S3's words.
 const std::string& RequestTimeoutResponse() {
-  static const std::string response = [] {
-    std::string body =
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>RequestTimeout</Code>"
-        "<Message>Your socket connection to the server was not read from or written to within "
-        "the timeout period.</Message></Error>";
-    return "HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\n"
-           "Connection: close\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body;
-  }();
+  static const std::string response = ErrorAndClose(
+      "400 Bad Request", "RequestTimeout",
+      "Your socket connection to the server was not read from or written to within the timeout "
+      "period.");
   return response;
 }
 
@@ -406,12 +409,7 @@ std::string ParseErrorResponse(const error_code& ec) {
     code = "EntityTooLarge";
     message = "Your proposed upload exceeds the maximum allowed object size.";
   }
-  std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" +
-                     std::string(code) + "</Code><Message>" + std::string(message) +
-                     "</Message></Error>";
-  return "HTTP/1.1 400 Bad Request\r\nDate: " + CachedHttpDate() +
-         "\r\nContent-Type: application/xml\r\nConnection: close\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + body;
+  return ErrorAndClose("400 Bad Request", code, message, CachedHttpDate());
 }
 
 // GET and HEAD read, and with the metadata cache warm they do not block: the loop serves them
