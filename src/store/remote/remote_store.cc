@@ -116,11 +116,11 @@ class RemoteStore final : public Store {
   }
 
   Status PrepareCache() {
-    LB_RETURN_IF_ERROR(platform::MakeDirs(options_.cache_dir, 0700));
-    auto names = platform::ListDir(options_.cache_dir);
+    LB_RETURN_IF_ERROR(fs_.MakeDirs(options_.cache_dir, 0700));
+    auto names = fs_.ListDir(options_.cache_dir);
     if (!names) return names.error();
     for (const auto& name : *names) {
-      if (name.starts_with("tmp.")) ::unlink((options_.cache_dir + "/" + name).c_str());
+      if (name.starts_with("tmp.")) (void)fs_.Remove(options_.cache_dir + "/" + name);
     }
     // A cache left by an earlier run is trimmed to this run's cap (it may have been lowered),
     // and the size gauge starts true.
@@ -356,11 +356,11 @@ class RemoteStore final : public Store {
   }
 
   std::shared_ptr<const platform::ScopedFd> OpenCached(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return nullptr;
-    ::futimens(fd, nullptr);  // recently used: evicted last
+    auto fd = fs_.OpenForRead(path);
+    if (!fd) return nullptr;
+    ::futimens(fd->get(), nullptr);  // recently used: evicted last
     counters_.cache_hits.fetch_add(1, std::memory_order_relaxed);
-    return std::make_shared<const platform::ScopedFd>(fd);
+    return std::make_shared<const platform::ScopedFd>(std::move(*fd));
   }
 
   Result<std::shared_ptr<const platform::ScopedFd>> DownloadWithRetries(const ObjectInfo& info,
@@ -385,8 +385,8 @@ class RemoteStore final : public Store {
   Result<std::shared_ptr<const platform::ScopedFd>> Download(const ObjectInfo& info,
                                                              const std::string& path) {
     std::string temp = options_.cache_dir + "/tmp." + HexEncode(RandomBytes(8));
-    platform::ScopedFd out(::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!out.valid()) return platform::PosixError("create", temp, errno);
+    auto out = fs_.NewWritableFile(temp, 0600);
+    if (!out) return out.error();
     uint64_t received = 0;
     Lease c(*this);
     auto r = c->RequestToSink("GET", info.bucket, info.key, "",
@@ -396,10 +396,11 @@ class RemoteStore final : public Store {
                                   return Error(ErrorCode::kServiceUnavailable,
                                                "object larger than its HEAD said");
                                 }
-                                return platform::WriteAll(out.get(), data, temp);
+                                return (*out)->Append(data);
                               });
     auto fail = [&](Status s) {
-      ::unlink(temp.c_str());
+      out->reset();
+      (void)fs_.Remove(temp);
       return s;
     };
     if (!r) return fail(r.error());
@@ -410,17 +411,19 @@ class RemoteStore final : public Store {
                             " of " + std::to_string(info.size) + " bytes"));
     }
     // Complete: visible under its final name only now (no fsync: a cache, checked by size).
-    if (::rename(temp.c_str(), path.c_str()) != 0) {
-      return fail(platform::PosixError("rename", path, errno));
-    }
+    // Opened for reading first, so an eviction racing the rename cannot take it from us.
+    out->reset();
+    auto in = fs_.OpenForRead(temp);
+    if (!in) return fail(in.error());
+    if (Status renamed = fs_.Rename(temp, path); !renamed.ok()) return fail(renamed);
     Evict(path);
-    return std::make_shared<const platform::ScopedFd>(std::move(out));
+    return std::make_shared<const platform::ScopedFd>(std::move(*in));
   }
 
   // Least recently used first until the cache fits its cap; `keep` (just added) stays.
   void Evict(const std::string& keep) {
     std::lock_guard lock(evict_mu_);
-    auto names = platform::ListDir(options_.cache_dir);
+    auto names = fs_.ListDir(options_.cache_dir);
     if (!names) return;
     struct Entry {
       std::string path;
@@ -446,7 +449,7 @@ class RemoteStore final : public Store {
       if (total <= options_.cache_max_bytes) break;
       if (e.path == keep) continue;
       // Readers holding it open keep their copy (unlinked files live until closed).
-      if (::unlink(e.path.c_str()) == 0) {
+      if (fs_.Remove(e.path).ok()) {
         total -= e.size;
         counters_.evictions.fetch_add(1, std::memory_order_relaxed);
         counters_.evicted_bytes.fetch_add(e.size, std::memory_order_relaxed);
@@ -461,7 +464,8 @@ class RemoteStore final : public Store {
     int64_t fetched_ms = 0;
   };
   RemoteStoreOptions options_;
-  RemoteStoreCounters own_counters_;  // when the options name none
+  platform::FileSystem& fs_ = *options_.fs;  // the cache directory's files
+  RemoteStoreCounters own_counters_;         // when the options name none
   RemoteStoreCounters& counters_;
   struct Flight {  // a download in progress, for readers that wait for it
     std::mutex mu;

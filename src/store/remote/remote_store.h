@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "platform/file_system.h"
 #include "s3client/client.h"
 #include "store/store.h"
 
@@ -45,6 +46,8 @@ struct RemoteStoreOptions {
   int64_t metadata_ttl_ms = 2000;
   // Counted here when set (not owned; outlives the store).
   RemoteStoreCounters* counters = nullptr;
+  // The cache directory's files go through this (not owned).
+  platform::FileSystem* fs = &platform::FileSystem::Posix();
 };
 
 // "s3://bucket" or "s3://bucket/" → "bucket"; InvalidArgument otherwise.
