@@ -8,6 +8,15 @@
 
 namespace logbucket {
 
+// For durations, deadlines and timeouts: the steady clock, immune to wall-clock steps (not
+// injectable; tests bound their waits instead).
+inline int64_t MonotonicUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+inline int64_t MonotonicMs() { return MonotonicUs() / 1000; }
+
 class Clock {
  public:
   virtual ~Clock() = default;

@@ -71,12 +71,6 @@ const std::string& RequestTimeoutResponse() {
   return response;
 }
 
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // A blocking socket with poll()-based timeouts, shaped as Beast's SyncReadStream and
 // SyncWriteStream. While `idle` is set, the stop eventfd also wakes a read (the connection is
 // between requests and may be closed for shutdown).
@@ -189,7 +183,7 @@ class FdStream {
     int count = idle_ ? 2 : 1;
     int timeout = idle_ ? idle_timeout_ms_ : io_timeout_ms_;
     if (read_deadline_ms_ != 0) {
-      int64_t left = read_deadline_ms_ - SteadyMs();
+      int64_t left = read_deadline_ms_ - MonotonicMs();
       if (left <= 0) {
         ec = net::error::timed_out;
         return false;
@@ -263,7 +257,7 @@ class SocketBodyReader final : public BodyReader {
       Status s = stream_.SendAll("HTTP/1.1 100 Continue\r\n\r\n", 0);
       if (!s.ok()) return s;
     }
-    if (min_rate_ > 0 && started_ms_ == 0) started_ms_ = SteadyMs();
+    if (min_rate_ > 0 && started_ms_ == 0) started_ms_ = MonotonicMs();
     while (!parser_.is_done()) {
       if (min_rate_ > 0) {
         // The time the bytes received so far have earned, on top of the grace period.
@@ -433,13 +427,6 @@ Response InternalErrorResponse(const Request& request) {
       request.request_id + "</RequestId></Error>";
   response.log_error = "InternalError (exception, see the line above)";
   return response;
-}
-
-// For request durations: immune to wall-clock steps.
-int64_t MonotonicUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 class EmptyBodyReader final : public BodyReader {

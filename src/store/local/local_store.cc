@@ -101,7 +101,7 @@ class DiskGuard {
       RestoreReserve(*free);
       return Status::Ok();
     }
-    int64_t now = SteadyNowMs();
+    int64_t now = MonotonicMs();
     int64_t last = last_log_ms_.load(std::memory_order_relaxed);
     if (now - last >= 10000 && last_log_ms_.compare_exchange_strong(last, now)) {
       Log().warn(
@@ -126,12 +126,6 @@ class DiskGuard {
   }
 
  private:
-  static int64_t SteadyNowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
   // Takes the reserve again once there is room for it above the floor.
   void RestoreReserve(uint64_t free) {
     if (reserve_bytes_ == 0 || free < min_free_ + reserve_bytes_) return;
