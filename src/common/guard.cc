@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <stdexcept>
 #include <typeinfo>
 
 #include "common/log.h"
@@ -25,7 +26,22 @@ std::string TypeName(const std::type_info& type) {
   return status == 0 && name ? std::string(name.get()) : std::string(type.name());
 }
 
+std::array<std::atomic<int>, static_cast<size_t>(ThreadEntry::kCount)>& ArmedFaults() {
+  static std::array<std::atomic<int>, static_cast<size_t>(ThreadEntry::kCount)> armed{};
+  return armed;
+}
+
 }  // namespace
+
+void ArmInjectedFault(ThreadEntry where, int count) noexcept {
+  ArmedFaults()[static_cast<size_t>(where)].store(count);
+}
+
+void InjectedFault(ThreadEntry where) {
+  auto& armed = ArmedFaults()[static_cast<size_t>(where)];
+  if (armed.load(std::memory_order_relaxed) <= 0) return;
+  if (armed.fetch_sub(1) > 0) throw std::runtime_error("injected fault");
+}
 
 std::string_view ThreadEntryName(ThreadEntry where) {
   switch (where) {

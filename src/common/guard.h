@@ -40,6 +40,13 @@ uint64_t EscapedExceptions(ThreadEntry where) noexcept;
 // The message of a caught exception, for logs ("std::length_error: field value too large").
 std::string DescribeException(std::exception_ptr error) noexcept;
 
+// A test seam for the thread entries whose code no test can make throw through its inputs (the
+// accept thread, the TLS terminator): after ArmInjectedFault(where, n), the next n calls of
+// InjectedFault(where) throw std::runtime_error("injected fault"). Unarmed (always, outside
+// tests), InjectedFault is one relaxed atomic load.
+void ArmInjectedFault(ThreadEntry where, int count) noexcept;
+void InjectedFault(ThreadEntry where);
+
 // Runs fn(); an exception that escapes it is reported and swallowed. True when fn returned.
 template <class Fn>
 bool RunGuarded(ThreadEntry where, std::string_view context, Fn&& fn) noexcept {

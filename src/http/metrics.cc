@@ -94,6 +94,8 @@ std::string Metrics::Render() const {
     std::map<std::string, Listener::Operation, std::less<>> operations;
     int64_t open = 0;
     uint64_t refused = 0;
+    uint64_t evicted = 0;
+    int64_t busy_workers = 0;
   };
   std::vector<Snapshot> snapshots;
   for (const Listener& l : listeners_) {
@@ -105,6 +107,8 @@ std::string Metrics::Render() const {
     }
     s.open = l.open_connections_.load(std::memory_order_relaxed);
     s.refused = l.refused_connections_.load(std::memory_order_relaxed);
+    s.evicted = l.evicted_connections_.load(std::memory_order_relaxed);
+    s.busy_workers = l.busy_workers_.load(std::memory_order_relaxed);
     snapshots.push_back(std::move(s));
   }
   auto op_label = [](const Snapshot& s, const std::string& op) {
@@ -175,6 +179,19 @@ std::string Metrics::Render() const {
   for (const Snapshot& s : snapshots) {
     AppendSample(out, "logbucket_http_refused_connections_total", s.label,
                  static_cast<double>(s.refused));
+  }
+  AppendFamilyHeader(out, "logbucket_http_evicted_connections_total", "counter",
+                     "Waiting connections (idle keep-alives, request heads still arriving) "
+                     "closed to admit a new connection at http.max_connections.");
+  for (const Snapshot& s : snapshots) {
+    AppendSample(out, "logbucket_http_evicted_connections_total", s.label,
+                 static_cast<double>(s.evicted));
+  }
+  AppendFamilyHeader(out, "logbucket_http_busy_workers", "gauge",
+                     "Worker threads running a request now (uploads, slow pages); a response "
+                     "that does not fit the socket is sent by the event loop, not a worker.");
+  for (const Snapshot& s : snapshots) {
+    AppendSample(out, "logbucket_http_busy_workers", s.label, static_cast<double>(s.busy_workers));
   }
   AppendFamilyHeader(out, "logbucket_escaped_exceptions_total", "counter",
                      "Exceptions stopped at a thread entry (a bug or an exhausted resource: the "

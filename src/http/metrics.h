@@ -34,6 +34,11 @@ class Metrics {
     void ConnectionOpened() { open_connections_.fetch_add(1, std::memory_order_relaxed); }
     void ConnectionClosed() { open_connections_.fetch_sub(1, std::memory_order_relaxed); }
     void ConnectionRefused() { refused_connections_.fetch_add(1, std::memory_order_relaxed); }
+    // A waiting connection (idle keep-alive, or a request head still arriving) closed to admit a
+    // new one at the connection limit.
+    void ConnectionEvicted() { evicted_connections_.fetch_add(1, std::memory_order_relaxed); }
+    void WorkerStarted() { busy_workers_.fetch_add(1, std::memory_order_relaxed); }
+    void WorkerFinished() { busy_workers_.fetch_sub(1, std::memory_order_relaxed); }
     void RecordRequest(std::string_view operation, int status, uint64_t request_body_bytes,
                        uint64_t response_body_bytes, int64_t duration_us);
 
@@ -50,6 +55,8 @@ class Metrics {
     std::string name_;
     std::atomic<int64_t> open_connections_{0};
     std::atomic<uint64_t> refused_connections_{0};
+    std::atomic<uint64_t> evicted_connections_{0};
+    std::atomic<int64_t> busy_workers_{0};
     mutable std::mutex mu_;
     std::map<std::string, Operation, std::less<>> operations_;
   };

@@ -44,6 +44,34 @@ class FaultWritableFile final : public WritableFile {
   std::shared_ptr<FaultFileSystem::FileState> state_;
 };
 
+class FaultScratchFile final : public ScratchFile {
+ public:
+  FaultScratchFile(FaultFileSystem& fs, std::unique_ptr<ScratchFile> base)
+      : fs_(fs), base_(std::move(base)) {}
+  Status Append(std::string_view data) override {
+    LB_RETURN_IF_ERROR(fs_.Enter("write", path()));
+    return base_->Append(data);
+  }
+  Status AppendFrom(int in_fd, uint64_t in_offset, uint64_t length) override {
+    LB_RETURN_IF_ERROR(fs_.Enter("copy_file_range", path()));
+    return base_->AppendFrom(in_fd, in_offset, length);
+  }
+  Status Sync() override { return base_->Sync(); }
+  const std::string& path() const override { return base_->path(); }
+  int fd() const override { return base_->fd(); }
+
+ private:
+  FaultFileSystem& fs_;
+  std::unique_ptr<ScratchFile> base_;
+};
+
+Result<std::unique_ptr<ScratchFile>> FaultFileSystem::NewScratchFile(const std::string& dir) {
+  LB_RETURN_IF_ERROR(Enter("create", dir + "/(scratch file)"));
+  auto file = base_.NewScratchFile(dir);
+  if (!file) return file.error();
+  return std::unique_ptr<ScratchFile>(std::make_unique<FaultScratchFile>(*this, std::move(*file)));
+}
+
 uint64_t FaultFileSystem::calls() const {
   std::lock_guard lock(mu_);
   return calls_;

@@ -43,7 +43,9 @@ class FaultFileSystem final : public FileSystem {
   // entries removed, files cut back to their synced size. Then the record starts afresh.
   Status DropUnsyncedData();
 
-  // FileSystem
+  // FileSystem. Scratch files count their creation and appends as mutating calls (they can fail
+  // or stop at a crash) but have nothing durable to drop.
+  Result<std::unique_ptr<ScratchFile>> NewScratchFile(const std::string& dir) override;
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path, int mode) override;
   Result<ScopedFd> OpenForRead(const std::string& path) override;
   Status Rename(const std::string& from, const std::string& to) override;
@@ -60,6 +62,7 @@ class FaultFileSystem final : public FileSystem {
 
  private:
   friend class FaultWritableFile;
+  friend class FaultScratchFile;
   // Counts a call; an error when it is the one to fail or the machine has crashed.
   Status Enter(std::string_view operation, const std::string& path);
   void RecordSync(FileState& state);

@@ -27,8 +27,36 @@ class PosixWritableFile final : public WritableFile {
   std::string path_;
 };
 
+class PosixScratchFile final : public ScratchFile {
+ public:
+  PosixScratchFile(ScopedFd fd, std::string name) : fd_(std::move(fd)), name_(std::move(name)) {}
+  Status Append(std::string_view data) override { return WriteAll(fd_.get(), data, name_); }
+  Status AppendFrom(int in_fd, uint64_t in_offset, uint64_t length) override {
+    return CopyRange(in_fd, in_offset, length, fd_.get());
+  }
+  Status Sync() override { return Status::Ok(); }  // scratch: never needs to survive a crash
+  const std::string& path() const override { return name_; }
+  int fd() const override { return fd_.get(); }
+
+ private:
+  ScopedFd fd_;
+  std::string name_;
+};
+
 class PosixFileSystem final : public FileSystem {
  public:
+  Result<std::unique_ptr<ScratchFile>> NewScratchFile(const std::string& dir) override {
+    std::string name = dir + "/(scratch file)";
+    ScopedFd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (!fd.valid() && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+      std::string pattern = dir + "/scratch-XXXXXX";
+      fd = ScopedFd(::mkostemp(pattern.data(), O_CLOEXEC));
+      if (fd.valid()) ::unlink(pattern.c_str());
+    }
+    if (!fd.valid()) return PosixError("create", name, errno);
+    return std::unique_ptr<ScratchFile>(
+        std::make_unique<PosixScratchFile>(std::move(fd), std::move(name)));
+  }
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
                                                         int mode) override {
     ScopedFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));

@@ -29,6 +29,13 @@ class WritableFile {
   virtual const std::string& path() const = 0;
 };
 
+// A file with no name, for scratch data read back through fd() (a decompressed .gz log): it is
+// gone when its last descriptor closes, however the process ends, and is never made durable.
+class ScratchFile : public WritableFile {
+ public:
+  virtual int fd() const = 0;  // open for reading and writing, owned by the file
+};
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
@@ -38,6 +45,8 @@ class FileSystem {
   // Creates `path` (which must not exist) for writing.
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
                                                                 int mode) = 0;
+  // A scratch file in `dir` (O_TMPFILE; create-and-unlink where the file system lacks it).
+  virtual Result<std::unique_ptr<ScratchFile>> NewScratchFile(const std::string& dir) = 0;
   // An open descriptor for reading (kNotFound when it does not exist).
   virtual Result<ScopedFd> OpenForRead(const std::string& path) = 0;
   // Atomic replace; durable once the target's directory is synced.

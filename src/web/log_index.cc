@@ -1,7 +1,6 @@
 #include "web/log_index.h"
 
 #include <fcntl.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,23 +35,23 @@ class BodyBytes final : public LogBytes {
   uint64_t size_;
 };
 
-// A decompressed copy: an unlinked temporary file, so nothing is left behind on any exit.
+// A decompressed copy: a scratch file (no name), so nothing is left behind on any exit.
 class FileBytes final : public LogBytes {
  public:
-  FileBytes(int fd, uint64_t size) : fd_(fd), size_(size) {}
-  ~FileBytes() override { ::close(fd_); }
+  FileBytes(std::unique_ptr<platform::ScratchFile> file, uint64_t size)
+      : file_(std::move(file)), size_(size) {}
   uint64_t size() const override { return size_; }
-  int fd() const override { return fd_; }
+  int fd() const override { return file_->fd(); }
   Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t length) override {
     while (true) {
-      ssize_t n = ::pread(fd_, buffer, length, static_cast<off_t>(offset));
+      ssize_t n = ::pread(file_->fd(), buffer, length, static_cast<off_t>(offset));
       if (n >= 0) return static_cast<size_t>(n);
       if (errno != EINTR) return Error(ErrorCode::kInternalError, std::strerror(errno));
     }
   }
 
  private:
-  int fd_;
+  std::unique_ptr<platform::ScratchFile> file_;
   uint64_t size_;
 };
 
@@ -81,35 +80,25 @@ Status Stream(LogBytes& bytes, uint64_t offset, Fn&& fn) {
 }
 
 // `charge(n)` is asked before n more bytes are written; false stops with kServiceUnavailable.
-Result<std::shared_ptr<LogBytes>> Decompress(LogBytes& compressed, const std::string& dir,
-                                             uint64_t max_bytes,
+// A full disk is kStorageFull (transient: the next view tries again).
+Result<std::shared_ptr<LogBytes>> Decompress(LogBytes& compressed, platform::FileSystem& fs,
+                                             const std::string& dir, uint64_t max_bytes,
                                              const std::function<bool(uint64_t)>& charge) {
-  std::string pattern = (dir.empty() ? std::string("/tmp") : dir) + "/gunzip-XXXXXX";
-  int fd = ::mkstemp(pattern.data());
-  if (fd < 0) return Error(ErrorCode::kInternalError, pattern + ": " + std::strerror(errno));
-  ::unlink(pattern.c_str());
-  // Owns fd from here: closed with the result, or on any error return.
-  auto out = std::make_shared<FileBytes>(fd, 0);
+  auto file = fs.NewScratchFile(dir.empty() ? std::string("/tmp") : dir);
+  if (!file) return file.error();
   logs::GzipDecoder gunzip(max_bytes);
   uint64_t written = 0;
   Status write_status;
   Status st = Stream(compressed, 0, [&](std::string_view chunk) {
     Status s = gunzip.Feed(chunk, [&](std::string_view plain) {
-      if (!plain.empty() && write_status.ok() && !charge(plain.size())) {
+      if (plain.empty() || !write_status.ok()) return;
+      if (!charge(plain.size())) {
         write_status = Error(ErrorCode::kServiceUnavailable,
                              "too many large .gz logs are open at once; try again in a while");
         return;
       }
-      while (!plain.empty() && write_status.ok()) {
-        ssize_t n = ::pwrite(fd, plain.data(), plain.size(), static_cast<off_t>(written));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          write_status = Error(ErrorCode::kInternalError, std::strerror(errno));
-          return;
-        }
-        written += static_cast<uint64_t>(n);
-        plain.remove_prefix(static_cast<size_t>(n));
-      }
+      write_status = (*file)->Append(plain);
+      if (write_status.ok()) written += plain.size();
     });
     if (!s.ok()) write_status = s;
     return write_status.ok() && !gunzip.limit_reached();
@@ -117,9 +106,7 @@ Result<std::shared_ptr<LogBytes>> Decompress(LogBytes& compressed, const std::st
   if (!st.ok()) return st;
   if (!write_status.ok()) return write_status;
   if (!gunzip.limit_reached()) LB_RETURN_IF_ERROR(gunzip.Finish());
-  int kept = ::dup(fd);
-  if (kept < 0) return Error(ErrorCode::kInternalError, std::strerror(errno));
-  return std::shared_ptr<LogBytes>(std::make_shared<FileBytes>(kept, written));
+  return std::shared_ptr<LogBytes>(std::make_shared<FileBytes>(std::move(*file), written));
 }
 
 }  // namespace
@@ -189,16 +176,19 @@ Result<OpenedLog> LogCache::Open(const std::string& bucket, const store::ObjectI
       // A copy larger than the whole budget is cut there, as one over max_decompressed_bytes
       // is: the viewer shows the part it has and says so.
       auto plain = Decompress(
-          *opened.bytes, options_.cache_dir,
+          *opened.bytes, options_.fs ? *options_.fs : platform::FileSystem::Posix(),
+          options_.cache_dir,
           std::min(options_.max_decompressed_bytes, options_.max_decompressed_total_bytes),
           [&](uint64_t bytes) { return ChargeDecompressed(*entry, bytes); });
       std::lock_guard lock(mu_);
       entry->decompressing = false;
       if (!plain) {
         entry->error = plain.error();
-        // The copy is gone with the error: its bytes go back. A copy that found no room is not
-        // remembered, so the next view tries again; a broken .gz is.
-        if (plain.error().code() == ErrorCode::kServiceUnavailable) {
+        // The copy is gone with the error: its bytes go back. A copy that found no room (in the
+        // budget or on the disk) is not remembered, so the next view tries again; a broken .gz
+        // is.
+        if (plain.error().code() == ErrorCode::kServiceUnavailable ||
+            plain.error().code() == ErrorCode::kStorageFull) {
           ++decompressed_refused_;
           if (entry->in_cache) EraseLocked(id);
         } else {

@@ -20,6 +20,7 @@
 #include "logs/ansi.h"
 #include "logs/search.h"
 #include "logs/summary.h"
+#include "platform/file_system.h"
 #include "store/store.h"
 
 namespace logbucket::web {
@@ -61,8 +62,9 @@ struct OpenedLog {
 };
 
 struct LogCacheOptions {
-  std::string cache_dir;    // for decompressed .gz copies ("" = system temp dir)
-  size_t max_entries = 16;  // indexed logs kept
+  std::string cache_dir;               // for decompressed .gz copies ("" = system temp dir)
+  platform::FileSystem* fs = nullptr;  // where the copies are written (null: the real one)
+  size_t max_entries = 16;             // indexed logs kept
   uint64_t max_decompressed_bytes = 4ULL << 30;  // one .gz log's decompressed copy
   // All decompressed copies the cache holds (web.gunzip_cache_bytes): least recently used ones
   // are dropped to make room, and a copy that cannot fit fails with kServiceUnavailable.

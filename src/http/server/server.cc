@@ -38,6 +38,9 @@ namespace {
 constexpr int kLingerMs = 2000;
 constexpr size_t kIdleBufferBytes = 64 * 1024;
 constexpr size_t kBufferSlackBytes = 1u << 20;
+// A worker's response larger than this goes back to the event loop to be sent (it may not fit
+// the socket buffers, and a client reading slowly must not hold a thread).
+constexpr size_t kHandBackBytes = 64 * 1024;
 
 constexpr size_t kLingerMaxBytes = 16u << 20;
 
@@ -453,6 +456,7 @@ struct Server::Connection {
   // request, a later request's first byte; 0 between requests (idle keep-alive) and while a
   // request is served. Bounds the whole head, however steadily a client trickles it.
   int64_t head_started_ms = 0;
+  uint64_t serial = 0;  // order of arrival: the older of two connections waiting since the same ms
 };
 
 struct Server::Loop {
@@ -466,6 +470,7 @@ struct Server::Loop {
   // outlive every loan or a kept-alive connection is orphaned and the drain waits it out.
   std::atomic<int> lent{0};
   int64_t last_timeout_scan_ms = 0;
+  uint64_t evictions_seen = 0;  // Server::eviction_requests_ when this loop last scanned
 
   void Post(std::unique_ptr<Connection> c) {
     {
@@ -584,6 +589,7 @@ void Server::AcceptOne() {
     return;
   }
   platform::ScopedFd owned_fd(fd);  // closed on every early return (and if anything throws)
+  InjectedFault(ThreadEntry::kAccept);
   char ip[INET6_ADDRSTRLEN] = "";
   if (peer.ss_family == AF_INET6) {
     auto* a6 = reinterpret_cast<sockaddr_in6*>(&peer);
@@ -626,6 +632,7 @@ void Server::StartConnection(platform::ScopedFd owned_fd, const std::string& pee
   auto c = std::make_unique<Connection>();
   c->fd = owned_fd.get();
   c->peer = peer_ip;
+  c->serial = next_connection_.fetch_add(1) + 1;
   c->last_activity_ms = NowMs();
   c->head_started_ms = c->last_activity_ms;  // the first request's head is due from now
   // What one connection may buffer: a request head, or a chunked body's chunk lines and
@@ -663,20 +670,76 @@ bool Server::AdmitConnection(const std::string& peer) {
       }
     }
   }
-  std::lock_guard lock(mu_);
-  bool over = active_connections_ >= options_.max_connections;
-  if (!over && capped) {
-    auto it = per_client_.find(peer);
-    over = it != per_client_.end() && it->second >= options_.max_connections_per_client;
+  bool evict = false;
+  {
+    std::lock_guard lock(mu_);
+    // At the limit a new connection still gets in while the loops close one that is only
+    // waiting (the oldest idle keep-alive or stalled head): a table full of slow heads cannot
+    // lock clients out. The slack bounds how far over the limit this goes before the loops catch
+    // up; past it, or with nothing to evict, the answer is 503.
+    int slack = std::max(4, options_.max_connections / 16);
+    bool over = active_connections_ >= options_.max_connections + slack;
+    if (!over && capped) {
+      auto it = per_client_.find(peer);
+      over = it != per_client_.end() && it->second >= options_.max_connections_per_client;
+    }
+    if (over) {
+      if (metrics_) metrics_->ConnectionRefused();
+      return false;
+    }
+    evict = active_connections_ >= options_.max_connections;
+    ++active_connections_;
+    ++per_client_[peer];
+    if (metrics_) metrics_->ConnectionOpened();
   }
-  if (over) {
-    if (metrics_) metrics_->ConnectionRefused();
-    return false;
-  }
-  ++active_connections_;
-  ++per_client_[peer];
-  if (metrics_) metrics_->ConnectionOpened();
+  if (evict) RequestEviction();
   return true;
+}
+
+void Server::RequestEviction() {
+  eviction_requests_.fetch_add(1);
+  for (auto& loop : loops_) {
+    uint64_t one = 1;
+    (void)!::write(loop->wake_fd, &one, sizeof one);
+  }
+}
+
+void Server::EvictWaiting(Loop& loop, int64_t now_ms) {
+  {
+    std::lock_guard lock(mu_);
+    if (active_connections_ <= options_.max_connections) return;
+  }
+  struct Waiting {
+    int64_t since;
+    uint64_t serial;
+    Connection* c;
+  };
+  std::vector<Waiting> waiting;
+  for (auto& [fd, c] : loop.connections) {
+    bool writing = !c->out.empty() || c->file != nullptr;
+    if (writing || (c->parser && c->parser->is_header_done())) continue;
+    int64_t since = c->head_started_ms != 0 ? c->head_started_ms : c->last_activity_ms;
+    if (now_ms - since >= options_.evict_min_wait_ms)
+      waiting.push_back({since, c->serial, c.get()});
+  }
+  std::sort(waiting.begin(), waiting.end(), [](const Waiting& a, const Waiting& b) {
+    return a.since != b.since ? a.since < b.since : a.serial < b.serial;
+  });
+  for (auto& [since, serial, c] : waiting) {
+    {
+      std::lock_guard lock(mu_);
+      if (active_connections_ <= options_.max_connections) return;
+    }
+    bool mid_head = c->buffer.size() > 0 || (c->parser && c->parser->got_some());
+    if (mid_head) {
+      (void)!::send(c->fd, RequestTimeoutResponse().data(), RequestTimeoutResponse().size(),
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    Log().info("{} - {} - - {} closed at the connection limit after {} ms waiting", options_.name,
+               c->peer, mid_head ? "400 request head" : "idle connection", now_ms - since);
+    if (metrics_) metrics_->ConnectionEvicted();
+    Close(loop, *c);
+  }
 }
 
 void Server::FillRequest(const Parser& parser, const std::string& peer, int64_t started_ms,
@@ -811,7 +874,11 @@ void Server::RunLoop(Loop& loop) {
               raw->buffer.shrink_to_fit();  // back from a worker that buffered a body
             }
             loop.connections[raw->fd] = std::move(c);
-            ProcessBuffer(loop, *raw);  // a returning connection may hold pipelined bytes
+            if (!raw->out.empty() || raw->file != nullptr) {
+              ContinueWrite(loop, *raw);  // a worker's large response; then pipelined requests
+            } else {
+              ProcessBuffer(loop, *raw);  // a returning connection may hold pipelined bytes
+            }
           } catch (...) {
             ReportEscapedException(ThreadEntry::kEventLoop, "a connection",
                                    std::current_exception());
@@ -841,9 +908,19 @@ void Server::RunLoop(Loop& loop) {
       }
     }
     int64_t now = NowMs();
-    if (now - loop.last_timeout_scan_ms >= 1000 || stopping_) {
+    bool tick = now - loop.last_timeout_scan_ms >= 1000;
+    if (tick || stopping_) {
       loop.last_timeout_scan_ms = now;
       CheckTimeouts(loop, now);
+    }
+    uint64_t evictions = eviction_requests_.load();
+    if (evictions != loop.evictions_seen || (tick && evictions != 0)) {
+      loop.evictions_seen = evictions;
+      try {
+        EvictWaiting(loop, now);
+      } catch (...) {
+        ReportEscapedException(ThreadEntry::kEventLoop, "evicting", std::current_exception());
+      }
     }
     // `lent` is read before the inbox: a worker posts its connection before it returns the loan,
     // so seeing no loan means any returned connection is already in the inbox.
@@ -1083,12 +1160,14 @@ void Server::HandOff(Loop& loop, Connection& c) {
   auto node = loop.connections.extract(fd);
   auto owned = std::make_shared<std::unique_ptr<Connection>>(std::move(node.mapped()));
   loop.lent.fetch_add(1);
+  if (metrics_) metrics_->WorkerStarted();
   bool started = workers_.Run([this, &loop, owned]() mutable {
     RunWorker(loop, std::move(*owned));  // never throws: it closes the connection instead
     loop.lent.fetch_sub(1);
   });
   if (!started) {
     loop.lent.fetch_sub(1);
+    if (metrics_) metrics_->WorkerFinished();
     // Out of threads (or memory for a stack): refuse this request, keep serving the others.
     Log().error("{}: cannot start a worker thread", options_.name);
     (void)!::send(fd, SlowDownResponse().data(), SlowDownResponse().size(),
@@ -1098,20 +1177,21 @@ void Server::HandOff(Loop& loop, Connection& c) {
 }
 
 void Server::RunWorker(Loop& loop, std::unique_ptr<Connection> c) noexcept {
-  bool keep_alive = false;
+  AfterWorker after = AfterWorker::kClose;
   try {
-    keep_alive = ServeOnWorker(*c);
+    after = ServeOnWorker(*c);
   } catch (...) {
     // The handler's own exceptions became a 500 in Handle(); this is the session code itself
     // (an allocation, a parser): the connection ends, the thread and the server go on.
     ReportEscapedException(ThreadEntry::kWorker, "a connection", std::current_exception());
-    keep_alive = false;
+    after = AfterWorker::kClose;
   }
-  if (keep_alive) {
+  if (metrics_) metrics_->WorkerFinished();
+  if (after != AfterWorker::kClose) {
     c->parser.reset();
     c->last_activity_ms = NowMs();
     try {
-      loop.Post(std::move(c));  // back to the event loop
+      loop.Post(std::move(c));  // back to the event loop (with a response to send, maybe)
       return;
     } catch (...) {  // no memory for the inbox: c is still ours (push_back's strong guarantee)
       ReportEscapedException(ThreadEntry::kWorker, "returning a connection",
@@ -1121,7 +1201,7 @@ void Server::RunWorker(Loop& loop, std::unique_ptr<Connection> c) noexcept {
   CloseLent(std::move(c));
 }
 
-bool Server::ServeOnWorker(Connection& connection) {
+Server::AfterWorker Server::ServeOnWorker(Connection& connection) {
   Connection* c = &connection;
   FdStream stream(c->fd, stop_fd_, options_.io_timeout_seconds * 1000,
                   options_.idle_timeout_seconds * 1000);
@@ -1158,6 +1238,23 @@ bool Server::ServeOnWorker(Connection& connection) {
   }
   // Counted before it is sent, so that a client that has its answer also finds it counted.
   CountRequest(request, response, send_body ? body_length : 0, started_us);
+  if (send_body && !body_left &&
+      (response.file != nullptr || response.body.size() > kHandBackBytes)) {
+    // Large: the event loop sends it without blocking, so a client that reads at a byte a second
+    // ties up a connection slot (bounded by the limits) instead of a thread for as long as it
+    // likes. The access line is written now, as for the loop's own responses.
+    LogAccess(request, response, body_length, started);
+    c->out = std::move(head);
+    c->out_offset = 0;
+    if (response.file) {
+      c->file = std::move(response.file);
+      c->file_sent = 0;
+    } else {
+      c->out += response.body;
+    }
+    c->close_after_write = !keep_alive;
+    return AfterWorker::kWriteOnLoop;
+  }
   Status sent;
   if (send_body && response.file) {
     sent = stream.SendAll(head, MSG_MORE);
@@ -1171,9 +1268,9 @@ bool Server::ServeOnWorker(Connection& connection) {
   }
   LogAccess(request, response, send_body ? body_length : 0, started,
             sent.ok() ? nullptr : "send-failed");
-  if (sent.ok() && keep_alive) return true;
+  if (sent.ok() && keep_alive) return AfterWorker::kKeepAlive;
   if (sent.ok() && body_left) LingeringClose(c->fd);
-  return false;
+  return AfterWorker::kClose;
 }
 
 int Server::Shutdown(int drain_seconds) {

@@ -2,7 +2,9 @@
 // requests and serve GET/HEAD inline with non-blocking sends (sendfile for file bodies); a
 // request that carries a body or may block for long (PUT, POST, DELETE) is handed, with its
 // parsed header, to a worker thread that runs it with blocking, poll()-timed I/O and then gives
-// the connection back to its loop. See DESIGN.md §2 "HTTP server model".
+// the connection back to its loop (with the response, when it is large, for the loop to send).
+// At max_connections the loops close the longest-waiting idle or stalled connection to admit a
+// new one. See DESIGN.md §2 "HTTP server model" and docs/decisions.md.
 #pragma once
 
 #include <atomic>
@@ -47,6 +49,10 @@ struct ServerOptions {
   // `uncapped_peers` (a proxy that carries everyone's requests) are not counted.
   int max_connections_per_client = 256;
   std::vector<Cidr> uncapped_peers;
+  // At max_connections a new connection is still admitted (up to max_connections/16 over) while
+  // the loops close the connection that has waited longest for its next request or the rest of
+  // its head, once it has waited this long (younger ones are still arriving).
+  int evict_min_wait_ms = 250;
   uint32_t max_header_bytes = 64 * 1024;
   uint64_t max_body_bytes = 6ULL << 30;
   bool access_log = true;
@@ -100,13 +106,21 @@ class Server {
   bool ContinueWrite(Loop& loop, Connection& c);
   void HandOff(Loop& loop, Connection& c);
   void RunWorker(Loop& loop, std::unique_ptr<Connection> c) noexcept;
-  // One request on a worker thread; true when the connection stays open for the next one.
-  bool ServeOnWorker(Connection& c);
+  // What a worker leaves its connection in once its request is answered.
+  enum class AfterWorker { kClose, kKeepAlive, kWriteOnLoop };
+  // One request on a worker thread. A response larger than kHandBackBytes is left in the
+  // connection for its event loop to send (kWriteOnLoop): a client that reads slowly holds a
+  // connection slot, never a thread.
+  AfterWorker ServeOnWorker(Connection& c);
   void Close(Loop& loop, Connection& c);
   void CloseIfOpen(Loop& loop, int fd);
   // Closes a connection that is in no loop's table (on a worker, or arriving).
   void CloseLent(std::unique_ptr<Connection> c);
   void CheckTimeouts(Loop& loop, int64_t now_ms);
+  // At the connection limit: closes this loop's longest-waiting connections (idle keep-alives,
+  // request heads that have waited evict_min_wait_ms) while the listener is over it.
+  void EvictWaiting(Loop& loop, int64_t now_ms);
+  void RequestEviction();
   void ConnectionEnded(const std::string& peer);
   // Counts a new connection from `peer`; false (and counted as refused) when over a limit.
   bool AdmitConnection(const std::string& peer);
@@ -135,9 +149,13 @@ class Server {
   std::mutex mu_;
   std::condition_variable idle_cv_;
   int active_connections_ = 0;
+  // Bumped when a connection is admitted over max_connections; each loop scans for connections
+  // to evict when it changes (and on its 1 s tick while the listener is over the limit).
+  std::atomic<uint64_t> eviction_requests_{0};
   std::set<int> active_fds_;                         // so Shutdown can force-close stragglers
   std::unordered_map<std::string, int> per_client_;  // open connections by peer address
   std::atomic<uint64_t> next_request_{0};
+  std::atomic<uint64_t> next_connection_{0};  // Connection::serial
   Metrics::Listener* metrics_ = nullptr;
   WorkerPool workers_;  // after loops_: destroyed first, once the loops have taken every loan back
 };

@@ -67,6 +67,20 @@ bool Handshake(SSL* ssl, int tcp, int deadline_ms) {
 // One connection, start to end: handshake, then both directions until either side ends.
 void Pump(SSL_CTX* ctx, int tcp, int inner, int timeout_ms, int handshake_ms) {
   SSL* ssl = SSL_new(ctx);
+  // Whatever throws from here on, the descriptors and the context reference go with it.
+  struct Release {
+    SSL*& ssl;
+    SSL_CTX* ctx;
+    int tcp, inner;
+    ~Release() {
+      SSL_free(ssl);
+      SSL_CTX_free(ctx);  // the reference Wrap took for this thread
+      ERR_clear_error();
+      ::close(tcp);
+      ::close(inner);
+    }
+  } release{ssl, ctx, tcp, inner};
+  InjectedFault(ThreadEntry::kTls);
   if (ssl != nullptr && SSL_set_fd(ssl, tcp) == 1 &&
       Handshake(ssl, tcp, handshake_ms > 0 ? handshake_ms : std::min(timeout_ms, 30000))) {
     int flags = ::fcntl(tcp, F_GETFL);
@@ -91,11 +105,6 @@ void Pump(SSL_CTX* ctx, int tcp, int inner, int timeout_ms, int handshake_ms) {
     }
     SSL_shutdown(ssl);
   }
-  SSL_free(ssl);
-  SSL_CTX_free(ctx);  // the reference Wrap took for this thread
-  ERR_clear_error();
-  ::close(tcp);
-  ::close(inner);
 }
 
 }  // namespace

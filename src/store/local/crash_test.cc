@@ -271,6 +271,9 @@ namespace {
 // turn it into an error for the writers of that batch and go on with the next one.
 class ThrowingSyncDir final : public platform::FileSystem {
  public:
+  Result<std::unique_ptr<platform::ScratchFile>> NewScratchFile(const std::string& dir) override {
+    return Posix().NewScratchFile(dir);
+  }
   Result<std::unique_ptr<platform::WritableFile>> NewWritableFile(const std::string& path,
                                                                   int mode) override {
     return Posix().NewWritableFile(path, mode);
