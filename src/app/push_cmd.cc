@@ -539,6 +539,7 @@ struct Upload {
   std::string file;  // local path
   std::string key;
   std::string content_type;
+  std::string check;  // the check's name as given (the key has it with '/' as '_')
 };
 
 Status CheckResponse(const Result<s3client::S3Response>& r, const std::string& what) {
@@ -548,7 +549,13 @@ Status CheckResponse(const Result<s3client::S3Response>& r, const std::string& w
 }
 
 Headers ObjectHeaders(const Upload& u) {
-  return {{"content-type", u.content_type}, {"content-disposition", "inline"}};
+  Headers headers = {{"content-type", u.content_type}, {"content-disposition", "inline"}};
+  // The viewer titles the page with it ("build/O2/o2", not the folder's "build_O2_o2").
+  // S3 metadata is ASCII: a name with anything else is left to the key.
+  bool printable = !u.check.empty() && std::all_of(u.check.begin(), u.check.end(),
+                                                   [](char c) { return c >= 0x20 && c < 0x7f; });
+  if (printable) headers.push_back({"x-amz-meta-check", u.check});
+  return headers;
 }
 
 // One object: a single PUT below the threshold, else a multipart upload with `jobs` parts in
@@ -782,11 +789,12 @@ int RunPush(const PushFlags& flags) {
   }
 
   std::vector<Upload> uploads = {
-      {dir + "/fullLog.txt", prefix + "fullLog.txt", "text/plain; charset=utf-8"},
-      {dir + "/summary.json", prefix + "summary.json", "application/json"},
-      {dir + "/pretty.html", prefix + "pretty.html", "text/html; charset=utf-8"}};
+      {dir + "/fullLog.txt", prefix + "fullLog.txt", "text/plain; charset=utf-8", flags.check},
+      {dir + "/summary.json", prefix + "summary.json", "application/json", flags.check},
+      {dir + "/pretty.html", prefix + "pretty.html", "text/html; charset=utf-8", flags.check}};
   for (const Artifact& a : artifacts->files) {
-    uploads.push_back({a.file, prefix + "artifacts/" + a.name, ArtifactContentType(a.file)});
+    uploads.push_back(
+        {a.file, prefix + "artifacts/" + a.name, ArtifactContentType(a.file), flags.check});
   }
   // With --latest, every file again under latest/ (copied on the server once uploaded).
   std::vector<Upload> latest_copies;
@@ -794,7 +802,8 @@ int RunPush(const PushFlags& flags) {
     std::string latest =
         pr->org + "/" + pr->repo + "/" + pr->number + "/latest/" + SafeCheckName(flags.check) + "/";
     for (const Upload& u : uploads) {
-      latest_copies.push_back({u.file, latest + u.key.substr(prefix.size()), u.content_type});
+      latest_copies.push_back(
+          {u.file, latest + u.key.substr(prefix.size()), u.content_type, u.check});
     }
   }
   uint64_t total = 0;

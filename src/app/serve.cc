@@ -204,7 +204,9 @@ class MetricsPage {
 // use the stylesheet too.
 http::Response GatedViewer(WebFrontend& w, http::Request& r) {
   std::string_view path = r.raw_path;
-  if (path.starts_with("/_static/") || path == "/_health") return w.viewer->Handle(r);
+  if (path.starts_with("/_static/") || path == "/_health" || path == "/favicon.ico") {
+    return w.viewer->Handle(r);
+  }
   auth::Verdict verdict = w.gate->Check(r);
   if (!verdict.allowed) {
     // Pages without a session go to the provider and come back; scripts get 401.
@@ -330,7 +332,8 @@ int ListenWeb(const config::Config& cfg, store::Store& store,
     // an event loop, and every viewer connection on it, never waits behind one. Only what is
     // answered from memory stays inline.
     web_options.get_on_worker = [](std::string_view target) {
-      return !(target.starts_with("/_static/") || target == "/_health" || target == "/_metrics");
+      return !(target.starts_with("/_static/") || target == "/_health" || target == "/_metrics" ||
+               target == "/favicon.ico");
     };
     w.server = std::make_unique<http::Server>(web_options, [&w, &metrics_page](http::Request& r) {
       std::string_view path = r.raw_path;

@@ -1,5 +1,6 @@
 #include "web/pages.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include "common/encoding.h"
@@ -35,7 +36,42 @@ std::string When(int64_t ms) {
   return iso.substr(0, 10) + " " + iso.substr(11, 8) + " UTC";
 }
 
+int64_t WallNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Plural(int64_t n, const char* unit) {
+  return std::to_string(n) + " " + unit + (n == 1 ? "" : "s");
+}
+
+// "just now", "5 min ago", "3 h ago", "2 days ago", "in 41 days"; past a year, the date.
+std::string Relative(int64_t ms, int64_t now_ms) {
+  int64_t delta = now_ms - ms;
+  bool future = delta < 0;
+  int64_t s = (future ? -delta : delta) / 1000;
+  std::string amount;
+  if (s < 45) return future ? "in a moment" : "just now";
+  if (s < 3600) {
+    amount = std::to_string(std::max<int64_t>(1, (s + 30) / 60)) + " min";
+  } else if (s < 36 * 3600) {
+    amount = std::to_string((s + 1800) / 3600) + " h";
+  } else if (s < 365 * 86400) {
+    amount = Plural((s + 43200) / 86400, "day");
+  } else {
+    return FormatIso8601(ms).substr(0, 10);
+  }
+  return future ? "in " + amount : amount + " ago";
+}
+
 }  // namespace
+
+std::string TimeHtml(int64_t ms, int64_t now_ms) {
+  if (ms <= 0) return "";
+  return "<time datetime=\"" + FormatIso8601(ms) + "\" title=\"" + When(ms) + "\">" +
+         Esc(Relative(ms, now_ms)) + "</time>";
+}
 
 std::string PageShell(const Chrome& chrome, std::string_view title,
                       const std::vector<Crumb>& crumbs, std::string_view main_html,
@@ -45,6 +81,7 @@ std::string PageShell(const Chrome& chrome, std::string_view title,
   h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
   h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">";
   h += "<title>" + Esc(title) + " · " + Esc(chrome.site) + "</title>";
+  h += "<link rel=\"icon\" href=\"/_static/favicon.svg\" type=\"image/svg+xml\">";
   h += "<link rel=\"stylesheet\" href=\"/_static/viewer.css\">";
   h += "<script src=\"/_static/viewer.js\" defer></script></head>";
   h += "<body class=\"" + Esc(body_class) + "\"><header class=\"top\"><nav class=\"crumbs\">";
@@ -79,10 +116,11 @@ std::string BucketListPage(const Chrome& chrome, const std::vector<store::Bucket
     m += "<p class=\"empty\">No buckets yet. Create one with <code>logbucket bucket create "
          "-b NAME</code>.</p>";
   } else {
+    int64_t now = WallNowMs();
     m += "<table class=\"entries\"><thead><tr><th>Name</th><th>Created</th></tr></thead><tbody>";
     for (const auto& b : buckets) {
       m += "<tr><td class=\"name\"><a class=\"folder\" href=\"" + Esc(PathHref(b.name, "")) +
-           "\">" + Esc(b.name) + "/</a></td><td class=\"when\">" + Esc(When(b.created_ms)) +
+           "\">" + Esc(b.name) + "/</a></td><td class=\"when\">" + TimeHtml(b.created_ms, now) +
            "</td></tr>";
     }
     m += "</tbody></table>";
@@ -121,6 +159,7 @@ std::string FolderListingPage(const Chrome& chrome, const FolderPage& page) {
     m += "<p class=\"empty\">" +
          std::string(page.filter.empty() ? "This folder is empty." : "Nothing matches.") + "</p>";
   } else {
+    int64_t now = WallNowMs();
     m += "<table class=\"entries\"><thead><tr><th>Name</th><th class=\"num\">Size</th>"
          "<th>Modified</th></tr></thead><tbody>";
     for (const auto& e : page.entries) {
@@ -128,7 +167,7 @@ std::string FolderListingPage(const Chrome& chrome, const FolderPage& page) {
       m += e.folder ? "folder" : "file";
       m += "\" href=\"" + Esc(e.href) + "\">" + Esc(e.name) + "</a></td><td class=\"num\">" +
            (e.folder ? std::string() : Esc(HumanSize(e.size))) + "</td><td class=\"when\">" +
-           Esc(When(e.modified_ms)) + "</td></tr>";
+           TimeHtml(e.modified_ms, now) + "</td></tr>";
     }
     m += "</tbody></table>";
   }
@@ -148,15 +187,20 @@ std::string LogViewerPage(const Chrome& chrome, const ViewerPage& page) {
   // The header card: what this log is.
   m += "<section class=\"card\"><h1>" +
        Esc(page.facts.check.empty() ? page.key : page.facts.check) + "</h1><dl>";
+  const int64_t now = WallNowMs();
+  auto fact_html = [&](const char* label, const std::string& html, const char* attrs = "") {
+    if (html.empty()) return;
+    m += "<div" + std::string(attrs) + "><dt>" + std::string(label) + "</dt><dd>" + html +
+         "</dd></div>";
+  };
+  auto link = [](const std::string& text, const std::string& href, const std::string& title = "") {
+    return "<a href=\"" + Esc(href) + "\" rel=\"noopener noreferrer\"" +
+           (title.empty() ? std::string() : " title=\"" + Esc(title) + "\"") + ">" + Esc(text) +
+           "</a>";
+  };
   auto fact = [&](const char* label, const std::string& value, const std::string& href = "") {
     if (value.empty()) return;
-    m += "<div><dt>" + std::string(label) + "</dt><dd>";
-    if (!href.empty()) {
-      m += "<a href=\"" + Esc(href) + "\" rel=\"noopener noreferrer\">" + Esc(value) + "</a>";
-    } else {
-      m += Esc(value);
-    }
-    m += "</dd></div>";
+    fact_html(label, href.empty() ? Esc(value) : link(value, href));
   };
   fact("Repository", page.facts.repo);
   if (!page.facts.pr.empty() && !page.facts.repo.empty()) {
@@ -167,14 +211,46 @@ std::string LogViewerPage(const Chrome& chrome, const ViewerPage& page) {
     fact("Branch", page.facts.branch,
          "https://github.com/" + page.facts.repo + "/tree/" + UriEncode(page.facts.branch, true));
   }
-  fact("Commit", page.facts.commit);
-  m += "<div class=\"js-only\" id=\"fact-host\" hidden><dt>Build host</dt><dd></dd></div>";
-  m += "<div class=\"js-only\" id=\"fact-finished\" hidden><dt>Finished</dt><dd></dd></div>";
-  fact("Uploaded", When(page.info.last_modified_ms));
+  if (page.facts.commit == "latest") {
+    // The log's header names the commit; the script shows it once the index has read it.
+    fact_html("Commit", "latest build of this PR", " id=\"fact-commit\" data-latest=\"1\"");
+  } else if (!page.facts.commit.empty()) {
+    std::string short_sha = page.facts.commit.substr(0, 12);
+    fact_html("Commit",
+              page.facts.repo.empty()
+                  ? Esc(short_sha)
+                  : link(short_sha,
+                         "https://github.com/" + page.facts.repo + "/commit/" + page.facts.commit,
+                         page.facts.commit),
+              " id=\"fact-commit\"");
+  }
+  // Filled (and shown) by the script once the index has read the log's header.
+  m += "<div id=\"fact-host\" hidden><dt>Build host</dt><dd></dd></div>";
+  m += "<div id=\"fact-finished\" hidden><dt>Finished</dt><dd></dd></div>";
+  fact_html("Uploaded", TimeHtml(page.info.last_modified_ms, now));
   fact("Size", HumanSize(page.info.size));
-  fact("Expires", page.expires);
+  fact_html("Expires", TimeHtml(page.expires_ms, now));
   m += "</dl><p class=\"links\"><a href=\"" + Esc(self) + "?raw=1\">Raw</a> · <a href=\"" +
-       Esc(self) + "?download=1\">Download</a></p></section>";
+       Esc(self) + "?download=1\">Download</a>";
+  size_t slash = page.key.rfind('/');
+  const std::string folder = slash == std::string::npos ? "" : page.key.substr(0, slash + 1);
+  m += " · <a href=\"" + Esc(PathHref(page.bucket, folder)) + "\">This check's files</a>";
+  if (!page.facts.check.empty()) {
+    // <repo>/<pr>/<commit>/<check>/<file>: up two levels, the PR's builds (and their checks).
+    std::string_view pr_folder = std::string_view(folder).substr(0, folder.size() - 1);
+    for (int up = 0; up < 2 && !pr_folder.empty(); ++up) {
+      size_t cut = pr_folder.rfind('/');
+      pr_folder = cut == std::string_view::npos ? std::string_view() : pr_folder.substr(0, cut);
+    }
+    if (!pr_folder.empty()) {
+      m += " · <a href=\"" + Esc(PathHref(page.bucket, std::string(pr_folder) + "/")) +
+           "\">Other builds of this " + (page.facts.pr.empty() ? "branch" : "PR") + "</a>";
+    }
+  }
+  m += "</p></section>";
+  // The verdict, once the summary is in (JavaScript).
+  m += "<div id=\"banner\" class=\"banner pending js-only\" role=\"status\" hidden>"
+       "<span class=\"msg\">Analysing the log…</span></div>";
   // Toolbar (JavaScript), then the log.
   m += "<section class=\"toolbar js-only\" hidden>"
        "<form id=\"search\" role=\"search\"><input id=\"q\" type=\"search\" "
@@ -184,15 +260,33 @@ std::string LogViewerPage(const Chrome& chrome, const ViewerPage& page) {
        "<button type=\"submit\">Find</button><span id=\"count\" aria-live=\"polite\"></span>"
        "</form><span class=\"tools\">"
        "<button id=\"goto\" title=\"Go to line (g)\">Go to line</button>"
+       "<form id=\"gotoform\" hidden><input id=\"gotoline\" type=\"number\" min=\"1\" "
+       "aria-label=\"Line number\"></form>"
        "<button id=\"wrap\" title=\"Wrap long lines\">Wrap</button>"
        "<button id=\"copylink\" title=\"Copy a link to the selected lines\">Copy link</button>"
-       "</span><span id=\"status\"></span></section>";
+       "</span><span id=\"status\"></span>"
+       "<span class=\"hint\"><kbd>/</kbd> search · <kbd>n</kbd> <kbd>N</kbd> next/previous · "
+       "<kbd>e</kbd> <kbd>E</kbd> errors · <kbd>g</kbd> go to line · <kbd>?</kbd> keys</span>"
+       "</section>";
+  m += "<div id=\"help\" hidden role=\"dialog\" aria-label=\"Keys\"><div "
+       "class=\"box\"><h2>Keys</h2><table>"
+       "<tr><td><kbd>/</kbd></td><td>search (Enter: next match, Shift+Enter: previous)</td></tr>"
+       "<tr><td><kbd>n</kbd> <kbd>N</kbd></td><td>next / previous match</td></tr>"
+       "<tr><td><kbd>e</kbd> <kbd>E</kbd></td><td>next / previous error</td></tr>"
+       "<tr><td><kbd>g</kbd></td><td>go to line</td></tr>"
+       "<tr><td>click, Shift+click</td><td>select lines (the address links to them)</td></tr>"
+       "<tr><td><kbd>?</kbd> <kbd>Esc</kbd></td><td>this help / close it</td></tr>"
+       "</table><p><button id=\"help-close\">Close</button></p></div></div>";
   m += "<div class=\"body\"><aside id=\"panel\" class=\"js-only\" hidden>"
-       "<h2>Errors <span id=\"verdict\"></span></h2><ol id=\"errors\"></ol>"
+       "<h2>Errors <span id=\"verdict\"></span></h2><ol id=\"errors\">"
+       "<li class=\"pending\">Analysing…</li></ol>"
        "<details id=\"warnings-box\"><summary>Warnings <span id=\"wcount\"></span></summary>"
        "<ol id=\"warnings\"></ol></details>"
-       "<h2>Sections</h2><ol id=\"sections\"></ol></aside>";
-  m += "<div id=\"log\" class=\"log\" tabindex=\"0\"><div id=\"first\" class=\"lines\">";
+       "<h2>Sections <span class=\"fold-all\"><button id=\"expand-all\">expand all</button>"
+       "<button id=\"collapse-all\">collapse all</button></span></h2><ol id=\"sections\">"
+       "</ol></aside>";
+  m += "<div class=\"logwrap\"><div id=\"where\" hidden></div>"
+       "<div id=\"log\" class=\"log\" tabindex=\"0\"><div id=\"first\" class=\"lines\">";
   uint64_t n = 0;
   for (const auto& line : page.first_lines) {
     ++n;
@@ -207,13 +301,14 @@ std::string LogViewerPage(const Chrome& chrome, const ViewerPage& page) {
          " lines. The viewer loads the rest with JavaScript; the <a href=\"" + Esc(self) +
          "?raw=1\">raw log</a> has everything.</p>";
   }
-  m += "</div></div></main>";
-  std::vector<Crumb> crumbs;
-  size_t slash = page.key.rfind('/');
-  crumbs = FolderCrumbs(page.bucket,
-                        slash == std::string::npos ? "" : page.key.substr(0, slash + 1), false);
+  m += "</div></div></div></main>";
+  std::vector<Crumb> crumbs = FolderCrumbs(page.bucket, folder, false);
   crumbs.push_back({slash == std::string::npos ? page.key : page.key.substr(slash + 1), ""});
-  return PageShell(chrome, page.key, crumbs, m, "viewing");
+  // The tab says which check (the script puts the verdict in front): "#14520 build/O2/o2".
+  std::string title = page.facts.check.empty() ? page.key
+                      : page.facts.pr.empty()  ? page.facts.check
+                                               : "#" + page.facts.pr + " " + page.facts.check;
+  return PageShell(chrome, title, crumbs, m, "viewing");
 }
 
 std::string ErrorPage(const Chrome& chrome, int status, std::string_view message,

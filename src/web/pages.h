@@ -25,6 +25,9 @@ struct Chrome {
 // A path for an href: each segment percent-encoded, slashes kept.
 std::string PathHref(std::string_view bucket, std::string_view key);
 std::string HumanSize(uint64_t bytes);
+// One time format everywhere: relative to `now_ms` ("3 h ago", "in 41 days") in a <time>
+// element whose title is the exact UTC time.
+std::string TimeHtml(int64_t ms, int64_t now_ms);
 
 struct Crumb {
   std::string label;
@@ -58,7 +61,7 @@ struct ViewerPage {
   std::string key;
   store::ObjectInfo info;
   KeyFacts facts;
-  std::string expires;  // human date or ""
+  int64_t expires_ms = 0;  // when the bucket's lifecycle deletes it (0: never)
   std::vector<RenderedLine> first_lines;
   bool more = false;
 };

@@ -111,7 +111,7 @@ bool ParseRange(std::string_view text, uint64_t& from, uint64_t& to) {
 std::string_view ViewerOperation(std::string_view raw_path, std::string_view raw_query) {
   if (raw_path == "/") return "buckets";
   if (raw_path == "/_health") return "health";
-  if (raw_path.starts_with("/_static/")) return "static";
+  if (raw_path.starts_with("/_static/") || raw_path == "/favicon.ico") return "static";
   std::string_view rest = raw_path.substr(1);
   if (rest.empty() || rest.find('/') == std::string_view::npos || rest.back() == '/') {
     return "folder";
@@ -214,8 +214,9 @@ struct Viewer::Impl {
         r.body = std::string(a.data);
       }
       r.SetHeader("ETag", etag);
-      r.SetHeader("Content-Type", name.ends_with(".js") ? "text/javascript; charset=utf-8"
-                                                        : "text/css; charset=utf-8");
+      r.SetHeader("Content-Type", name.ends_with(".js")    ? "text/javascript; charset=utf-8"
+                                  : name.ends_with(".svg") ? "image/svg+xml"
+                                                           : "text/css; charset=utf-8");
       r.SetHeader("Cache-Control", "public, max-age=300");
       r.SetHeader("X-Content-Type-Options", "nosniff");
       MaybeCompress(request, r);
@@ -244,6 +245,8 @@ struct Viewer::Impl {
     if (json) return JsonError(status, message);
     return Html(status, ErrorPage(ChromeFor(request), status, message));
   }
+
+  static std::string ExpiryDate(int64_t ms) { return ms ? FormatIso8601(ms).substr(0, 10) : ""; }
 
   http::Response Buckets(const http::Request& request) {
     auto buckets = store.ListBuckets();
@@ -313,16 +316,16 @@ struct Viewer::Impl {
     return r;
   }
 
-  std::string ExpiryFor(const std::string& bucket, const store::ObjectInfo& info) {
+  // When the bucket's lifecycle deletes the object (ms), or 0.
+  int64_t ExpiryFor(const std::string& bucket, const store::ObjectInfo& info) {
     auto b = store.GetBucket(bucket);
-    if (!b || b->lifecycle.empty()) return "";
+    if (!b || b->lifecycle.empty()) return 0;
     auto config = s3::lifecycle::Parse(b->lifecycle);
-    if (!config) return "";
+    if (!config) return 0;
     auto tags = s3::lifecycle::ParseTagSet(FindHeader(info.headers, "x-amz-tagging").value_or(""));
     auto expiry = s3::lifecycle::ObjectExpiry(*config, info.key, info.size, tags,
                                               info.last_modified_ms, 86400 * 1000LL);
-    if (!expiry) return "";
-    return FormatIso8601(expiry->at_ms).substr(0, 10);
+    return expiry ? expiry->at_ms : 0;
   }
 
   // Raw bytes: as stored, sandboxed (an uploaded page runs with no origin, no scripts reaching
@@ -403,7 +406,7 @@ struct Viewer::Impl {
                      {"etag", head.etag},
                      {"last_modified", FormatIso8601(head.last_modified_ms)},
                      {"content_type", ContentTypeOf(head)},
-                     {"expires", ExpiryFor(bucket, head)},
+                     {"expires", ExpiryDate(ExpiryFor(bucket, head))},
                      {"lines", index.lines},
                      {"bytes", index.bytes},
                      {"repo", facts.repo.empty() ? h.repo : facts.repo},
@@ -500,7 +503,11 @@ struct Viewer::Impl {
     page.key = key;
     page.info = *head;
     page.facts = ParseCiKey(key);
-    page.expires = ExpiryFor(bucket, *head);
+    // `push` records the check's own name ("build/O2/o2"); the key has it as a folder name.
+    if (auto check = FindHeader(head->headers, "x-amz-meta-check"); check && !check->empty()) {
+      if (!page.facts.check.empty()) page.facts.check = std::string(*check);
+    }
+    page.expires_ms = ExpiryFor(bucket, *head);
     std::shared_ptr<LogBytes> bytes;
     if (logs::IsGzipName(key)) {
       auto opened = cache.Open(bucket, *head);
@@ -541,6 +548,15 @@ struct Viewer::Impl {
       return r;
     }
     if (p.starts_with("/_static/")) return StaticFile(request, p.substr(9));
+    if (p == "/favicon.ico") {
+      // Browsers ask for it whatever the page says; it is not a bucket (that one stays reachable
+      // as /favicon.ico/).
+      http::Response r;
+      r.status = 301;
+      r.SetHeader("Location", "/_static/favicon.svg");
+      r.SetHeader("Cache-Control", "public, max-age=86400");
+      return r;
+    }
     p.remove_prefix(1);
     size_t slash = p.find('/');
     std::string bucket(p.substr(0, slash));

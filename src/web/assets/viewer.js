@@ -46,17 +46,21 @@
   logEl.appendChild(spacer);
   logEl.appendChild(win);
   if (first) {
-    // Seed the cache with the server-rendered first page, then switch to virtual mode.
+    // Seed the cache with the server-rendered first page. It stays on screen until the line
+    // index arrives (a cold 300 MB log takes a second or more, longer over a remote store);
+    // then the virtual window takes over.
     const seeded = [];
     first.querySelectorAll('.l .t').forEach((t) => seeded.push(t.innerHTML));
     for (let b = 0; b * BLOCK < seeded.length; b++) {
       const part = seeded.slice(b * BLOCK, (b + 1) * BLOCK);
       if (part.length === BLOCK) blocks.set(b, part);
     }
-    first.remove();
   }
-  const nojs = logEl.querySelector('.nojs-more');
-  if (nojs) nojs.remove();
+  function leaveFirstPage() {
+    if (first) first.remove();
+    const nojs = logEl.querySelector('.nojs-more');
+    if (nojs) nojs.remove();
+  }
 
   function setStatus(text) { statusEl.textContent = text; }
 
@@ -155,10 +159,29 @@
       parts.push('<div class="' + cls + '" data-n="' + line + '">' + toggle +
         '<a class="n" href="#L' + line + '">' + line + '</a><span class="t">' +
         (html === null ? '<span class="loading">…</span>' : html) + '</span>' +
-        (sec ? '<span class="badge">' + sec.badge + '</span>' : '') + '</div>');
+        (sec ? '<span class="badge">' + escapeHtml(sec.badge) + '</span>' : '') + '</div>');
     }
     win.innerHTML = parts.join('');
     win.style.transform = 'translateY(' + (scaled() ? logEl.scrollTop : top * lineHeight) + 'px)';
+    highlightHit();
+    showWhere(rowToLine(top));
+  }
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;',
+      '"': '&quot;', "'": '&#39;' }[c]));
+  }
+  // "You are in: O2": the top-level section the top line belongs to, once scrolled past its
+  // first line (its own row says it otherwise).
+  const whereEl = document.getElementById('where');
+  function showWhere(line) {
+    let inside = null;
+    for (const s of sections) {
+      if (s.depth !== 0) continue;
+      if (s.begin_line < line && line <= s.end_line) inside = s;
+      if (s.begin_line > line) break;
+    }
+    whereEl.hidden = !inside;
+    if (inside) whereEl.textContent = 'in ' + inside.name;
   }
 
   // ---- sections ----
@@ -257,12 +280,88 @@
       (f.count > 1 ? ' · ×' + f.count : '');
     const text = document.createElement('div');
     text.className = 'text';
-    text.textContent = f.text;
+    const loc = splitLocation(f.text);
+    if (loc) {
+      const at = document.createElement('span');
+      at.className = 'loc';
+      at.title = loc.path;
+      at.textContent = loc.short;
+      text.append(at, ' ' + loc.rest);
+    } else {
+      text.textContent = f.text;
+    }
     li.append(kind, where, text);
     li.addEventListener('click', (ev) => { ev.preventDefault(); onClick(); });
     return li;
   }
+  // "/sw/SOURCES/O2/…/CompletionPolicy.h:57:40: error: …" → the file's name and position first
+  // (the full path on hover), then the message.
+  function splitLocation(text) {
+    const m = /^((?:[^\s:]*\/)?([^/\s:]+)):(\d+)(?::(\d+))?:\s*(.*)$/.exec(text);
+    if (!m) return null;
+    const pos = ':' + m[3] + (m[4] ? ':' + m[4] : '');
+    return { path: m[1] + pos, short: m[2] + pos, rest: m[5] };
+  }
+  function plural(n, one, many) { return n.toLocaleString() + ' ' + (n === 1 ? one : many); }
+  function duration(seconds) {
+    if (seconds < 60) return seconds + ' s';
+    const m = Math.floor(seconds / 60);
+    if (m < 60) return m + ' min' + (m < 10 && seconds % 60 ? ' ' + (seconds % 60) + ' s' : '');
+    return Math.floor(m / 60) + ' h' + (m % 60 ? ' ' + (m % 60) + ' min' : '');
+  }
+  // The verdict, where the reader looks first: a banner above the log, the tab's title and
+  // its icon (so a row of tabs can be told apart).
+  const banner = document.getElementById('banner');
+  const baseTitle = document.title;
+  function icon(colour, mark) {
+    return 'data:image/svg+xml,' + encodeURIComponent(
+      '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="16" cy="16" ' +
+      'r="15" fill="' + colour + '"/><path d="' + mark + '" stroke="#fff" stroke-width="4" ' +
+      'stroke-linecap="round" stroke-linejoin="round" fill="none"/></svg>');
+  }
+  function showVerdict(s) {
+    let mark, cls;
+    banner.textContent = '';
+    const msg = document.createElement('span');
+    msg.className = 'msg';
+    if (s.verdict === 'failed' && s.errors.length) {
+      const e = s.errors[0];
+      mark = '✗'; cls = 'failed';
+      const loc = splitLocation(e.text);
+      msg.textContent = '✗ Failed' + (e.section ? ' in ' + e.section : '') + ' — ' + e.kind +
+        ': ' + (loc ? loc.short + ' ' + loc.rest : e.text);
+      const jump = document.createElement('button');
+      jump.id = 'jump';
+      jump.textContent = 'Jump to error';
+      jump.addEventListener('click', () => jumpToError(0));
+      banner.append(msg, jump);
+    } else if (s.verdict === 'broken-builder') {
+      mark = '!'; cls = 'broken';
+      msg.textContent = '⚠ Broken builder: the build produced no output, so this is not a ' +
+        'failure of the change (see the builder\'s own logs).';
+      banner.append(msg);
+    } else {
+      mark = '✓'; cls = 'ok';
+      msg.textContent = '✓ No errors found';
+      banner.append(msg);
+      if (s.tail) {
+        const a = document.createElement('a');
+        a.href = '#L' + s.tail[0] + '-L' + s.tail[1];
+        a.textContent = 'last lines';
+        banner.append(' · ', a);
+      }
+    }
+    banner.className = 'banner ' + cls;
+    document.title = mark + ' ' + baseTitle;
+    const link = document.querySelector('link[rel="icon"]');
+    if (link) {
+      link.href = cls === 'failed' ? icon('#cf222e', 'M10 10l12 12M22 10L10 22')
+        : cls === 'ok' ? icon('#1a7f37', 'M9 16.5l5 5 9-11') : icon('#9a6700', 'M16 8v10M16 24v0');
+      link.type = 'image/svg+xml';
+    }
+  }
   function showSummary(s) {
+    showVerdict(s);
     errors = s.errors;
     const verdict = document.getElementById('verdict');
     verdict.textContent = s.verdict === 'failed' ? '(' + s.errors.length + ')'
@@ -274,15 +373,17 @@
       const li = document.createElement('li');
       const a = document.createElement('a');
       a.href = '#L' + s.tail[0] + '-L' + s.tail[1];
-      a.textContent = 'No error matched the rules: the last lines of the last section are ' +
-        s.tail[0] + '–' + s.tail[1];
+      a.textContent = 'No errors found. The last lines of the log: ' + s.tail[0] + '–' +
+        s.tail[1];
       li.appendChild(a);
       list.appendChild(li);
     }
     const read = document.createElement('li');
     read.className = 'read';
-    read.textContent = 'Read ' + s.read_bytes.toLocaleString() + ' of ' +
-      s.total_bytes.toLocaleString() + ' bytes.';
+    read.textContent = s.read_bytes < s.total_bytes
+      ? 'Read the first ' + plural(s.read_bytes, 'byte', 'bytes') + ' of ' +
+        s.total_bytes.toLocaleString() + '.'
+      : 'Read all ' + plural(s.total_bytes, 'byte', 'bytes') + '.';
     list.appendChild(read);
     document.getElementById('wcount').textContent = '(' + s.warning_occurrences + ')';
     const wl = document.getElementById('warnings');
@@ -295,8 +396,10 @@
     const ol = document.getElementById('sections');
     ol.textContent = '';
     for (const s of list) {
-      s.badge = (s.errors ? s.errors + ' errors ' : '') + (s.warnings ? s.warnings + ' warnings ' : '') +
-        (s.seconds >= 0 ? s.seconds + ' s' : '');
+      s.badge = [s.depth === 0 && s.name !== s.title ? s.name : '',
+        s.errors ? plural(s.errors, 'error', 'errors') : '',
+        s.warnings ? plural(s.warnings, 'warning', 'warnings') : '',
+        s.seconds >= 0 ? duration(s.seconds) : ''].filter((x) => x).join(' · ');
       if (s.depth === 0) {
         sectionAt.set(s.begin_line, s);
         if (!s.failed && s.end_line > s.begin_line) collapsed.push([s.begin_line, s.end_line]);
@@ -309,7 +412,9 @@
       a.textContent = s.name;
       const info = document.createElement('span');
       info.className = 'info';
-      info.textContent = ' ' + s.badge;
+      info.textContent = ' ' + [s.errors ? plural(s.errors, 'error', 'errors') : '',
+        s.warnings ? plural(s.warnings, 'warning', 'warnings') : '',
+        s.seconds >= 0 ? duration(s.seconds) : ''].filter((x) => x).join(' · ');
       li.append(a, info);
       li.addEventListener('click', (ev) => {
         ev.preventDefault(); selection = { a: s.begin_line, b: s.begin_line };
@@ -336,9 +441,46 @@
     countEl.textContent = (hitIndex + 1) + ' / ' + hits.length + (hitMore ? '+' : '');
     revealLine(current);
   }
+  // The match inside the current line, marked in its visible text (colour spans and all).
+  function highlightHit() {
+    if (!hitQuery || current !== hits[hitIndex]) return;
+    const t = win.querySelector('.l.cur .t');
+    if (!t) return;
+    let re;
+    try {
+      re = new RegExp(hitQuery.regex ? hitQuery.text
+        : hitQuery.text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), hitQuery.icase ? 'gi' : 'g');
+    } catch (e) { return; }  // a pattern only the server's engine reads
+    const nodes = [];
+    const walker = document.createTreeWalker(t, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) nodes.push(walker.currentNode);
+    const text = nodes.map((n) => n.data).join('');
+    const m = re.exec(text);
+    if (!m || !m[0].length) return;
+    // Wrap [start, end) of the joined text, one <mark> per text node it touches.
+    let at = 0;
+    const start = m.index, end = m.index + m[0].length;
+    for (const n of nodes) {
+      const a = Math.max(start, at), b = Math.min(end, at + n.data.length);
+      if (a < b) {
+        const range = document.createRange();
+        range.setStart(n, a - at);
+        range.setEnd(n, b - at);
+        const mark = document.createElement('mark');
+        range.surroundContents(mark);
+      }
+      at += n.data.length;
+    }
+  }
+  function sameQuery() {
+    return hitQuery && hits.length && q.value === hitQuery.text &&
+      document.getElementById('regex').checked === hitQuery.regex &&
+      document.getElementById('icase').checked === hitQuery.icase;
+  }
   function runSearch(ev) {
     if (ev) ev.preventDefault();
     if (!q.value) return;
+    if (sameQuery()) { nextHit(1); return; }  // Enter again: the next match
     hitQuery = { text: q.value, regex: document.getElementById('regex').checked,
       icase: document.getElementById('icase').checked };
     countEl.textContent = 'searching…';
@@ -364,14 +506,50 @@
     showHit(hitIndex + step);
   }
   document.getElementById('search').addEventListener('submit', runSearch);
+  q.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && ev.shiftKey) {
+      ev.preventDefault();
+      if (sameQuery()) nextHit(-1); else runSearch();
+    }
+  });
 
   // ---- toolbar and keys ----
+  // Go to line: an inline field (g), not a prompt.
+  const gotoForm = document.getElementById('gotoform');
+  const gotoInput = document.getElementById('gotoline');
   function gotoLine() {
-    const v = window.prompt('Go to line (1–' + total + ')');
-    const n = parseInt(v, 10);
-    if (n >= 1) { setSelection(n, n); current = n; revealLine(Math.min(n, total)); }
+    gotoForm.hidden = false;
+    gotoInput.max = String(total);
+    gotoInput.placeholder = '1–' + total.toLocaleString();
+    gotoInput.focus();
+    gotoInput.select();
   }
+  gotoForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const n = Math.min(parseInt(gotoInput.value, 10), total);
+    if (n >= 1) {
+      setSelection(n, n); current = n; revealLine(n);
+      gotoForm.hidden = true;
+      logEl.focus();
+    }
+  });
   document.getElementById('goto').addEventListener('click', gotoLine);
+  // The keys, on "?".
+  const help = document.getElementById('help');
+  function toggleHelp(show) { help.hidden = !show; }
+  document.getElementById('help-close').addEventListener('click', () => toggleHelp(false));
+  // Sections: open or shut them all.
+  function foldAll(shut) {
+    collapsed = [];
+    if (shut) {
+      for (const s of sections) {
+        if (s.depth === 0 && s.end_line > s.begin_line) collapsed.push([s.begin_line, s.end_line]);
+      }
+    }
+    scrollToRow(lineToRow(current || rowToLine(topRow())));
+  }
+  document.getElementById('expand-all').addEventListener('click', () => foldAll(false));
+  document.getElementById('collapse-all').addEventListener('click', () => foldAll(true));
   document.getElementById('wrap').addEventListener('click', (ev) => {
     logEl.classList.toggle('wrap');
     ev.currentTarget.classList.toggle('on');
@@ -385,9 +563,14 @@
   });
   document.addEventListener('keydown', (ev) => {
     if (ev.target.closest('input, textarea') || ev.ctrlKey || ev.metaKey || ev.altKey) {
-      if (ev.key === 'Escape') ev.target.blur();
+      if (ev.key === 'Escape') {
+        ev.target.blur();
+        if (ev.target === gotoInput) gotoForm.hidden = true;
+      }
       return;
     }
+    if (ev.key === 'Escape') { toggleHelp(false); return; }
+    if (ev.key === '?') { toggleHelp(help.hidden); return; }
     if (ev.key === '/') { ev.preventDefault(); q.focus(); q.select(); }
     else if (ev.key === 'e') jumpToError(errorIndex + 1);
     else if (ev.key === 'E') jumpToError(errorIndex - 1);
@@ -396,6 +579,23 @@
     else if (ev.key === 'g') { ev.preventDefault(); gotoLine(); }
     else return;
   });
+
+  // ---- the header card ----
+  // A latest/ build names its commit in the log's header: show it, linked.
+  function showFacts(meta) {
+    const commit = document.getElementById('fact-commit');
+    if (commit && /^[0-9a-f]{7,40}$/.test(meta.commit || '')) {
+      const dd = commit.querySelector('dd');
+      dd.textContent = '';
+      const a = document.createElement('a');
+      a.textContent = meta.commit.slice(0, 12);
+      a.title = meta.commit;
+      a.rel = 'noopener noreferrer';
+      if (meta.repo) a.href = 'https://github.com/' + meta.repo + '/commit/' + meta.commit;
+      dd.append(a);
+      if (commit.dataset.latest) dd.append(' (latest build of this PR)');
+    }
+  }
 
   // ---- start ----
   function measure() {
@@ -412,10 +612,12 @@
   fetch(src + '?meta').then((r) => r.ok ? r.json() : Promise.reject(new Error('HTTP ' + r.status)))
     .then((meta) => {
       total = meta.lines;
+      leaveFirstPage();
+      showFacts(meta);
       const host = document.getElementById('fact-host');
-      if (meta.host) { host.querySelector('dd').textContent = meta.host; } else host.hidden = true;
+      if (meta.host) { host.querySelector('dd').textContent = meta.host; host.hidden = false; }
       const fin = document.getElementById('fact-finished');
-      if (meta.finished) { fin.querySelector('dd').textContent = meta.finished; } else fin.hidden = true;
+      if (meta.finished) { fin.querySelector('dd').textContent = meta.finished; fin.hidden = false; }
       setStatus(total.toLocaleString() + ' lines');
       render();
       if (parseHash()) applyHash();

@@ -1,0 +1,130 @@
+"""The viewer's second pass (issue 14): what a PR author notices in the first ten seconds.
+
+Logs are pushed with `logbucket push` (a failing build with --latest, a green one), then
+headless Chromium (tests/js/viewer_pass2_test.mjs) looks at them at 1440x900 and at 390x844.
+Screenshots land in build/artifacts/pass2-*.png.
+"""
+import json
+import os
+import re
+import subprocess
+import urllib.request
+
+import contextlib
+
+import pytest
+
+import test_push
+from test_push import BUCKET, LATEST, PREFIX, make_build_dir, push
+from test_web_viewer import ARTIFACTS, JS_DIR, get, page
+
+GREEN_PR = "AliceO2Group/AliceO2#14520@1111111111111111111111111111111111111111"
+GREEN_PREFIX = "AliceO2Group/AliceO2/14520/1111111111111111111111111111111111111111/build_O2_o2/"
+
+
+@contextlib.contextmanager
+def pushing_as(pr):
+    """test_push.push() with another --pr."""
+    saved = test_push.PR
+    test_push.PR = pr
+    try:
+        yield
+    finally:
+        test_push.PR = saved
+
+
+@pytest.fixture
+def pushed(server, s3, tmp_path):
+    s3.create_bucket(Bucket=BUCKET)
+    failing = tmp_path / "failing"
+    failing.mkdir()
+    make_build_dir(failing, [200_000, 1_000_000, 3_000_000])
+    # A very long line in the first package, right after its section starts: the section row's
+    # badge must stay on screen while it is in view.
+    first_log = failing / "sw" / "BUILD" / "boost-latest" / "log"
+    body = first_log.read_bytes()
+    first_log.write_bytes(b"x" * 4000 + b" long compiler command\n" + body)
+    os.utime(first_log, (1_700_000_000, 1_700_000_000))
+    r = push(server, failing, "--latest")
+    assert r.returncode == 0, r.stderr
+    green = tmp_path / "green"
+    green.mkdir()
+    make_build_dir(green, [300_000, 600_000], failure="none")
+    with pushing_as(GREEN_PR):
+        r = push(server, green)
+    assert r.returncode == 0, r.stderr
+    return server
+
+
+def test_favicon_is_served_not_taken_for_a_bucket(server):
+    with urllib.request.urlopen(server.web + "/favicon.ico", timeout=30) as r:
+        assert r.status == 200 and r.url.endswith("/_static/favicon.svg")
+        assert r.headers["Content-Type"] == "image/svg+xml"
+        assert r.read().startswith(b"<svg")
+
+
+def test_viewer_page_titles_the_check_and_shows_the_latest_commit(pushed):
+    summary = json.loads(get(pushed.web + "/" + BUCKET + "/" + PREFIX + "summary.json?raw=1")[0])
+    html, _ = page(pushed.web + "/" + BUCKET + "/" + LATEST + "fullLog.txt")
+    # The check's own name (push records it), not the folder's build_O2_o2.
+    assert "<title>#14473 build/O2/o2 · " in html
+    assert '<link rel="icon" href="/_static/favicon.svg"' in html
+    assert "latest build of this PR" in html and "Commit latest" not in html
+    assert re.search(r'<dt>Uploaded</dt><dd><time datetime="[^"]+" title="[^"]+ UTC">'
+                     r'(just now|\d+ min ago)</time>', html), html[:3000]
+    assert summary["verdict"] == "failed"
+    listing, _ = page(pushed.web + "/" + BUCKET + "/" + PREFIX)
+    assert "📁" not in listing and "📄" not in listing
+
+
+def test_browser_verdict_first_lines_search_sections_and_narrow_screens(pushed):
+    assert os.path.exists("/usr/bin/chromium"), "chromium missing: run make deps"
+    summary = json.loads(get(pushed.web + "/" + BUCKET + "/" + PREFIX + "summary.json?raw=1")[0])
+    decisive = summary["errors"][0]
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    job = {"failed": pushed.web + "/" + BUCKET + "/" + LATEST + "fullLog.txt",
+           "green": pushed.web + "/" + BUCKET + "/" + GREEN_PREFIX + "fullLog.txt",
+           "decisiveLine": decisive["line"], "search": "error:", "artifacts": ARTIFACTS}
+    r = subprocess.run(["node", "viewer_pass2_test.mjs", json.dumps(job)], cwd=JS_DIR,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    seen = json.loads(r.stdout.strip().splitlines()[-1])
+
+    # 2. The first lines stay on screen until the index arrives; the banner says so meanwhile.
+    assert seen["beforeIndex"]["lines"] >= 20, seen["beforeIndex"]
+    assert seen["beforeIndex"]["banner"] == "Analysing the log…"
+    assert seen["beforeIndex"]["emptyFacts"] == 0
+    # The verdict: banner, title, icon; "Jump to error" lands on the decisive line.
+    loc = re.match(r"^(?:\S*/)?([^/\s:]+:\d+(?::\d+)?):", decisive["text"])
+    assert seen["banner"].startswith("✗ Failed in O2 — " + decisive["kind"] + ": "), seen["banner"]
+    if loc:
+        assert loc.group(1) in seen["banner"]
+        assert seen["firstError"]["loc"] == loc.group(1)
+        assert seen["firstError"]["title"].endswith(loc.group(1))
+    assert seen["title"].startswith("✗ #14473 build/O2/o2"), seen["title"]
+    assert seen["icon"].startswith("data:image/svg+xml") and "cf222e" in seen["icon"]
+    assert seen["jumpLine"] == decisive["line"]
+    assert re.fullmatch(r"[0-9a-f]{12}", seen["commit"]["text"]) and \
+        seen["commit"]["href"].endswith("/commit/0c5c7fd0a6a3a4506513270e269e0d37f2a74de4")
+    assert seen["green"]["banner"].startswith("✓ No errors found"), seen["green"]
+    assert seen["green"]["title"].startswith("✓ #14520 build/O2/o2")
+    assert "1a7f37" in seen["green"]["icon"]
+
+    # 3. Enter again goes to the next match, Shift+Enter back; the match is marked in the line.
+    assert seen["search"]["first"] < seen["search"]["second"], seen["search"]
+    assert seen["search"]["back"] == seen["search"]["first"]
+    assert seen["search"]["mark"].lower() == "error:"
+
+    # 4. The section row's badge stays on screen beside a 4,000-character line.
+    assert seen["badge"]["visible"] is True, seen["badge"]
+    assert seen["badge"]["text"].startswith("boost"), seen["badge"]
+
+    # 6. "?" shows the keys, "g" an inline field (no prompt), Enter goes there.
+    assert seen["help"] is True
+    assert seen["gotoLine"] == 1234
+    assert "dialog" not in seen
+
+    # 5. A phone: the panel above the log, the log at least 300 px wide.
+    assert seen["narrow"]["logWidth"] >= 300 and seen["narrow"]["logHeight"] >= 500, seen["narrow"]
+    assert seen["narrow"]["panelAbove"] is True
+    assert seen["consoleErrors"] == []
