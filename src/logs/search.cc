@@ -3,8 +3,10 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
+#include "logs/ansi.h"
 #include "logs/line_index.h"
 #include "logs/whole_lines.h"
 
@@ -71,11 +73,38 @@ struct Searcher::Impl {
     return static_cast<size_t>(match.data() - block.data());
   }
 
-  void ProcessBlock(std::string_view block) {
-    if (stopped) return;
-    const uint64_t base = block_offset;
-    block_offset += block.size();
-    size_t pos = 0;  // always a line start
+  std::string visible;  // a coloured line's visible text (reused)
+  // A literal's rarest byte (both cases when ignoring case), when it is ASCII: the visible text
+  // only drops bytes (escapes, \r overwrites) or adds U+FFFD, so a line without it cannot match
+  // and is not decoded. 0: no such filter (regex).
+  char must_hold[2] = {0, 0};
+
+  bool MayMatchVisible(std::string_view line) const {
+    if (must_hold[0] == 0) return true;
+    for (char c : must_hold) {
+      if (c != 0 && std::memchr(line.data(), c, line.size()) != nullptr) return true;
+    }
+    return false;
+  }
+
+  // Records the line [line_start, line_end) of the block at `base` as a match; false once the
+  // cap is reached (then the search stops).
+  bool Record(uint64_t base, size_t line_start, size_t line_end) {
+    if (query.count_lines) {
+      result.lines.push_back(query.first_line + lines_done);
+      ++lines_done;
+    }
+    result.offsets.push_back(base + line_start);
+    if (result.offsets.size() < query.max_matches) return true;
+    stopped = true;
+    result.truncated = true;
+    if (query.count_lines) result.next_line = query.first_line + lines_done;
+    result.next_offset = base + line_end;
+    return false;
+  }
+
+  // Searches the raw bytes of whole lines block[pos, block.size()).
+  void SearchRaw(std::string_view block, size_t pos, uint64_t base) {
     while (pos < block.size()) {
       size_t at = Find(block, pos);
       if (at == std::string_view::npos) {
@@ -92,21 +121,51 @@ struct Searcher::Impl {
           line_start = static_cast<size_t>(static_cast<const char*>(nl) - block.data()) + 1;
         }
       }
-      if (query.count_lines) {
-        lines_done += CountNewlines(block.data() + pos, line_start - pos);
-        result.lines.push_back(query.first_line + lines_done);
-        ++lines_done;
-      }
-      result.offsets.push_back(base + line_start);
+      if (query.count_lines) lines_done += CountNewlines(block.data() + pos, line_start - pos);
       size_t nl = block.find('\n', at);
       pos = nl == std::string_view::npos ? block.size() : nl + 1;
-      if (result.offsets.size() >= query.max_matches) {
-        stopped = true;
-        result.truncated = true;
-        if (query.count_lines) result.next_line = query.first_line + lines_done;
-        result.next_offset = base + pos;
+      if (!Record(base, line_start, pos)) return;
+    }
+  }
+
+  // Lines without escape sequences are searched as they are (memchr or RE2 over the block);
+  // a line holding an ESC is searched in its visible text, so that what the reader sees and
+  // pastes ("error: no matching function", with gcc's colour codes between the words in the
+  // bytes) is found. Plain logs never take the second path.
+  void ProcessBlock(std::string_view block) {
+    if (stopped) return;
+    const uint64_t base = block_offset;
+    block_offset += block.size();
+    if (query.raw_bytes) {
+      SearchRaw(block, 0, base);
+      return;
+    }
+    size_t pos = 0;  // always a line start
+    while (pos < block.size() && !stopped) {
+      const void* esc = std::memchr(block.data() + pos, '\x1b', block.size() - pos);
+      if (esc == nullptr) {
+        SearchRaw(block, pos, base);
         return;
       }
+      size_t esc_at = static_cast<size_t>(static_cast<const char*>(esc) - block.data());
+      size_t line_start = pos;
+      if (const void* nl = memrchr(block.data() + pos, '\n', esc_at - pos)) {
+        line_start = static_cast<size_t>(static_cast<const char*>(nl) - block.data()) + 1;
+      }
+      size_t nl = block.find('\n', esc_at);
+      size_t line_end = nl == std::string_view::npos ? block.size() : nl + 1;
+      if (line_start > pos) {
+        SearchRaw(block.substr(0, line_start), pos, base);
+        if (stopped) return;
+      }
+      std::string_view line = block.substr(line_start, line_end - line_start);
+      if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+      if (MayMatchVisible(line) && Find(visible = PlainText(line), 0) != std::string_view::npos) {
+        if (!Record(base, line_start, line_end)) return;
+      } else if (query.count_lines) {
+        ++lines_done;
+      }
+      pos = line_end;
     }
   }
 };
@@ -127,6 +186,18 @@ Result<std::unique_ptr<Searcher>> Searcher::Create(const SearchQuery& query) {
     if (Commonness(static_cast<unsigned char>(query.pattern[i])) <
         Commonness(static_cast<unsigned char>(query.pattern[impl->rare_at]))) {
       impl->rare_at = i;
+    }
+  }
+  // (Ignoring case, RE2 also folds 'k' to U+212A KELVIN SIGN and 's' to U+017F LONG S: no filter.)
+  const char rare = query.pattern[impl->rare_at];
+  const bool folds_beyond_ascii =
+      query.case_insensitive && std::string_view("kKsS").find(rare) != std::string_view::npos;
+  if (!query.regex && static_cast<unsigned char>(rare) < 0x80 && !folds_beyond_ascii) {
+    char c = rare;
+    impl->must_hold[0] = c;
+    if (query.case_insensitive && std::isalpha(static_cast<unsigned char>(c))) {
+      impl->must_hold[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      impl->must_hold[1] = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     }
   }
   if (query.regex || query.case_insensitive) {

@@ -3,8 +3,10 @@
 // Returns the numbers of matching lines, at most `max_matches`, and where to continue. Streams:
 // feed the log from the line the search starts at, in chunks of any size.
 //
-// It looks at the raw bytes, as grep does: a query that spans an ANSI colour change (rare:
-// compilers colour whole words) is not found.
+// It matches what the reader sees: a line with ANSI escape sequences is searched in its visible
+// text (PlainText), so a query pasted from the screen is found although gcc puts colour codes
+// between `error:` and the message. `raw_bytes` searches the bytes as stored instead, as grep
+// does (for the escape sequences themselves).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +29,7 @@ struct SearchQuery {
   // Counting lines costs a pass over every byte; a caller with its own line index turns the
   // offsets into line numbers instead (then `lines` stays empty and next_line 0).
   bool count_lines = true;
+  bool raw_bytes = false;  // match the stored bytes, escape sequences included
 };
 
 struct SearchResult {

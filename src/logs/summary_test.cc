@@ -321,6 +321,40 @@ TEST(Search, OffsetsWithoutCountingLines) {
   EXPECT_EQ(r.next_offset, 1018u);
 }
 
+// gcc colours `error:` and the quoted names; the reader pastes what the screen shows.
+TEST(Search, MatchesTheVisibleTextOfColouredLines) {
+  std::string log =
+      "plain error: no matching function\n"
+      "\x1b[01m\x1b[Kfoo.cxx:3:4:\x1b[m\x1b[K \x1b[01;31m\x1b[Kerror: \x1b[m\x1b[Kno matching "
+      "function for call to '\x1b[01m\x1b[Kf(int)\x1b[m\x1b[K'\n"
+      "\x1b[32mgreen\x1b[0m only\n"
+      "last error: no matching function";
+  for (size_t step : {1ul, 7ul, 1ul << 20}) {
+    EXPECT_EQ(Find(log, {"error: no matching function"}, step), (std::vector<uint64_t>{1, 2, 4}))
+        << step;
+    EXPECT_EQ(Find(log, {"foo.cxx:3:4: error: no matching function for call to 'f(int)'"}, step),
+              (std::vector<uint64_t>{2}));
+    EXPECT_EQ(Find(log, {"ERROR: NO MATCHING", false, true}, step),
+              (std::vector<uint64_t>{1, 2, 4}));
+    EXPECT_EQ(Find(log, {"^error: no", true}, step), (std::vector<uint64_t>{}));
+    EXPECT_EQ(Find(log, {"^green only$", true}, step), (std::vector<uint64_t>{3}));
+    // The escape sequences themselves are not visible text.
+    EXPECT_EQ(Find(log, {"[01;31m"}, step), (std::vector<uint64_t>{}));
+    SearchQuery raw{"[01;31m"};
+    raw.raw_bytes = true;
+    EXPECT_EQ(Find(log, raw, step), (std::vector<uint64_t>{2}));
+  }
+  // Line numbers and the cap stay right around coloured lines.
+  SearchQuery capped{"only"};
+  capped.max_matches = 1;
+  auto searcher = Searcher::Create(capped).value();
+  searcher->Feed(log + "\nonly\n");
+  SearchResult r = searcher->Finish();
+  EXPECT_EQ(r.lines, (std::vector<uint64_t>{3}));
+  EXPECT_TRUE(r.truncated);
+  EXPECT_EQ(r.next_line, 4u);
+}
+
 TEST(Search, BadQueriesAreRejected) {
   EXPECT_FALSE(Searcher::Create({""}).has_value());
   EXPECT_FALSE(Searcher::Create({std::string(1001, 'a')}).has_value());

@@ -1,5 +1,6 @@
 #include "web/pages.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -69,7 +70,8 @@ std::string Relative(int64_t ms, int64_t now_ms) {
 
 std::string TimeHtml(int64_t ms, int64_t now_ms) {
   if (ms <= 0) return "";
-  return "<time datetime=\"" + FormatIso8601(ms) + "\" title=\"" + When(ms) + "\">" +
+  // To the second, as S3 listings over HTTP say it (an embedded store knows milliseconds).
+  return "<time datetime=\"" + FormatIso8601(ms).substr(0, 19) + "Z\" title=\"" + When(ms) + "\">" +
          Esc(Relative(ms, now_ms)) + "</time>";
 }
 
@@ -155,24 +157,65 @@ std::string FolderListingPage(const Chrome& chrome, const FolderPage& page) {
   m += "<form class=\"filter\" method=\"get\"><input type=\"search\" name=\"filter\" "
        "placeholder=\"Filter: names starting with…\" value=\"" +
        Esc(page.filter) + "\" aria-label=\"Filter by name\"></form>";
+  // Where this page is among all, with the way to the others.
+  auto pager = [&] {
+    std::string p = "<nav class=\"pager\">";
+    if (!page.prev_href.empty()) {
+      p += "<a href=\"" + Esc(page.prev_href) + "\" rel=\"prev\">← Previous</a>";
+    }
+    p += "<span class=\"count\">";
+    if (page.entries.empty()) {
+      p += Plural(static_cast<int64_t>(page.total), "entry");
+    } else if (page.entries.size() == page.total) {
+      p += page.total == 1 ? std::string("1 entry") : std::to_string(page.total) + " entries";
+    } else {
+      p += "entries " + std::to_string(page.first + 1) + "–" +
+           std::to_string(page.first + page.entries.size()) + " of " + std::to_string(page.total);
+    }
+    if (!page.complete) p += " (the folder has more; filter by name to find them)";
+    p += "</span>";
+    if (!page.next_href.empty()) {
+      p += "<a href=\"" + Esc(page.next_href) + "\" rel=\"next\">Next →</a>";
+    }
+    return p + "</nav>";
+  };
+  bool any_verdict = std::any_of(page.entries.begin(), page.entries.end(),
+                                 [](const FolderEntry& e) { return !e.verdict.empty(); });
   if (page.entries.empty()) {
     m += "<p class=\"empty\">" +
-         std::string(page.filter.empty() ? "This folder is empty." : "Nothing matches.") + "</p>";
+         std::string(page.total > 0        ? "No entries on this page."
+                     : page.filter.empty() ? "This folder is empty."
+                                           : "Nothing matches.") +
+         "</p>";
+    if (page.total > 0) m += pager();
   } else {
     int64_t now = WallNowMs();
-    m += "<table class=\"entries\"><thead><tr><th>Name</th><th class=\"num\">Size</th>"
-         "<th>Modified</th></tr></thead><tbody>";
+    m += pager();
+    m += "<table class=\"entries\"><thead><tr><th>Name</th>";
+    if (any_verdict) m += "<th>Result</th>";
+    m += "<th class=\"num\">Size</th><th>Last upload</th></tr></thead><tbody>";
     for (const auto& e : page.entries) {
       m += "<tr><td class=\"name\"><a class=\"";
       m += e.folder ? "folder" : "file";
-      m += "\" href=\"" + Esc(e.href) + "\">" + Esc(e.name) + "</a></td><td class=\"num\">" +
-           (e.folder ? std::string() : Esc(HumanSize(e.size))) + "</td><td class=\"when\">" +
-           TimeHtml(e.modified_ms, now) + "</td></tr>";
+      m += "\" href=\"" + Esc(e.href) + "\">" + Esc(e.name) + "</a>";
+      if (e.newest) m += " <span class=\"tag newest\">newest build</span>";
+      m += "</td>";
+      if (any_verdict) {
+        m += "<td class=\"verdict\">";
+        if (e.verdict == "failed") {
+          m += "<span class=\"tag failed\">✗ failed</span>";
+        } else if (e.verdict == "no-errors-found") {
+          m += "<span class=\"tag ok\">✓ no errors</span>";
+        } else if (e.verdict == "broken-builder") {
+          m += "<span class=\"tag broken\">⚠ broken builder</span>";
+        }
+        m += "</td>";
+      }
+      m += "<td class=\"num\">" + (e.folder ? std::string() : Esc(HumanSize(e.size))) +
+           "</td><td class=\"when\">" + TimeHtml(e.modified_ms, now) + "</td></tr>";
     }
     m += "</tbody></table>";
-  }
-  if (!page.next_href.empty()) {
-    m += "<p class=\"more\"><a href=\"" + Esc(page.next_href) + "\">Next page →</a></p>";
+    if (!page.prev_href.empty() || !page.next_href.empty()) m += pager();
   }
   m += "</main>";
   std::string title = page.bucket + "/" + page.prefix;

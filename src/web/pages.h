@@ -45,14 +45,19 @@ struct FolderEntry {
   std::string href;
   bool folder = false;
   uint64_t size = 0;
-  int64_t modified_ms = 0;
+  int64_t modified_ms = 0;  // a folder's: its last upload (0: unknown)
+  std::string verdict;      // a check folder's: "failed", "no-errors-found", "broken-builder"
+  bool newest = false;      // the newest commit folder of a PR
 };
 struct FolderPage {
   std::string bucket;
   std::string prefix;  // "" or ending in '/'
   std::string filter;
-  std::vector<FolderEntry> entries;
-  std::string next_href;  // "" when this is the last page
+  std::vector<FolderEntry> entries;  // this page's
+  size_t first = 0;                  // index of entries[0] among all
+  size_t total = 0;                  // entries in the folder (matching the filter)
+  bool complete = true;              // false: the folder has more than the viewer lists
+  std::string prev_href, next_href;  // "" at either end
 };
 std::string FolderListingPage(const Chrome& chrome, const FolderPage& page);
 

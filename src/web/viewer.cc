@@ -183,9 +183,13 @@ struct Viewer::Impl {
   store::Store& store;
   ViewerOptions options;
   LogCache cache;
+  ListingCache listings;
 
   Impl(store::Store& s, ViewerOptions o)
-      : store(s), options(WithLineBytes(std::move(o))), cache(s, options.cache) {}
+      : store(s),
+        options(WithLineBytes(std::move(o))),
+        cache(s, options.cache),
+        listings(s, options.listing) {}
 
   static ViewerOptions WithLineBytes(ViewerOptions o) {
     o.cache.line_bytes = o.max_line_bytes;
@@ -262,55 +266,86 @@ struct Viewer::Impl {
     page.bucket = bucket;
     page.prefix = prefix;
     if (auto* f = FindQuery(query, "filter")) page.filter = f->value.substr(0, 1024);
-    store::ListOptions list;
-    list.prefix = prefix + page.filter;
-    list.delimiter = "/";
-    list.max_keys = options.listing_page_size;
-    if (auto* after = FindQuery(query, "after")) list.after = after->value.substr(0, 2048);
-    auto result = store.ListObjects(bucket, list);
-    if (!result) {
-      if (result.error().code() == ErrorCode::kNoSuchBucket) {
+    auto listed = listings.List(bucket, prefix, page.filter);
+    if (!listed) {
+      if (listed.error().code() == ErrorCode::kNoSuchBucket) {
         return NotFound(request, "no such bucket: " + bucket);
       }
-      return ServerFailure(request, result.error(), /*json=*/false);
+      return ServerFailure(request, listed.error(), /*json=*/false);
     }
-    std::vector<FolderEntry> folders, files;
-    for (const auto& p : result->common_prefixes) {
-      FolderEntry e;
-      e.name = p.substr(prefix.size());
-      e.href = PathHref(bucket, p);
-      e.folder = true;
-      folders.push_back(std::move(e));
-    }
-    for (const auto& o : result->objects) {
-      FolderEntry e;
-      e.name = o.key.substr(prefix.size());
-      e.href = PathHref(bucket, o.key);
-      e.size = o.size;
-      e.modified_ms = o.last_modified_ms;
-      files.push_back(std::move(e));
-    }
-    // Newest first where names say when: PR numbers descending, "latest" on top; files by
-    // time. Other names keep S3's order.
-    bool numeric = !folders.empty() && std::all_of(folders.begin(), folders.end(), [](auto& e) {
-      std::string_view n = std::string_view(e.name).substr(0, e.name.size() - 1);
-      return IsDigits(n) && n.size() < 19;
-    });
-    if (numeric) {
-      std::stable_sort(folders.begin(), folders.end(), [](const auto& a, const auto& b) {
-        return std::stoll(a.name) > std::stoll(b.name);
+    const std::vector<Child>* children = &(*listed)->children;
+    page.complete = (*listed)->complete;
+    // A PR's commit folders in upload order, newest first (after latest/), the newest marked:
+    // hex names say nothing about time. A PR has a few dozen builds, so all are dated.
+    std::vector<Child> by_date;
+    std::string newest_commit;
+    if (IsPrFolder(prefix) && children->size() <= 1000 &&
+        std::any_of(children->begin(), children->end(),
+                    [](const Child& c) { return c.folder && IsCommitName(c.name); })) {
+      by_date = *children;
+      std::vector<std::string> prefixes;
+      for (const Child& c : by_date) {
+        if (c.folder) prefixes.push_back(prefix + c.name);
+      }
+      auto dates = listings.LastUploads(bucket, prefixes);
+      size_t d = 0;
+      for (Child& c : by_date) {
+        if (c.folder) c.modified_ms = dates[d++];
+      }
+      std::stable_sort(by_date.begin(), by_date.end(), [](const Child& a, const Child& b) {
+        auto rank = [](const Child& c) { return !c.folder ? 2 : c.name == "latest/" ? 0 : 1; };
+        if (rank(a) != rank(b)) return rank(a) < rank(b);
+        return a.folder && a.modified_ms > b.modified_ms;
       });
+      for (const Child& c : by_date) {
+        if (c.folder && c.name != "latest/" && IsCommitName(c.name)) {
+          newest_commit = c.name;
+          break;
+        }
+      }
+      children = &by_date;
     }
-    std::stable_partition(folders.begin(), folders.end(),
-                          [](const auto& e) { return e.name == "latest/"; });
-    std::stable_sort(files.begin(), files.end(),
-                     [](const auto& a, const auto& b) { return a.modified_ms > b.modified_ms; });
-    page.entries = std::move(folders);
-    for (auto& f : files) page.entries.push_back(std::move(f));
-    if (result->truncated) {
-      page.next_href = PathHref(bucket, prefix) + "?after=" + UriEncode(result->last_item, false);
-      if (!page.filter.empty()) page.next_href += "&filter=" + UriEncode(page.filter, false);
+    // This page of them.
+    const size_t per_page = static_cast<size_t>(std::max(1, options.listing_page_size));
+    size_t page_number = 1;
+    if (auto* p = FindQuery(query, "page")) {
+      auto v = ParseDecimal(p->value);
+      if (!v || *v < 1) return NotFound(request, "page: expected a number from 1");
+      page_number = static_cast<size_t>(*v);
     }
+    page.total = children->size();
+    page.first = std::min(page.total, (page_number - 1) * per_page);
+    size_t end = std::min(page.total, page.first + per_page);
+    std::vector<std::string> folder_prefixes, check_prefixes;
+    for (size_t i = page.first; i < end; ++i) {
+      const Child& c = (*children)[i];
+      FolderEntry e;
+      e.name = c.name;
+      e.href = PathHref(bucket, prefix + c.name);
+      e.folder = c.folder;
+      e.size = c.size;
+      e.modified_ms = c.modified_ms;
+      e.newest = c.folder && c.name == newest_commit;
+      if (c.folder && e.modified_ms == 0) folder_prefixes.push_back(prefix + c.name);
+      if (c.folder && IsCommitFolder(prefix)) check_prefixes.push_back(prefix + c.name);
+      page.entries.push_back(std::move(e));
+    }
+    // The folders' dates, and in a commit folder each check's verdict (its summary.json).
+    auto dates = listings.LastUploads(bucket, folder_prefixes);
+    auto verdicts = listings.CheckVerdicts(bucket, check_prefixes);
+    size_t d = 0, v = 0;
+    for (FolderEntry& e : page.entries) {
+      if (!e.folder) continue;
+      if (e.modified_ms == 0) e.modified_ms = dates[d++];
+      if (IsCommitFolder(prefix)) e.verdict = verdicts[v++];
+    }
+    auto href = [&](size_t n) {
+      std::string h = PathHref(bucket, prefix) + "?page=" + std::to_string(n);
+      if (!page.filter.empty()) h += "&filter=" + UriEncode(page.filter, false);
+      return h;
+    };
+    if (page.first > 0) page.prev_href = href(page_number - 1);
+    if (end < page.total) page.next_href = href(page_number + 1);
     http::Response r = Html(200, FolderListingPage(ChromeFor(request), page));
     MaybeCompress(request, r);
     return r;
@@ -444,6 +479,8 @@ struct Viewer::Impl {
       q.pattern = search->value;
       q.regex = FindQuery(query, "regex") && FindQuery(query, "regex")->value != "0";
       q.case_insensitive = FindQuery(query, "icase") && FindQuery(query, "icase")->value != "0";
+      // The stored bytes, escape sequences included (default: the text the reader sees).
+      q.raw_bytes = FindQuery(query, "bytes") && FindQuery(query, "bytes")->value != "0";
       q.max_matches = options.max_search_matches;
       if (auto* from = FindQuery(query, "from")) {
         auto v = ParseDecimal(from->value);

@@ -10,6 +10,7 @@
 
 #include "http/handler.h"
 #include "store/store.h"
+#include "web/listing.h"
 #include "web/log_index.h"
 
 namespace logbucket::web {
@@ -23,7 +24,8 @@ struct ViewerOptions {
   uint64_t max_lines_per_request = 5000;
   size_t max_line_bytes = 256 * 1024;  // longer lines are cut (the raw link has them whole)
   size_t max_search_matches = 1000;
-  int listing_page_size = 500;
+  int listing_page_size = 100;  // entries per folder page (each folder's date is looked up)
+  ListingOptions listing;
 };
 
 class Viewer {

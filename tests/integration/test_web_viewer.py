@@ -14,6 +14,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -84,15 +85,77 @@ def test_listings_newest_first_with_breadcrumbs_paging_and_filter(server, bucket
 
 
 def test_listing_pages_through_big_folders(server, bucket):
-    keys = ["many/f%04d.txt" % i for i in range(503)]  # one page is 500 entries
+    keys = ["many/f%04d.txt" % i for i in range(103)]  # one page is 100 entries
     for key in keys:
         bucket.put_object(Bucket="alice-build-logs", Key=key, Body=b"x")
     text, _ = page(server.web + "/alice-build-logs/many/")
-    assert text.count('class="file"') == 500
-    nxt = re.search(r'<a href="([^"]+)">Next page', text).group(1)
+    assert text.count('class="file"') == 100 and "entries 1–100 of 103" in text
+    nxt = re.search(r'<a href="([^"]+)" rel="next">Next', text).group(1)
     text, _ = page(server.web + html.unescape(nxt))
     shown = re.findall(r'class="file" href="/alice-build-logs/(many/f\d+\.txt)"', text)
-    assert sorted(shown) == keys[500:] and "Next page" not in text
+    assert len(shown) == 3 and set(shown) <= set(keys) and "rel=\"next\"" not in text
+    assert "entries 101–103 of 103" in text and 'rel="prev">← Previous' in text
+
+
+def test_repo_folder_lists_prs_newest_first_across_pages(server, bucket):
+    # 250 PR folders and two branch folders: S3 lists them by name ("10/" < "100/" < "dev/"),
+    # a reader wants the highest PR number first on page 1, whatever the other names.
+    prs = list(range(1, 251))
+    random.Random(4).shuffle(prs)
+
+    def put(pr):
+        bucket.put_object(Bucket="alice-build-logs", Key="o/r/%s/latest/build/fullLog.txt" % pr,
+                          Body=b"log\n", ContentType="text/plain")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, prs + ["dev", "master"]))
+    pages = []
+    url = server.web + "/alice-build-logs/o/r/"
+    for _ in range(5):
+        text, _ = page(url)
+        pages.append(re.findall(r'class="folder" href="/alice-build-logs/o/r/([^/"]+)/"', text))
+        m = re.search(r'<a href="([^"]+)" rel="next">', text)
+        if not m:
+            break
+        url = server.web + html.unescape(m.group(1))
+    assert [len(p) for p in pages] == [100, 100, 52]
+    assert pages[0][:3] == ["250", "249", "248"] and "entries 1–100 of 252" in page(server.web + "/alice-build-logs/o/r/")[0]
+    assert sum(pages, []) == [str(n) for n in range(250, 0, -1)] + ["dev", "master"]
+    # Each PR folder says when it was last uploaded to, exactly on hover.
+    first, _ = page(server.web + "/alice-build-logs/o/r/")
+    row = re.search(r'href="/alice-build-logs/o/r/250/".*?</tr>', first, re.S).group(0)
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[^"]+" title="[^"]+ UTC">(just now|\d+ min ago)</time>', row), row
+
+
+def test_pr_folder_marks_the_newest_build_and_check_folders_their_result(server, bucket):
+    shas = ["%040x" % (i * 7919) for i in (3, 1, 2)]
+    for sha in shas:  # uploaded in this order: the last one is the newest build
+        for check in ("build_O2_o2", "build_O2_fullCI"):
+            bucket.put_object(Bucket="alice-build-logs", Key="o/r/5/%s/%s/fullLog.txt" % (sha, check),
+                              Body=b"x.c:1:1: error: boom\n", ContentType="text/plain")
+    listed = bucket.list_objects_v2(Bucket="alice-build-logs", Prefix="o/r/5/")["Contents"]
+    newest = max(listed, key=lambda o: o["LastModified"])["Key"].split("/")[3]
+    bucket.put_object(Bucket="alice-build-logs", Key="o/r/5/latest/build_O2_o2/fullLog.txt", Body=b"x\n")
+    text, _ = page(server.web + "/alice-build-logs/o/r/5/")
+    order = re.findall(r'class="folder" href="/alice-build-logs/o/r/5/([^/"]+)/"', text)
+    assert order[0] == "latest" and sorted(order[1:]) == sorted(shas)
+    tagged = re.search(r'href="/alice-build-logs/o/r/5/([^/"]+)/">[^<]+</a> <span class="tag newest">', text)
+    assert tagged and tagged.group(1) == newest
+    # A commit folder: each check's result from its summary.json (as push uploads it).
+    check = "o/r/5/%s/build_O2_o2/" % shas[0]
+    bucket.put_object(Bucket="alice-build-logs", Key=check + "summary.json",
+                      Body=json.dumps({"verdict": "failed", "errors": []}).encode(),
+                      ContentType="application/json")
+    bucket.put_object(Bucket="alice-build-logs", Key=check + "pretty.html", Body=b"<p>x</p>",
+                      ContentType="text/html")
+    bucket.put_object(Bucket="alice-build-logs", Key="o/r/5/%s/build_O2_fullCI/summary.json" % shas[0],
+                      Body=b'{"verdict": "no-errors-found"}', ContentType="application/json")
+    text, _ = page(server.web + "/alice-build-logs/o/r/5/%s/" % shas[0])
+    assert re.search(r'build_O2_o2/</a></td><td class="verdict"><span class="tag failed">✗ failed', text)
+    assert re.search(r'build_O2_fullCI/</a></td><td class="verdict"><span class="tag ok">✓ no errors', text)
+    # A check folder: its log first, then the error page, the summary, the rest.
+    text, _ = page(server.web + "/alice-build-logs/" + check)
+    files = re.findall(r'class="file" href="/alice-build-logs/%s([^"]+)"' % re.escape(check), text)
+    assert files == ["fullLog.txt", "pretty.html", "summary.json"]
 
 
 def test_viewer_page_works_without_javascript_and_links_raw(server, bucket, tmp_path):
@@ -139,18 +202,29 @@ def test_json_api_meta_lines_search_errors(server, bucket, tmp_path):
     assert "error" in re.sub("<[^>]+>", "", lines["lines"][0])
     raw_lines = open(path, "rb").read().split(b"\n")
     # Search: every line holding the literal, in order, with a cap and a continuation.
+    # Search matches the text the reader sees: escape sequences are not part of it.
+    seen_lines = [re.sub(rb"\x1b\[[0-?]*[ -/]*[@-~]", b"", l) for l in raw_lines]
     found = json.loads(get(url + "?search=warning")[0])
-    expected = [i + 1 for i, l in enumerate(raw_lines) if b"warning" in l]
+    expected = [i + 1 for i, l in enumerate(seen_lines) if b"warning" in l]
     assert found["lines"] == expected[:1000]
     if len(expected) > 1000:
         assert found["truncated"] and found["next"] > found["lines"][-1]
         rest = json.loads(get(url + "?search=warning&from=%d" % found["next"])[0])
         assert rest["lines"][0] == expected[1000]
     # A literal found through its rarest byte, and continuation from a line inside a stride.
-    needle = raw_lines[d - 1].rstrip(b"\r")[-14:]
+    needle = seen_lines[d - 1].rstrip(b"\r")[-14:]
     hits = json.loads(get(url + "?search=" + urllib.parse.quote_from_bytes(needle) + "&from=%d" % (d - 5))[0])
-    want = [i + 1 for i, l in enumerate(raw_lines) if needle in l and i + 1 >= d - 5]
+    want = [i + 1 for i, l in enumerate(seen_lines) if needle in l and i + 1 >= d - 5]
     assert hits["lines"] == want[:1000] and d in hits["lines"]
+    # The decisive error as the screen shows it (gcc's colour codes sit between its words), and
+    # the stored bytes with ?bytes=1.
+    pasted = seen_lines[d - 1].decode()[-40:]
+    hits = json.loads(get(url + "?search=" + urllib.parse.quote(pasted))[0])
+    assert d in hits["lines"], (pasted, raw_lines[d - 1])
+    if b"\x1b[" in raw_lines[d - 1]:
+        assert pasted.encode() not in raw_lines[d - 1]  # what the bytes alone would miss
+        hits = json.loads(get(url + "?search=%1B%5B&bytes=1")[0])
+        assert d in hits["lines"] or hits["truncated"]
     rx = json.loads(get(url + "?search=%5E%23%23+End&regex=1")[0])
     assert rx["lines"] == [p["end_line"] for p in truth["packages"]]
     bad = json.loads(get(url + "?search=(unclosed&regex=1", expect=400)[0])

@@ -679,6 +679,19 @@ struct LocalStore::Impl {
     return result;
   }
 
+  // WithReader inside one read transaction: one snapshot (and one WAL read lock, taken with
+  // fcntl) for all the statements fn runs, instead of one per statement. A listing that seeks
+  // past 20,000 common prefixes runs 20,000 statements.
+  template <typename Fn>
+  auto WithReadTransaction(Fn&& fn) -> decltype(fn(std::declval<Db&>())) {
+    return WithReader([&](Db& db) -> decltype(fn(std::declval<Db&>())) {
+      LB_RETURN_IF_ERROR(db.Exec("BEGIN"));
+      auto result = fn(db);
+      (void)db.Exec(result ? "COMMIT" : "ROLLBACK");
+      return result;
+    });
+  }
+
   Status RunWrite(std::function<Status(Db&, Effects&)> apply, std::vector<std::string> dirs = {}) {
     auto op = std::make_unique<WriteOp>();
     op->apply = std::move(apply);
@@ -1389,7 +1402,7 @@ Result<int> LocalStore::DeleteObjectsIfUnchanged(const std::string& bucket,
 }
 
 Result<ListResult> LocalStore::ListObjects(const std::string& bucket, const ListOptions& options) {
-  return impl_->WithReader([&](Db& db) -> Result<ListResult> {
+  return impl_->WithReadTransaction([&](Db& db) -> Result<ListResult> {
     LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
     ListResult result;
     const std::string& prefix = options.prefix;
