@@ -246,38 +246,58 @@ def test_every_checksum_algorithm_as_header(server, bucket):
     assert leftovers(server) == []
 
 
-def test_connection_limit_answers_slowdown(server_factory, tmp_path):
+def test_connection_limit_makes_room_then_answers_slowdown(server_factory, tmp_path):
     cfg = tmp_path / "limits.toml"
     cfg.write_text("[http]\nmax_connections = 2\n")
     server = server_factory(extra_args=["--config", str(cfg)]).start()
+    server.client().create_bucket(Bucket="bkt")
     host, port = server.endpoint[7:].rsplit(":", 1)
-    # Hold both slots with keep-alive connections that have each been served once: a slot is
-    # known taken only once the server answered on it. The start-up health check's connection
-    # may still be counted until the server reads its close, so a 503 here is retried.
-    held = []
-    deadline = time.monotonic() + 10
-    while len(held) < 2:
+    # Both slots held by idle keep-alive connections, each served once: a new client still gets
+    # in, and the longest-idle one is closed to make room (nginx reuses idle keep-alives so).
+    idle = []
+    for _ in range(2):
         c = http.client.HTTPConnection(host, int(port), timeout=10)
         c.request("GET", "/_health")
         r = c.getresponse()
         r.read()
-        if r.status == 200:
-            held.append(c)
-        else:
-            c.close()
-            assert r.status == 503 and time.monotonic() < deadline
-            time.sleep(0.05)
+        assert r.status == 200
+        idle.append(c)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.request("GET", "/_health")
+    r = conn.getresponse()
+    r.read()
+    assert r.status == 200
+    conn.close()
+    # Nothing to make room with: every slot (and the slack above the limit) is a request in
+    # flight — DeleteObjects bodies half sent, which the server is waiting to read on a worker.
+    # The next client is told to slow down, in a properly framed S3 error.
+    busy, refused = [], None
     try:
-        # Both slots are taken by idle connections; a third is told to slow down, properly framed.
-        conn = http.client.HTTPConnection(host, int(port), timeout=10)
-        conn.request("GET", "/_health")
-        r = conn.getresponse()
-        body = r.read()
-        assert r.status == 503 and b"<Code>SlowDown</Code>" in body
-        assert int(r.getheader("Content-Length")) == len(body) and body.endswith(b"</Error>")
-    finally:
-        for s in held:
+        for _ in range(12):
+            s = socket.create_connection((host, int(port)), timeout=10)
+            s.sendall(b"POST /bkt?delete HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n<Delete>")
+            s.settimeout(0.5)
+            try:
+                got = s.recv(65536)
+            except socket.timeout:
+                got = None  # admitted, its body awaited
+            if got is None:
+                busy.append(s)
+                continue
+            refused = got
             s.close()
+            break
+        assert refused is not None, "12 requests in flight and none refused"
+        assert 2 <= len(busy) <= 6, len(busy)  # the limit, plus at most max/16 (at least 4) over
+        head, _, body = refused.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503") and b"<Code>SlowDown</Code>" in body
+        length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+        assert length == len(body) and body.endswith(b"</Error>")
+    finally:
+        for s in busy:
+            s.close()
+        for c in idle:
+            c.close()
     # Once they are gone, requests are served again.
     deadline = time.monotonic() + 10
     while True:
