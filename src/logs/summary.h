@@ -58,7 +58,7 @@ struct HeaderFacts {
 };
 
 struct Summary {
-  std::string verdict;  // "failed", "no-errors-found", "broken-builder"
+  std::string verdict;  // "failed", "no-errors-found", "broken-builder" (the viewer: "document")
   uint64_t total_bytes = 0;
   uint64_t read_bytes = 0;
   uint64_t lines = 0;

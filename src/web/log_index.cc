@@ -7,7 +7,10 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <nlohmann/json.hpp>
 
+#include "common/encoding.h"
+#include "common/headers.h"
 #include "logs/ansi.h"
 #include "logs/gunzip.h"
 #include "logs/line_index.h"
@@ -109,6 +112,43 @@ Result<std::shared_ptr<LogBytes>> Decompress(LogBytes& compressed, platform::Fil
   return std::shared_ptr<LogBytes>(std::make_shared<FileBytes>(std::move(*file), written));
 }
 
+// A JSON document up to this size is shown pretty-printed (machine-written JSON is often one
+// line of megabytes, which the viewer would cut at max_line_bytes).
+constexpr uint64_t kMaxPrettyJsonBytes = 16 << 20;
+
+bool IsJson(const store::ObjectInfo& info) {
+  std::string_view key = info.key;
+  if (key.ends_with(".gz")) key.remove_suffix(3);
+  std::string type = AsciiLower(FindHeader(info.headers, "content-type").value_or(""));
+  return key.ends_with(".json") || type.starts_with("application/json");
+}
+
+// The document indented two spaces a level, in a scratch file, or nullptr when it is not valid
+// JSON (then it is shown as stored).
+Result<std::shared_ptr<LogBytes>> PrettyJson(LogBytes& source, platform::FileSystem& fs,
+                                             const std::string& dir,
+                                             const std::function<bool(uint64_t)>& charge) {
+  std::string text;
+  text.reserve(source.size());
+  LB_RETURN_IF_ERROR(Stream(source, 0, [&](std::string_view chunk) {
+    text.append(chunk);
+    return true;
+  }));
+  auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return std::shared_ptr<LogBytes>();
+  std::string pretty =
+      parsed.dump(2, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+  pretty.push_back('\n');
+  if (!charge(pretty.size())) {
+    return Error(ErrorCode::kServiceUnavailable,
+                 "too many large documents are open at once; try again in a while");
+  }
+  auto file = fs.NewScratchFile(dir.empty() ? std::string("/tmp") : dir);
+  if (!file) return file.error();
+  LB_RETURN_IF_ERROR((*file)->Append(pretty));
+  return std::shared_ptr<LogBytes>(std::make_shared<FileBytes>(std::move(*file), pretty.size()));
+}
+
 }  // namespace
 
 struct LogCache::Entry {
@@ -116,7 +156,8 @@ struct LogCache::Entry {
   bool built = false;
   Status error;
   std::shared_ptr<const LogIndex> index;
-  std::shared_ptr<LogBytes> decompressed;  // .gz only
+  std::shared_ptr<LogBytes> decompressed;  // .gz, and pretty-printed JSON
+  bool document = false;                   // JSON: shown, not analysed for errors
   // Under the cache's mu_: bytes of the decompressed-copy budget this entry holds, whether it is
   // still in the cache, and whether its copy is being written (not a victim then).
   uint64_t charged = 0;
@@ -198,6 +239,22 @@ Result<OpenedLog> LogCache::Open(const std::string& bucket, const store::ObjectI
       } else {
         entry->decompressed = *plain;
         source = *plain;
+      }
+    }
+    if (entry->error.ok() && IsJson(info)) {
+      entry->document = true;
+      if (source->size() <= kMaxPrettyJsonBytes) {
+        auto pretty = PrettyJson(
+            *source, options_.fs ? *options_.fs : platform::FileSystem::Posix(), options_.cache_dir,
+            [&](uint64_t bytes) { return ChargeDecompressed(*entry, bytes); });
+        if (!pretty) {
+          entry->error = pretty.error();
+          std::lock_guard lock(mu_);
+          if (entry->in_cache) EraseLocked(id);  // not remembered: the next view tries again
+        } else if (*pretty) {
+          entry->decompressed = *pretty;
+          source = *pretty;
+        }
       }
     }
     if (entry->error.ok()) {
@@ -323,6 +380,15 @@ LogCache::Stats LogCache::stats() const {
 Result<std::shared_ptr<const LogSummary>> LogCache::Summary(const OpenedLog& log) {
   auto* entry = static_cast<Entry*>(log.entry.get());
   std::lock_guard lock(entry->summary_mu);
+  if (!entry->summary && entry->summary_error.ok() && entry->document) {
+    // A document, not a build log: the error rules would find "errors" in its values.
+    auto made = std::make_shared<LogSummary>();
+    made->summary.verdict = "document";
+    made->summary.total_bytes = log.bytes->size();
+    made->summary.lines = log.index ? log.index->lines : 0;
+    made->json = logs::SummaryToJson(made->summary);
+    entry->summary = std::move(made);
+  }
   if (!entry->summary && entry->summary_error.ok()) {
     logs::Analyzer analyzer;
     Status st = Stream(*log.bytes, 0, [&](std::string_view chunk) { return analyzer.Feed(chunk); });

@@ -546,7 +546,9 @@ struct Viewer::Impl {
     }
     page.expires_ms = ExpiryFor(bucket, *head);
     std::shared_ptr<LogBytes> bytes;
-    if (logs::IsGzipName(key)) {
+    // .gz logs and JSON documents are shown from the cache's copy (decompressed, or indented).
+    if (logs::IsGzipName(key) || ContentTypeOf(*head).starts_with("application/json") ||
+        key.ends_with(".json")) {
       auto opened = cache.Open(bucket, *head);
       if (!opened) return ServerFailure(request, opened.error(), /*json=*/false);
       bytes = opened->bytes;

@@ -11,6 +11,7 @@ import subprocess
 import urllib.request
 
 import contextlib
+import html
 
 import pytest
 
@@ -128,3 +129,23 @@ def test_browser_verdict_first_lines_search_sections_and_narrow_screens(pushed):
     assert seen["narrow"]["logWidth"] >= 300 and seen["narrow"]["logHeight"] >= 500, seen["narrow"]
     assert seen["narrow"]["panelAbove"] is True
     assert seen["consoleErrors"] == []
+
+
+def test_json_is_shown_indented_and_not_run_through_the_error_rules(pushed, s3):
+    url = pushed.web + "/" + BUCKET + "/" + PREFIX + "summary.json"
+    stored = s3.get_object(Bucket=BUCKET, Key=PREFIX + "summary.json")["Body"].read()
+    assert b"undefined reference" in stored or b"error" in stored  # it quotes the log's errors
+    meta = json.loads(get(url + "?meta")[0])
+    errors = json.loads(get(url + "?errors")[0])
+    assert errors["verdict"] == "document" and errors["errors"] == [] and errors["warnings"] == []
+    lines = json.loads(get(url + "?lines=1-400")[0])["lines"]
+    assert lines[0] == "{" and lines[1].startswith("  &quot;") and meta["lines"] > 20
+    if meta["lines"] <= 400:  # the whole document: the same data, only indented
+        assert json.loads(html.unescape("\n".join(lines))) == json.loads(stored)
+    html_page, _ = page(url)
+    assert '<span class="t">{</span>' in html_page  # the server-rendered first lines too
+    # Not JSON after all: shown as stored.
+    s3.put_object(Bucket=BUCKET, Key="o/r/1/latest/c/broken.json", Body=b'{"a": [1, 2',
+                  ContentType="application/json")
+    broken = pushed.web + "/" + BUCKET + "/o/r/1/latest/c/broken.json"
+    assert json.loads(get(broken + "?lines=1-5")[0])["lines"] == ['{&quot;a&quot;: [1, 2']

@@ -335,6 +335,12 @@
       jump.textContent = 'Jump to error';
       jump.addEventListener('click', () => jumpToError(0));
       banner.append(msg, jump);
+    } else if (s.verdict === 'document') {
+      // JSON: shown indented, not a build log; the tab keeps the site's icon.
+      banner.className = 'banner document';
+      msg.textContent = 'A JSON document, shown indented (Raw has it as stored).';
+      banner.append(msg);
+      return;
     } else if (s.verdict === 'broken-builder') {
       mark = '!'; cls = 'broken';
       msg.textContent = '⚠ Broken builder: the build produced no output, so this is not a ' +
@@ -364,11 +370,20 @@
     showVerdict(s);
     errors = s.errors;
     const verdict = document.getElementById('verdict');
-    verdict.textContent = s.verdict === 'failed' ? '(' + s.errors.length + ')'
+    verdict.textContent = s.verdict === 'document' ? ''
+      : s.verdict === 'failed' ? '(' + s.errors.length + ')'
       : s.verdict === 'broken-builder' ? '— broken builder' : '— none found';
     const list = document.getElementById('errors');
     list.textContent = '';
     s.errors.forEach((f, i) => list.appendChild(findingItem(f, () => jumpToError(i))));
+    if (s.verdict === 'document') {
+      const li = document.createElement('li');
+      li.className = 'read';
+      li.textContent = 'Not a build log: the error rules do not apply.';
+      list.appendChild(li);
+      document.getElementById('panel').classList.add('document');
+      return;
+    }
     if (!s.errors.length && s.tail) {
       const li = document.createElement('li');
       const a = document.createElement('a');
