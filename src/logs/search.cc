@@ -94,6 +94,16 @@ struct Searcher::Impl {
       result.lines.push_back(query.first_line + lines_done);
       ++lines_done;
     }
+    if (query.last && !query.count_lines) {
+      // Keep the newest max_matches: a window over `offsets`, compacted when it doubles.
+      result.offsets.push_back(base + line_start);
+      if (result.offsets.size() >= 2 * query.max_matches) {
+        result.offsets.erase(result.offsets.begin(),
+                             result.offsets.end() - static_cast<std::ptrdiff_t>(query.max_matches));
+        result.earlier = true;
+      }
+      return true;
+    }
     result.offsets.push_back(base + line_start);
     if (result.offsets.size() < query.max_matches) return true;
     stopped = true;
@@ -226,7 +236,13 @@ bool Searcher::Feed(std::string_view bytes) {
 
 SearchResult Searcher::Finish() {
   impl_->chunker.Flush([&](std::string_view block) { impl_->ProcessBlock(block); });
-  return std::move(impl_->result);
+  SearchResult& r = impl_->result;
+  if (impl_->query.last && r.offsets.size() > impl_->query.max_matches) {
+    r.offsets.erase(r.offsets.begin(),
+                    r.offsets.end() - static_cast<std::ptrdiff_t>(impl_->query.max_matches));
+    r.earlier = true;
+  }
+  return std::move(r);
 }
 
 }  // namespace logbucket::logs

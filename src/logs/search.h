@@ -30,6 +30,9 @@ struct SearchQuery {
   // offsets into line numbers instead (then `lines` stays empty and next_line 0).
   bool count_lines = true;
   bool raw_bytes = false;  // match the stored bytes, escape sequences included
+  // The last max_matches matching lines instead of the first (searching to the end; `earlier`
+  // says whether matches before them were dropped). Only with count_lines = false.
+  bool last = false;
 };
 
 struct SearchResult {
@@ -39,6 +42,7 @@ struct SearchResult {
   std::vector<uint64_t> offsets;  // where each matching line starts
   uint64_t next_offset = 0;       // where line next_line starts (when truncated)
   uint64_t scanned_bytes = 0;
+  bool earlier = false;  // `last`: more matches precede the ones returned
 };
 
 class Searcher {

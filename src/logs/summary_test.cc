@@ -355,6 +355,25 @@ TEST(Search, MatchesTheVisibleTextOfColouredLines) {
   EXPECT_EQ(r.next_line, 4u);
 }
 
+TEST(Search, LastMatchesInsteadOfFirst) {
+  std::string log;
+  for (int i = 1; i <= 50; ++i) log += (i % 3 == 0 ? "hit " : "miss ") + std::to_string(i) + "\n";
+  for (size_t step : {1ul, 7ul, 1ul << 20}) {
+    SearchQuery q{"hit"};
+    q.count_lines = false;
+    q.last = true;
+    q.max_matches = 4;  // of 16 matches (lines 3, 6, …, 48): the last four
+    auto searcher = Searcher::Create(q).value();
+    for (size_t at = 0; at < log.size(); at += step) searcher->Feed(log.substr(at, step));
+    SearchResult r = searcher->Finish();
+    ASSERT_EQ(r.offsets.size(), 4u) << step;
+    EXPECT_EQ(log.substr(r.offsets.front(), 6), "hit 39") << step;
+    EXPECT_EQ(log.substr(r.offsets.back(), 6), "hit 48") << step;
+    EXPECT_TRUE(r.earlier);
+    EXPECT_FALSE(r.truncated);
+  }
+}
+
 TEST(Search, BadQueriesAreRejected) {
   EXPECT_FALSE(Searcher::Create({""}).has_value());
   EXPECT_FALSE(Searcher::Create({std::string(1001, 'a')}).has_value());

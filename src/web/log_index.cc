@@ -553,8 +553,9 @@ Result<logs::SearchResult> SearchLog(const LogIndex& index, LogBytes& bytes,
   q.first_line = slot * LogIndex::kStride + 1;
   q.first_offset = index.checkpoints[slot];
   q.count_lines = false;  // the index numbers the few matching lines instead
-  // Lines between the checkpoint and `from` may match too; allow for them in the cap.
-  q.max_matches = query.max_matches + static_cast<size_t>(from - q.first_line);
+  // Lines between the checkpoint and `from` may match too; allow for them in the cap (the
+  // last matches are the last, wherever the search started).
+  if (!query.last) q.max_matches = query.max_matches + static_cast<size_t>(from - q.first_line);
   auto searcher = logs::Searcher::Create(q);
   if (!searcher) return searcher.error();
   Status st = Stream(bytes, q.first_offset,
@@ -576,7 +577,15 @@ Result<logs::SearchResult> SearchLog(const LogIndex& index, LogBytes& bytes,
       result.next_line = *next;
     }
   }
-  if (result.lines.size() > query.max_matches) {
+  if (query.last) {
+    result.truncated = false;
+    result.next_line = 0;
+    if (!result.lines.empty() && result.lines.front() < from) {
+      // (a last-window that reaches back before `from`: those are not asked for)
+      result.lines.erase(result.lines.begin(),
+                         std::lower_bound(result.lines.begin(), result.lines.end(), from));
+    }
+  } else if (result.lines.size() > query.max_matches) {
     result.next_line = result.lines[query.max_matches];
     result.lines.resize(query.max_matches);
     result.truncated = true;

@@ -481,6 +481,8 @@ struct Viewer::Impl {
       q.case_insensitive = FindQuery(query, "icase") && FindQuery(query, "icase")->value != "0";
       // The stored bytes, escape sequences included (default: the text the reader sees).
       q.raw_bytes = FindQuery(query, "bytes") && FindQuery(query, "bytes")->value != "0";
+      // The last matches (N from the first of "1000+" goes to the log's real last match).
+      q.last = FindQuery(query, "last") && FindQuery(query, "last")->value != "0";
       q.max_matches = options.max_search_matches;
       if (auto* from = FindQuery(query, "from")) {
         auto v = ParseDecimal(from->value);
@@ -492,6 +494,7 @@ struct Viewer::Impl {
       r = Json(200, {{"lines", found->lines},
                      {"truncated", found->truncated},
                      {"next", found->next_line},
+                     {"earlier", found->earlier},
                      {"total_lines", index.lines}});
     } else {
       return JsonError(400, "unknown request: use ?meta, ?errors, ?lines=FROM-TO or ?search=");

@@ -211,6 +211,9 @@ def test_json_api_meta_lines_search_errors(server, bucket, tmp_path):
         assert found["truncated"] and found["next"] > found["lines"][-1]
         rest = json.loads(get(url + "?search=warning&from=%d" % found["next"])[0])
         assert rest["lines"][0] == expected[1000]
+    # The last matches, for "N" from the first: the log's real last ones.
+    last = json.loads(get(url + "?search=warning&last=1")[0])
+    assert last["lines"] == expected[-1000:] and last["earlier"] == (len(expected) > 1000)
     # A literal found through its rarest byte, and continuation from a line inside a stride.
     needle = seen_lines[d - 1].rstrip(b"\r")[-14:]
     hits = json.loads(get(url + "?search=" + urllib.parse.quote_from_bytes(needle) + "&from=%d" % (d - 5))[0])

@@ -85,7 +85,8 @@ def test_browser_verdict_first_lines_search_sections_and_narrow_screens(pushed):
     os.makedirs(ARTIFACTS, exist_ok=True)
     job = {"failed": pushed.web + "/" + BUCKET + "/" + LATEST + "fullLog.txt",
            "green": pushed.web + "/" + BUCKET + "/" + GREEN_PREFIX + "fullLog.txt",
-           "decisiveLine": decisive["line"], "search": "error:", "artifacts": ARTIFACTS}
+           "decisiveLine": decisive["line"], "search": "error:", "many": "/sw/",
+           "artifacts": ARTIFACTS}
     r = subprocess.run(["node", "viewer_pass2_test.mjs", json.dumps(job)], cwd=JS_DIR,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -115,6 +116,11 @@ def test_browser_verdict_first_lines_search_sections_and_narrow_screens(pushed):
     assert seen["search"]["first"] < seen["search"]["second"], seen["search"]
     assert seen["search"]["back"] == seen["search"]["first"]
     assert seen["search"]["mark"].lower() == "error:"
+    # "N" from the first of more than 1000 matches goes to the log's last match.
+    last = json.loads(get(job["failed"] + "?search=%2Fsw%2F&last=1")[0])
+    assert last["earlier"] and seen["many"]["count"].endswith("+"), seen["many"]
+    assert seen["many"]["last"] == last["lines"][-1], seen["many"]
+    assert seen["many"]["lastCount"] == "1 from the end"
 
     # 4. The section row's badge stays on screen beside a 4,000-character line.
     assert seen["badge"]["visible"] is True, seen["badge"]

@@ -81,6 +81,19 @@ try {
   await page.waitForFunction((n) => Number(document.querySelector('.l.cur')?.dataset.n) === n, out.search.first);
   out.search.back = await curLine();
   await shot(page, 'search');
+  // "N" from the first of "1000+" matches: the log's real last match, not the 1000th.
+  await page.keyboard.press('Escape');
+  await page.evaluate(() => { location.hash = ''; location.hash = '#L1'; });
+  await page.waitForSelector('.l.cur[data-n="1"]');
+  await page.fill('#q', job.many);
+  await page.press('#q', 'Enter');
+  await page.waitForFunction(() => /\+$/.test(document.getElementById('count').textContent), null, { timeout: 60000 });
+  out.many = { first: await curLine(), count: await page.textContent('#count') };
+  await page.locator('#log').focus();
+  await page.keyboard.press('N');
+  await page.waitForFunction(() => /from the end/.test(document.getElementById('count').textContent), null, { timeout: 60000 });
+  out.many.last = await curLine();
+  out.many.lastCount = await page.textContent('#count');
   await page.keyboard.press('Escape');
 
   // 4. The first section's row, with a 4,000-character line right below it.

@@ -34,6 +34,8 @@
   let hitIndex = -1;
   let hitMore = 0;             // line to continue the search from, 0 when complete
   let hitQuery = null;
+  let hitTail = false;         // hits are the log's last matches (reached backwards from the first)
+  let hitEarlier = false;      // …and more matches come before them
   const blocks = new Map();    // block number → array of HTML lines
   const pending = new Set();
 
@@ -453,7 +455,9 @@
     hitIndex = (i + hits.length) % hits.length;
     current = hits[hitIndex];
     selection = { a: current, b: current };
-    countEl.textContent = (hitIndex + 1) + ' / ' + hits.length + (hitMore ? '+' : '');
+    countEl.textContent = hitTail
+      ? (hits.length - hitIndex) + (hitEarlier ? ' from the end' : ' / ' + hits.length)
+      : (hitIndex + 1) + ' / ' + hits.length + (hitMore ? '+' : '');
     revealLine(current);
   }
   // The match inside the current line, marked in its visible text (colour spans and all).
@@ -501,7 +505,7 @@
     countEl.textContent = 'searching…';
     fetch(searchUrl(0)).then((r) => r.json()).then((j) => {
       if (j.error) { countEl.textContent = j.error; return; }
-      hits = j.lines; hitMore = j.truncated ? j.next : 0;
+      hits = j.lines; hitMore = j.truncated ? j.next : 0; hitTail = false;
       if (!hits.length) { countEl.textContent = 'no matches'; return; }
       // Start from the first hit at or after what is on screen.
       const here = rowToLine(topRow());
@@ -511,6 +515,23 @@
   }
   function nextHit(step) {
     if (!hits.length) return;
+    // Back from the first of "1000+": the log's real last matches, not the 1000th.
+    if (step < 0 && hitIndex === 0 && hitMore && !hitTail) {
+      fetch(searchUrl(0) + '&last=1').then((r) => r.json()).then((j) => {
+        if (!j.lines || !j.lines.length) return;
+        hits = j.lines; hitMore = 0; hitTail = true; hitEarlier = j.earlier;
+        showHit(hits.length - 1);
+      });
+      return;
+    }
+    // On from the last of those: round to the first matches again.
+    if (step > 0 && hitIndex === hits.length - 1 && hitTail && hitEarlier) {
+      fetch(searchUrl(0)).then((r) => r.json()).then((j) => {
+        hits = j.lines; hitMore = j.truncated ? j.next : 0; hitTail = false;
+        showHit(0);
+      });
+      return;
+    }
     if (step > 0 && hitIndex === hits.length - 1 && hitMore) {
       fetch(searchUrl(hitMore)).then((r) => r.json()).then((j) => {
         hits = hits.concat(j.lines); hitMore = j.truncated ? j.next : 0;
