@@ -19,9 +19,11 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <pugixml.hpp>
 #include <regex>
+#include <set>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -29,6 +31,7 @@
 #include "app/commands.h"
 #include "app/connection.h"
 #include "common/encoding.h"
+#include "logs/ansi.h"
 #include "logs/summary.h"
 #include "platform/file_util.h"
 #include "store/remote/remote_store.h"
@@ -382,11 +385,58 @@ std::string HumanBytes(uint64_t bytes) {
   return buf;
 }
 
+// Findings whose few lines before them are the story (a traceback's frames from
+// "Traceback (most recent call last):", a CMake error's explanation, a failed test's output):
+// pretty.html shows those lines, not only the one that matched.
+bool ShowsContext(const logs::Finding& f) {
+  return f.kind == "python-traceback" || f.kind == "cmake" || f.kind == "test-failure";
+}
+
+// A finding's context as pretty.html shows it: its first lines and its last, at most
+// kContextLines in all.
+constexpr uint64_t kContextLines = 40;
+std::vector<uint64_t> ContextLineNumbers(const logs::Finding& f) {
+  std::vector<uint64_t> numbers;
+  uint64_t from = std::min(f.context_from, f.line), to = std::max(f.context_to, f.line);
+  for (uint64_t n = from; n <= to; ++n) {
+    if (to - from + 1 <= kContextLines || n < from + 5 || n + (kContextLines - 5) > to) {
+      numbers.push_back(n);
+    }
+  }
+  return numbers;
+}
+
+// The visible text of the log's lines `wanted` (one pass over the file), for pretty.html.
+std::map<uint64_t, std::string> ReadLines(const std::string& path,
+                                          const std::set<uint64_t>& wanted) {
+  std::map<uint64_t, std::string> lines;
+  if (wanted.empty()) return lines;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return lines;
+  std::string line;
+  uint64_t n = 1;
+  int c;
+  while (n <= *wanted.rbegin() && (c = std::fgetc(f)) != EOF) {
+    if (c != '\n') {
+      if (line.size() < 4096) line.push_back(static_cast<char>(c));
+      continue;
+    }
+    if (wanted.count(n)) lines[n] = logs::PlainText(line);
+    line.clear();
+    ++n;
+  }
+  if (!line.empty() && wanted.count(n)) lines[n] = logs::PlainText(line);
+  std::fclose(f);
+  return lines;
+}
+
 // pretty.html as the CI's report script writes it: status, where and what was built, then the
 // findings by kind, each linked to its line in the viewer, then the artifacts. `link_base` is
 // the viewer URL of the check's folder (ending in '/'), or "" for links relative to the page.
+// `lines` holds the visible text of the context lines ShowsContext() findings need.
 std::string PrettyHtml(const logs::Summary& s, const PullRequest& pr, const std::string& check,
-                       const std::string& link_base, const Artifacts& artifacts) {
+                       const std::string& link_base, const Artifacts& artifacts,
+                       const std::map<uint64_t, std::string>& lines) {
   const std::string log_url = link_base + "fullLog.txt";
   std::string status = s.verdict == "failed"           ? "Build failed"
                        : s.verdict == "broken-builder" ? "Builder broken"
@@ -395,7 +445,8 @@ std::string PrettyHtml(const logs::Summary& s, const PullRequest& pr, const std:
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + Esc(check) +
       " · " + Esc(status) +
       "</title>\n<style>body{font:14px/1.45 system-ui,sans-serif;margin:2em;max-width:70em}"
-      "pre{background:#f6f8fa;padding:.5em;overflow-x:auto}h2{margin-top:1.5em}"
+      "pre{background:#f6f8fa;padding:.5em;white-space:pre-wrap;overflow-wrap:anywhere}"
+      "pre b{color:#b00}h2{margin-top:1.5em}"
       ".failed{color:#b00}.ok{color:#080}td{padding:0 1em 0 0}</style></head><body>\n";
   h += "<h1 class=\"" + std::string(s.verdict == "no-errors-found" ? "ok" : "failed") + "\">" +
        Esc(status) + ": " + Esc(check) + "</h1>\n<table>";
@@ -438,8 +489,21 @@ std::string PrettyHtml(const logs::Summary& s, const PullRequest& pr, const std:
       }
       h += "<p><a href=\"" + Esc(LineLink(log_url, f->line)) + "\">line " +
            std::to_string(f->line) + "</a>" + (f->section.empty() ? "" : " in " + Esc(f->section)) +
-           (f->count > 1 ? " (" + std::to_string(f->count) + "×)" : "") + "</p><pre>" +
-           Esc(f->text) + "</pre>\n";
+           (f->count > 1 ? " (" + std::to_string(f->count) + "×)" : "") + "</p><pre>";
+      if (ShowsContext(*f)) {
+        uint64_t previous = 0;
+        for (uint64_t n : ContextLineNumbers(*f)) {
+          auto line = lines.find(n);
+          if (line == lines.end()) continue;
+          if (previous != 0 && n != previous + 1) h += "…\n";
+          previous = n;
+          h += n == f->line ? "<b>" + Esc(line->second) + "</b>\n" : Esc(line->second) + "\n";
+        }
+        if (previous == 0) h += Esc(f->text);
+      } else {
+        h += Esc(f->text);
+      }
+      h += "</pre>\n";
     }
   }
   if (s.errors.empty() && s.warnings.empty()) h += "<p>Nothing to report.</p>\n";
@@ -779,9 +843,15 @@ int RunPush(const PushFlags& flags) {
   Status written =
       platform::WriteFileAtomic(dir + "/summary.json", logs::SummaryToJson(*summary) + "\n");
   if (written.ok()) {
+    std::set<uint64_t> wanted;
+    for (const logs::Finding& f : summary->errors) {
+      if (ShowsContext(f)) {
+        for (uint64_t n : ContextLineNumbers(f)) wanted.insert(n);
+      }
+    }
     written = platform::WriteFileAtomic(
-        dir + "/pretty.html",
-        PrettyHtml(*summary, *pr, flags.check, base.empty() ? "" : check_url, *artifacts));
+        dir + "/pretty.html", PrettyHtml(*summary, *pr, flags.check, base.empty() ? "" : check_url,
+                                         *artifacts, ReadLines(dir + "/fullLog.txt", wanted)));
   }
   if (!written.ok()) {
     cleanup();

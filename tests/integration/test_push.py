@@ -2,6 +2,7 @@
 real S3 endpoint (here the embedded store; test_ceph_rgw.py does the same against Ceph RGW), and
 prints the viewer URL and a Markdown snippet. Logs come from the shared generator.
 """
+import html
 import json
 import os
 import re
@@ -314,3 +315,20 @@ def test_pr_comment_quotes_log_text_inertly(target, tmp_path):
     assert m, line
     assert m.group(2).startswith("src/x.cxx:1:1: error: 'rm -rf' [click](http://evil.example) @octocat")
     assert m.group(2).endswith("…") and len(m.group(2).encode()) <= 300 + len("…".encode())
+
+
+def test_pretty_html_shows_a_tracebacks_frames_and_wraps_long_lines(target, tmp_path):
+    make_build_dir(tmp_path, [100_000, 300_000], failure="python-traceback")
+    out = tmp_path / "out"
+    r = push(target, tmp_path, "--dry-run", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    pretty = (out / "pretty.html").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    first = summary["errors"][0]
+    assert first["kind"] == "python-traceback"
+    block = pretty[pretty.index('?L=%d">line %d</a>' % (first["line"], first["line"])):]
+    block = html.unescape(block[:block.index("</pre>")])
+    # From "Traceback (most recent call last):" through the frames to the exception, marked.
+    assert "Traceback (most recent call last):" in block and '  File "' in block, block
+    assert "<b>" + first["text"] + "</b>" in block, block
+    assert "white-space:pre-wrap" in pretty
