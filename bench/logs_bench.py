@@ -45,11 +45,15 @@ def fetch(url):
 
 
 def main():
+    global BIN
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=500_000_000)
     ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "bench-logs"))
+    ap.add_argument("--binary", default=BIN, help="the logbucket to measure (a copy: rebuilding "
+                    "build/logbucket under a running benchmark pulls it away)")
     args = ap.parse_args()
+    BIN = args.binary
     os.makedirs(args.work, exist_ok=True)
     log = os.path.join(args.work, "fullLog-%d.txt" % args.size)
     if not os.path.exists(log):

@@ -85,12 +85,19 @@ def test_browser_verdict_first_lines_search_sections_and_narrow_screens(pushed):
     os.makedirs(ARTIFACTS, exist_ok=True)
     job = {"failed": pushed.web + "/" + BUCKET + "/" + LATEST + "fullLog.txt",
            "green": pushed.web + "/" + BUCKET + "/" + GREEN_PREFIX + "fullLog.txt",
+           "repo": pushed.web + "/" + BUCKET + "/AliceO2Group/AliceO2/",
            "decisiveLine": decisive["line"], "search": "error:", "many": "/sw/",
            "artifacts": ARTIFACTS}
     r = subprocess.run(["node", "viewer_pass2_test.mjs", json.dumps(job)], cwd=JS_DIR,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     seen = json.loads(r.stdout.strip().splitlines()[-1])
+
+    # 1. The repository's folder in the browser: the newer PR first, dated, no emoji icons.
+    assert seen["listing"]["prs"] == ["14520/", "14473/"], seen["listing"]
+    assert all(re.fullmatch(r"just now|\d+ min ago", t) and u.endswith(" UTC")
+               for t, u in seen["listing"]["times"]), seen["listing"]
+    assert seen["listing"]["iconFont"] == '""'  # drawn with a CSS mask, not a glyph
 
     # 2. The first lines stay on screen until the index arrives; the banner says so meanwhile.
     assert seen["beforeIndex"]["lines"] >= 20, seen["beforeIndex"]

@@ -123,6 +123,15 @@ try {
   await page.waitForSelector('.l.cur[data-n="1234"]', { timeout: 30000 });
   out.gotoLine = await curLine();
 
+  // 1. The repository's folder: newest PR first, each with its last upload.
+  await page.goto(job.repo);
+  out.listing = await page.evaluate(() => ({
+    prs: [...document.querySelectorAll('td.name a.folder')].map((a) => a.textContent),
+    times: [...document.querySelectorAll('td.when time')].map((t) => [t.textContent, t.title]),
+    iconFont: getComputedStyle(document.querySelector('a.folder'), '::before').content,
+  }));
+  await shot(page, 'listing');
+
   // The green build.
   const green = await newPage(1440, 900);
   await green.goto(job.green);

@@ -654,7 +654,7 @@
       if (meta.host) { host.querySelector('dd').textContent = meta.host; host.hidden = false; }
       const fin = document.getElementById('fact-finished');
       if (meta.finished) { fin.querySelector('dd').textContent = meta.finished; fin.hidden = false; }
-      setStatus(total.toLocaleString() + ' lines');
+      setStatus(plural(total, 'line', 'lines'));
       render();
       if (parseHash()) applyHash();
       // The summary (a second pass over the log) comes later; the log scrolls meanwhile.
