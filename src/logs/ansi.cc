@@ -384,4 +384,42 @@ std::string PlainText(std::string_view line) {
   return out;
 }
 
+void AppendPlainText(std::string_view line, std::string& out) {
+  if (line.find('\r') != std::string_view::npos) {  // overwrites: the general path
+    out += PlainText(line);
+    return;
+  }
+  size_t i = 0;
+  while (i < line.size()) {
+    auto c = static_cast<unsigned char>(line[i]);
+    if (c == 0x1b) {
+      i += EscapeLength(line, i);
+      continue;
+    }
+    if (c < 0x80 && (c >= 0x20 || c == '\t')) {  // a run of printable ASCII, copied at once
+      size_t j = i + 1;
+      while (j < line.size()) {
+        auto d = static_cast<unsigned char>(line[j]);
+        if (d >= 0x80 || (d < 0x20 && d != '\t')) break;
+        ++j;
+      }
+      out.append(line.data() + i, j - i);
+      i = j;
+      continue;
+    }
+    if (c < 0x20) {  // other control characters are not shown
+      ++i;
+      continue;
+    }
+    size_t n = Utf8Length(line, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    } else {
+      out.append(line.data() + i, n);
+      i += n;
+    }
+  }
+}
+
 }  // namespace logbucket::logs

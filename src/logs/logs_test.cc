@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -132,6 +133,41 @@ TEST(LineIndex, SplitsOnNewlineOnly) {
   LineIndex terminated;
   terminated.Append("a\nb\n");
   EXPECT_EQ(terminated.line_count(), 2u);
+}
+
+// Search decodes coloured lines with AppendPlainText; the viewer shows PlainText's text. They
+// must agree, on anything (lines with '\r' take PlainText's own path).
+TEST(Ansi, AppendPlainTextEqualsPlainText) {
+  const std::vector<std::string> parts = {"a",
+                                          "error: ",
+                                          "\x1b[01;31m",
+                                          "\x1b[m",
+                                          "\x1b[K",
+                                          "\x1b]8;;http://x\a",
+                                          "\x1b(B",
+                                          "\x1b[",
+                                          "\x1b",
+                                          "\t",
+                                          "\x01",
+                                          "\x7f",
+                                          "\xc3\xa9",
+                                          "\xc3",
+                                          "\xe2\x82",
+                                          "\xff",
+                                          "  ",
+                                          "\x1b]0;title\x1b\\",
+                                          "\x1b[38;5;208m",
+                                          "\r",
+                                          "x\ry"};
+  std::mt19937 random(7);
+  for (int round = 0; round < 20000; ++round) {
+    std::string line;
+    int pieces = static_cast<int>(random() % 12);
+    for (int i = 0; i < pieces; ++i) line += parts[random() % parts.size()];
+    std::string fast;
+    AppendPlainText(line, fast);
+    ASSERT_EQ(fast, PlainText(line)) << testing::PrintToString(line);
+  }
 }
 
 }  // namespace

@@ -79,8 +79,14 @@ struct Searcher::Impl {
   // and is not decoded. 0: no such filter (regex).
   char must_hold[2] = {0, 0};
 
+  // A case-sensitive literal's second rarest byte (another one), which the line must hold too.
+  char also_hold = 0;
+
   bool MayMatchVisible(std::string_view line) const {
     if (must_hold[0] == 0) return true;
+    if (also_hold != 0 && std::memchr(line.data(), also_hold, line.size()) == nullptr) {
+      return false;
+    }
     for (char c : must_hold) {
       if (c != 0 && std::memchr(line.data(), c, line.size()) != nullptr) return true;
     }
@@ -138,44 +144,104 @@ struct Searcher::Impl {
     }
   }
 
-  // Lines without escape sequences are searched as they are (memchr or RE2 over the block);
-  // a line holding an ESC is searched in its visible text, so that what the reader sees and
-  // pastes ("error: no matching function", with gcc's colour codes between the words in the
-  // bytes) is found. Plain logs never take the second path.
+  size_t LineStart(std::string_view block, size_t at) const {
+    const void* nl = at == 0 ? nullptr : memrchr(block.data(), '\n', at);
+    return nl == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(nl) - block.data()) + 1;
+  }
+  size_t LineEnd(std::string_view block, size_t at) const {  // past its '\n'
+    size_t nl = block.find('\n', at);
+    return nl == std::string_view::npos ? block.size() : nl + 1;
+  }
+  // The line's visible text matches (it holds an escape sequence).
+  bool VisibleMatch(std::string_view block, size_t line_start, size_t line_end) {
+    std::string_view line = block.substr(line_start, line_end - line_start);
+    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    if (!MayMatchVisible(line)) return false;
+    visible.clear();
+    AppendPlainText(line, visible);
+    return Find(visible, 0) != std::string_view::npos;
+  }
+  static bool HasEsc(std::string_view block, size_t from, size_t to) {
+    return std::memchr(block.data() + from, '\x1b', to - from) != nullptr;
+  }
+
+  // What the reader sees is matched, not the stored bytes: a line with escape sequences matches
+  // when its visible text does, so a query pasted from the screen ("error: no matching
+  // function", with gcc's colour codes between the words in the bytes) is found. A block
+  // without an ESC byte (most of a plain log) is searched as stored, in one pass. Otherwise:
+  //   (a) the stored bytes in one pass; a match in a coloured line is checked on its text;
+  //   (b) coloured lines that may match only once decoded: for a literal, the lines holding its
+  //       rarest byte (decoding removes bytes, never adds ASCII) and an ESC, found by walking
+  //       whichever of the two bytes is rarer in the block; for a regex, every coloured line.
+  // The matches of (a) and (b) are then recorded in order.
   void ProcessBlock(std::string_view block) {
     if (stopped) return;
     const uint64_t base = block_offset;
     block_offset += block.size();
-    if (query.raw_bytes) {
+    if (query.raw_bytes || !HasEsc(block, 0, block.size())) {
       SearchRaw(block, 0, base);
       return;
     }
-    size_t pos = 0;  // always a line start
-    while (pos < block.size() && !stopped) {
-      const void* esc = std::memchr(block.data() + pos, '\x1b', block.size() - pos);
-      if (esc == nullptr) {
-        SearchRaw(block, pos, base);
-        return;
-      }
-      size_t esc_at = static_cast<size_t>(static_cast<const char*>(esc) - block.data());
-      size_t line_start = pos;
-      if (const void* nl = memrchr(block.data() + pos, '\n', esc_at - pos)) {
-        line_start = static_cast<size_t>(static_cast<const char*>(nl) - block.data()) + 1;
-      }
-      size_t nl = block.find('\n', esc_at);
-      size_t line_end = nl == std::string_view::npos ? block.size() : nl + 1;
-      if (line_start > pos) {
-        SearchRaw(block.substr(0, line_start), pos, base);
-        if (stopped) return;
-      }
-      std::string_view line = block.substr(line_start, line_end - line_start);
-      if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-      if (MayMatchVisible(line) && Find(visible = PlainText(line), 0) != std::string_view::npos) {
-        if (!Record(base, line_start, line_end)) return;
-      } else if (query.count_lines) {
-        ++lines_done;
+    std::vector<size_t> starts;  // matching lines' starts
+    for (size_t pos = 0; pos < block.size();) {
+      size_t at = Find(block, pos);
+      if (at == std::string_view::npos) break;
+      size_t line_start = std::max(pos, LineStart(block, at));
+      size_t line_end = LineEnd(block, at);
+      if (!HasEsc(block, line_start, line_end) || VisibleMatch(block, line_start, line_end)) {
+        starts.push_back(line_start);
       }
       pos = line_end;
+    }
+    const size_t raw_matches = starts.size();
+    auto matched_raw = [&](size_t line_start) {
+      return std::binary_search(starts.begin(), starts.begin() + raw_matches, line_start);
+    };
+    auto check_line_at = [&](size_t at) {  // the line holding block[at]; returns its end
+      size_t line_start = LineStart(block, at);
+      size_t line_end = LineEnd(block, at);
+      if (!matched_raw(line_start) && HasEsc(block, line_start, line_end) &&
+          VisibleMatch(block, line_start, line_end)) {
+        starts.push_back(line_start);
+      }
+      return line_end;
+    };
+    auto walk = [&](char byte) {
+      for (size_t pos = 0; pos < block.size();) {
+        const void* hit = std::memchr(block.data() + pos, byte, block.size() - pos);
+        if (hit == nullptr) break;
+        pos = check_line_at(static_cast<size_t>(static_cast<const char*>(hit) - block.data()));
+      }
+    };
+    if (must_hold[0] != 0) {
+      // Walk the rarer of ESC and the literal's byte(s), judged on the block's first 64 KB.
+      std::string_view sample = block.substr(0, 64 * 1024);
+      size_t escs = static_cast<size_t>(std::count(sample.begin(), sample.end(), '\x1b'));
+      size_t holds = 0;
+      for (char c : must_hold) {
+        if (c != 0) holds += static_cast<size_t>(std::count(sample.begin(), sample.end(), c));
+      }
+      if (holds <= escs) {
+        for (char c : must_hold) {
+          if (c != 0) walk(c);
+        }
+      } else {
+        walk('\x1b');
+      }
+    } else {
+      walk('\x1b');
+    }
+    std::sort(starts.begin(), starts.end());
+    starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+    size_t done = 0;  // a line start: where line counting has reached
+    for (size_t line_start : starts) {
+      if (query.count_lines) lines_done += CountNewlines(block.data() + done, line_start - done);
+      done = LineEnd(block, line_start);
+      if (!Record(base, line_start, done)) return;
+    }
+    if (query.count_lines && done < block.size()) {
+      lines_done += CountNewlines(block.data() + done, block.size() - done);
+      if (block.back() != '\n') ++lines_done;
     }
   }
 };
@@ -205,6 +271,16 @@ Result<std::unique_ptr<Searcher>> Searcher::Create(const SearchQuery& query) {
   if (!query.regex && static_cast<unsigned char>(rare) < 0x80 && !folds_beyond_ascii) {
     char c = rare;
     impl->must_hold[0] = c;
+    if (!query.case_insensitive) {
+      for (size_t i = 0; i < query.pattern.size(); ++i) {
+        char b = query.pattern[i];
+        if (b == rare || static_cast<unsigned char>(b) >= 0x80) continue;
+        if (impl->also_hold == 0 || Commonness(static_cast<unsigned char>(b)) <
+                                        Commonness(static_cast<unsigned char>(impl->also_hold))) {
+          impl->also_hold = b;
+        }
+      }
+    }
     if (query.case_insensitive && std::isalpha(static_cast<unsigned char>(c))) {
       impl->must_hold[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       impl->must_hold[1] = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

@@ -338,8 +338,11 @@ TEST(Search, MatchesTheVisibleTextOfColouredLines) {
               (std::vector<uint64_t>{1, 2, 4}));
     EXPECT_EQ(Find(log, {"^error: no", true}, step), (std::vector<uint64_t>{}));
     EXPECT_EQ(Find(log, {"^green only$", true}, step), (std::vector<uint64_t>{3}));
-    // The escape sequences themselves are not visible text.
+    // The escape sequences themselves are not visible text, even where the bytes match.
     EXPECT_EQ(Find(log, {"[01;31m"}, step), (std::vector<uint64_t>{}));
+    EXPECT_EQ(Find(log, {"32mgreen"}, step), (std::vector<uint64_t>{}));
+    EXPECT_EQ(Find(log, {"GREEN ONLY", false, true}, step), (std::vector<uint64_t>{3}));
+    EXPECT_EQ(Find(log, {"g?reen o", true}, step), (std::vector<uint64_t>{3}));
     SearchQuery raw{"[01;31m"};
     raw.raw_bytes = true;
     EXPECT_EQ(Find(log, raw, step), (std::vector<uint64_t>{2}));
