@@ -170,9 +170,9 @@ struct Searcher::Impl {
   // function", with gcc's colour codes between the words in the bytes) is found. A block
   // without an ESC byte (most of a plain log) is searched as stored, in one pass. Otherwise:
   //   (a) the stored bytes in one pass; a match in a coloured line is checked on its text;
-  //   (b) coloured lines that may match only once decoded: for a literal, the lines holding its
-  //       rarest byte (decoding removes bytes, never adds ASCII) and an ESC, found by walking
-  //       whichever of the two bytes is rarer in the block; for a regex, every coloured line.
+  //   (b) coloured lines that may match only once decoded: each line holding an ESC, decoded
+  //       only if it holds a literal's two rarest bytes (decoding removes bytes, never adds
+  //       ASCII); for a regex, every coloured line.
   // The matches of (a) and (b) are then recorded in order.
   void ProcessBlock(std::string_view block) {
     if (stopped) return;
@@ -197,39 +197,21 @@ struct Searcher::Impl {
     auto matched_raw = [&](size_t line_start) {
       return std::binary_search(starts.begin(), starts.begin() + raw_matches, line_start);
     };
-    auto check_line_at = [&](size_t at) {  // the line holding block[at]; returns its end
-      size_t line_start = LineStart(block, at);
+    // Coloured lines are walked (compiler diagnostics: short lines); walking a literal's bytes
+    // instead meant re-reading the long compile commands that hold them.
+    for (size_t pos = 0; pos < block.size();) {  // pos: a line start
+      const void* esc = std::memchr(block.data() + pos, '\x1b', block.size() - pos);
+      if (esc == nullptr) break;
+      size_t at = static_cast<size_t>(static_cast<const char*>(esc) - block.data());
+      size_t line_start = pos;
+      if (const void* nl = memrchr(block.data() + pos, '\n', at - pos)) {
+        line_start = static_cast<size_t>(static_cast<const char*>(nl) - block.data()) + 1;
+      }
       size_t line_end = LineEnd(block, at);
-      if (!matched_raw(line_start) && HasEsc(block, line_start, line_end) &&
-          VisibleMatch(block, line_start, line_end)) {
+      if (!matched_raw(line_start) && VisibleMatch(block, line_start, line_end)) {
         starts.push_back(line_start);
       }
-      return line_end;
-    };
-    auto walk = [&](char byte) {
-      for (size_t pos = 0; pos < block.size();) {
-        const void* hit = std::memchr(block.data() + pos, byte, block.size() - pos);
-        if (hit == nullptr) break;
-        pos = check_line_at(static_cast<size_t>(static_cast<const char*>(hit) - block.data()));
-      }
-    };
-    if (must_hold[0] != 0) {
-      // Walk the rarer of ESC and the literal's byte(s), judged on the block's first 64 KB.
-      std::string_view sample = block.substr(0, 64 * 1024);
-      size_t escs = static_cast<size_t>(std::count(sample.begin(), sample.end(), '\x1b'));
-      size_t holds = 0;
-      for (char c : must_hold) {
-        if (c != 0) holds += static_cast<size_t>(std::count(sample.begin(), sample.end(), c));
-      }
-      if (holds <= escs) {
-        for (char c : must_hold) {
-          if (c != 0) walk(c);
-        }
-      } else {
-        walk('\x1b');
-      }
-    } else {
-      walk('\x1b');
+      pos = line_end;
     }
     std::sort(starts.begin(), starts.end());
     starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
