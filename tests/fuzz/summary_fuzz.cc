@@ -2,11 +2,13 @@
 // whatever comes in, they must not crash, every line number they report must exist, the
 // result must not depend on how the bytes were split into reads, and the two candidate engines
 // must agree.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "logs/ansi.h"
 #include "logs/candidates.h"
 #include "logs/search.h"
 #include "logs/summary.h"
@@ -54,19 +56,41 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     };
     if (line_of(a) != line_of(b)) __builtin_trap();
   }
-  // Search: a literal from the input itself must find the line it came from.
+  // Search: a literal from the input's bytes finds the line it came from in a search of the
+  // stored bytes; three bytes of a coloured line's visible text find that line in the default
+  // search (what the reader sees). Line numbers stay within the log.
   if (size > 4) {
-    std::string needle(text.substr(size / 2, 3));
-    if (needle.find('\n') == std::string::npos) {
-      auto searcher = logbucket::logs::Searcher::Create({needle});
-      if (searcher) {
-        (*searcher)->Feed(text);
-        auto result = (*searcher)->Finish();
-        if (result.lines.empty()) __builtin_trap();
-        for (uint64_t line : result.lines) {
-          if (line < 1 || line > whole.lines) __builtin_trap();
-        }
+    auto found = [&](const logbucket::logs::SearchQuery& query, uint64_t want_line) {
+      auto searcher = logbucket::logs::Searcher::Create(query);
+      if (!searcher) return;
+      (*searcher)->Feed(text);
+      auto result = (*searcher)->Finish();
+      bool seen = false;
+      for (uint64_t line : result.lines) {
+        if (line < 1 || line > whole.lines) __builtin_trap();
+        seen |= line == want_line;
       }
+      if (!seen) __builtin_trap();
+    };
+    const size_t middle = size / 2;
+    const size_t line_start = text.rfind('\n', middle - 1) == std::string_view::npos
+                                  ? 0
+                                  : text.rfind('\n', middle - 1) + 1;
+    const uint64_t line_number =
+        1 + static_cast<uint64_t>(std::count(text.begin(), text.begin() + line_start, '\n'));
+    std::string needle(text.substr(middle, 3));
+    if (needle.find('\n') == std::string::npos) {
+      logbucket::logs::SearchQuery raw{needle};
+      raw.raw_bytes = true;
+      found(raw, line_number);
+    }
+    size_t line_end = text.find('\n', line_start);
+    std::string_view line =
+        text.substr(line_start, line_end == std::string_view::npos ? std::string_view::npos
+                                                                   : line_end - line_start);
+    if (line.find('\x1b') != std::string_view::npos && line.find('\r') == std::string_view::npos) {
+      std::string visible = logbucket::logs::PlainText(line);
+      if (visible.size() >= 3) found({visible.substr(visible.size() / 2 - 1, 3)}, line_number);
     }
   }
   return 0;
