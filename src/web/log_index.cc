@@ -115,6 +115,7 @@ Result<std::shared_ptr<LogBytes>> Decompress(LogBytes& compressed, platform::Fil
 // A JSON document up to this size is shown pretty-printed (machine-written JSON is often one
 // line of megabytes, which the viewer would cut at max_line_bytes).
 constexpr uint64_t kMaxPrettyJsonBytes = 16 << 20;
+constexpr int kMaxPrettyJsonDepth = 256;
 
 bool IsJson(const store::ObjectInfo& info) {
   std::string_view key = info.key;
@@ -134,6 +135,28 @@ Result<std::shared_ptr<LogBytes>> PrettyJson(LogBytes& source, platform::FileSys
     text.append(chunk);
     return true;
   }));
+  // dump() recurses once per level: a document nested deeper than any real one is shown as
+  // stored, or a few megabytes of "[[[[" would overflow a worker's stack.
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  if (deepest > kMaxPrettyJsonDepth) return std::shared_ptr<LogBytes>();
   auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) return std::shared_ptr<LogBytes>();
   std::string pretty =

@@ -310,7 +310,9 @@ struct Viewer::Impl {
     size_t page_number = 1;
     if (auto* p = FindQuery(query, "page")) {
       auto v = ParseDecimal(p->value);
-      if (!v || *v < 1) return NotFound(request, "page: expected a number from 1");
+      if (!v || *v < 1 || *v > 10'000'000) {
+        return NotFound(request, "page: expected a number from 1");
+      }
       page_number = static_cast<size_t>(*v);
     }
     page.total = children->size();

@@ -162,3 +162,16 @@ def test_json_is_shown_indented_and_not_run_through_the_error_rules(pushed, s3):
                   ContentType="application/json")
     broken = pushed.web + "/" + BUCKET + "/o/r/1/latest/c/broken.json"
     assert json.loads(get(broken + "?lines=1-5")[0])["lines"] == ['{&quot;a&quot;: [1, 2']
+
+
+def test_deeply_nested_json_is_shown_as_stored_not_a_crash(server, s3):
+    # Pretty-printing recurses per level: 2 million levels would overflow a worker's stack.
+    s3.create_bucket(Bucket=BUCKET)
+    body = b"[" * 2_000_000 + b"]" * 2_000_000
+    s3.put_object(Bucket=BUCKET, Key="o/r/1/latest/c/deep.json", Body=body,
+                  ContentType="application/json")
+    url = server.web + "/" + BUCKET + "/o/r/1/latest/c/deep.json"
+    meta = json.loads(get(url + "?meta")[0])
+    assert meta["lines"] == 1 and meta["bytes"] == len(body)  # as stored
+    assert json.loads(get(url + "?errors")[0])["verdict"] == "document"
+    get(server.web + "/_health")
