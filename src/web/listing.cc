@@ -141,7 +141,9 @@ Result<std::shared_ptr<const FolderListing>> ListingCache::List(const std::strin
   listings_[id] = {*listing, now};
   lru_.push_front(id);
   cached_children_ += (*listing)->children.size();
-  while (cached_children_ > options_.max_cached_children && lru_.size() > 1) {
+  while ((cached_children_ > options_.max_cached_children ||
+          listings_.size() > options_.max_cached_listings) &&
+         lru_.size() > 1) {
     auto victim = listings_.find(lru_.back());
     cached_children_ -= victim->second.listing->children.size();
     listings_.erase(victim);
@@ -176,6 +178,11 @@ Result<std::shared_ptr<const FolderListing>> ListingCache::ListUncached(const st
   }
   SortForReading(out->children);
   return std::shared_ptr<const FolderListing>(std::move(out));
+}
+
+size_t ListingCache::cached_listings() {
+  std::lock_guard lock(mu_);
+  return listings_.size();
 }
 
 void ListingCache::ForEach(size_t n, const std::function<void(size_t)>& fn) {

@@ -51,6 +51,7 @@ struct ListingOptions {
   int64_t ttl_ms = 15000;                // how long a listing, a date or a verdict is reused
   size_t max_children = 100000;          // a bigger folder lists its first ones (S3 order) only
   size_t max_cached_children = 1000000;  // across all cached listings (~60 bytes each)
+  size_t max_cached_listings = 1024;     // each ?filter= is one: bounded even when empty
   int lookup_threads = 8;                // dates and verdicts looked up at once (remote stores)
   size_t max_objects_per_date = 10000;   // a folder's date is the newest of its first ones
 };
@@ -70,6 +71,7 @@ class ListingCache {
   // "broken-builder"), or "" when it has none.
   std::vector<std::string> CheckVerdicts(const std::string& bucket,
                                          const std::vector<std::string>& check_prefixes);
+  size_t cached_listings();
 
  private:
   struct Cached {

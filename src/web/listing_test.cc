@@ -91,6 +91,10 @@ TEST_F(ListingCacheTest, ListsPastOneStorePageAndReusesTheListing) {
       (std::vector<std::string>{"1205/", "1204/", "1203/", "1202/", "1201/", "1200/", "120/"}));
   ListingCache capped(*store_, {.max_children = 1000});
   EXPECT_FALSE((*capped.List("bkt", "o/r/", ""))->complete);
+  // Every filter is a listing of its own, even an empty one: their number is bounded too.
+  ListingCache few(*store_, {.max_cached_listings = 8});
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(few.List("bkt", "o/r/", "zz" + std::to_string(i)));
+  EXPECT_EQ(few.cached_listings(), 8u);
 }
 
 TEST_F(ListingCacheTest, DatesAndVerdicts) {
