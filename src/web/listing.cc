@@ -256,7 +256,12 @@ std::string ListingCache::Verdict(const std::string& bucket, const std::string& 
     }
   }
   std::string verdict;
-  auto object = store_.GetObject(bucket, check_prefix + "summary.json");
+  // Sized first: a remote store fetches what GetObject opens, and a huge summary.json is no
+  // verdict anyway.
+  auto head = store_.HeadObject(bucket, check_prefix + "summary.json");
+  auto object = head && head->size <= kMaxSummaryBytes
+                    ? store_.GetObject(bucket, check_prefix + "summary.json")
+                    : Result<store::OpenedObject>(Error(ErrorCode::kNoSuchKey));
   if (object && object->info.size <= kMaxSummaryBytes) {
     std::string text(object->info.size, '\0');
     size_t done = 0;
