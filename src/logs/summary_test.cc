@@ -307,6 +307,28 @@ TEST(Search, LiteralFoundWhereverItsRareByteFalls) {
   }
 }
 
+// Where the rarest byte is common the search compares 32 starts at a time on two bytes; the
+// needle must still be found at every position, including the last start of a block and lines
+// that hold both bytes at the wrong distance.
+TEST(Search, LiteralFoundAmongManyFalseStarts) {
+  const std::string needle = "matching function";  // rarest 'g', then 'f'
+  std::string filler;
+  while (filler.size() < 20000) filler += "-g -fPIC -g matchin function gf ";
+  for (size_t at : {0ul, 1ul, 31ul, 32ul, 33ul, 8191ul, 8192ul, 12345ul, filler.size()}) {
+    std::string log = filler;
+    log.insert(at, needle);
+    log = "a\n" + log + "\nb " + filler + "\n" + needle;
+    for (size_t step : {1ul << 20, 4096ul}) {
+      EXPECT_EQ(Find(log, {needle}, step), (std::vector<uint64_t>{2, 4})) << at << " " << step;
+      SearchQuery raw{needle};
+      raw.raw_bytes = true;
+      EXPECT_EQ(Find(log, raw, step), (std::vector<uint64_t>{2, 4})) << at << " " << step;
+    }
+  }
+  std::string none = filler + filler;
+  EXPECT_EQ(Find(none, {needle}), (std::vector<uint64_t>{}));
+}
+
 TEST(Search, OffsetsWithoutCountingLines) {
   SearchQuery q{"beta"};
   q.first_offset = 1000;
@@ -356,6 +378,25 @@ TEST(Search, MatchesTheVisibleTextOfColouredLines) {
   EXPECT_EQ(r.lines, (std::vector<uint64_t>{3}));
   EXPECT_TRUE(r.truncated);
   EXPECT_EQ(r.next_line, 4u);
+}
+
+// Coloured lines are found by the literal's rarest byte ('z') when it is rare in the block, and
+// by walking every coloured line when it is common: both ways find the same lines.
+TEST(Search, ColouredMatchesFoundWhetherTheRareByteIsRareOrCommon) {
+  const std::string coloured = "\x1b[01;31m\x1b[Kzip:\x1b[m\x1b[K no\x1b[1m match\x1b[m\n";
+  const std::string decoy = "\x1b[32mzip: no\x1b[0m mat ch\n";  // the bytes, not the text
+  // Invalid UTF-8 shows as U+FFFD, bytes the stored line does not hold (found by the fuzzer).
+  EXPECT_EQ(Find("ro~\x1b[\xca\xb4\xd3\xab\n--- ", {"\xef\xbf\xbd"}), (std::vector<uint64_t>{1}));
+  for (size_t filler_lines : {0ul, 20000ul}) {
+    std::string log = "zip: no match\n" + decoy + coloured;
+    for (size_t i = 0; i < filler_lines; ++i) log += "zz zz\n";  // common 'z': the walk
+    log += coloured + decoy + "plain zip: no match";
+    const uint64_t total = filler_lines + 6;
+    for (size_t step : {3ul, 1ul << 20}) {
+      EXPECT_EQ(Find(log, {"zip: no match"}, step), (std::vector<uint64_t>{1, 3, total - 2, total}))
+          << filler_lines << " " << step;
+    }
+  }
 }
 
 TEST(Search, LastMatchesInsteadOfFirst) {

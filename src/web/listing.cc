@@ -5,6 +5,7 @@
 #include <functional>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <system_error>
 #include <thread>
 
 #include "common/clock.h"
@@ -115,6 +116,62 @@ void SortForReading(std::vector<Child>& children) {
 ListingCache::ListingCache(store::Store& store, ListingOptions options)
     : store_(store), options_(options) {}
 
+ListingCache::~ListingCache() {
+  {
+    std::lock_guard lock(mu_);
+    refresh_stop_ = true;
+    refresh_queue_.clear();
+  }
+  refresh_cv_.notify_all();
+  if (refresher_.joinable()) refresher_.join();
+}
+
+ListingCache::Use ListingCache::UseCached(int64_t age_ms) const {
+  if (age_ms < options_.ttl_ms) return Use::kFresh;
+  if (age_ms < options_.stale_ms) return Use::kStale;
+  return Use::kNo;
+}
+
+void ListingCache::QueueRefresh(const std::string& id, std::function<void()> refresh) {
+  if (refresh_stop_ || refresh_pending_.count(id) != 0 ||
+      refresh_queue_.size() >= options_.max_pending_refreshes) {
+    return;
+  }
+  if (!refresher_.joinable()) {
+    try {
+      refresher_ = std::thread([this] { RefreshLoop(); });
+    } catch (const std::system_error&) {  // no thread: the next view past stale_ms lists
+      return;
+    }
+  }
+  refresh_pending_.insert(id);
+  refresh_queue_.emplace_back(id, std::move(refresh));
+  refresh_cv_.notify_all();
+}
+
+void ListingCache::RefreshLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    refresh_cv_.wait(lock, [&] { return refresh_stop_ || !refresh_queue_.empty(); });
+    if (refresh_stop_) return;
+    auto [id, refresh] = std::move(refresh_queue_.front());
+    refresh_queue_.pop_front();
+    lock.unlock();
+    try {
+      refresh();  // a failure keeps the stale answer; the next view past ttl_ms asks again
+    } catch (...) {
+    }
+    lock.lock();
+    refresh_pending_.erase(id);
+    refresh_cv_.notify_all();
+  }
+}
+
+void ListingCache::WaitForRefreshes() {
+  std::unique_lock lock(mu_);
+  refresh_cv_.wait(lock, [&] { return refresh_stop_ || refresh_pending_.empty(); });
+}
+
 Result<std::shared_ptr<const FolderListing>> ListingCache::List(const std::string& bucket,
                                                                 const std::string& prefix,
                                                                 const std::string& filter) {
@@ -123,24 +180,37 @@ Result<std::shared_ptr<const FolderListing>> ListingCache::List(const std::strin
   {
     std::lock_guard lock(mu_);
     auto it = listings_.find(id);
-    if (it != listings_.end() && now - it->second.at_ms < options_.ttl_ms) {
+    Use use = it == listings_.end() ? Use::kNo : UseCached(now - it->second.at_ms);
+    if (use != Use::kNo) {
       lru_.remove(id);
       lru_.push_front(id);
+      if (use == Use::kStale) {
+        QueueRefresh(id, [this, bucket, prefix, filter, id] {
+          const int64_t at = MonotonicMs();
+          if (auto listing = ListUncached(bucket, prefix, filter)) Remember(id, *listing, at);
+        });
+      }
       return it->second.listing;
     }
   }
   // Two readers of the same cold folder may both list it; the second result replaces the first.
   auto listing = ListUncached(bucket, prefix, filter);
   if (!listing) return listing.error();
+  Remember(id, *listing, now);
+  return *listing;
+}
+
+void ListingCache::Remember(const std::string& id, std::shared_ptr<const FolderListing> listing,
+                            int64_t at) {
   std::lock_guard lock(mu_);
   auto it = listings_.find(id);
   if (it != listings_.end()) {
     cached_children_ -= it->second.listing->children.size();
     lru_.remove(id);
   }
-  listings_[id] = {*listing, now};
+  cached_children_ += listing->children.size();
+  listings_[id] = {std::move(listing), at};
   lru_.push_front(id);
-  cached_children_ += (*listing)->children.size();
   while ((cached_children_ > options_.max_cached_children ||
           listings_.size() > options_.max_cached_listings) &&
          lru_.size() > 1) {
@@ -149,7 +219,6 @@ Result<std::shared_ptr<const FolderListing>> ListingCache::List(const std::strin
     listings_.erase(victim);
     lru_.pop_back();
   }
-  return *listing;
 }
 
 Result<std::shared_ptr<const FolderListing>> ListingCache::ListUncached(const std::string& bucket,
@@ -193,7 +262,10 @@ void ListingCache::ForEach(size_t n, const std::function<void(size_t)>& fn) {
   }
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i = next++; i < n; i = next++) fn(i);
+    try {
+      for (size_t i = next++; i < n; i = next++) fn(i);
+    } catch (...) {  // (a thread's entry: what it had not done stays unknown, as a failed lookup)
+    }
   };
   std::vector<std::thread> pool;
   try {
@@ -213,12 +285,21 @@ std::vector<int64_t> ListingCache::LastUploads(const std::string& bucket,
 
 int64_t ListingCache::LastUpload(const std::string& bucket, const std::string& prefix) {
   std::string id = Key({bucket, prefix});
-  const int64_t now = MonotonicMs();
   {
     std::lock_guard lock(mu_);
     auto it = dates_.find(id);
-    if (it != dates_.end() && now - it->second.at_ms < options_.ttl_ms) return it->second.date_ms;
+    Use use = it == dates_.end() ? Use::kNo : UseCached(MonotonicMs() - it->second.at_ms);
+    if (use == Use::kStale) {
+      QueueRefresh("date:" + id, [this, bucket, prefix] { LastUploadUncached(bucket, prefix); });
+    }
+    if (use != Use::kNo) return it->second.date_ms;
   }
+  return LastUploadUncached(bucket, prefix);
+}
+
+int64_t ListingCache::LastUploadUncached(const std::string& bucket, const std::string& prefix) {
+  std::string id = Key({bucket, prefix});
+  const int64_t now = MonotonicMs();
   int64_t newest = 0;
   size_t seen = 0;
   store::ListOptions list;
@@ -247,14 +328,23 @@ std::vector<std::string> ListingCache::CheckVerdicts(
 
 std::string ListingCache::Verdict(const std::string& bucket, const std::string& check_prefix) {
   std::string id = Key({bucket, check_prefix});
-  const int64_t now = MonotonicMs();
   {
     std::lock_guard lock(mu_);
     auto it = verdicts_.find(id);
-    if (it != verdicts_.end() && now - it->second.at_ms < options_.ttl_ms) {
-      return it->second.verdict;
+    Use use = it == verdicts_.end() ? Use::kNo : UseCached(MonotonicMs() - it->second.at_ms);
+    if (use == Use::kStale) {
+      QueueRefresh("verdict:" + id,
+                   [this, bucket, check_prefix] { VerdictUncached(bucket, check_prefix); });
     }
+    if (use != Use::kNo) return it->second.verdict;
   }
+  return VerdictUncached(bucket, check_prefix);
+}
+
+std::string ListingCache::VerdictUncached(const std::string& bucket,
+                                          const std::string& check_prefix) {
+  std::string id = Key({bucket, check_prefix});
+  const int64_t now = MonotonicMs();
   std::string verdict;
   // Sized first: a remote store fetches what GetObject opens, and a huge summary.json is no
   // verdict anyway.

@@ -7,13 +7,17 @@
 // keep their own (stateless frontends).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -48,7 +52,12 @@ bool IsCommitFolder(std::string_view prefix);
 bool IsCommitName(std::string_view folder_name);  // "0c5c7fd…/" or "latest/"
 
 struct ListingOptions {
-  int64_t ttl_ms = 15000;                // how long a listing, a date or a verdict is reused
+  int64_t ttl_ms = 15000;  // how long a listing, a date or a verdict is reused
+  // Past ttl_ms and up to stale_ms, it is still answered at once while one refresh runs in the
+  // background: over a remote store a 20,000-PR folder takes seconds to list, and without this
+  // the first reader after every ttl_ms would wait for it. 0: refresh in the request.
+  int64_t stale_ms = 600000;
+  size_t max_pending_refreshes = 256;    // background refreshes queued (more: the next view asks)
   size_t max_children = 100000;          // a bigger folder lists its first ones (S3 order) only
   size_t max_cached_children = 1000000;  // across all cached listings (~60 bytes each)
   size_t max_cached_listings = 1024;     // each ?filter= is one: bounded even when empty
@@ -59,6 +68,7 @@ struct ListingOptions {
 class ListingCache {
  public:
   ListingCache(store::Store& store, ListingOptions options);
+  ~ListingCache();  // waits for a refresh that is running
 
   // The children of bucket/prefix whose names start with `filter`, in reading order.
   Result<std::shared_ptr<const FolderListing>> List(const std::string& bucket,
@@ -72,6 +82,8 @@ class ListingCache {
   std::vector<std::string> CheckVerdicts(const std::string& bucket,
                                          const std::vector<std::string>& check_prefixes);
   size_t cached_listings();
+  // Waits until no background refresh is queued or running (tests).
+  void WaitForRefreshes();
 
  private:
   struct Cached {
@@ -86,8 +98,17 @@ class ListingCache {
   Result<std::shared_ptr<const FolderListing>> ListUncached(const std::string& bucket,
                                                             const std::string& prefix,
                                                             const std::string& filter);
+  void Remember(const std::string& id, std::shared_ptr<const FolderListing> listing, int64_t at);
   int64_t LastUpload(const std::string& bucket, const std::string& prefix);
+  int64_t LastUploadUncached(const std::string& bucket, const std::string& prefix);
   std::string Verdict(const std::string& bucket, const std::string& check_prefix);
+  std::string VerdictUncached(const std::string& bucket, const std::string& check_prefix);
+  // Whether a cached answer of age `age_ms` is used as it is (fresh, or stale with a refresh
+  // of `id` queued by `refresh`). mu_ held.
+  enum class Use { kFresh, kStale, kNo };
+  Use UseCached(int64_t age_ms) const;
+  void QueueRefresh(const std::string& id, std::function<void()> refresh);  // mu_ held
+  void RefreshLoop();
   // Runs fn(i) for i in [0, n), on up to lookup_threads threads.
   void ForEach(size_t n, const std::function<void(size_t)>& fn);
 
@@ -99,6 +120,13 @@ class ListingCache {
   size_t cached_children_ = 0;
   std::map<std::string, Looked> dates_;     // bucket \0 prefix
   std::map<std::string, Looked> verdicts_;  // bucket \0 check prefix
+
+  // Background refreshes: one thread, started with the first one, in queue order.
+  std::condition_variable refresh_cv_;
+  std::deque<std::pair<std::string, std::function<void()>>> refresh_queue_;
+  std::set<std::string> refresh_pending_;  // ids queued or running (one refresh each)
+  bool refresh_stop_ = false;
+  std::thread refresher_;
 };
 
 }  // namespace logbucket::web

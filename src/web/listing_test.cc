@@ -97,6 +97,36 @@ TEST_F(ListingCacheTest, ListsPastOneStorePageAndReusesTheListing) {
   EXPECT_EQ(few.cached_listings(), 8u);
 }
 
+// Past the TTL a listing, a date and a verdict are answered at once from the cache while one
+// refresh runs in the background (over a remote store a big folder takes seconds to list);
+// past stale_ms, or with stale_ms = 0, the reader waits for a fresh one.
+TEST_F(ListingCacheTest, StaleAnswersAtOnceWhileOneRefreshRuns) {
+  Put("o/r/1/aaaaaaa/c/fullLog.txt", "x");
+  ListingCache cache(*store_, {.ttl_ms = 0});
+  ASSERT_EQ(Names((*cache.List("bkt", "o/r/", ""))->children), (std::vector<std::string>{"1/"}));
+  const int64_t first_date = cache.LastUploads("bkt", {"o/r/1/"})[0];
+  EXPECT_EQ(cache.CheckVerdicts("bkt", {"o/r/1/aaaaaaa/c/"})[0], "");
+  Put("o/r/2/latest/c/fullLog.txt", "x");
+  Put("o/r/1/bbbbbbb/c/fullLog.txt", "x");
+  Put("o/r/1/aaaaaaa/c/summary.json", R"({"verdict": "failed"})");
+  int64_t newest = store_->HeadObject("bkt", "o/r/1/aaaaaaa/c/summary.json")->last_modified_ms;
+  // Stale: the old answers, and refreshes queued.
+  EXPECT_EQ(Names((*cache.List("bkt", "o/r/", ""))->children), (std::vector<std::string>{"1/"}));
+  EXPECT_EQ(cache.LastUploads("bkt", {"o/r/1/"})[0], first_date);
+  EXPECT_EQ(cache.CheckVerdicts("bkt", {"o/r/1/aaaaaaa/c/"})[0], "");
+  cache.WaitForRefreshes();
+  EXPECT_EQ(Names((*cache.List("bkt", "o/r/", ""))->children),
+            (std::vector<std::string>{"2/", "1/"}));
+  EXPECT_EQ(cache.LastUploads("bkt", {"o/r/1/"})[0], newest);
+  EXPECT_EQ(cache.CheckVerdicts("bkt", {"o/r/1/aaaaaaa/c/"})[0], "failed");
+
+  ListingCache waits(*store_, {.ttl_ms = 0, .stale_ms = 0});
+  ASSERT_TRUE(waits.List("bkt", "o/r/", ""));
+  Put("o/r/3/latest/c/fullLog.txt", "x");
+  EXPECT_EQ(Names((*waits.List("bkt", "o/r/", ""))->children),
+            (std::vector<std::string>{"3/", "2/", "1/"}));
+}
+
 TEST_F(ListingCacheTest, DatesAndVerdicts) {
   Put("o/r/1/aaaaaaa/c/fullLog.txt", "x");
   Put("o/r/1/aaaaaaa/c/summary.json", R"({"verdict": "failed", "errors": []})");

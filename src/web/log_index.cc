@@ -4,10 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 #include "common/encoding.h"
 #include "common/headers.h"
@@ -62,15 +66,15 @@ class FileBytes final : public LogBytes {
 // window at a time (a search for a rare literal is bound by read()'s copy otherwise); blobs are
 // immutable (written under a temporary name, renamed, never truncated), so mapping is safe.
 template <typename Fn>
-Status Stream(LogBytes& bytes, uint64_t offset, Fn&& fn) {
+Status Stream(LogBytes& bytes, uint64_t offset, Fn&& fn, uint64_t end = UINT64_MAX) {
   bool stopped = false;
-  uint64_t end = bytes.size();
+  end = std::min(end, bytes.size());
   offset = platform::ScanMapped(bytes.fd(), offset, end, [&](std::string_view chunk) {
     stopped = !fn(chunk);
     return !stopped;
   });
-  if (stopped) return Status::Ok();
-  std::vector<char> buffer(kReadChunk);
+  if (stopped || offset >= end) return Status::Ok();
+  std::vector<char> buffer(kReadChunk);  // (only when the bytes could not be mapped)
   while (offset < end) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), end - offset));
     auto got = bytes.ReadAt(offset, buffer.data(), want);
@@ -564,10 +568,115 @@ class LineNumbers {
   uint64_t last_line_ = 0;
 };
 
+// Searches [query.first_offset, end) (end: a line start, or the log's end).
+Result<logs::SearchResult> SearchRange(LogBytes& bytes, const logs::SearchQuery& query,
+                                       uint64_t end) {
+  auto searcher = logs::Searcher::Create(query);
+  if (!searcher) return searcher.error();
+  Status st = Stream(
+      bytes, query.first_offset, [&](std::string_view chunk) { return (*searcher)->Feed(chunk); },
+      end);
+  if (!st.ok()) return st;
+  return (*searcher)->Finish();
+}
+
+// Where the line holding `offset` ends (past its '\n'), or the log's end.
+Result<uint64_t> LineEndAfter(LogBytes& bytes, uint64_t offset) {
+  std::vector<char> buffer(64 << 10);
+  while (offset < bytes.size()) {
+    auto got = bytes.ReadAt(offset, buffer.data(), buffer.size());
+    if (!got) return got.error();
+    if (*got == 0) break;
+    if (const void* nl = std::memchr(buffer.data(), '\n', *got)) {
+      return offset + static_cast<uint64_t>(static_cast<const char*>(nl) - buffer.data()) + 1;
+    }
+    offset += *got;
+  }
+  return bytes.size();
+}
+
+// A search of a big log runs on two cores: the second half on a helper thread. Helpers are
+// few, server-wide (one fewer than the cores), so concurrent searches cannot multiply threads;
+// without a free one the search runs alone, as before.
+std::atomic<unsigned> search_helpers_busy{0};
+const unsigned kMaxSearchHelpers = std::max(1u, std::thread::hardware_concurrency()) - 1;
+
+bool TakeSearchHelper() {
+  unsigned busy = search_helpers_busy.load();
+  while (busy < kMaxSearchHelpers) {
+    if (search_helpers_busy.compare_exchange_weak(busy, busy + 1)) return true;
+  }
+  return false;
+}
+
+// The matches of [q.first_offset, the log's end), as one sequential pass would report them
+// (the next page may start at a later line when the cap falls in the second half: the lines
+// between hold no match).
+Result<logs::SearchResult> SearchWhole(const LogIndex& index, LogBytes& bytes,
+                                       const logs::SearchQuery& q, uint64_t split_min_bytes) {
+  const uint64_t end = bytes.size();
+  size_t mid_slot = 0;
+  if (end > q.first_offset && end - q.first_offset >= split_min_bytes) {
+    uint64_t half = q.first_offset + (end - q.first_offset) / 2;
+    mid_slot = static_cast<size_t>(
+        std::upper_bound(index.checkpoints.begin(), index.checkpoints.end(), half) -
+        index.checkpoints.begin() - 1);
+  }
+  if (mid_slot == 0 || index.checkpoints[mid_slot] <= q.first_offset || !TakeSearchHelper()) {
+    return SearchRange(bytes, q, end);
+  }
+  logs::SearchQuery second = q;
+  second.first_offset = index.checkpoints[mid_slot];
+  second.first_line = mid_slot * LogIndex::kStride + 1;
+  std::optional<Result<logs::SearchResult>> later;
+  std::thread helper;
+  try {
+    helper = std::thread([&] {
+      try {
+        later.emplace(SearchRange(bytes, second, end));
+      } catch (const std::exception& e) {
+        later.emplace(Error(ErrorCode::kInternalError, e.what()));
+      } catch (...) {
+        later.emplace(Error(ErrorCode::kInternalError, "search helper failed"));
+      }
+    });
+  } catch (const std::system_error&) {  // no thread to be had: search alone
+    search_helpers_busy.fetch_sub(1);
+    return SearchRange(bytes, q, end);
+  }
+  auto earlier = SearchRange(bytes, q, second.first_offset);
+  helper.join();
+  search_helpers_busy.fetch_sub(1);
+  if (!earlier) return earlier.error();
+  if (!later->has_value()) return later->error();
+  logs::SearchResult first = std::move(*earlier);
+  logs::SearchResult& rest = **later;
+  if (!q.last && first.truncated) return first;  // the cap was reached in the first half
+  logs::SearchResult merged;
+  merged.offsets = std::move(first.offsets);
+  merged.offsets.insert(merged.offsets.end(), rest.offsets.begin(), rest.offsets.end());
+  merged.scanned_bytes = first.scanned_bytes + rest.scanned_bytes;
+  const size_t cap = q.max_matches;
+  if (q.last) {
+    merged.earlier = first.earlier || rest.earlier || merged.offsets.size() > cap;
+    if (merged.offsets.size() > cap) {
+      merged.offsets.erase(merged.offsets.begin(),
+                           merged.offsets.end() - static_cast<std::ptrdiff_t>(cap));
+    }
+  } else if (merged.offsets.size() >= cap && (merged.offsets.size() > cap || rest.truncated)) {
+    merged.offsets.resize(cap);
+    merged.truncated = true;
+    auto next = LineEndAfter(bytes, merged.offsets.back());
+    if (!next) return next.error();
+    merged.next_offset = *next;
+  }
+  return merged;
+}
+
 }  // namespace
 
 Result<logs::SearchResult> SearchLog(const LogIndex& index, LogBytes& bytes,
-                                     const logs::SearchQuery& query) {
+                                     const logs::SearchQuery& query, uint64_t split_min_bytes) {
   logs::SearchResult empty;
   if (query.first_line > index.lines) return empty;
   uint64_t from = std::max<uint64_t>(query.first_line, 1);
@@ -579,12 +688,9 @@ Result<logs::SearchResult> SearchLog(const LogIndex& index, LogBytes& bytes,
   // Lines between the checkpoint and `from` may match too; allow for them in the cap (the
   // last matches are the last, wherever the search started).
   if (!query.last) q.max_matches = query.max_matches + static_cast<size_t>(from - q.first_line);
-  auto searcher = logs::Searcher::Create(q);
-  if (!searcher) return searcher.error();
-  Status st = Stream(bytes, q.first_offset,
-                     [&](std::string_view chunk) { return (*searcher)->Feed(chunk); });
-  if (!st.ok()) return st;
-  logs::SearchResult result = (*searcher)->Finish();
+  auto searched = SearchWhole(index, bytes, q, split_min_bytes);
+  if (!searched) return searched.error();
+  logs::SearchResult result = std::move(*searched);
   LineNumbers numbers(index, bytes);
   for (uint64_t offset : result.offsets) {
     auto line = numbers.At(offset);

@@ -30,6 +30,7 @@ class LogBytes {
  public:
   virtual ~LogBytes() = default;
   virtual uint64_t size() const = 0;
+  // Safe to call from several threads at once (a big search reads both halves together).
   virtual Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t length) = 0;
   // A descriptor of a file holding exactly these bytes (scans map it), or -1.
   virtual int fd() const { return -1; }
@@ -123,9 +124,13 @@ Result<std::vector<RenderedLine>> ReadLines(const LogIndex& index, LogBytes& byt
 Result<std::vector<RenderedLine>> ReadFirstLines(LogBytes& bytes, uint64_t count,
                                                  size_t max_line_bytes, bool* more);
 
-// Searches from line `query.first_line` to the end (or the match cap).
+// Searches from line `query.first_line` to the end (or the match cap). From
+// `split_min_bytes` on, the second half runs on a helper thread when one is free (the answer is
+// the same; `bytes` is read from both).
+inline constexpr uint64_t kSplitSearchBytes = 64 << 20;
 Result<logs::SearchResult> SearchLog(const LogIndex& index, LogBytes& bytes,
-                                     const logs::SearchQuery& query);
+                                     const logs::SearchQuery& query,
+                                     uint64_t split_min_bytes = kSplitSearchBytes);
 
 // The object's own bytes, through the Store.
 std::shared_ptr<LogBytes> ObjectBytes(std::unique_ptr<store::ObjectBody> body, uint64_t size);

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <thread>
 
 #include "common/encoding.h"
 #include "common/hash.h"
@@ -97,6 +98,61 @@ TEST_F(GunzipCopyFaults, ScratchFileThatCannotBeCreatedIsAnError) {
   ASSERT_FALSE(opened);
   EXPECT_EQ(opened.error().code(), ErrorCode::kInternalError);
   EXPECT_EQ(cache.stats().decompressed_bytes, 0u);
+}
+
+// A big log's search runs in two halves at once; what it answers must not depend on that:
+// the same lines, the same "more" and continuation, first or last matches, from any line.
+TEST(SplitSearch, AnswersAsOnePassWould) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "one core: a search never splits";
+  auto dir = std::filesystem::temp_directory_path() / ("lb-split-" + HexEncode(RandomBytes(6)));
+  store::LocalStoreOptions options;
+  options.data_dir = (dir / "data").string();
+  options.min_free_bytes = 0;
+  options.reserve_bytes = 0;
+  auto store = store::OpenLocalStore(options);
+  ASSERT_TRUE(store) << store.error().ToString();
+  ASSERT_TRUE((*store)->CreateBucket({"bkt", 1, "admin", "us-east-1"}).ok());
+  std::string body;
+  for (int i = 1; i <= 20000; ++i) {  // matches clustered in both halves and at the very end
+    bool hit = i % 997 == 0 || (i > 9990 && i < 10010) || i == 20000;
+    body += "line " + std::to_string(i) + (hit ? " \x1b[31mneedle\x1b[0m here\n" : " hay\n");
+  }
+  auto blob = (*store)->NewBlob();
+  ASSERT_TRUE(blob);
+  ASSERT_TRUE((*blob)->Append(body).ok());
+  store::ObjectInfo info;
+  info.bucket = "bkt";
+  info.key = "o/r/1/latest/build/fullLog.txt";
+  info.etag = HexEncode(Md5(body));
+  auto put = (*store)->PutObject(info, std::move(*blob));
+  ASSERT_TRUE(put) << put.error().ToString();
+  {
+    LogCache cache(**store, LogCacheOptions{});
+    auto log = cache.Open("bkt", *put);
+    ASSERT_TRUE(log) << log.error().ToString();
+    for (bool last : {false, true}) {
+      for (size_t cap : {1ul, 5ul, 20ul, 23ul, 30ul, 1000ul}) {
+        for (uint64_t from : {1ul, 998ul, 5000ul, 10000ul, 19999ul}) {
+          logs::SearchQuery q{"needle here"};
+          q.max_matches = cap;
+          q.first_line = from;
+          q.last = last;
+          auto alone = SearchLog(*log->index, *log->bytes, q, UINT64_MAX);
+          auto split = SearchLog(*log->index, *log->bytes, q, 1);
+          ASSERT_TRUE(alone && split);
+          std::string what =
+              (last ? "last " : "first ") + std::to_string(cap) + " from " + std::to_string(from);
+          EXPECT_FALSE(alone->lines.empty()) << what;
+          EXPECT_EQ(split->lines, alone->lines) << what;
+          EXPECT_EQ(split->truncated, alone->truncated) << what;
+          EXPECT_EQ(split->next_line, alone->next_line) << what;
+          EXPECT_EQ(split->earlier, alone->earlier) << what;
+        }
+      }
+    }
+  }
+  store->reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
