@@ -115,6 +115,11 @@ def test_browser_verdict_first_lines_search_sections_and_narrow_screens(pushed):
     assert seen["jumpLine"] == decisive["line"]
     assert re.fullmatch(r"[0-9a-f]{12}", seen["commit"]["text"]) and \
         seen["commit"]["href"].endswith("/commit/0c5c7fd0a6a3a4506513270e269e0d37f2a74de4")
+    # One time format: the header's "Finished … at" (UTC, as push writes it) is relative like
+    # the upload time, with the exact time on hover.
+    assert re.fullmatch(r"just now|\d+ min ago", seen["finished"]["text"]), seen["finished"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(from the log's header\)",
+                        seen["finished"]["title"]), seen["finished"]
     assert seen["green"]["banner"].startswith("✓ No errors found"), seen["green"]
     assert seen["green"]["title"].startswith("✓ #14520 build/O2/o2")
     assert "1a7f37" in seen["green"]["icon"]

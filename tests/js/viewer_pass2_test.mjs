@@ -58,6 +58,10 @@ try {
     const a = document.querySelector('#fact-commit a');
     return a ? { text: a.textContent, href: a.href } : null;
   });
+  out.finished = await page.evaluate(() => {
+    const t = document.querySelector('#fact-finished time');
+    return t ? { text: t.textContent, title: t.title } : null;
+  });
   await shot(page, 'verdict');
   await page.click('#jump');
   await page.waitForSelector('.l.cur', { timeout: 30000 });

@@ -305,6 +305,30 @@
     return { path: m[1] + pos, short: m[2] + pos, rest: m[5] };
   }
   function plural(n, one, many) { return n.toLocaleString() + ' ' + (n === 1 ? one : many); }
+  // "5 min ago", "3 h ago", "2 days ago": the server's wording for times (pages.cc Relative).
+  function relative(ms) {
+    const s = Math.abs(Date.now() - ms) / 1000;
+    const future = ms > Date.now();
+    let amount;
+    if (s < 45) return future ? 'in a moment' : 'just now';
+    if (s < 3600) amount = Math.max(1, Math.round(s / 60)) + ' min';
+    else if (s < 36 * 3600) amount = Math.round(s / 3600) + ' h';
+    else if (s < 365 * 86400) amount = plural(Math.round(s / 86400), 'day', 'days');
+    else return new Date(ms).toISOString().slice(0, 10);
+    return future ? 'in ' + amount : amount + ' ago';
+  }
+  // The header's "at 2026-11-18-13:24:03" (push writes UTC) as the other times on the page:
+  // relative, the exact time on hover. Anything else is shown as written.
+  function finishedTime(text) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})[-T ](\d{2}):(\d{2}):(\d{2})Z?$/.exec(text);
+    const ms = m ? Date.UTC(+m[1], m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : NaN;
+    if (Number.isNaN(ms)) return document.createTextNode(text);
+    const t = document.createElement('time');
+    t.dateTime = new Date(ms).toISOString().slice(0, 19) + 'Z';
+    t.title = `${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]} UTC (from the log's header)`;
+    t.textContent = relative(ms);
+    return t;
+  }
   function duration(seconds) {
     if (seconds < 60) return seconds + ' s';
     const m = Math.floor(seconds / 60);
@@ -653,7 +677,7 @@
       const host = document.getElementById('fact-host');
       if (meta.host) { host.querySelector('dd').textContent = meta.host; host.hidden = false; }
       const fin = document.getElementById('fact-finished');
-      if (meta.finished) { fin.querySelector('dd').textContent = meta.finished; fin.hidden = false; }
+      if (meta.finished) { fin.querySelector('dd').replaceChildren(finishedTime(meta.finished)); fin.hidden = false; }
       setStatus(plural(total, 'line', 'lines'));
       render();
       if (parseHash()) applyHash();
