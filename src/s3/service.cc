@@ -65,21 +65,8 @@ struct Context {
 
 std::string Quote(std::string_view etag) { return "\"" + std::string(etag) + "\""; }
 
-std::string NormalizeEtag(std::string_view value) {
-  value = TrimWhitespace(value);
-  if (value.substr(0, 2) == "W/") value.remove_prefix(2);
-  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-    value = value.substr(1, value.size() - 2);
-  }
-  return std::string(value);
-}
-
 bool EtagMatches(std::string_view header_value, std::string_view etag) {
-  for (std::string_view candidate : Split(header_value, ',')) {
-    std::string c = NormalizeEtag(candidate);
-    if (c == "*" || c == etag) return true;
-  }
-  return false;
+  return store::EtagListMatches(header_value, etag);
 }
 
 // RFC 7232 evaluation order, as S3 applies it. prefix is "" for GET/HEAD and
@@ -356,9 +343,12 @@ struct Service::Impl {
     store::Checksum checksum;
   };
 
+  // `checksum_headers`: whether x-amz-checksum-<algorithm> describes this body (it describes
+  // the whole object on CompleteMultipartUpload, whose body is the part list).
   Result<ReceivedBody> ReceiveBody(Context& ctx, uint64_t max_bytes,
                                    ChecksumAlgorithm default_algorithm,
-                                   const std::function<Status(std::string_view)>& sink) {
+                                   const std::function<Status(std::string_view)>& sink,
+                                   bool checksum_headers = true) {
     Request& req = ctx.request;
     const sigv4::PayloadMode mode = ctx.auth.payload_mode;
     const bool streaming = sigv4::IsStreaming(mode);
@@ -384,6 +374,7 @@ struct Service::Impl {
     std::string expected_checksum;
     bool checksum_in_trailer = false;
     for (const Header& h : req.headers) {
+      if (!checksum_headers) break;
       if (auto a = ParseChecksumHeader(h.name)) {
         if (algorithm != ChecksumAlgorithm::kNone) {
           return Error(ErrorCode::kInvalidRequest, "Expecting a single x-amz-checksum- header.");
@@ -504,13 +495,15 @@ struct Service::Impl {
     return body;
   }
 
-  Result<std::string> ReadSmallBody(Context& ctx) {
+  Result<std::string> ReadSmallBody(Context& ctx, bool checksum_headers = true) {
     std::string out;
-    auto received = ReceiveBody(ctx, options.s3.max_xml_bytes, ChecksumAlgorithm::kNone,
-                                [&](std::string_view d) {
-                                  out.append(d);
-                                  return Status::Ok();
-                                });
+    auto received = ReceiveBody(
+        ctx, options.s3.max_xml_bytes, ChecksumAlgorithm::kNone,
+        [&](std::string_view d) {
+          out.append(d);
+          return Status::Ok();
+        },
+        checksum_headers);
     if (!received) {
       if (received.error().code() == ErrorCode::kEntityTooLarge) {
         return Error(ErrorCode::kMalformedXML, "The XML body is larger than allowed.");
@@ -1119,21 +1112,59 @@ struct Service::Impl {
     return Status::Ok();
   }
 
+  // If-Match / If-None-Match of a write (PutObject, CompleteMultipartUpload).
+  static store::Precondition WritePrecondition(const Context& ctx) {
+    store::Precondition p;
+    if (auto v = ctx.Header("if-match")) p.if_match = std::string(*v);
+    if (auto v = ctx.Header("if-none-match")) p.if_none_match = std::string(*v);
+    return p;
+  }
+
+  // The precondition against the object as it is now (the store checks it again when it
+  // commits).
+  Status CheckEarly(const Context& ctx, const store::Precondition& p) {
+    if (p.empty()) return Status::Ok();
+    auto existing = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
+    if (!existing && existing.error().code() != ErrorCode::kNoSuchKey) return existing.error();
+    return store::CheckPrecondition(p, existing ? &*existing : nullptr);
+  }
+
+  // A conditional delete's If-Match, x-amz-if-match-size, x-amz-if-match-last-modified-time
+  // (DeleteObjects: the entry's ETag, Size, LastModifiedTime); a value that does not parse is
+  // refused, never ignored.
+  static Result<store::Precondition> DeletePrecondition(std::optional<std::string_view> etag,
+                                                        std::optional<std::string_view> size,
+                                                        std::optional<std::string_view> modified) {
+    store::Precondition p;
+    if (etag) p.if_match = std::string(*etag);
+    if (size) {
+      auto n = ParseDecimal(TrimWhitespace(*size));
+      if (!n || *n < 0) {
+        return Error(ErrorCode::kInvalidArgument, "The size precondition must be a byte count.");
+      }
+      p.if_size = static_cast<uint64_t>(*n);
+    }
+    if (modified) {
+      auto ms = ParseHttpDate(TrimWhitespace(*modified));
+      if (!ms) {
+        return Error(ErrorCode::kInvalidArgument,
+                     "The last-modified-time precondition must be an HTTP or ISO 8601 date.");
+      }
+      p.if_modified_s = *ms / 1000;
+    }
+    return p;
+  }
+
   Result<Response> PutObject(Context& ctx) {
     LB_RETURN_IF_ERROR(store::ValidateKey(ctx.endpoint.key));
     LB_RETURN_IF_ERROR(RejectUnsupportedHeaders(ctx.request.headers));
     auto headers = StoredHeadersFrom(ctx.request.headers);
     if (!headers) return headers.error();
-    // Conditional writes (If-None-Match: * / If-Match) as S3 offers them since 2024.
-    auto if_none_match = ctx.Header("if-none-match");
-    auto if_match = ctx.Header("if-match");
-    if (if_none_match || if_match) {
-      auto existing = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
-      if (if_none_match && existing) return Error(ErrorCode::kPreconditionFailed);
-      if (if_match && (!existing || !EtagMatches(*if_match, existing->etag))) {
-        return Error(ErrorCode::kPreconditionFailed);
-      }
-    }
+    // Conditional writes (If-None-Match / If-Match) as S3 offers them since 2024: looked at
+    // now, so a write bound to fail does not upload its body, and checked again by the store
+    // in the commit itself (of two racing writers, one wins).
+    const store::Precondition precondition = WritePrecondition(ctx);
+    LB_RETURN_IF_ERROR(CheckEarly(ctx, precondition));
     // Refused before the body is read when the disk cannot take it (s3.min_free_bytes).
     LB_RETURN_IF_ERROR(store.CheckSpaceFor(ctx.request.content_length.value_or(0)));
     auto blob = store.NewBlob();
@@ -1149,7 +1180,7 @@ struct Service::Impl {
     info.headers = std::move(*headers);
     info.checksum = body->checksum;
     info.owner = ctx.user.name;
-    auto stored = store.PutObject(std::move(info), std::move(*blob));
+    auto stored = store.PutObject(std::move(info), std::move(*blob), precondition);
     if (!stored) return stored.error();
     Response r;
     r.SetHeader("etag", Quote(stored->etag));
@@ -1287,12 +1318,11 @@ struct Service::Impl {
 
   Result<Response> DeleteObject(Context& ctx) {
     LB_RETURN_IF_ERROR(CheckVersionId(ctx));
-    if (auto if_match = ctx.Header("if-match")) {
-      auto existing = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
-      if (!existing) return existing.error();
-      if (!EtagMatches(*if_match, existing->etag)) return Error(ErrorCode::kPreconditionFailed);
-    }
-    LB_RETURN_IF_ERROR(store.DeleteObject(ctx.endpoint.bucket, ctx.endpoint.key));
+    auto precondition =
+        DeletePrecondition(ctx.Header("if-match"), ctx.Header("x-amz-if-match-size"),
+                           ctx.Header("x-amz-if-match-last-modified-time"));
+    if (!precondition) return precondition.error();
+    LB_RETURN_IF_ERROR(store.DeleteObject(ctx.endpoint.bucket, ctx.endpoint.key, *precondition));
     Response r;
     r.status = 204;
     return r;
@@ -1304,6 +1334,7 @@ struct Service::Impl {
     auto request = ParseDeleteRequest(*body);
     if (!request) return request.error();
     std::vector<std::string> keys;
+    std::vector<store::Precondition> preconditions;
     std::vector<Status> results(request->objects.size());
     std::vector<size_t> index;
     for (size_t i = 0; i < request->objects.size(); ++i) {
@@ -1322,11 +1353,17 @@ struct Service::Impl {
         results[i] = allowed;
         continue;
       }
+      auto precondition = DeletePrecondition(o.etag, o.size, o.last_modified);
+      if (!precondition) {
+        results[i] = precondition.error();
+        continue;
+      }
       keys.push_back(o.key);
+      preconditions.push_back(std::move(*precondition));
       index.push_back(i);
     }
     if (!keys.empty()) {
-      auto deleted = store.DeleteObjects(ctx.endpoint.bucket, keys);
+      auto deleted = store.DeleteObjects(ctx.endpoint.bucket, keys, preconditions);
       if (!deleted) return deleted.error();
       for (size_t k = 0; k < index.size(); ++k) results[index[k]] = (*deleted)[k];
     }
@@ -1626,17 +1663,57 @@ struct Service::Impl {
     return XmlResponse(xml.Finish());
   }
 
+  // A completion that already happened: the object at the key is the one these parts made
+  // (its ETag is theirs), so a retry after a lost answer gets the same answer, as from AWS
+  // and RGW, instead of NoSuchUpload. Null when it is not.
+  std::optional<ObjectInfo> AlreadyCompleted(const Context& ctx,
+                                             const std::vector<store::CompletedPart>& parts) {
+    std::vector<std::string> md5s;
+    for (const auto& p : parts) md5s.push_back(p.etag);
+    auto existing = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
+    if (!existing || parts.empty() || existing->etag != store::MultipartEtag(md5s)) {
+      return std::nullopt;
+    }
+    return *existing;
+  }
+
   Result<Response> CompleteMultipartUpload(Context& ctx) {
     auto upload = FindUpload(ctx);
-    if (!upload) return upload.error();
-    auto body = ReadSmallBody(ctx);
+    if (!upload && upload.error().code() != ErrorCode::kNoSuchUpload) return upload.error();
+    auto body = ReadSmallBody(ctx, /*checksum_headers=*/false);
     if (!body) return body.error();
     auto request = ParseCompleteRequest(*body);
     if (!request) return request.error();
     std::vector<store::CompletedPart> parts;
     parts.reserve(request->parts.size());
     for (const auto& p : request->parts) parts.push_back({p.part_number, p.etag});
-    auto info = store.CompleteUpload(*upload, parts, options.min_part_bytes);
+    // x-amz-checksum-<algorithm>: the whole object's, FULL_OBJECT ("WgDhBQ==") or composite
+    // ("…=-3"), compared with what the parts make before the object is committed.
+    std::string expected_checksum;
+    for (const Header& h : ctx.request.headers) {
+      auto algorithm = ParseChecksumHeader(h.name);
+      if (!algorithm) continue;
+      if (!expected_checksum.empty()) {
+        return Error(ErrorCode::kInvalidRequest, "Expecting a single x-amz-checksum- header.");
+      }
+      if (upload && upload->checksum_algorithm != ChecksumAlgorithm::kNone &&
+          *algorithm != upload->checksum_algorithm) {
+        return Error(ErrorCode::kInvalidRequest,
+                     "The upload was created for " +
+                         std::string(ChecksumName(upload->checksum_algorithm)) +
+                         " checksums, not " + std::string(ChecksumName(*algorithm)) + ".");
+      }
+      expected_checksum = std::string(TrimWhitespace(h.value));
+      if (expected_checksum.empty()) return Error(ErrorCode::kInvalidRequest, "Empty checksum.");
+    }
+    Result<ObjectInfo> info = Error(ErrorCode::kNoSuchUpload);
+    if (upload) {
+      info = store.CompleteUpload(*upload, parts, options.min_part_bytes, WritePrecondition(ctx),
+                                  expected_checksum);
+    }
+    if (!info && info.error().code() == ErrorCode::kNoSuchUpload) {
+      if (auto done = AlreadyCompleted(ctx, parts)) info = std::move(*done);
+    }
     if (!info) return info.error();
     XmlWriter xml("CompleteMultipartUploadResult");
     std::string host(ctx.Header("host").value_or("localhost"));

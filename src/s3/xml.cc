@@ -14,8 +14,12 @@ constexpr size_t kMaxDeleteObjects = 1000;
 Result<pugi::xml_document*> LoadXml(pugi::xml_document& doc, std::string_view body) {
   // parse_doctype keeps a DOCTYPE node so we can refuse it: request bodies never need a DTD,
   // and entity tricks (billion laughs, external entities) start there.
-  pugi::xml_parse_result r = doc.load_buffer(
-      body.data(), body.size(), pugi::parse_default | pugi::parse_doctype, pugi::encoding_utf8);
+  // parse_ws_pcdata_single keeps an element whose whole text is blank (<Key> </Key>: the key
+  // " "; <Prefix> </Prefix>: not the empty prefix, which would match every key).
+  pugi::xml_parse_result r =
+      doc.load_buffer(body.data(), body.size(),
+                      pugi::parse_default | pugi::parse_doctype | pugi::parse_ws_pcdata_single,
+                      pugi::encoding_utf8);
   if (!r) {
     return Error(ErrorCode::kMalformedXML,
                  std::string("The XML you provided was not well-formed: ") + r.description());
@@ -107,8 +111,11 @@ Result<DeleteRequest> ParseDeleteRequest(std::string_view body) {
     if (c.type() != pugi::node_element || LocalName(c) != "Object") continue;
     pugi::xml_node key = Child(c, "Key");
     if (!key) return Error(ErrorCode::kMalformedXML, "Every Object needs a Key.");
-    DeleteRequest::Entry entry{key.text().get(), {}};
+    DeleteRequest::Entry entry{key.text().get(), {}, {}, {}, {}};
     if (pugi::xml_node v = Child(c, "VersionId")) entry.version_id = v.text().get();
+    if (pugi::xml_node v = Child(c, "ETag")) entry.etag = v.text().get();
+    if (pugi::xml_node v = Child(c, "LastModifiedTime")) entry.last_modified = v.text().get();
+    if (pugi::xml_node v = Child(c, "Size")) entry.size = v.text().get();
     request.objects.push_back(std::move(entry));
     if (request.objects.size() > kMaxDeleteObjects) {
       return Error(ErrorCode::kMalformedXML, "A Delete request may name at most 1000 keys.");

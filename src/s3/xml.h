@@ -2,6 +2,7 @@
 // readers for the request bodies we accept. pugixml never loads DTDs or external entities.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,11 @@ struct DeleteRequest {
   struct Entry {
     std::string key;
     std::string version_id;
+    // Conditional deletes (S3 since 2024): the object's ETag, its Last-Modified (as written)
+    // and its size must be these.
+    std::optional<std::string> etag;
+    std::optional<std::string> last_modified;
+    std::optional<std::string> size;
   };
   std::vector<Entry> objects;
 };

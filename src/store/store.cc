@@ -55,6 +55,44 @@ Status ValidateKey(const std::string& key) {
   return Status::Ok();
 }
 
+namespace {
+
+std::string_view NormalizeEtag(std::string_view value) {
+  value = TrimWhitespace(value);
+  if (value.substr(0, 2) == "W/") value.remove_prefix(2);
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+    value = value.substr(1, value.size() - 2);
+  }
+  return value;
+}
+
+}  // namespace
+
+bool EtagListMatches(std::string_view list, std::string_view etag) {
+  for (std::string_view candidate : Split(list, ',')) {
+    std::string_view c = NormalizeEtag(candidate);
+    if (c == "*" || c == NormalizeEtag(etag)) return true;
+  }
+  return false;
+}
+
+Status CheckPrecondition(const Precondition& p, const ObjectInfo* current) {
+  if (p.if_match) {
+    if (current == nullptr) return Error(ErrorCode::kNoSuchKey);
+    if (!EtagListMatches(*p.if_match, current->etag)) return Error(ErrorCode::kPreconditionFailed);
+  }
+  if (p.if_none_match && current != nullptr && EtagListMatches(*p.if_none_match, current->etag)) {
+    return Error(ErrorCode::kPreconditionFailed);
+  }
+  if (current != nullptr) {
+    if (p.if_size && *p.if_size != current->size) return Error(ErrorCode::kPreconditionFailed);
+    if (p.if_modified_s && *p.if_modified_s != current->last_modified_ms / 1000) {
+      return Error(ErrorCode::kPreconditionFailed);
+    }
+  }
+  return Status::Ok();
+}
+
 std::string MultipartEtag(const std::vector<std::string>& part_md5_hex) {
   std::string concatenated;
   concatenated.reserve(part_md5_hex.size() * 16);

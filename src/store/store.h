@@ -160,6 +160,27 @@ struct User {
   int64_t created_ms = 0;
 };
 
+// What a conditional write or delete requires of the object as it is when the change commits
+// (S3's If-Match / If-None-Match, x-amz-if-match-size, x-amz-if-match-last-modified-time),
+// checked in the same step as the commit: of two writers racing with `If-None-Match: *`,
+// exactly one wins. Unmet: nothing changes, and CheckPrecondition's error is returned.
+struct Precondition {
+  std::optional<std::string> if_match;       // ETags (quoted or not, comma-separated) or "*"
+  std::optional<std::string> if_none_match;  // the same; "*": no object may exist
+  std::optional<uint64_t> if_size;           // (deletes) the object's size
+  std::optional<int64_t> if_modified_s;      // (deletes) its Last-Modified, in whole seconds
+  bool empty() const { return !if_match && !if_none_match && !if_size && !if_modified_s; }
+};
+
+// Whether `etag` is one of the comma-separated (quoted, weak or bare) ETags of `list`, or
+// `list` holds "*".
+bool EtagListMatches(std::string_view list, std::string_view etag);
+
+// `current`: the object now (null: none). If-Match on a missing object is kNoSuchKey (as S3);
+// any other unmet condition kPreconditionFailed; a size or time condition on a missing object
+// holds (deleting nothing succeeds).
+Status CheckPrecondition(const Precondition& precondition, const ObjectInfo* current);
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -181,14 +202,18 @@ class Store {
   }
   // Makes `blob` the body of info.bucket/info.key durably; fills size and returns the info as
   // stored (last_modified set by the store).
-  virtual Result<ObjectInfo> PutObject(ObjectInfo info, std::unique_ptr<BlobWriter> blob) = 0;
+  virtual Result<ObjectInfo> PutObject(ObjectInfo info, std::unique_ptr<BlobWriter> blob,
+                                       const Precondition& precondition = {}) = 0;
   virtual Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key) = 0;
   virtual Result<OpenedObject> GetObject(const std::string& bucket, const std::string& key) = 0;
   // Deleting a missing key succeeds (S3 semantics); NoSuchBucket when the bucket is missing.
-  virtual Status DeleteObject(const std::string& bucket, const std::string& key) = 0;
-  // Deletes many keys in one durable step; one Status per key, in order.
-  virtual Result<std::vector<Status>> DeleteObjects(const std::string& bucket,
-                                                    const std::vector<std::string>& keys) = 0;
+  virtual Status DeleteObject(const std::string& bucket, const std::string& key,
+                              const Precondition& precondition = {}) = 0;
+  // Deletes many keys in one durable step; one Status per key, in order. `preconditions`, when
+  // not empty, has one per key.
+  virtual Result<std::vector<Status>> DeleteObjects(
+      const std::string& bucket, const std::vector<std::string>& keys,
+      const std::vector<Precondition>& preconditions = {}) = 0;
   virtual Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& options) = 0;
   // Replaces the stored headers of an existing object (object tagging changes them without
   // touching the body or Last-Modified, as S3 does). NoSuchKey when the object is missing.
@@ -212,10 +237,14 @@ class Store {
   virtual Result<ListPartsResult> ListParts(const Upload& upload, int part_number_marker,
                                             int max_parts) = 0;
   // Validates the list (InvalidPart, InvalidPartOrder, EntityTooSmall for parts but the last
-  // under 5 MiB) and assembles the object.
+  // under 5 MiB) and assembles the object. `expected_checksum`: the object's checksum as the
+  // client computed it (base64, "-N" optional), BadDigest when it differs, before anything
+  // is committed.
   virtual Result<ObjectInfo> CompleteUpload(const Upload& upload,
                                             const std::vector<CompletedPart>& parts,
-                                            uint64_t min_part_size) = 0;
+                                            uint64_t min_part_size,
+                                            const Precondition& precondition = {},
+                                            const std::string& expected_checksum = "") = 0;
   virtual Status AbortUpload(const Upload& upload) = 0;
   virtual Result<ListUploadsResult> ListUploads(const std::string& bucket,
                                                 const ListUploadsOptions& options) = 0;

@@ -933,6 +933,24 @@ struct LocalStore::Impl {
     return put.Run();
   }
 
+  // Inside the write transaction: whether bucket/key as it is now meets `p` (the check and the
+  // change commit together, so a concurrent writer cannot slip between them).
+  static Status MeetsPrecondition(Db& db, const std::string& bucket, const std::string& key,
+                                  const Precondition& p) {
+    if (p.empty()) return Status::Ok();
+    Stmt s =
+        db.Prepare("SELECT etag, size, last_modified_ms FROM objects WHERE bucket = ? AND key = ?");
+    s.Text(1, bucket).Blob(2, key);
+    auto row = s.Step();
+    if (!row) return row.error();
+    if (!*row) return CheckPrecondition(p, nullptr);
+    ObjectInfo current;
+    current.etag = s.ColText(0);
+    current.size = static_cast<uint64_t>(s.ColInt(1));
+    current.last_modified_ms = s.ColInt(2);
+    return CheckPrecondition(p, &current);
+  }
+
   static Status BucketMustExist(Db& db, const std::string& bucket) {
     Stmt s = db.Prepare("SELECT 1 FROM buckets WHERE name = ?");
     s.Text(1, bucket);
@@ -1223,7 +1241,8 @@ Result<std::unique_ptr<BlobWriter>> LocalStore::NewBlob() {
   return std::unique_ptr<BlobWriter>(std::move(*blob));
 }
 
-Result<ObjectInfo> LocalStore::PutObject(ObjectInfo info, std::unique_ptr<BlobWriter> blob) {
+Result<ObjectInfo> LocalStore::PutObject(ObjectInfo info, std::unique_ptr<BlobWriter> blob,
+                                         const Precondition& precondition) {
   auto* local = dynamic_cast<LocalBlobWriter*>(blob.get());
   if (local == nullptr) return Error(ErrorCode::kInternalError, "foreign blob writer");
   LB_RETURN_IF_ERROR(ValidateKey(info.key));
@@ -1233,6 +1252,7 @@ Result<ObjectInfo> LocalStore::PutObject(ObjectInfo info, std::unique_ptr<BlobWr
     // Small: the bytes are committed with the row, durable with the same WAL fsync.
     Status s = impl_->RunWrite([&](Db& db, Effects& effects) -> Status {
       LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, info.bucket));
+      LB_RETURN_IF_ERROR(Impl::MeetsPrecondition(db, info.bucket, info.key, precondition));
       return Impl::ReplaceObjectRow(db, info, std::string(), effects, &local->memory());
     });
     if (!s.ok()) return s;
@@ -1244,6 +1264,7 @@ Result<ObjectInfo> LocalStore::PutObject(ObjectInfo info, std::unique_ptr<BlobWr
   Status s = impl_->RunWrite(
       [&](Db& db, Effects& effects) -> Status {
         LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, info.bucket));
+        LB_RETURN_IF_ERROR(Impl::MeetsPrecondition(db, info.bucket, info.key, precondition));
         return Impl::ReplaceObjectRow(db, info, id, effects);
       },
       std::move(*dirs));
@@ -1298,9 +1319,11 @@ Result<OpenedObject> LocalStore::GetObject(const std::string& bucket, const std:
   return Error(ErrorCode::kInternalError, "object body missing for " + bucket + "/" + key);
 }
 
-Status LocalStore::DeleteObject(const std::string& bucket, const std::string& key) {
+Status LocalStore::DeleteObject(const std::string& bucket, const std::string& key,
+                                const Precondition& precondition) {
   return impl_->RunWrite([&](Db& db, Effects& effects) -> Status {
     LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
+    LB_RETURN_IF_ERROR(Impl::MeetsPrecondition(db, bucket, key, precondition));
     auto old = Impl::CurrentBody(db, bucket, key);
     if (!old) return old.error();
     if (!*old) return Status::Ok();
@@ -1312,12 +1335,20 @@ Status LocalStore::DeleteObject(const std::string& bucket, const std::string& ke
   });
 }
 
-Result<std::vector<Status>> LocalStore::DeleteObjects(const std::string& bucket,
-                                                      const std::vector<std::string>& keys) {
+Result<std::vector<Status>> LocalStore::DeleteObjects(
+    const std::string& bucket, const std::vector<std::string>& keys,
+    const std::vector<Precondition>& preconditions) {
+  if (!preconditions.empty() && preconditions.size() != keys.size()) {
+    return Error(ErrorCode::kInternalError, "one precondition per key");
+  }
   std::vector<Status> results(keys.size());
   Status s = impl_->RunWrite([&](Db& db, Effects& effects) -> Status {
     LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
     for (size_t i = 0; i < keys.size(); ++i) {
+      if (!preconditions.empty()) {
+        results[i] = Impl::MeetsPrecondition(db, bucket, keys[i], preconditions[i]);
+        if (!results[i].ok()) continue;
+      }
       auto old = Impl::CurrentBody(db, bucket, keys[i]);
       if (!old) {
         results[i] = old.error();
@@ -1593,9 +1624,16 @@ Result<ListPartsResult> LocalStore::ListParts(const Upload& upload, int part_num
 
 Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
                                               const std::vector<CompletedPart>& parts,
-                                              uint64_t min_part_size) {
+                                              uint64_t min_part_size,
+                                              const Precondition& precondition,
+                                              const std::string& expected_checksum) {
   if (parts.empty()) {
     return Error(ErrorCode::kMalformedXML, "You must specify at least one part.");
+  }
+  if (!precondition.empty()) {  // early, before the parts are joined (checked again at commit)
+    auto current = HeadObject(upload.bucket, upload.key);
+    if (!current && current.error().code() != ErrorCode::kNoSuchKey) return current.error();
+    LB_RETURN_IF_ERROR(CheckPrecondition(precondition, current ? &*current : nullptr));
   }
   for (size_t i = 1; i < parts.size(); ++i) {
     if (parts[i].number <= parts[i - 1].number) return Error(ErrorCode::kInvalidPartOrder);
@@ -1698,6 +1736,19 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
       info.checksum.value = Base64Encode(h->Finish()) + "-" + std::to_string(parts.size());
     }
   }
+  if (!expected_checksum.empty()) {
+    auto base = [](std::string_view v) { return v.substr(0, v.find('-')); };
+    if (info.checksum.algorithm == ChecksumAlgorithm::kNone) {
+      return Error(ErrorCode::kInvalidRequest,
+                   "The upload was created without a checksum algorithm.");
+    }
+    if (base(expected_checksum) != base(info.checksum.value)) {
+      return Error(ErrorCode::kBadDigest, "The " +
+                                              std::string(ChecksumName(info.checksum.algorithm)) +
+                                              " you specified did not match the calculated "
+                                              "checksum.");
+    }
+  }
   auto dirs = impl_->Seal(**writer);
   if (!dirs) return dirs.error();
   std::string id = (*writer)->id();
@@ -1708,6 +1759,7 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
         auto row = exists.Step();
         if (!row) return row.error();
         if (!*row) return Error(ErrorCode::kNoSuchUpload);
+        LB_RETURN_IF_ERROR(Impl::MeetsPrecondition(db, upload.bucket, upload.key, precondition));
         Stmt blobs = db.Prepare("SELECT blob FROM parts WHERE upload_id = ?");
         blobs.Text(1, upload.upload_id);
         while (true) {

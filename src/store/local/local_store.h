@@ -55,12 +55,15 @@ class LocalStore : public Store, public UserDirectory {
   Status SetBucketLifecycle(const std::string& bucket, const std::string& lifecycle) override;
   Result<std::unique_ptr<BlobWriter>> NewBlob() override;
   Status CheckSpaceFor(uint64_t incoming_bytes) override;
-  Result<ObjectInfo> PutObject(ObjectInfo info, std::unique_ptr<BlobWriter> blob) override;
+  Result<ObjectInfo> PutObject(ObjectInfo info, std::unique_ptr<BlobWriter> blob,
+                               const Precondition& precondition = {}) override;
   Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key) override;
   Result<OpenedObject> GetObject(const std::string& bucket, const std::string& key) override;
-  Status DeleteObject(const std::string& bucket, const std::string& key) override;
-  Result<std::vector<Status>> DeleteObjects(const std::string& bucket,
-                                            const std::vector<std::string>& keys) override;
+  Status DeleteObject(const std::string& bucket, const std::string& key,
+                      const Precondition& precondition = {}) override;
+  Result<std::vector<Status>> DeleteObjects(
+      const std::string& bucket, const std::vector<std::string>& keys,
+      const std::vector<Precondition>& preconditions = {}) override;
   Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& options) override;
   Status UpdateObjectHeaders(const std::string& bucket, const std::string& key,
                              const Headers& headers) override;
@@ -76,7 +79,8 @@ class LocalStore : public Store, public UserDirectory {
   Result<ListPartsResult> ListParts(const Upload& upload, int part_number_marker,
                                     int max_parts) override;
   Result<ObjectInfo> CompleteUpload(const Upload& upload, const std::vector<CompletedPart>& parts,
-                                    uint64_t min_part_size) override;
+                                    uint64_t min_part_size, const Precondition& precondition = {},
+                                    const std::string& expected_checksum = "") override;
   Status AbortUpload(const Upload& upload) override;
   Result<ListUploadsResult> ListUploads(const std::string& bucket,
                                         const ListUploadsOptions& options) override;

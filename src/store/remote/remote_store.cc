@@ -262,12 +262,15 @@ class RemoteStore final : public Store {
   Status SetBucketPolicy(const std::string&, const std::string&) override { return ReadOnly(); }
   Status SetBucketLifecycle(const std::string&, const std::string&) override { return ReadOnly(); }
   Result<std::unique_ptr<BlobWriter>> NewBlob() override { return ReadOnly(); }
-  Result<ObjectInfo> PutObject(ObjectInfo, std::unique_ptr<BlobWriter>) override {
+  Result<ObjectInfo> PutObject(ObjectInfo, std::unique_ptr<BlobWriter>,
+                               const Precondition&) override {
     return ReadOnly();
   }
-  Status DeleteObject(const std::string&, const std::string&) override { return ReadOnly(); }
-  Result<std::vector<Status>> DeleteObjects(const std::string&,
-                                            const std::vector<std::string>&) override {
+  Status DeleteObject(const std::string&, const std::string&, const Precondition&) override {
+    return ReadOnly();
+  }
+  Result<std::vector<Status>> DeleteObjects(const std::string&, const std::vector<std::string>&,
+                                            const std::vector<Precondition>&) override {
     return ReadOnly();
   }
   Status UpdateObjectHeaders(const std::string&, const std::string&, const Headers&) override {
@@ -289,8 +292,8 @@ class RemoteStore final : public Store {
     return ReadOnly();
   }
   Result<ListPartsResult> ListParts(const Upload&, int, int) override { return ReadOnly(); }
-  Result<ObjectInfo> CompleteUpload(const Upload&, const std::vector<CompletedPart>&,
-                                    uint64_t) override {
+  Result<ObjectInfo> CompleteUpload(const Upload&, const std::vector<CompletedPart>&, uint64_t,
+                                    const Precondition&, const std::string&) override {
     return ReadOnly();
   }
   Status AbortUpload(const Upload&) override { return ReadOnly(); }

@@ -1,0 +1,227 @@
+"""S3 behaviour that ceph/s3-tests found wrong (issue 15), each with the real client that showed
+it: Debian's boto3 1.26 in this process (headers it has no parameter for are added before
+signing), the machine's newer boto3 as a subprocess, and raw signed requests for races."""
+import base64
+import hashlib
+import socket
+import subprocess
+import urllib.parse
+
+import botocore.exceptions
+import pytest
+
+import sigv4_client
+from test_clients import MODERN_PYTHON
+
+
+def error_code(excinfo):
+    return excinfo.value.response["Error"]["Code"]
+
+
+def status(excinfo):
+    return excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def with_headers(s3, operation, headers):
+    """Adds headers to the next `operation` calls of client `s3` (signed with the request)."""
+    def add(request, **kwargs):
+        for k, v in headers.items():
+            request.headers[k] = v
+    s3.meta.events.register("before-sign.s3.%s" % operation, add, unique_id="add-%s" % operation)
+    return lambda: s3.meta.events.unregister("before-sign.s3.%s" % operation, unique_id="add-%s" % operation)
+
+
+# ---------------------------------------------------------------- 1. conditional writes
+
+def test_put_if_none_match_star_is_decided_at_the_commit(server, s3, bucket):
+    """Two PUTs with If-None-Match: * whose bodies arrive slowly: exactly one creates the
+    object, the other gets 412 (the check used to run before the body, so both won)."""
+    body = b"x" * 200_000
+
+    def slow_put(sock, key):
+        target, h = sigv4_client.sign("PUT", server.endpoint, "/%s/%s" % (bucket, key),
+                                      server.env["AWS_ACCESS_KEY_ID"], server.env["AWS_SECRET_ACCESS_KEY"],
+                                      headers={"if-none-match": "*"})
+        head = "PUT %s HTTP/1.1\r\n" % target + "".join("%s: %s\r\n" % kv for kv in h.items())
+        head += "content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+        sock.sendall(head.encode() + body[:1000])  # the head and a first bit: the request is in
+
+    for trial in range(3):
+        key = "race-%d" % trial
+        u = urllib.parse.urlsplit(server.endpoint)
+        socks = [socket.create_connection((u.hostname, u.port), timeout=30) for _ in range(2)]
+        try:
+            for sock in socks:
+                slow_put(sock, key)
+            for sock in socks:  # both are waiting for their bodies; now finish them
+                sock.sendall(body[1000:])
+            answers = []
+            for sock in socks:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                answers.append(int(data.split(b" ", 2)[1]))
+        finally:
+            for sock in socks:
+                sock.close()
+        assert sorted(answers) == [200, 412], (trial, answers)
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+
+
+def test_put_conditions_follow_aws(s3, bucket):
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"one")["ETag"]
+    done = with_headers(s3, "PutObject", {"If-None-Match": '"0123456789abcdef0123456789abcdef"'})
+    s3.put_object(Bucket=bucket, Key="k", Body=b"two")  # another ETag: the write goes ahead
+    done()
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"two"
+    done = with_headers(s3, "PutObject", {"If-Match": etag})  # the old ETag: refused
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"three")
+    done()
+    assert status(e) == 412
+    done = with_headers(s3, "PutObject", {"If-Match": etag})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="missing", Body=b"x")
+    done()
+    assert error_code(e) == "NoSuchKey" and status(e) == 404
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"two"
+
+
+def multipart(s3, bucket, key, parts=2, checksum=None):
+    extra = {"ChecksumAlgorithm": checksum} if checksum else {}
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key, **extra)["UploadId"]
+    done = []
+    for n in range(1, parts + 1):
+        data = bytes([n]) * (5 * 1024 * 1024 if n < parts else 1000)
+        r = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=data, **extra)
+        done.append({"PartNumber": n, "ETag": r["ETag"]})
+    return upload, done
+
+
+def test_complete_multipart_honours_conditions_and_a_retry_gets_the_same_answer(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="exists", Body=b"keep me")
+    upload, parts = multipart(s3, bucket, "exists")
+    done = with_headers(s3, "CompleteMultipartUpload", {"If-None-Match": "*"})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="exists", UploadId=upload,
+                                     MultipartUpload={"Parts": parts})
+    done()
+    assert status(e) == 412
+    assert s3.get_object(Bucket=bucket, Key="exists")["Body"].read() == b"keep me"
+    # The upload is still there: completing without the condition works, and so does a retry
+    # of that completion (its answer lost, as SDKs retry).
+    first = s3.complete_multipart_upload(Bucket=bucket, Key="exists", UploadId=upload,
+                                         MultipartUpload={"Parts": parts})
+    again = s3.complete_multipart_upload(Bucket=bucket, Key="exists", UploadId=upload,
+                                         MultipartUpload={"Parts": parts})
+    assert again["ETag"] == first["ETag"] and first["ETag"].endswith('-2"')
+    # Other parts under the same (finished) upload id are still refused.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="exists", UploadId=upload,
+                                     MultipartUpload={"Parts": parts[:1]})
+    assert error_code(e) == "NoSuchUpload"
+
+
+def test_conditional_deletes_are_honoured_not_ignored(server, s3, bucket):
+    etag = s3.put_object(Bucket=bucket, Key="d", Body=b"12345")["ETag"]
+    head = s3.head_object(Bucket=bucket, Key="d")
+    for headers, want in [({"If-Match": '"ffffffffffffffffffffffffffffffff"'}, 412),
+                          ({"x-amz-if-match-size": "4"}, 412),
+                          ({"x-amz-if-match-last-modified-time": "Fri, 01 Jan 2021 00:00:00 GMT"}, 412),
+                          ({"x-amz-if-match-size": "five"}, 400)]:
+        done = with_headers(s3, "DeleteObject", headers)
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.delete_object(Bucket=bucket, Key="d")
+        done()
+        assert status(e) == want, headers
+    assert s3.get_object(Bucket=bucket, Key="d")["Body"].read() == b"12345"
+    modified = head["LastModified"].strftime("%a, %d %b %Y %H:%M:%S GMT")
+    done = with_headers(s3, "DeleteObject", {"If-Match": etag, "x-amz-if-match-size": "5",
+                                             "x-amz-if-match-last-modified-time": modified})
+    s3.delete_object(Bucket=bucket, Key="d")
+    done()
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.head_object(Bucket=bucket, Key="d")
+    # DeleteObjects: each object's ETag is a condition of its own.
+    a = s3.put_object(Bucket=bucket, Key="a", Body=b"a")["ETag"]
+    s3.put_object(Bucket=bucket, Key="b", Body=b"b")
+    body = ('<Delete><Object><Key>a</Key><ETag>%s</ETag></Object>'
+            '<Object><Key>b</Key><ETag>"00000000000000000000000000000000"</ETag></Object></Delete>' % a)
+    out = raw_delete_objects(server, bucket, body)
+    assert b"<Deleted><Key>a</Key></Deleted>" in out, out
+    assert b"<Key>b</Key><Code>PreconditionFailed</Code>" in out, out
+    assert s3.get_object(Bucket=bucket, Key="b")["Body"].read() == b"b"
+
+
+def raw_delete_objects(server, bucket, xml):
+    """POST ?delete with a body boto3 1.26 cannot build (per-object ETag), signed here."""
+    body = xml.encode()
+    target, h = sigv4_client.sign("POST", server.endpoint, "/%s" % bucket, server.env["AWS_ACCESS_KEY_ID"],
+                                  server.env["AWS_SECRET_ACCESS_KEY"], query="delete=",
+                                  headers={"content-md5": base64.b64encode(hashlib.md5(body).digest()).decode()})
+    code, _, out = sigv4_client.raw_request(server.endpoint, "POST", target, h, body=body)
+    assert code == 200, out
+    return out
+
+
+# ---------------------------------------------------------------- 3. checksums on completion
+
+MODERN_COMPLETE = r'''
+import base64, sys, zlib, boto3, botocore.exceptions
+endpoint, key_id, secret, bucket = sys.argv[1:5]
+s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key_id, aws_secret_access_key=secret,
+                  region_name="us-east-1")
+for kind in ("FULL_OBJECT", "COMPOSITE"):
+    key = "sum-" + kind
+    up = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="CRC32", ChecksumType=kind)["UploadId"]
+    data = [b"a" * (5 * 1024 * 1024), b"b" * 1000]
+    parts = []
+    for n, d in enumerate(data, 1):
+        r = s3.upload_part(Bucket=bucket, Key=key, UploadId=up, PartNumber=n, Body=d, ChecksumAlgorithm="CRC32")
+        parts.append({"PartNumber": n, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]})
+    if kind == "FULL_OBJECT":
+        whole = base64.b64encode(zlib.crc32(b"".join(data)).to_bytes(4, "big")).decode()
+    else:
+        raw = b"".join(base64.b64decode(p["ChecksumCRC32"]) for p in parts)
+        whole = base64.b64encode(zlib.crc32(raw).to_bytes(4, "big")).decode() + "-2"
+    wrong = base64.b64encode((zlib.crc32(b"other")).to_bytes(4, "big")).decode()
+    try:
+        s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=up, ChecksumCRC32=wrong,
+                                     ChecksumType=kind, MultipartUpload={"Parts": parts})
+        print(kind, "wrong accepted")
+    except botocore.exceptions.ClientError as e:
+        print(kind, "wrong", e.response["Error"]["Code"])
+    r = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=up, ChecksumCRC32=whole,
+                                     ChecksumType=kind, MultipartUpload={"Parts": parts})
+    print(kind, "right", r["ChecksumCRC32"] == whole)
+'''
+
+
+def test_complete_multipart_accepts_the_right_object_checksum_and_refuses_a_wrong_one(server, s3, bucket):
+    out = subprocess.run([MODERN_PYTHON, "-c", MODERN_COMPLETE, server.endpoint, server.env["AWS_ACCESS_KEY_ID"],
+                          server.env["AWS_SECRET_ACCESS_KEY"], bucket],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split("\n")[:4] == ["FULL_OBJECT wrong BadDigest", "FULL_OBJECT right True",
+                                          "COMPOSITE wrong BadDigest", "COMPOSITE right True"], out.stdout
+    # The refused completion committed nothing: the object is the accepted one.
+    assert s3.head_object(Bucket=bucket, Key="sum-FULL_OBJECT")["ContentLength"] == 5 * 1024 * 1024 + 1000
+
+
+# ---------------------------------------------------------------- 4. blank XML text
+
+def test_blank_xml_text_is_kept(s3, bucket):
+    s3.put_object(Bucket=bucket, Key=" ", Body=b"blank key")
+    s3.put_object(Bucket=bucket, Key="other", Body=b"x")
+    out = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": " "}]})
+    assert [d["Key"] for d in out.get("Deleted", [])] == [" "], out
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["other"]
+    s3.put_object_tagging(Bucket=bucket, Key="other", Tagging={"TagSet": [{"Key": "t", "Value": " "}]})
+    assert s3.get_object_tagging(Bucket=bucket, Key="other")["TagSet"] == [{"Key": "t", "Value": " "}]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "few", "Status": "Enabled", "Filter": {"Prefix": " "}, "Expiration": {"Days": 1}}]})
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert rules[0]["Filter"] == {"Prefix": " "}, rules
