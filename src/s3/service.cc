@@ -256,14 +256,18 @@ Result<Headers> StoredHeadersFrom(const Headers& request_headers) {
       return Error(ErrorCode::kInvalidArgument, "Header " + h.name + " has control characters.");
     }
     if (h.name == "content-encoding") {
-      // aws-chunked describes the transfer, not the object.
+      // aws-chunked describes the transfer, not the object: dropped; the rest is kept as sent
+      // ("deflate, gzip" comes back as it went).
       std::string rest;
+      bool dropped = false;
       for (std::string_view token : Split(h.value, ',')) {
         token = TrimWhitespace(token);
+        if (EqualsIgnoreCase(token, "aws-chunked")) dropped = true;
         if (token.empty() || EqualsIgnoreCase(token, "aws-chunked")) continue;
-        if (!rest.empty()) rest += ",";
+        if (!rest.empty()) rest += ", ";
         rest += token;
       }
+      if (!dropped) rest = std::string(TrimWhitespace(h.value));
       if (!rest.empty()) out.push_back({h.name, rest});
       continue;
     }
@@ -874,15 +878,49 @@ struct Service::Impl {
         .Element("ID", ctx.user.name)
         .Element("DisplayName", ctx.user.name)
         .Close("Owner");
+    // Paged like AWS: max-buckets (1-10,000), prefix, continuation-token (the last name given,
+    // base64; empty: from the start), in name order.
+    size_t max_buckets = 10000;
+    if (ctx.HasQuery("max-buckets")) {
+      auto n = ParseDecimal(ctx.Query("max-buckets"));
+      if (!n || *n < 1 || *n > 10000) {
+        return Error(ErrorCode::kInvalidArgument, "max-buckets must be between 1 and 10000.");
+      }
+      max_buckets = static_cast<size_t>(*n);
+    }
+    std::string after;
+    if (std::string_view token = ctx.Query("continuation-token"); !token.empty()) {
+      auto decoded = Base64Decode(token);
+      if (!decoded) {
+        return Error(ErrorCode::kInvalidArgument, "The continuation token provided is incorrect");
+      }
+      after = *decoded;
+    }
+    const std::string_view prefix = ctx.Query("prefix");
+    std::sort(buckets->begin(), buckets->end(),
+              [](const store::Bucket& a, const store::Bucket& b) { return a.name < b.name; });
     xml.Open("Buckets");
+    size_t listed = 0;
+    std::string next;
+    std::string last_name;
     for (const store::Bucket& b : *buckets) {
       if (!ctx.user.admin && b.owner != ctx.user.name) continue;
+      if (!b.name.starts_with(prefix) || (!after.empty() && b.name <= after)) continue;
+      if (listed == max_buckets) {
+        next = Base64Encode(last_name);
+        break;
+      }
       xml.Open("Bucket")
           .Element("Name", b.name)
           .Element("CreationDate", FormatIso8601(b.created_ms));
+      xml.Element("BucketRegion", b.region.empty() ? options.s3.region : b.region);
       xml.Close("Bucket");
+      last_name = b.name;
+      ++listed;
     }
     xml.Close("Buckets");
+    if (!next.empty()) xml.Element("ContinuationToken", next);
+    if (ctx.HasQuery("prefix")) xml.Element("Prefix", prefix);
     return XmlResponse(xml.Finish());
   }
 
@@ -907,9 +945,13 @@ struct Service::Impl {
                        "' is not valid; this endpoint serves region '" + region + "'.");
     }
     store::Bucket bucket{ctx.endpoint.bucket, ctx.now_ms, ctx.user.name, region, {}, {}};
-    // A repeated create by the owner is 409 BucketAlreadyOwnedByYou (as every AWS region but
-    // the legacy us-east-1 behaviour, Ceph RGW and MinIO answer), so scripts can tell.
-    LB_RETURN_IF_ERROR(store.CreateBucket(bucket));
+    // A repeated create by the owner: 200 in us-east-1 (AWS's legacy behaviour there, and Ceph
+    // RGW's), 409 BucketAlreadyOwnedByYou in any other region (as AWS answers there).
+    Status created = store.CreateBucket(bucket);
+    if (!created.ok() &&
+        !(created.code() == ErrorCode::kBucketAlreadyOwnedByYou && region == "us-east-1")) {
+      return created;
+    }
     Response r;
     r.SetHeader("location", "/" + ctx.endpoint.bucket);
     return r;
@@ -999,8 +1041,8 @@ struct Service::Impl {
     opts.max_keys = *max_keys;
     std::string token;
     if (v2) {
-      if (ctx.HasQuery("continuation-token")) {
-        token = std::string(ctx.Query("continuation-token"));
+      token = std::string(ctx.Query("continuation-token"));
+      if (!token.empty()) {  // (an empty one is no token: the listing starts, as on AWS)
         auto decoded = Base64Decode(token);
         if (!decoded || decoded->empty()) {
           return Error(ErrorCode::kInvalidArgument, "The continuation token provided is incorrect");
@@ -1018,9 +1060,11 @@ struct Service::Impl {
 
     XmlWriter xml("ListBucketResult");
     xml.Element("Name", ctx.endpoint.bucket);
-    xml.Element("Prefix", enc(opts.prefix));
+    // Version 1 answers Prefix as given even under encoding-type=url: clients (botocore) decode
+    // it only in version 2.
+    xml.Element("Prefix", v2 ? enc(opts.prefix) : opts.prefix);
     if (v2) {
-      if (!token.empty()) xml.Element("ContinuationToken", token);
+      if (ctx.HasQuery("continuation-token")) xml.Element("ContinuationToken", token);
       if (ctx.HasQuery("start-after")) xml.Element("StartAfter", enc(ctx.Query("start-after")));
       xml.Element("KeyCount",
                   std::to_string(listed->objects.size() + listed->common_prefixes.size()));
@@ -1189,17 +1233,25 @@ struct Service::Impl {
     return r;
   }
 
+  // A missing key is NoSuchKey only to a caller who may list the bucket; anyone else gets
+  // AccessDenied, as from AWS, so a reader allowed GetObject alone cannot probe which keys exist.
+  Status MissingKey(Context& ctx, Status error) {
+    if (error.code() != ErrorCode::kNoSuchKey) return error;
+    Status may_list = Authorize(ctx, "s3:ListBucket", ctx.endpoint.bucket, "");
+    return may_list.ok() ? error : may_list;
+  }
+
   Result<Response> GetOrHeadObject(Context& ctx, bool head) {
     LB_RETURN_IF_ERROR(CheckVersionId(ctx));
     Response r;
     store::OpenedObject opened;
     if (head) {
       auto info = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
-      if (!info) return info.error();
+      if (!info) return MissingKey(ctx, info.error());
       opened.info = std::move(*info);
     } else {
       auto got = store.GetObject(ctx.endpoint.bucket, ctx.endpoint.key);
-      if (!got) return got.error();
+      if (!got) return MissingKey(ctx, got.error());
       opened = std::move(*got);
     }
     const ObjectInfo& info = opened.info;

@@ -19,9 +19,8 @@ def test_bucket_lifecycle(s3):
     s3.create_bucket(Bucket="two-bucket", CreateBucketConfiguration={"LocationConstraint": "us-east-1"})
     names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
     assert names == ["one-bucket", "two-bucket"]
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        s3.create_bucket(Bucket="one-bucket")
-    assert error_code(e) == "BucketAlreadyOwnedByYou"
+    # Created again by its owner: 200 in us-east-1, as AWS (legacy) and Ceph RGW answer there.
+    s3.create_bucket(Bucket="one-bucket")
     s3.head_bucket(Bucket="one-bucket")
     assert s3.get_bucket_location(Bucket="one-bucket")["LocationConstraint"] is None
     s3.put_object(Bucket="one-bucket", Key="k", Body=b"x")

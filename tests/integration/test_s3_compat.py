@@ -7,6 +7,9 @@ import socket
 import subprocess
 import urllib.parse
 
+import boto3
+import botocore
+import botocore.config
 import botocore.exceptions
 import pytest
 
@@ -225,3 +228,104 @@ def test_blank_xml_text_is_kept(s3, bucket):
         {"ID": "few", "Status": "Enabled", "Filter": {"Prefix": " "}, "Expiration": {"Days": 1}}]})
     rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert rules[0]["Filter"] == {"Prefix": " "}, rules
+
+
+# ---------------------------------------------------------------- 5. smaller differences
+
+def test_content_encoding_comes_back_as_sent(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="enc", Body=b"x", ContentEncoding="deflate, gzip")
+    assert s3.head_object(Bucket=bucket, Key="enc")["ContentEncoding"] == "deflate, gzip"
+
+
+def test_listing_prefixes_and_tokens_as_clients_read_them(s3, bucket):
+    for key in ("a b/1", "a b/2", "c"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    # botocore asks for encoding-type=url itself and decodes what it knows is encoded: in
+    # version 1 keys and common prefixes, not Prefix; in version 2 Prefix too.
+    v1 = s3.list_objects(Bucket=bucket, Prefix="a b/")
+    assert v1["Prefix"] == "a b/" and [o["Key"] for o in v1["Contents"]] == ["a b/1", "a b/2"]
+    v2 = s3.list_objects_v2(Bucket=bucket, Prefix="a b/")
+    assert v2["Prefix"] == "a b/" and [o["Key"] for o in v2["Contents"]] == ["a b/1", "a b/2"]
+    # An empty continuation token is no token: the listing starts, and the token is echoed.
+    empty = s3.list_objects_v2(Bucket=bucket, ContinuationToken="")
+    assert empty["ContinuationToken"] == "" and [o["Key"] for o in empty["Contents"]] == ["a b/1", "a b/2", "c"]
+
+
+def test_bucket_with_only_unfinished_uploads_can_be_deleted(s3, bucket):
+    s3.create_bucket(Bucket="uploads-only")
+    s3.create_multipart_upload(Bucket="uploads-only", Key="big")
+    s3.delete_bucket(Bucket="uploads-only")
+    assert "uploads-only" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    s3.create_bucket(Bucket="uploads-only")  # a new bucket of that name starts empty
+    assert s3.list_multipart_uploads(Bucket="uploads-only").get("Uploads", []) == []
+
+
+def test_get_without_list_permission_does_not_reveal_missing_keys(server, s3, bucket):
+    import json
+    s3.put_object(Bucket=bucket, Key="public.txt", Body=b"hello")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::%s/*" % bucket}]}))
+    anonymous = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1",
+                             config=botocore.config.Config(signature_version=botocore.UNSIGNED,
+                                                           s3={"addressing_style": "path"}))
+    assert anonymous.get_object(Bucket=bucket, Key="public.txt")["Body"].read() == b"hello"
+    for call in (anonymous.get_object, anonymous.head_object):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            call(Bucket=bucket, Key="missing.txt")
+        assert status(e) == 403, call
+    with pytest.raises(botocore.exceptions.ClientError) as e:  # the owner may list: 404
+        s3.get_object(Bucket=bucket, Key="missing.txt")
+    assert error_code(e) == "NoSuchKey"
+
+
+def test_policy_accepts_documented_condition_keys(s3, bucket):
+    import json
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::%s/*" % bucket,
+         "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption-customer-algorithm": "AES256"},
+                       "Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}}}]}))
+
+
+def test_list_buckets_pages(s3):
+    names = ["page-%02d" % i for i in range(5)]
+    for n in names:
+        s3.create_bucket(Bucket=n)
+    s3.create_bucket(Bucket="other")
+    seen, token = [], None
+    for _ in range(10):
+        kwargs = {"MaxBuckets": 2, "Prefix": "page-"}
+        if token:
+            kwargs["ContinuationToken"] = token
+        out = list_buckets_raw(s3, kwargs)
+        seen += out["names"]
+        token = out["token"]
+        if not token:
+            break
+    assert seen == names
+
+
+def list_buckets_raw(s3, params):
+    """ListBuckets with max-buckets/prefix/continuation-token (boto3 1.26 has no such parameters)."""
+    import xml.etree.ElementTree as ET
+
+    def add_query(request, **kwargs):
+        q = urllib.parse.urlencode({{"MaxBuckets": "max-buckets", "Prefix": "prefix",
+                                     "ContinuationToken": "continuation-token"}[k]: v for k, v in params.items()})
+        request.url += ("&" if "?" in request.url else "?") + q
+    captured = {}
+
+    def keep(http_response, **kwargs):
+        captured["body"] = http_response.content
+    s3.meta.events.register("before-sign.s3.ListBuckets", add_query, unique_id="lb-q")
+    s3.meta.events.register("after-call.s3.ListBuckets", keep, unique_id="lb-keep")
+    try:
+        s3.list_buckets()
+    finally:
+        s3.meta.events.unregister("before-sign.s3.ListBuckets", unique_id="lb-q")
+        s3.meta.events.unregister("after-call.s3.ListBuckets", unique_id="lb-keep")
+    ns = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+    root = ET.fromstring(captured["body"])
+    token = root.find(ns + "ContinuationToken")
+    return {"names": [b.find(ns + "Name").text for b in root.iter(ns + "Bucket")],
+            "token": token.text if token is not None else None}

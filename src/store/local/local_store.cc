@@ -1177,14 +1177,25 @@ Status LocalStore::DeleteBucket(const std::string& name) {
     auto row = any.Step();
     if (!row) return row.error();
     if (*row) return Error(ErrorCode::kBucketNotEmpty);
-    Stmt uploads = db.Prepare("SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1");
-    uploads.Text(1, name);
-    row = uploads.Step();
-    if (!row) return row.error();
-    if (*row) {
-      return Error(ErrorCode::kBucketNotEmpty,
-                   "The bucket you tried to delete has multipart uploads in progress.");
+    // Unfinished multipart uploads do not keep a bucket (AWS and RGW abort them): their parts
+    // go with it.
+    Stmt blobs = db.Prepare(
+        "SELECT blob FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = "
+        "?)");
+    blobs.Text(1, name);
+    while (true) {
+      auto r = blobs.Step();
+      if (!r) return r.error();
+      if (!*r) break;
+      effects.unlink.push_back(blobs.ColText(0));
     }
+    Stmt del_parts = db.Prepare(
+        "DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE bucket = ?)");
+    del_parts.Text(1, name);
+    LB_RETURN_IF_ERROR(del_parts.Run());
+    Stmt del_uploads = db.Prepare("DELETE FROM uploads WHERE bucket = ?");
+    del_uploads.Text(1, name);
+    LB_RETURN_IF_ERROR(del_uploads.Run());
     effects.buckets.push_back(name);
     Stmt del = db.Prepare("DELETE FROM buckets WHERE name = ?");
     del.Text(1, name);
