@@ -132,6 +132,26 @@ struct Searcher::Impl {
   // is rare (false starts further apart than 256 bytes on average) glibc's memchr for it is
   // faster, and used; without AVX2, always.
   size_t FindLiteral(std::string_view block, size_t pos) const {
+    size_t at = FindStoredLiteral(block, pos);
+    if (at == std::string_view::npos && misses != nullptr && !misses_overflowed) {
+      // The visible text can be longer than the stored line (U+FFFD's three bytes for one
+      // invalid byte), so a match whose rarest byte sits where the needle no longer fits in
+      // the stored bytes may still be there once decoded: note those bytes too.
+      const std::string& needle = query.pattern;
+      size_t from = pos + rare_at;
+      if (block.size() >= needle.size())
+        from = std::max(from, block.size() - needle.size() + 1 + rare_at);
+      while (from < block.size()) {
+        const void* hit = std::memchr(block.data() + from, needle[rare_at], block.size() - from);
+        if (hit == nullptr) break;
+        from = static_cast<size_t>(static_cast<const char*>(hit) - block.data());
+        NoteMiss(from++);
+      }
+    }
+    return at;
+  }
+
+  size_t FindStoredLiteral(std::string_view block, size_t pos) const {
     const std::string& needle = query.pattern;
     if (block.size() < needle.size()) return std::string_view::npos;
     const size_t last_start = block.size() - needle.size();

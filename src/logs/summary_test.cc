@@ -387,6 +387,11 @@ TEST(Search, ColouredMatchesFoundWhetherTheRareByteIsRareOrCommon) {
   const std::string decoy = "\x1b[32mzip: no\x1b[0m mat ch\n";  // the bytes, not the text
   // Invalid UTF-8 shows as U+FFFD, bytes the stored line does not hold (found by the fuzzer).
   EXPECT_EQ(Find("ro~\x1b[\xca\xb4\xd3\xab\n--- ", {"\xef\xbf\xbd"}), (std::vector<uint64_t>{1}));
+  // ... which makes the visible line longer than the stored one: a match can end past it.
+  EXPECT_EQ(Find("_r\x1b"
+                 "e%\xa4",
+                 {"%\xef\xbf"}),
+            (std::vector<uint64_t>{1}));
   for (size_t filler_lines : {0ul, 20000ul}) {
     std::string log = "zip: no match\n" + decoy + coloured;
     for (size_t i = 0; i < filler_lines; ++i) log += "zz zz\n";  // common 'z': the walk
