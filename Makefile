@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 20
 FUZZ_TARGETS = chunked xml request policy logs summary server auth
 FUZZ_RUNS ?= 10000000
 
-.PHONY: all deps build build-asan check test test-unit test-integration test-asan fuzz fuzz-long soak serve demo bench format format-check clean
+.PHONY: all deps build build-asan check test test-unit test-integration test-asan fuzz fuzz-long conformance soak serve demo bench format format-check clean
 
 all: build
 
@@ -98,6 +98,12 @@ demo: deps build
 # Not in CI (~16 min): 100 kill -9 cycles under concurrent writers, 10 minutes of 256
 # connections with slow clients mixed in, and a slowloris from four addresses against wrk;
 # appends its table to docs/BENCHMARKS.md.
+# ceph/s3-tests against a fresh server; the score goes into docs/S3-COMPATIBILITY.md and a drop
+# of the mvp score below the recorded floor fails. S3TESTS=DIR for another suite checkout.
+S3TESTS ?= ../shared/s3-tests
+conformance: deps build
+	/usr/bin/python3 tests/conformance/run.py --suite $(S3TESTS)
+
 soak: deps build
 	/usr/bin/python3 bench/soak.py --write docs/BENCHMARKS.md
 

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""`make conformance`: ceph/s3-tests (the suite Ceph RGW runs in its CI) against a fresh
+`logbucket serve`, scored per group beside the RGW reference, written into
+docs/S3-COMPATIBILITY.md between the "conformance" markers. Exits non-zero when the mvp score
+drops below the floor recorded there (a regression), or when the suite could not run.
+
+  /usr/bin/python3 tests/conformance/run.py [--suite ../shared/s3-tests] [--groups mvp core]
+                                            [--binary build/logbucket] [--no-write]
+
+The server listens on 127.0.0.1 (kernel-chosen port), with a 10 s lifecycle "day" as the suite
+assumes; it is stopped by PID and its data directory removed at the end. Users "main" and "alt"
+are created with `logbucket user add` (their owner IDs are their names).
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DOC = os.path.join(ROOT, "docs", "S3-COMPATIBILITY.md")
+BEGIN, END = "<!-- conformance:begin -->", "<!-- conformance:end -->"
+# The sub-groups the README of ../shared/s3-tests scores RGW 16.2.15 by (mvp / core = unions).
+GROUPS = ["bucket", "object", "range", "copy", "list_v1", "list_v2", "multipart", "presign", "auth_v4",
+          "policy", "lifecycle_exp", "tagging", "post_object", "cors", "versioning", "acl", "object_lock",
+          "ownership_pab", "object_attrs", "conditional", "checksum"]
+RGW = {"mvp": 307, "core": 497, "bucket": 39, "object": 49, "range": 6, "copy": 26, "list_v1": 45,
+       "list_v2": 40, "multipart": 15, "presign": 14, "auth_v4": 19, "policy": 27, "lifecycle_exp": 30,
+       "post_object": 35, "cors": 10, "versioning": 22, "acl": 82, "object_lock": 35, "tagging": 22,
+       "ownership_pab": 4, "object_attrs": 0, "conditional": 0, "checksum": 0}
+
+
+def start(binary, work):
+    data = os.path.join(work, "data")
+    proc = subprocess.Popen([binary, "serve", "--data", data, "--s3-listen", "127.0.0.1:0",
+                             "--web-listen", "127.0.0.1:0", "--no-access-log",
+                             "--lifecycle-day-seconds", "10", "--lifecycle-interval-seconds", "2"],
+                            stdout=subprocess.PIPE, stderr=open(os.path.join(work, "server.log"), "w"),
+                            text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        m = re.search(r"serving S3 at http://127\.0\.0\.1:(\d+)", line)
+        if m:
+            return proc, data, int(m.group(1))
+    proc.kill()
+    raise RuntimeError("logbucket did not start; see " + os.path.join(work, "server.log"))
+
+
+def add_user(binary, data, name):
+    out = subprocess.run([binary, "user", "add", name, "--data", data], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    keys = dict(l.split("=", 1) for l in out.split() if "=" in l)
+    return keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"]
+
+
+def node_ids(runner, group, env):
+    out = subprocess.run([runner, "--list", group], capture_output=True, text=True, env=env, timeout=600)
+    return {l.strip() for l in out.stdout.splitlines() if "::" in l}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--suite", default=os.path.join(ROOT, "..", "shared", "s3-tests"))
+    ap.add_argument("--groups", nargs="+", default=["mvp", "core"])
+    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "logbucket"))
+    ap.add_argument("--no-write", action="store_true", help="print the table, leave the docs alone")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="pytest-xdist workers (faster, but tests such as test_list_buckets_paginated "
+                         "then see the other workers' buckets)")
+    args = ap.parse_args()
+    runner = os.path.join(os.path.abspath(args.suite), "run-s3tests.sh")
+    if not os.path.exists(runner):
+        sys.exit("conformance: %s not found (give --suite DIR holding run-s3tests.sh)" % runner)
+    work = tempfile.mkdtemp(prefix="lb-conformance-")
+    env = dict(os.environ, BOTO_DISABLE_CRT="true", S3TESTS_OUT=os.path.join(work, "out"),
+               S3TESTS_MAIN_USER_ID="main", S3TESTS_MAIN_DISPLAY_NAME="main",
+               S3TESTS_ALT_USER_ID="alt", S3TESTS_ALT_DISPLAY_NAME="alt", S3TESTS_EXIT_ZERO="1",
+               S3TESTS_LC_INTERVAL="10", S3TESTS_JOBS=str(args.jobs))
+    proc = None
+    try:
+        proc, data, port = start(args.binary, work)
+        main_keys = add_user(args.binary, data, "main")
+        alt_keys = add_user(args.binary, data, "alt")
+        scores, passed_all, started = {}, set(), time.monotonic()
+        for group in args.groups:
+            out_dir = os.path.join(work, "out-" + group)
+            r = subprocess.run([runner, "127.0.0.1", str(port), *main_keys, *alt_keys, group],
+                               env=dict(env, S3TESTS_OUT=out_dir), capture_output=True, text=True,
+                               timeout=2 * 3600)
+            summary = [l for l in r.stdout.splitlines() if l.startswith("summary:")]
+            if not summary:
+                sys.exit("conformance: the %s run gave no summary:\n%s\n%s" % (group, r.stdout[-3000:],
+                                                                              r.stderr[-3000:]))
+            passed = {l.strip() for l in open(os.path.join(out_dir, "passed.txt")) if l.strip()}
+            total = len(node_ids(runner, group, env))
+            scores[group] = (len(passed), total)
+            passed_all |= passed
+            print("conformance: %s %d/%d (%s)" % (group, len(passed), total, summary[-1]), flush=True)
+        minutes = (time.monotonic() - started) / 60
+        ran = set()
+        for group in args.groups:
+            ran |= node_ids(runner, group, env)
+        for group in GROUPS:
+            ids = node_ids(runner, group, env)
+            # (a group outside the runs is not scored: its tests did not run, they did not fail)
+            scores[group] = (len(ids & passed_all), len(ids)) if ids <= ran else (None, len(ids))
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+    rows = ["| group | logbucket | Ceph RGW 16.2.15 |", "|---|---|---|"]
+    for group in [g for g in ("mvp", "core") if g in scores] + GROUPS:
+        n, total = scores[group]
+        mine = "not run (%d tests)" % total if n is None else "%d / %d" % (n, total)
+        rows.append("| %s | %s | %d |" % (group, mine, RGW[group]))
+    table = ("`make conformance` (`tests/conformance/run.py`), %s, ceph/s3-tests from `%s`, Debian "
+             "botocore, path-style, a fresh server with a 10 s lifecycle day; %.0f min.\n\n%s\n" %
+             (time.strftime("%Y-%m-%d"), os.path.relpath(args.suite, ROOT), minutes, "\n".join(rows)))
+    print(table)
+    doc = open(DOC).read()
+    floor = re.search(r"mvp floor: (\d+)", doc)
+    floor = int(floor.group(1)) if floor else 0
+    if "mvp" in scores and scores["mvp"][0] < floor:
+        sys.exit("conformance: mvp %d is below the recorded floor %d (docs/S3-COMPATIBILITY.md)" %
+                 (scores["mvp"][0], floor))
+    if not args.no_write and BEGIN in doc and END in doc:
+        new_floor = max(floor, scores["mvp"][0]) if "mvp" in scores else floor
+        block = "%s\n%s\nmvp floor: %d (a run below it fails `make conformance`)\n%s" % (
+            BEGIN, table, new_floor, END)
+        doc = doc[:doc.index(BEGIN)] + block + doc[doc.index(END) + len(END):]
+        open(DOC, "w").write(doc)
+
+
+if __name__ == "__main__":
+    main()
