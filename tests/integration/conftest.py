@@ -69,7 +69,9 @@ class Server:
                 break
         if self.endpoint is None:
             self.stop()
-            raise RuntimeError("logbucket did not start: " + "".join(lines) + self.read_log())
+            log = self.read_log()
+            self.cleanup()  # (no fixture tears down a server that never started)
+            raise RuntimeError("logbucket did not start: " + "".join(lines) + log)
         # Drain the rest of stdout in the background so the pipe never fills.
         self._stdout_rest = []
         import threading
