@@ -1180,6 +1180,7 @@ struct Service::Impl {
                                                         std::optional<std::string_view> size,
                                                         std::optional<std::string_view> modified) {
     store::Precondition p;
+    p.missing_ok = true;  // a conditional delete of a missing key deletes nothing: 204
     if (etag) p.if_match = std::string(*etag);
     if (size) {
       auto n = ParseDecimal(TrimWhitespace(*size));

@@ -77,6 +77,7 @@ bool EtagListMatches(std::string_view list, std::string_view etag) {
 }
 
 Status CheckPrecondition(const Precondition& p, const ObjectInfo* current) {
+  if (current == nullptr && p.missing_ok) return Status::Ok();
   if (p.if_match) {
     if (current == nullptr) return Error(ErrorCode::kNoSuchKey);
     if (!EtagListMatches(*p.if_match, current->etag)) return Error(ErrorCode::kPreconditionFailed);

@@ -169,6 +169,9 @@ struct Precondition {
   std::optional<std::string> if_none_match;  // the same; "*": no object may exist
   std::optional<uint64_t> if_size;           // (deletes) the object's size
   std::optional<int64_t> if_modified_s;      // (deletes) its Last-Modified, in whole seconds
+  // (deletes) a missing object meets every condition: there is nothing to delete, 204, as S3
+  // answers a conditional delete of a missing key.
+  bool missing_ok = false;
   bool empty() const { return !if_match && !if_none_match && !if_size && !if_modified_s; }
 };
 
@@ -176,9 +179,9 @@ struct Precondition {
 // `list` holds "*".
 bool EtagListMatches(std::string_view list, std::string_view etag);
 
-// `current`: the object now (null: none). If-Match on a missing object is kNoSuchKey (as S3);
-// any other unmet condition kPreconditionFailed; a size or time condition on a missing object
-// holds (deleting nothing succeeds).
+// `current`: the object now (null: none). If-Match on a missing object is kNoSuchKey (as S3
+// answers a conditional write), unless `missing_ok`; any other unmet condition
+// kPreconditionFailed; a size or time condition on a missing object holds.
 Status CheckPrecondition(const Precondition& precondition, const ObjectInfo* current);
 
 class Store {
