@@ -27,9 +27,10 @@ std::string GzipHelloLines(int count) {
   return all;
 }
 
-class GunzipCopyFaults : public ::testing::Test {
+// A local store in a temporary directory holding one object, bkt/<key>.
+class OneObjectStore : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void Hold(const std::string& key, const std::string& body) {
     dir_ = std::filesystem::temp_directory_path() / ("lb-logindex-" + HexEncode(RandomBytes(6)));
     std::filesystem::create_directories(dir_ / "scratch");
     store::LocalStoreOptions options;
@@ -40,13 +41,12 @@ class GunzipCopyFaults : public ::testing::Test {
     ASSERT_TRUE(store) << store.error().ToString();
     store_ = std::move(*store);
     ASSERT_TRUE(store_->CreateBucket({"bkt", 1, "admin", "us-east-1"}).ok());
-    std::string body = GzipHelloLines(1000);
     auto blob = store_->NewBlob();
     ASSERT_TRUE(blob);
     ASSERT_TRUE((*blob)->Append(body).ok());
     store::ObjectInfo info;
     info.bucket = "bkt";
-    info.key = "o/r/1/latest/build/fullLog.txt.gz";
+    info.key = key;
     info.etag = HexEncode(Md5(body));
     auto put = store_->PutObject(info, std::move(*blob));
     ASSERT_TRUE(put) << put.error().ToString();
@@ -56,6 +56,14 @@ class GunzipCopyFaults : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
+  std::filesystem::path dir_;
+  std::unique_ptr<store::LocalStore> store_;
+  store::ObjectInfo info_;
+};
+
+class GunzipCopyFaults : public OneObjectStore {
+ protected:
+  void SetUp() override { Hold("o/r/1/latest/build/fullLog.txt.gz", GzipHelloLines(1000)); }
   LogCacheOptions Options() {
     LogCacheOptions options;
     options.cache_dir = (dir_ / "scratch").string();
@@ -64,9 +72,6 @@ class GunzipCopyFaults : public ::testing::Test {
   }
   bool ScratchDirEmpty() { return std::filesystem::is_empty(dir_ / "scratch"); }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<store::LocalStore> store_;
-  store::ObjectInfo info_;
   platform::FaultFileSystem fs_;
 };
 
@@ -102,33 +107,19 @@ TEST_F(GunzipCopyFaults, ScratchFileThatCannotBeCreatedIsAnError) {
 
 // A big log's search runs in two halves at once; what it answers must not depend on that:
 // the same lines, the same "more" and continuation, first or last matches, from any line.
-TEST(SplitSearch, AnswersAsOnePassWould) {
+class SplitSearch : public OneObjectStore {};
+
+TEST_F(SplitSearch, AnswersAsOnePassWould) {
   if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "one core: a search never splits";
-  auto dir = std::filesystem::temp_directory_path() / ("lb-split-" + HexEncode(RandomBytes(6)));
-  store::LocalStoreOptions options;
-  options.data_dir = (dir / "data").string();
-  options.min_free_bytes = 0;
-  options.reserve_bytes = 0;
-  auto store = store::OpenLocalStore(options);
-  ASSERT_TRUE(store) << store.error().ToString();
-  ASSERT_TRUE((*store)->CreateBucket({"bkt", 1, "admin", "us-east-1"}).ok());
   std::string body;
   for (int i = 1; i <= 20000; ++i) {  // matches clustered in both halves and at the very end
     bool hit = i % 997 == 0 || (i > 9990 && i < 10010) || i == 20000;
     body += "line " + std::to_string(i) + (hit ? " \x1b[31mneedle\x1b[0m here\n" : " hay\n");
   }
-  auto blob = (*store)->NewBlob();
-  ASSERT_TRUE(blob);
-  ASSERT_TRUE((*blob)->Append(body).ok());
-  store::ObjectInfo info;
-  info.bucket = "bkt";
-  info.key = "o/r/1/latest/build/fullLog.txt";
-  info.etag = HexEncode(Md5(body));
-  auto put = (*store)->PutObject(info, std::move(*blob));
-  ASSERT_TRUE(put) << put.error().ToString();
+  Hold("o/r/1/latest/build/fullLog.txt", body);
   {
-    LogCache cache(**store, LogCacheOptions{});
-    auto log = cache.Open("bkt", *put);
+    LogCache cache(*store_, LogCacheOptions{});
+    auto log = cache.Open("bkt", info_);
     ASSERT_TRUE(log) << log.error().ToString();
     for (bool last : {false, true}) {
       for (size_t cap : {1ul, 5ul, 20ul, 23ul, 30ul, 1000ul}) {
@@ -151,8 +142,6 @@ TEST(SplitSearch, AnswersAsOnePassWould) {
       }
     }
   }
-  store->reset();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

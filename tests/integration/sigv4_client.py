@@ -65,3 +65,15 @@ def raw_request(endpoint, method, target, headers, body=b"", extra_raw_headers=b
             data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), head.decode("latin-1"), rest
+
+
+def read_head(sock):
+    """Reads from `sock` until a response head is complete (or the peer closes); returns the
+    bytes read so far (the head, and whatever of the body came with it)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data

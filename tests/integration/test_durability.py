@@ -112,12 +112,7 @@ def test_sigterm_drains_in_flight_requests(server_factory):
     assert refused
     # …but the request in flight completes.
     sock.sendall(body[1024 * 1024:])
-    reply = b""
-    while b"\r\n\r\n" not in reply:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        reply += chunk
+    reply = sigv4_client.read_head(sock)
     sock.close()
     assert reply.startswith(b"HTTP/1.1 200"), reply
     assert server.proc.wait(timeout=30) == 0

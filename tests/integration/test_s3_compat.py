@@ -58,15 +58,7 @@ def test_put_if_none_match_star_is_decided_at_the_commit(server, s3, bucket):
                 slow_put(sock, key)
             for sock in socks:  # both are waiting for their bodies; now finish them
                 sock.sendall(body[1000:])
-            answers = []
-            for sock in socks:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                answers.append(int(data.split(b" ", 2)[1]))
+            answers = [int(sigv4_client.read_head(sock).split(b" ", 2)[1]) for sock in socks]
         finally:
             for sock in socks:
                 sock.close()
