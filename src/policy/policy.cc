@@ -416,6 +416,11 @@ class Parser {
 
     LB_RETURN_IF_ERROR(ExactlyOne(s, "Principal", "NotPrincipal", where));
     out.not_principal = s.contains("NotPrincipal");
+    if (out.not_principal && out.allow) {
+      // "Allow everyone but X" grants to the whole world, anonymous included: AWS refuses it
+      // (NotPrincipal is for Deny only), and so do we.
+      return Malformed(where + ": NotPrincipal can only be used with \"Effect\": \"Deny\"");
+    }
     auto principal = ParsePrincipal(s.at(out.not_principal ? "NotPrincipal" : "Principal"),
                                     where + (out.not_principal ? ": NotPrincipal" : ": Principal"));
     if (!principal) return principal.error();
