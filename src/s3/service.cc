@@ -1201,6 +1201,7 @@ struct Service::Impl {
   }
 
   Result<Response> PutObject(Context& ctx) {
+    LB_RETURN_IF_ERROR(RequireLength(ctx));
     LB_RETURN_IF_ERROR(store::ValidateKey(ctx.endpoint.key));
     LB_RETURN_IF_ERROR(RejectUnsupportedHeaders(ctx.request.headers));
     auto headers = StoredHeadersFrom(ctx.request.headers);
@@ -1647,7 +1648,17 @@ struct Service::Impl {
     return r;
   }
 
+  // An object's bytes must say how many they are (Content-Length, or chunked framing): a PUT
+  // with neither is 411 MissingContentLength, as on AWS, not an empty object.
+  static Status RequireLength(const Context& ctx) {
+    if (ctx.request.content_length || FindHeader(ctx.request.headers, "transfer-encoding")) {
+      return Status::Ok();
+    }
+    return Error(ErrorCode::kMissingContentLength);
+  }
+
   Result<Response> UploadPart(Context& ctx) {
+    LB_RETURN_IF_ERROR(RequireLength(ctx));
     auto number = PartNumber(ctx);
     if (!number) return number.error();
     auto upload = FindUpload(ctx);

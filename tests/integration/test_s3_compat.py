@@ -325,3 +325,19 @@ def list_buckets_raw(s3, params):
     token = root.find(ns + "ContinuationToken")
     return {"names": [b.find(ns + "Name").text for b in root.iter(ns + "Bucket")],
             "token": token.text if token is not None else None}
+
+
+def test_put_without_a_length_is_refused_not_stored_empty(server, s3, bucket):
+    """AWS answers a PUT whose head gives no length (no Content-Length, no chunked framing)
+    411 MissingContentLength; it used to store an empty object."""
+    for length in (None, 0):
+        target, h = sigv4_client.sign("PUT", server.endpoint, "/%s/nolength" % bucket,
+                                      server.env["AWS_ACCESS_KEY_ID"], server.env["AWS_SECRET_ACCESS_KEY"])
+        code, _, body = sigv4_client.raw_request(server.endpoint, "PUT", target, h, content_length=length)
+        if length is None:
+            assert code == 411 and b"<Code>MissingContentLength</Code>" in body, body
+            with pytest.raises(botocore.exceptions.ClientError):
+                s3.head_object(Bucket=bucket, Key="nolength")
+        else:
+            assert code == 200, body
+            assert s3.head_object(Bucket=bucket, Key="nolength")["ContentLength"] == 0
