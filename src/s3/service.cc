@@ -603,7 +603,10 @@ struct Service::Impl {
       }
     }
     if (action == "s3:ListBucket" && ctx.endpoint.operation != Operation::kHeadBucket) {
-      r.Set("s3:prefix", std::string(ctx.Query("prefix")));
+      // A GET/HEAD of a missing key asks whether the caller may list that key (MissingKey).
+      const bool probe = ctx.endpoint.operation == Operation::kGetObject ||
+                         ctx.endpoint.operation == Operation::kHeadObject;
+      r.Set("s3:prefix", probe ? ctx.endpoint.key : std::string(ctx.Query("prefix")));
       if (ctx.HasQuery("delimiter")) r.Set("s3:delimiter", std::string(ctx.Query("delimiter")));
       r.Set("s3:max-keys", ctx.HasQuery("max-keys") ? std::string(ctx.Query("max-keys")) : "1000");
     }
@@ -691,8 +694,19 @@ struct Service::Impl {
         break;
     }
     std::string_view action = IamAction(op);
-    return Authorize(ctx, action, ctx.endpoint.bucket,
-                     IsObjectOperation(op) ? ctx.endpoint.key : std::string());
+    Status allowed = Authorize(ctx, action, ctx.endpoint.bucket,
+                               IsObjectOperation(op) ? ctx.endpoint.key : std::string());
+    if (!allowed.ok() && allowed.code() == ErrorCode::kAccessDenied &&
+        (op == Operation::kGetObject || op == Operation::kHeadObject)) {
+      // Not allowed to read it, but allowed to list it and it does not exist: 404, as AWS and
+      // RGW answer (the caller could learn that from a listing anyway).
+      auto existing = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
+      if (!existing && existing.error().code() == ErrorCode::kNoSuchKey &&
+          Authorize(ctx, "s3:ListBucket", ctx.endpoint.bucket, "").ok()) {
+        return existing.error();
+      }
+    }
+    return allowed;
   }
 
   void AddExpiration(Context& ctx, Response& r, const ObjectInfo& info) {

@@ -341,3 +341,24 @@ def test_put_without_a_length_is_refused_not_stored_empty(server, s3, bucket):
         else:
             assert code == 200, body
             assert s3.head_object(Bucket=bucket, Key="nolength")["ContentLength"] == 0
+
+
+def test_missing_key_is_404_to_whoever_may_list_it(server, s3, bucket):
+    """ListBucket allowed for public/* only, GetObject not at all: a missing key under public/
+    is 404 (the caller could list it), elsewhere 403 (s3-tests
+    test_head_object_404_with_policy_prefix; AWS's rule)."""
+    import json
+    s3.put_object(Bucket=bucket, Key="public/there", Body=b"x")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::%s" % bucket,
+         "Condition": {"StringLike": {"s3:prefix": "public/*"}}}]}))
+    anonymous = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1",
+                             config=botocore.config.Config(signature_version=botocore.UNSIGNED,
+                                                           s3={"addressing_style": "path"}))
+    for key, want in (("public/missing", 404), ("private/missing", 403), ("public/there", 403)):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            anonymous.head_object(Bucket=bucket, Key=key)
+        assert status(e) == want, key
+    # Listing is what the policy allows: under public/ only.
+    assert [o["Key"] for o in anonymous.list_objects_v2(Bucket=bucket, Prefix="public/")["Contents"]] == \
+        ["public/there"]
