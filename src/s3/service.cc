@@ -65,10 +65,6 @@ struct Context {
 
 std::string Quote(std::string_view etag) { return "\"" + std::string(etag) + "\""; }
 
-bool EtagMatches(std::string_view header_value, std::string_view etag) {
-  return store::EtagListMatches(header_value, etag);
-}
-
 // RFC 7232 evaluation order, as S3 applies it. prefix is "" for GET/HEAD and
 // "x-amz-copy-source-" for copies (where "not modified" is also a 412).
 Status CheckConditions(const Headers& headers, const ObjectInfo& info, std::string_view prefix) {
@@ -79,14 +75,14 @@ Status CheckConditions(const Headers& headers, const ObjectInfo& info, std::stri
   int64_t modified_s = info.last_modified_ms / 1000;
   auto if_match = get("if-match");
   auto if_none_match = get("if-none-match");
-  if (if_match && !EtagMatches(*if_match, info.etag)) return Error(ErrorCode::kPreconditionFailed);
+  if (if_match && !store::EtagListMatches(*if_match, info.etag)) return Error(ErrorCode::kPreconditionFailed);
   if (!if_match) {
     if (auto v = get("if-unmodified-since")) {
       auto t = ParseHttpDate(*v);
       if (t && modified_s > *t / 1000) return Error(ErrorCode::kPreconditionFailed);
     }
   }
-  if (if_none_match && EtagMatches(*if_none_match, info.etag)) {
+  if (if_none_match && store::EtagListMatches(*if_none_match, info.etag)) {
     return Error(copy ? ErrorCode::kPreconditionFailed : ErrorCode::kNotModified);
   }
   if (!if_none_match) {
@@ -910,9 +906,7 @@ struct Service::Impl {
       }
       after = *decoded;
     }
-    const std::string_view prefix = ctx.Query("prefix");
-    std::sort(buckets->begin(), buckets->end(),
-              [](const store::Bucket& a, const store::Bucket& b) { return a.name < b.name; });
+    const std::string_view prefix = ctx.Query("prefix");  // (buckets come in name order)
     xml.Open("Buckets");
     size_t listed = 0;
     std::string next;

@@ -188,7 +188,7 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  virtual Result<std::vector<Bucket>> ListBuckets() = 0;
+  virtual Result<std::vector<Bucket>> ListBuckets() = 0;  // in name order
   virtual Result<Bucket> GetBucket(const std::string& name) = 0;
   virtual Status CreateBucket(const Bucket& bucket) = 0;
   virtual Status DeleteBucket(const std::string& name) = 0;
