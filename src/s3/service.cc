@@ -75,7 +75,8 @@ Status CheckConditions(const Headers& headers, const ObjectInfo& info, std::stri
   int64_t modified_s = info.last_modified_ms / 1000;
   auto if_match = get("if-match");
   auto if_none_match = get("if-none-match");
-  if (if_match && !store::EtagListMatches(*if_match, info.etag)) return Error(ErrorCode::kPreconditionFailed);
+  if (if_match && !store::EtagListMatches(*if_match, info.etag))
+    return Error(ErrorCode::kPreconditionFailed);
   if (!if_match) {
     if (auto v = get("if-unmodified-since")) {
       auto t = ParseHttpDate(*v);
