@@ -250,11 +250,13 @@ std::string Sha256(std::string_view data) { return OneShot(Sha256Md(), {data}); 
 
 std::string Sha256Hex(std::string_view data) { return HexEncode(Sha256(data)); }
 
-// HMAC-SHA256 as RFC 2104 defines it, on the fetched digest (SigV4 computes several per
-// request; OpenSSL's HMAC() sets up a provider MAC context each time).
-std::string HmacSha256(std::string_view key, std::string_view data) {
+namespace {
+
+// HMAC as RFC 2104 defines it, on a fetched digest (SigV4 computes several per request;
+// OpenSSL's HMAC() sets up a provider MAC context each time). Both digests have 64-byte blocks.
+std::string Hmac(const EVP_MD* md, std::string_view key, std::string_view data) {
   constexpr size_t kBlock = 64;
-  std::string k = key.size() > kBlock ? Sha256(key) : std::string(key);
+  std::string k = key.size() > kBlock ? OneShot(md, {key}) : std::string(key);
   k.resize(kBlock, '\0');
   std::string inner_pad(kBlock, '\0');
   std::string outer_pad(kBlock, '\0');
@@ -262,8 +264,18 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
     inner_pad[i] = static_cast<char>(k[i] ^ 0x36);
     outer_pad[i] = static_cast<char>(k[i] ^ 0x5c);
   }
-  std::string inner = OneShot(Sha256Md(), {inner_pad, data});
-  return OneShot(Sha256Md(), {outer_pad, inner});
+  std::string inner = OneShot(md, {inner_pad, data});
+  return OneShot(md, {outer_pad, inner});
+}
+
+}  // namespace
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  return Hmac(Sha256Md(), key, data);
+}
+
+std::string HmacSha1(std::string_view key, std::string_view data) {
+  return Hmac(Sha1Md(), key, data);
 }
 
 uint32_t Crc32(uint32_t crc, std::string_view data) {

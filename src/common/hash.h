@@ -41,6 +41,8 @@ std::string Md5(std::string_view data);
 std::string Sha256(std::string_view data);
 std::string Sha256Hex(std::string_view data);
 std::string HmacSha256(std::string_view key, std::string_view data);
+// For Signature Version 2 only.
+std::string HmacSha1(std::string_view key, std::string_view data);
 
 uint32_t Crc32(uint32_t crc, std::string_view data);
 uint32_t Crc32c(uint32_t crc, std::string_view data);

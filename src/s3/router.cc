@@ -130,6 +130,20 @@ std::string_view OperationName(Operation op) {
   return "Unknown";
 }
 
+std::optional<std::string> VirtualHostedBucket(std::string_view host_header,
+                                               const std::vector<std::string>* domains) {
+  if (domains == nullptr) return std::nullopt;
+  std::string host = AsciiLower(HostWithoutPort(host_header));
+  for (const std::string& domain : *domains) {
+    std::string d = AsciiLower(domain);
+    if (host.size() > d.size() + 1 && host.compare(host.size() - d.size(), d.size(), d) == 0 &&
+        host[host.size() - d.size() - 1] == '.') {
+      return host.substr(0, host.size() - d.size() - 1);
+    }
+  }
+  return std::nullopt;
+}
+
 Result<Endpoint> Route(const RouteInput& in) {
   const QueryParams& q = *in.query;
   std::string_view method = in.method;
@@ -141,21 +155,11 @@ Result<Endpoint> Route(const RouteInput& in) {
 
   std::string bucket;
   std::string key;
-  bool virtual_host = false;
-  std::string host = AsciiLower(HostWithoutPort(in.host));
-  if (in.domains != nullptr) {
-    for (const std::string& domain : *in.domains) {
-      std::string d = AsciiLower(domain);
-      if (host.size() > d.size() + 1 && host.compare(host.size() - d.size(), d.size(), d) == 0 &&
-          host[host.size() - d.size() - 1] == '.') {
-        bucket = host.substr(0, host.size() - d.size() - 1);
-        key = path;
-        virtual_host = true;
-        break;
-      }
-    }
-  }
-  if (!virtual_host) {
+  std::optional<std::string> host_bucket = VirtualHostedBucket(in.host, in.domains);
+  if (host_bucket) {
+    bucket = std::move(*host_bucket);
+    key = path;
+  } else {
     size_t slash = path.find('/');
     bucket = path.substr(0, slash);
     key = slash == std::string::npos ? std::string() : path.substr(slash + 1);

@@ -2,6 +2,7 @@
 // state. Path-style (/bucket/key) and virtual-hosted style (bucket.<domain>/key).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,5 +72,10 @@ struct RouteInput {
 };
 
 Result<Endpoint> Route(const RouteInput& input);
+
+// The bucket a virtual-hosted request names in its Host (bucket.<domain>[:port]); nullopt for
+// path style.
+std::optional<std::string> VirtualHostedBucket(std::string_view host_header,
+                                               const std::vector<std::string>* domains);
 
 }  // namespace logbucket::s3

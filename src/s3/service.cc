@@ -202,7 +202,9 @@ Response ErrorResponse(const Context* ctx, const Request& request, const Failure
     xml.Element("StringToSign", failure.mismatch.string_to_sign);
     xml.Element("SignatureProvided", failure.mismatch.signature_provided);
     xml.Element("StringToSignBytes", HexEncode(failure.mismatch.string_to_sign));
-    xml.Element("CanonicalRequest", failure.mismatch.canonical_request);
+    if (!failure.mismatch.canonical_request.empty()) {  // SigV4 only
+      xml.Element("CanonicalRequest", failure.mismatch.canonical_request);
+    }
   }
   if (status.code() == ErrorCode::kRequestTimeTooSkewed) {
     xml.Element("ServerTime", FormatIso8601(SystemClock::Instance().NowMs()));
@@ -574,7 +576,7 @@ struct Service::Impl {
       r.Set("aws:userid", ctx.user.name);
       r.Set("aws:PrincipalArn", "arn:aws:iam:::user/" + ctx.user.name);
       r.Set("s3:authType", ctx.auth.presigned ? "REST-QUERY-STRING" : "REST-HEADER");
-      r.Set("s3:signatureversion", "AWS4-HMAC-SHA256");
+      r.Set("s3:signatureversion", ctx.auth.signature_version == 2 ? "AWS" : "AWS4-HMAC-SHA256");
     }
     for (const char* h : {"user-agent", "referer"}) {
       if (auto v = ctx.Header(h))
@@ -2045,6 +2047,13 @@ struct Service::Impl {
       return ErrorResponse(&ctx, request, {Dispatch(ctx).error(), {}});
     }
     sigv4::RequestView view{request.method, request.raw_path, request.raw_query, &request.headers};
+    std::optional<std::string> host_bucket;
+    if (ctx.HasQuery("AWSAccessKeyId") ||
+        ctx.Header("authorization").value_or("").substr(0, 4) == "AWS ") {
+      // Signature Version 2 signs the bucket of a virtual-hosted request as part of the path.
+      host_bucket = VirtualHostedBucket(route.host, route.domains);
+      if (host_bucket) view.host_bucket = *host_bucket;
+    }
     if (!sigv4::HasCredentials(view, ctx.query)) {
       // Anonymous: what a bucket policy grants to "*" (and nothing else).
       ctx.anonymous = true;

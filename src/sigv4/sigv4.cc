@@ -111,26 +111,6 @@ Result<std::vector<std::string>> ParseSignedHeaders(std::string_view text, Error
   return names;
 }
 
-Result<PayloadMode> ParsePayloadMode(std::string_view value) {
-  if (value == kUnsignedPayload) return PayloadMode::kUnsigned;
-  if (value == kStreamingSigned) return PayloadMode::kStreamingSigned;
-  if (value == kStreamingSignedTrailer) return PayloadMode::kStreamingSignedTrailer;
-  if (value == kStreamingUnsignedTrailer) return PayloadMode::kStreamingUnsignedTrailer;
-  if (value.size() == 64 && HexDecode(value).has_value()) return PayloadMode::kSha256;
-  return Error(ErrorCode::kInvalidArgument,
-               "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a "
-               "STREAMING-* value or a hex SHA-256");
-}
-
-Status CheckSkew(int64_t request_ms, int64_t now_ms) {
-  if (request_ms > now_ms + kMaxClockSkewMs || request_ms < now_ms - kMaxClockSkewMs) {
-    return Error(ErrorCode::kRequestTimeTooSkewed,
-                 "The difference between the request time (" + FormatIso8601(request_ms) +
-                     ") and the server's time (" + FormatIso8601(now_ms) + ") is too large.");
-  }
-  return Status::Ok();
-}
-
 // The signing key changes once a day per secret and region: derive it once per thread instead
 // of four HMACs per request. Keyed by a hash of the secret, never the secret itself.
 std::string CachedSigningKey(std::string_view secret, std::string_view date,
@@ -153,10 +133,6 @@ Result<Authenticated> VerifyHeader(const RequestView& request, const QueryParams
                                    int64_t now_ms, MismatchDetails* details) {
   constexpr ErrorCode kMalformed = ErrorCode::kAuthorizationHeaderMalformed;
   if (authorization.substr(0, kAlgorithm.size()) != kAlgorithm) {
-    if (authorization.substr(0, 4) == "AWS ") {
-      return Error(ErrorCode::kInvalidRequest,
-                   "Signature Version 2 is not supported; please use AWS4-HMAC-SHA256.");
-    }
     return Error(kMalformed, "unsupported authorization type");
   }
   std::string_view rest = authorization.substr(kAlgorithm.size());
@@ -306,6 +282,26 @@ Result<Authenticated> VerifyPresigned(const RequestView& request, const QueryPar
 
 }  // namespace
 
+Status CheckSkew(int64_t request_ms, int64_t now_ms) {
+  if (request_ms > now_ms + kMaxClockSkewMs || request_ms < now_ms - kMaxClockSkewMs) {
+    return Error(ErrorCode::kRequestTimeTooSkewed,
+                 "The difference between the request time (" + FormatIso8601(request_ms) +
+                     ") and the server's time (" + FormatIso8601(now_ms) + ") is too large.");
+  }
+  return Status::Ok();
+}
+
+Result<PayloadMode> ParsePayloadMode(std::string_view value) {
+  if (value == kUnsignedPayload) return PayloadMode::kUnsigned;
+  if (value == kStreamingSigned) return PayloadMode::kStreamingSigned;
+  if (value == kStreamingSignedTrailer) return PayloadMode::kStreamingSignedTrailer;
+  if (value == kStreamingUnsignedTrailer) return PayloadMode::kStreamingUnsignedTrailer;
+  if (value.size() == 64 && HexDecode(value).has_value()) return PayloadMode::kSha256;
+  return Error(ErrorCode::kInvalidArgument,
+               "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a "
+               "STREAMING-* value or a hex SHA-256");
+}
+
 bool IsStreaming(PayloadMode mode) {
   return mode == PayloadMode::kStreamingSigned || mode == PayloadMode::kStreamingSignedTrailer ||
          mode == PayloadMode::kStreamingUnsignedTrailer;
@@ -377,21 +373,23 @@ bool HasCredentials(const RequestView& request, const QueryParams& query) {
   return FindHeader(*request.headers, "authorization").has_value() ||
          FindQuery(query, "X-Amz-Signature") != nullptr ||
          FindQuery(query, "X-Amz-Credential") != nullptr ||
-         FindQuery(query, "Signature") != nullptr;
+         FindQuery(query, "Signature") != nullptr || FindQuery(query, "AWSAccessKeyId") != nullptr;
 }
 
 Result<Authenticated> Verify(const RequestView& request, const QueryParams& query,
                              const SecretLookup& lookup, int64_t now_ms, MismatchDetails* details) {
   if (auto authorization = FindHeader(*request.headers, "authorization")) {
+    if (authorization->substr(0, 4) == "AWS ") {
+      return VerifyV2Header(request, query, *authorization, lookup, now_ms, details);
+    }
     return VerifyHeader(request, query, *authorization, lookup, now_ms, details);
   }
   if (FindQuery(query, "X-Amz-Signature") != nullptr ||
       FindQuery(query, "X-Amz-Credential") != nullptr) {
     return VerifyPresigned(request, query, lookup, now_ms, details);
   }
-  if (FindQuery(query, "Signature") != nullptr) {
-    return Error(ErrorCode::kInvalidRequest,
-                 "Signature Version 2 is not supported; please use AWS4-HMAC-SHA256.");
+  if (FindQuery(query, "Signature") != nullptr || FindQuery(query, "AWSAccessKeyId") != nullptr) {
+    return VerifyV2Query(request, query, lookup, now_ms, details);
   }
   return Error(ErrorCode::kAccessDenied, "anonymous request");
 }

@@ -43,6 +43,9 @@ struct RequestView {
   std::string_view raw_path;   // percent-encoded as received, no query
   std::string_view raw_query;  // after '?', not decoded
   const Headers* headers = nullptr;
+  // Virtual-hosted requests: the bucket their Host names (Signature Version 2 signs
+  // "/bucket" + path); empty for path style.
+  std::string_view host_bucket = {};
 };
 
 // The state chunk signatures chain from.
@@ -60,6 +63,7 @@ struct Authenticated {
   std::string payload_sha256;  // hex, when kSha256
   SigningContext signing;      // for chunk signature verification
   bool presigned = false;
+  int signature_version = 4;  // 2: legacy HMAC-SHA1 (no payload signing, no signing context)
 };
 
 // Filled when the signature does not match, for the SignatureDoesNotMatch body (AWS returns
@@ -73,15 +77,29 @@ struct MismatchDetails {
 // Looks up the secret of an access key; nullopt when the key is unknown.
 using SecretLookup = std::function<std::optional<std::string>(std::string_view access_key)>;
 
-// True when the request carries SigV4 credentials (header or query); false = anonymous.
+// True when the request carries credentials (SigV4 or V2, header or query); false = anonymous.
 bool HasCredentials(const RequestView& request, const QueryParams& query);
 
-// Verifies header or presigned query authentication. `query` is the decoded query of `request`.
+// Verifies header or presigned query authentication, Signature Version 4 or 2 (`Authorization:
+// AWS key:signature`, `?AWSAccessKeyId=&Expires=&Signature=`). `query` is the decoded query of
+// `request`.
 Result<Authenticated> Verify(const RequestView& request, const QueryParams& query,
                              const SecretLookup& lookup, int64_t now_ms,
                              MismatchDetails* details = nullptr);
 
 // --- building blocks (public for tests and the client-side signer) ---
+
+// The x-amz-content-sha256 values: UNSIGNED-PAYLOAD, STREAMING-*, or a hex SHA-256.
+Result<PayloadMode> ParsePayloadMode(std::string_view value);
+// RequestTimeTooSkewed unless request_ms is within kMaxClockSkewMs of now_ms.
+Status CheckSkew(int64_t request_ms, int64_t now_ms);
+// Signature Version 2 (sigv2.cc), header and query-string forms.
+Result<Authenticated> VerifyV2Header(const RequestView& request, const QueryParams& query,
+                                     std::string_view authorization, const SecretLookup& lookup,
+                                     int64_t now_ms, MismatchDetails* details);
+Result<Authenticated> VerifyV2Query(const RequestView& request, const QueryParams& query,
+                                    const SecretLookup& lookup, int64_t now_ms,
+                                    MismatchDetails* details);
 
 std::string CanonicalUri(std::string_view raw_path);  // decode, then UriEncode keep '/'
 std::string CanonicalQuery(const QueryParams& query,  // sorted, strictly encoded

@@ -111,9 +111,8 @@ class Server:
             "s3", endpoint_url=self.endpoint, region_name="us-east-1",
             aws_access_key_id=access_key or self.env["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=secret_key or self.env["AWS_SECRET_ACCESS_KEY"],
-            config=botocore.config.Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
-                                          signature_version="s3v4",
-                                          **config))
+            config=botocore.config.Config(**{"s3": {"addressing_style": "path"}, "retries": {"max_attempts": 1},
+                                             "signature_version": "s3v4", **config}))
 
     def cli(self, *args, check=True, input=None, timeout=120):
         """Runs a logbucket subcommand against this server's data dir."""

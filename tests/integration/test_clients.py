@@ -194,3 +194,13 @@ def test_virtual_hosted_style(server_factory, monkeypatch):
     out = run(["curl", "-sS", "-f", "--resolve", "vhost-bucket.s3.localhost:%s:127.0.0.1" % port, url])
     assert out == "virtual\n"
     assert "GET /test.txt?" in server.read_log()  # the bucket really came from the Host header
+    # Signature Version 2 signs the Host's bucket as part of the path.
+    v2 = boto3.client("s3", endpoint_url="http://s3.localhost:%s" % port, region_name="us-east-1",
+                      aws_access_key_id=server.env["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=server.env["AWS_SECRET_ACCESS_KEY"],
+                      config=botocore.config.Config(s3={"addressing_style": "virtual"}, signature_version="s3"))
+    assert v2.get_object(Bucket="vhost-bucket", Key="test.txt")["Body"].read() == b"virtual\n"
+    url = v2.generate_presigned_url("get_object", Params={"Bucket": "vhost-bucket", "Key": "test.txt"})
+    assert "AWSAccessKeyId=" in url
+    out = run(["curl", "-sS", "-f", "--resolve", "vhost-bucket.s3.localhost:%s:127.0.0.1" % port, url])
+    assert out == "virtual\n"

@@ -15,6 +15,7 @@ import pytest
 
 import sigv4_client
 from test_clients import MODERN_PYTHON
+from test_policy_lifecycle import add_user
 
 
 def error_code(excinfo):
@@ -362,3 +363,79 @@ def test_missing_key_is_404_to_whoever_may_list_it(server, s3, bucket):
     # Listing is what the policy allows: under public/ only.
     assert [o["Key"] for o in anonymous.list_objects_v2(Bucket=bucket, Prefix="public/")["Contents"]] == \
         ["public/there"]
+
+
+# ---------------------------------------------------------------- 6. Signature Version 2
+
+def test_signature_v2_header_and_presigned_urls(server, bucket, tmp_path):
+    """boto3 signing with Signature Version 2 (`signature_version="s3"`, the legacy HMAC-SHA1
+    scheme), its presigned URLs (`AWSAccessKeyId=…&Expires=…&Signature=…`, boto3's default in
+    us-east-1) through curl, and s3cmd with `signature_v2 = True`: all accepted, with the same
+    expiry and key checks as SigV4; a wrong secret is refused."""
+    v2 = server.client(signature_version="s3")
+    v2.put_object(Bucket=bucket, Key="dir/a b+c.txt", Body=b"v2 body", ContentType="text/plain",
+                  Metadata={"k": "v"}, Tagging="t=1")
+    got = v2.get_object(Bucket=bucket, Key="dir/a b+c.txt")
+    assert got["Body"].read() == b"v2 body" and got["Metadata"] == {"k": "v"}
+    v2.create_bucket(Bucket="made-with-v2")
+    v2.delete_bucket(Bucket="made-with-v2")
+    assert [o["Key"] for o in v2.list_objects(Bucket=bucket, Prefix="dir/")["Contents"]] == ["dir/a b+c.txt"]
+    url = v2.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "dir/a b+c.txt"},
+                                    ExpiresIn=300)
+    assert "AWSAccessKeyId=" in url and "Signature=" in url and "X-Amz-" not in url
+    assert subprocess.run(["curl", "-sS", "-f", url], capture_output=True, timeout=30).stdout == b"v2 body"
+    for expires_in, why in ((-10, "expired"), (8 * 24 * 3600, "more than a week")):
+        url = v2.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "dir/a b+c.txt"},
+                                        ExpiresIn=expires_in)
+        r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", url],
+                           capture_output=True, text=True, timeout=30)
+        assert r.stdout == "403", why
+    # A presigned PUT (V2 signs Content-Type: curl must not add its form type).
+    url = v2.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "put-by-url"}, ExpiresIn=300)
+    r = subprocess.run(["curl", "-sS", "-f", "-X", "PUT", "-H", "Content-Type:", "--data-binary", "uploaded", url],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert v2.get_object(Bucket=bucket, Key="put-by-url")["Body"].read() == b"uploaded"
+    # The wrong secret: SignatureDoesNotMatch with the string to sign, as AWS answers.
+    wrong = server.client(secret_key="0" * 40, signature_version="s3")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        wrong.get_object(Bucket=bucket, Key="put-by-url")
+    assert error_code(e) == "SignatureDoesNotMatch"
+    assert e.value.response["Error"]["StringToSign"].startswith("GET\n\n\n")
+
+    host = server.endpoint[len("http://"):]
+    cfg = tmp_path / "s3cfg"
+    cfg.write_text("[default]\naccess_key = %s\nsecret_key = %s\nhost_base = %s\nhost_bucket = %s\n"
+                   "use_https = False\nsignature_v2 = True\nbucket_location = us-east-1\n"
+                   % (server.env["AWS_ACCESS_KEY_ID"], server.env["AWS_SECRET_ACCESS_KEY"], host, host))
+    s3cmd = ["s3cmd", "-c", str(cfg), "--no-progress"]
+    src = tmp_path / "fullLog.txt"
+    src.write_bytes(b"s3cmd v2\n" * 1000)
+
+    def run(args):
+        r = subprocess.run(s3cmd + args, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    run(["put", str(src), "s3://%s/pr/1/fullLog.txt" % bucket])
+    assert "s3://%s/pr/1/fullLog.txt" % bucket in run(["ls", "--recursive", "s3://%s" % bucket])
+    run(["get", "s3://%s/pr/1/fullLog.txt" % bucket, str(tmp_path / "back")])
+    assert (tmp_path / "back").read_bytes() == src.read_bytes()
+    run(["del", "s3://%s/pr/1/fullLog.txt" % bucket])
+
+
+def test_policy_sees_the_signature_version(server, s3, bucket):
+    """s3:signatureversion is "AWS" for Signature Version 2 and "AWS4-HMAC-SHA256" for 4, so a
+    bucket policy can refuse the legacy scheme."""
+    import json
+    key, secret = add_user(server, "reader")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam:::user/reader"}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::%s/*" % bucket},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::%s/*" % bucket,
+         "Condition": {"StringEquals": {"s3:signatureversion": "AWS"}}}]}))
+    assert server.client(key, secret).get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        server.client(key, secret, signature_version="s3").get_object(Bucket=bucket, Key="k")
+    assert error_code(e) == "AccessDenied"
