@@ -16,6 +16,11 @@ struct Row {
 constexpr std::array kTable = {
     Row{ErrorCode::kOk, {"", 200, "OK"}},
     Row{ErrorCode::kAccessDenied, {"AccessDenied", 403, "Access Denied"}},
+    Row{ErrorCode::kAccessForbidden,
+        {"AccessForbidden", 403,
+         "CORSResponse: This CORS request is not allowed. This is usually because the "
+         "evaluation of Origin, request method / Access-Control-Request-Method or "
+         "Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."}},
     Row{ErrorCode::kAuthorizationHeaderMalformed,
         {"AuthorizationHeaderMalformed", 400, "The authorization header is malformed."}},
     Row{ErrorCode::kAuthorizationQueryParametersError,
@@ -65,6 +70,10 @@ constexpr std::array kTable = {
     Row{ErrorCode::kInvalidTag, {"InvalidTag", 400, "The tag provided was not a valid tag."}},
     Row{ErrorCode::kInvalidURI, {"InvalidURI", 400, "Couldn't parse the specified URI."}},
     Row{ErrorCode::kKeyTooLongError, {"KeyTooLongError", 400, "Your key is too long"}},
+    Row{ErrorCode::kMalformedACLError,
+        {"MalformedACLError", 400,
+         "The XML you provided was not well-formed or did not validate against our published "
+         "schema."}},
     Row{ErrorCode::kMalformedXML,
         {"MalformedXML", 400,
          "The XML you provided was not well-formed or did not validate against our published "
@@ -82,6 +91,8 @@ constexpr std::array kTable = {
     Row{ErrorCode::kNoSuchBucket, {"NoSuchBucket", 404, "The specified bucket does not exist"}},
     Row{ErrorCode::kNoSuchBucketPolicy,
         {"NoSuchBucketPolicy", 404, "The bucket policy does not exist"}},
+    Row{ErrorCode::kNoSuchCORSConfiguration,
+        {"NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"}},
     Row{ErrorCode::kNoSuchKey, {"NoSuchKey", 404, "The specified key does not exist."}},
     Row{ErrorCode::kNoSuchLifecycleConfiguration,
         {"NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist"}},
@@ -119,6 +130,10 @@ constexpr std::array kTable = {
         {"StorageFull", 507,
          "The server's disk is full: uploads are refused until space is freed (deleting "
          "objects still works)."}},
+    Row{ErrorCode::kUnresolvableGrantByEmailAddress,
+        {"UnresolvableGrantByEmailAddress", 400,
+         "The e-mail address you provided does not match any account on record: grant by "
+         "id=\"<user name>\" instead."}},
     Row{ErrorCode::kXAmzContentSHA256Mismatch,
         {"XAmzContentSHA256Mismatch", 400,
          "The provided 'x-amz-content-sha256' header does not match what was computed."}},

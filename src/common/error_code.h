@@ -9,6 +9,7 @@ namespace logbucket {
 enum class ErrorCode {
   kOk,
   kAccessDenied,
+  kAccessForbidden,  // a CORS preflight no rule allows
   kAuthorizationHeaderMalformed,
   kAuthorizationQueryParametersError,
   kBadDigest,
@@ -33,6 +34,7 @@ enum class ErrorCode {
   kInvalidTag,
   kInvalidURI,
   kKeyTooLongError,
+  kMalformedACLError,
   kMalformedXML,
   kMalformedPolicy,
   kMetadataTooLarge,
@@ -41,6 +43,7 @@ enum class ErrorCode {
   kMissingSecurityHeader,
   kNoSuchBucket,
   kNoSuchBucketPolicy,
+  kNoSuchCORSConfiguration,
   kNoSuchKey,
   kNoSuchLifecycleConfiguration,
   kNoSuchUpload,
@@ -54,6 +57,7 @@ enum class ErrorCode {
   kServiceUnavailable,
   kSignatureDoesNotMatch,
   kStorageFull,  // the data directory's disk is below its free-space floor, or full
+  kUnresolvableGrantByEmailAddress,
   kXAmzContentSHA256Mismatch,
   kXAmzContentChecksumMismatch,
   kNotFound,  // generic 404 for non-S3 paths (health, unknown routes)

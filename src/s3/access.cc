@@ -22,6 +22,15 @@ std::string_view IamAction(Operation op) {
       return "s3:GetBucketAcl";
     case Operation::kGetObjectAcl:
       return "s3:GetObjectAcl";
+    case Operation::kPutBucketAcl:
+      return "s3:PutBucketAcl";
+    case Operation::kPutObjectAcl:
+      return "s3:PutObjectAcl";
+    case Operation::kGetBucketCors:
+      return "s3:GetBucketCORS";
+    case Operation::kPutBucketCors:
+    case Operation::kDeleteBucketCors:  // AWS checks the Put permission for deletes
+      return "s3:PutBucketCORS";
     case Operation::kListObjectVersions:
       return "s3:ListBucketVersions";
     case Operation::kListMultipartUploads:
@@ -65,6 +74,7 @@ std::string_view IamAction(Operation op) {
     case Operation::kHealth:
     case Operation::kMetrics:
     case Operation::kExplain:
+    case Operation::kCorsPreflight:
     case Operation::kNotImplemented:
       break;
   }
@@ -74,6 +84,7 @@ std::string_view IamAction(Operation op) {
 bool IsObjectOperation(Operation op) {
   switch (op) {
     case Operation::kGetObjectAcl:
+    case Operation::kPutObjectAcl:
     case Operation::kPutObject:
     case Operation::kCopyObject:
     case Operation::kGetObject:

@@ -8,28 +8,13 @@ namespace logbucket::s3 {
 namespace {
 
 // Sub-resources of S3 that select an API we do not implement (answered NotImplemented).
-constexpr std::array kUnsupportedSubresources = {"accelerate",
-                                                 "analytics",
-                                                 "cors",
-                                                 "encryption",
-                                                 "intelligent-tiering",
-                                                 "inventory",
-                                                 "legal-hold",
-                                                 "logging",
-                                                 "metrics",
-                                                 "notification",
-                                                 "object-lock",
-                                                 "ownershipControls",
-                                                 "publicAccessBlock",
-                                                 "replication",
-                                                 "requestPayment",
-                                                 "restore",
-                                                 "retention",
-                                                 "select",
-                                                 "torrent",
-                                                 "website",
-                                                 "attributes",
-                                                 "session"};
+constexpr std::array kUnsupportedSubresources = {
+    "accelerate",   "analytics",      "encryption",        "intelligent-tiering",
+    "inventory",    "legal-hold",     "logging",           "metrics",
+    "notification", "object-lock",    "ownershipControls", "publicAccessBlock",
+    "replication",  "requestPayment", "restore",           "retention",
+    "select",       "torrent",        "website",           "attributes",
+    "session"};
 
 bool Has(const QueryParams& q, std::string_view key) { return FindQuery(q, key) != nullptr; }
 
@@ -70,6 +55,18 @@ std::string_view OperationName(Operation op) {
       return "GetBucketAcl";
     case Operation::kGetObjectAcl:
       return "GetObjectAcl";
+    case Operation::kPutBucketAcl:
+      return "PutBucketAcl";
+    case Operation::kPutObjectAcl:
+      return "PutObjectAcl";
+    case Operation::kGetBucketCors:
+      return "GetBucketCors";
+    case Operation::kPutBucketCors:
+      return "PutBucketCors";
+    case Operation::kDeleteBucketCors:
+      return "DeleteBucketCors";
+    case Operation::kCorsPreflight:
+      return "PreflightRequest";
     case Operation::kListObjects:
       return "ListObjects";
     case Operation::kListObjectsV2:
@@ -174,7 +171,7 @@ Result<Endpoint> Route(const RouteInput& in) {
     }
   }
 
-  // IAM/STS style form posts and SigV2 are not S3 REST: refuse at once.
+  // IAM/STS style form posts are not S3 REST: refuse at once.
   if (Has(q, "Action")) return Unsupported("the IAM/STS query API (Action=)");
 
   if (bucket.empty()) {
@@ -183,6 +180,8 @@ Result<Endpoint> Route(const RouteInput& in) {
     if (method == "POST") return Unsupported("the IAM/STS query API (POST /)");
     return Error(ErrorCode::kMethodNotAllowed);
   }
+  // A browser's preflight asks about the request it is about to make, whatever its target.
+  if (method == "OPTIONS") return Endpoint{Operation::kCorsPreflight, bucket, key, {}};
   if (key.empty()) {
     // Bucket configuration documents.
     auto config = [&](Operation get, Operation put, Operation del) -> Result<Endpoint> {
@@ -194,6 +193,10 @@ Result<Endpoint> Route(const RouteInput& in) {
     if (Has(q, "policy")) {
       return config(Operation::kGetBucketPolicy, Operation::kPutBucketPolicy,
                     Operation::kDeleteBucketPolicy);
+    }
+    if (Has(q, "cors")) {
+      return config(Operation::kGetBucketCors, Operation::kPutBucketCors,
+                    Operation::kDeleteBucketCors);
     }
     if (Has(q, "policyStatus")) {
       if (method == "GET") return Endpoint{Operation::kGetBucketPolicyStatus, bucket, {}, {}};
@@ -235,7 +238,7 @@ Result<Endpoint> Route(const RouteInput& in) {
     if (method == "HEAD") return Endpoint{Operation::kHeadBucket, bucket, {}, {}};
     if (method == "PUT") {
       if (Has(q, "versioning")) return Unsupported("PutBucketVersioning", bucket);
-      if (Has(q, "acl")) return Unsupported("PutBucketAcl", bucket);
+      if (Has(q, "acl")) return Endpoint{Operation::kPutBucketAcl, bucket, {}, {}};
       return Endpoint{Operation::kCreateBucket, bucket, {}, {}};
     }
     if (method == "DELETE") return Endpoint{Operation::kDeleteBucket, bucket, {}, {}};
@@ -254,7 +257,7 @@ Result<Endpoint> Route(const RouteInput& in) {
   }
   if (method == "HEAD") return Endpoint{Operation::kHeadObject, bucket, key, {}};
   if (method == "PUT") {
-    if (Has(q, "acl")) return Unsupported("PutObjectAcl", bucket, key);
+    if (Has(q, "acl")) return Endpoint{Operation::kPutObjectAcl, bucket, key, {}};
     bool copy = in.headers != nullptr && FindHeader(*in.headers, "x-amz-copy-source").has_value();
     if (Has(q, "partNumber") && has_upload_id) {
       return Endpoint{copy ? Operation::kUploadPartCopy : Operation::kUploadPart, bucket, key, {}};

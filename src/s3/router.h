@@ -23,7 +23,13 @@ enum class Operation {
   kGetBucketVersioning,
   kGetBucketAcl,
   kGetObjectAcl,
-  kListObjects,  // v1
+  kPutBucketAcl,
+  kPutObjectAcl,
+  kGetBucketCors,
+  kPutBucketCors,
+  kDeleteBucketCors,
+  kCorsPreflight,  // OPTIONS on a bucket or object: answered from the CORS rules, unauthenticated
+  kListObjects,    // v1
   kListObjectsV2,
   kListObjectVersions,
   kListMultipartUploads,

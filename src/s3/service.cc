@@ -12,6 +12,8 @@
 #include "common/net.h"
 #include "policy/policy.h"
 #include "s3/access.h"
+#include "s3/acl.h"
+#include "s3/cors.h"
 #include "s3/lifecycle.h"
 #include "s3/router.h"
 #include "s3/xml.h"
@@ -286,13 +288,6 @@ Status RejectUnsupportedHeaders(const Headers& headers) {
     if (h.name.rfind("x-amz-object-lock-", 0) == 0) {
       return Error(ErrorCode::kNotImplemented, "Object lock is not supported.");
     }
-    if (h.name.rfind("x-amz-grant-", 0) == 0) {
-      return Error(ErrorCode::kNotImplemented, "ACL grants are not supported.");
-    }
-    if (h.name == "x-amz-acl" && h.value != "private" && h.value != "bucket-owner-full-control") {
-      return Error(ErrorCode::kNotImplemented,
-                   "Canned ACL '" + h.value + "' is not supported; use a bucket policy.");
-    }
   }
   return Status::Ok();
 }
@@ -304,6 +299,7 @@ void AddObjectHeaders(Response& r, const ObjectInfo& info) {
       r.SetHeader("x-amz-tagging-count", std::to_string(lifecycle::ParseTagSet(h.value).size()));
       continue;
     }
+    if (h.name == kStoredAclHeader) continue;
     has_type = has_type || h.name == "content-type";
     r.headers.push_back(h);
   }
@@ -328,6 +324,7 @@ struct Service::Impl {
   store::UserDirectory& users;
   std::vector<Cidr> trusted_proxies;
   DocumentCache<policy::Policy> policies;
+  DocumentCache<cors::Configuration> cors_configs;
   DocumentCache<lifecycle::Configuration> lifecycles;
   DecisionLog decisions;
   Impl(ServiceOptions o, store::Store& s, store::UserDirectory& u)
@@ -623,6 +620,56 @@ struct Service::Impl {
     return Error(ErrorCode::kAccessDenied);
   }
 
+  // What the bucket's ACL (bucket actions, and writing objects into it) or the object's ACL
+  // (reading it, its ACL) grants the caller; asked only once the policy has not decided.
+  bool AclGrantsAccess(Context& ctx, const store::Bucket& bucket, std::string_view action,
+                       const std::string& key) {
+    const std::string caller = ctx.anonymous ? std::string() : ctx.user.name;
+    if (unsigned needed = AclPermissionFor(action, /*on_object=*/false)) {
+      return AclAllows(DecodeAcl(bucket.acl, bucket.owner), caller, needed);
+    }
+    const unsigned needed = AclPermissionFor(action, /*on_object=*/true);
+    if (needed == 0 || key.empty()) return false;
+    auto info = store.HeadObject(bucket.name, key);
+    if (!info) return false;
+    // An object's owner may always read and change its ACL, whatever the ACL says (AWS).
+    if (!caller.empty() && info->owner == caller && (needed & (kAclRead | kAclWrite)) == 0) {
+      return true;
+    }
+    const Acl acl =
+        DecodeAcl(FindHeader(info->headers, kStoredAclHeader).value_or(""), info->owner);
+    if (AclAllows(acl, caller, needed)) {
+      decisions.Record(ctx.request.request_id, "allowed by the ACL of " + bucket.name + "/" + key);
+      return true;
+    }
+    return false;
+  }
+
+  AclContext AclContextFor(const std::string& owner, const std::string& bucket_owner,
+                           bool for_bucket) {
+    AclContext c{owner, bucket_owner, for_bucket, {}};
+    c.user_exists = [this](const std::string& name) {
+      auto all = users.ListUsers();
+      return all && std::any_of(all->begin(), all->end(),
+                                [&](const store::User& u) { return u.name == name; });
+    };
+    return c;
+  }
+
+  // The ACL a new object asks for (x-amz-acl, x-amz-grant-*), added to its stored headers.
+  Status AddRequestedAcl(Context& ctx, Headers& headers) {
+    std::erase_if(headers, [](const Header& h) { return h.name == kStoredAclHeader; });
+    const std::string bucket_owner = ctx.bucket ? ctx.bucket->owner : ctx.user.name;
+    auto acl = AclFromHeaders(ctx.request.headers,
+                              AclContextFor(ctx.user.name, bucket_owner, /*for_bucket=*/false));
+    if (!acl) return acl.error();
+    if (*acl) {
+      std::string stored = EncodeAcl(**acl, ctx.user.name);
+      if (!stored.empty()) headers.push_back({std::string(kStoredAclHeader), std::move(stored)});
+    }
+    return Status::Ok();
+  }
+
   // Bucket policy evaluation, on every request: explicit Deny > Allow > implicit deny; the
   // bucket owner and admin keys are allowed unless a statement denies them (admins can always
   // manage the policy itself, so a bad policy can never lock the operator out).
@@ -634,7 +681,7 @@ struct Service::Impl {
     std::string who = ctx.anonymous ? "anonymous" : "user/" + ctx.user.name;
     auto parsed = ParsedPolicy(**bucket);
     if (!parsed) {
-      if (privileged) return Status::Ok();
+      if (privileged || AclGrantsAccess(ctx, **bucket, action, key)) return Status::Ok();
       return Deny(ctx, "implicit deny: bucket " + bucket_name + " has no policy and " + who +
                            " (from " + ctx.client_ip + ") is not its owner");
     }
@@ -662,7 +709,7 @@ struct Service::Impl {
         }
         return Deny(ctx, e.ToString(pr));
       case policy::Decision::kImplicitDeny:
-        if (privileged) return Status::Ok();
+        if (privileged || AclGrantsAccess(ctx, **bucket, action, key)) return Status::Ok();
         return Deny(ctx, e.ToString(pr) + " (from " + ctx.client_ip + ")");
     }
     return Error(ErrorCode::kAccessDenied);
@@ -799,6 +846,87 @@ struct Service::Impl {
     Response r;
     r.status = 204;
     return r;
+  }
+
+  // ----------------------------------------------------------------- CORS
+
+  std::shared_ptr<const cors::Configuration> ParsedCors(const store::Bucket& b) {
+    if (b.cors.empty()) return nullptr;
+    if (auto cached = cors_configs.Find(b.name, b.cors)) return cached;
+    auto parsed = cors::Parse(b.cors);
+    if (!parsed) return nullptr;
+    auto shared = std::make_shared<const cors::Configuration>(std::move(*parsed));
+    cors_configs.Insert(b.name, b.cors, shared);
+    return shared;
+  }
+
+  Result<Response> GetBucketCors(Context& ctx) {
+    auto b = LoadBucket(ctx, ctx.endpoint.bucket);
+    if (!b) return b.error();
+    if ((*b)->cors.empty()) return Error(ErrorCode::kNoSuchCORSConfiguration);
+    return XmlResponse((*b)->cors);
+  }
+
+  Result<Response> PutBucketCors(Context& ctx) {
+    auto body = ReadSmallBody(ctx);
+    if (!body) return body.error();
+    auto parsed = cors::Parse(*body);
+    if (!parsed) return parsed.error();
+    LB_RETURN_IF_ERROR(store.SetBucketCors(ctx.endpoint.bucket, cors::ToXml(*parsed)));
+    Log().info("{} bucket {}: CORS set by {} ({} rules)", ctx.request.request_id,
+               ctx.endpoint.bucket, ctx.user.name, parsed->rules.size());
+    return Response{};
+  }
+
+  Result<Response> DeleteBucketCors(Context& ctx) {
+    LB_RETURN_IF_ERROR(store.SetBucketCors(ctx.endpoint.bucket, ""));
+    Response r;
+    r.status = 204;
+    return r;
+  }
+
+  // OPTIONS: what a browser asks before a cross-origin request. Unauthenticated (browsers send
+  // no credentials with it), answered from the bucket's rules alone.
+  Response Preflight(Context& ctx) {
+    auto origin = ctx.Header("origin");
+    auto method = ctx.Header("access-control-request-method");
+    if (!origin || !method) {
+      return ErrorResponse(&ctx, ctx.request,
+                           {Error(ErrorCode::kBadRequest,
+                                  "Insufficient information. Origin and "
+                                  "Access-Control-Request-Method request headers needed."),
+                            {}});
+    }
+    auto bucket = LoadBucket(ctx, ctx.endpoint.bucket);
+    if (!bucket) return ErrorResponse(&ctx, ctx.request, {bucket.error(), {}});
+    auto config = ParsedCors(**bucket);
+    auto request_headers =
+        cors::SplitHeaderList(ctx.Header("access-control-request-headers").value_or(""));
+    const cors::Rule* rule =
+        config ? cors::Match(*config, *origin, *method, request_headers) : nullptr;
+    if (rule == nullptr) {
+      return ErrorResponse(&ctx, ctx.request, {Error(ErrorCode::kAccessForbidden), {}});
+    }
+    Response r;
+    cors::AddHeaders(*rule, *origin, request_headers, r.headers);
+    r.SetHeader("vary", "Origin, Access-Control-Request-Headers, Access-Control-Request-Method");
+    return r;
+  }
+
+  // Access-Control-* on an ordinary answer (errors too: a page must be able to read why it
+  // failed), when a rule allows the origin and method.
+  void AddCorsHeaders(Context& ctx, std::string_view origin, Response& r) {
+    auto bucket = LoadBucket(ctx, ctx.endpoint.bucket);
+    if (!bucket) return;
+    auto config = ParsedCors(**bucket);
+    if (!config) return;
+    r.SetHeader("vary", "Origin, Access-Control-Request-Headers, Access-Control-Request-Method");
+    // The method a rule must allow: the request's own, or the one a client names as RGW reads.
+    std::string_view method =
+        ctx.Header("access-control-request-method").value_or(ctx.request.method);
+    if (const cors::Rule* rule = cors::Match(*config, origin, method)) {
+      cors::AddHeaders(*rule, origin, {}, r.headers);
+    }
   }
 
   // ----------------------------------------------------------------- object tagging
@@ -956,12 +1084,23 @@ struct Service::Impl {
                        "' is not valid; this endpoint serves region '" + region + "'.");
     }
     store::Bucket bucket{ctx.endpoint.bucket, ctx.now_ms, ctx.user.name, region, {}, {}};
+    auto acl = AclFromHeaders(ctx.request.headers,
+                              AclContextFor(ctx.user.name, ctx.user.name, /*for_bucket=*/true));
+    if (!acl) return acl.error();
+    if (*acl) bucket.acl = EncodeAcl(**acl, ctx.user.name);
     // A repeated create by the owner: 200 in us-east-1 (AWS's legacy behaviour there, and Ceph
-    // RGW's), 409 BucketAlreadyOwnedByYou in any other region (as AWS answers there).
+    // RGW's), 409 BucketAlreadyOwnedByYou in any other region (as AWS answers there). Asking
+    // for another ACL that way is refused (409 BucketAlreadyExists, as RGW answers): an ACL
+    // changes through PutBucketAcl only.
     Status created = store.CreateBucket(bucket);
     if (!created.ok() &&
         !(created.code() == ErrorCode::kBucketAlreadyOwnedByYou && region == "us-east-1")) {
       return created;
+    }
+    if (!created.ok()) {
+      auto existing = store.GetBucket(bucket.name);
+      if (!existing) return existing.error();
+      if (existing->acl != bucket.acl) return Error(ErrorCode::kBucketAlreadyExists);
     }
     Response r;
     r.SetHeader("location", "/" + ctx.endpoint.bucket);
@@ -999,24 +1138,64 @@ struct Service::Impl {
   }
 
   Result<Response> GetAcl(Context& ctx) {
-    std::string owner = ctx.user.name;
-    if (auto b = store.GetBucket(ctx.endpoint.bucket)) owner = b->owner;
-    if (ctx.endpoint.operation == Operation::kGetObjectAcl) {
-      auto info = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
-      if (!info) return info.error();
+    auto bucket = LoadBucket(ctx, ctx.endpoint.bucket);
+    if (!bucket) return bucket.error();
+    if (ctx.endpoint.operation == Operation::kGetBucketAcl) {
+      return XmlResponse(AclToXml(DecodeAcl((*bucket)->acl, (*bucket)->owner), (*bucket)->owner));
     }
-    // The one ACL we have: the owner has full control. Access beyond that is a bucket policy.
-    XmlWriter xml("AccessControlPolicy");
-    xml.Open("Owner").Element("ID", owner).Element("DisplayName", owner).Close("Owner");
-    xml.Open("AccessControlList");
-    std::string grant =
-        "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-        "xsi:type=\"CanonicalUser\"><ID>" +
-        XmlEscape(owner) + "</ID><DisplayName>" + XmlEscape(owner) +
-        "</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>";
-    std::string body = xml.Finish();
-    body.insert(body.rfind("</AccessControlPolicy>"), grant + "</AccessControlList>");
-    return XmlResponse(std::move(body));
+    LB_RETURN_IF_ERROR(CheckVersionId(ctx));
+    auto info = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
+    if (!info) return info.error();
+    const Acl acl =
+        DecodeAcl(FindHeader(info->headers, kStoredAclHeader).value_or(""), info->owner);
+    return XmlResponse(AclToXml(acl, info->owner));
+  }
+
+  // PutBucketAcl / PutObjectAcl: a canned ACL or grant headers, or an AccessControlPolicy
+  // document; the whole ACL is replaced.
+  Result<Response> PutAcl(Context& ctx) {
+    const bool on_object = ctx.endpoint.operation == Operation::kPutObjectAcl;
+    auto bucket = LoadBucket(ctx, ctx.endpoint.bucket);
+    if (!bucket) return bucket.error();
+    std::optional<ObjectInfo> info;
+    if (on_object) {
+      LB_RETURN_IF_ERROR(CheckVersionId(ctx));
+      auto head = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
+      if (!head) return head.error();
+      info = std::move(*head);
+    }
+    const std::string owner = on_object ? info->owner : (*bucket)->owner;
+    const AclContext context = AclContextFor(owner, (*bucket)->owner, !on_object);
+    auto body = ReadSmallBody(ctx);
+    if (!body) return body.error();
+    auto from_headers = AclFromHeaders(ctx.request.headers, context);
+    if (!from_headers) return from_headers.error();
+    Acl acl;
+    if (*from_headers) {
+      if (!TrimWhitespace(*body).empty()) {
+        return Error(ErrorCode::kInvalidRequest,
+                     "Give the ACL either in headers or as a document, not both.");
+      }
+      acl = std::move(**from_headers);
+    } else {
+      if (TrimWhitespace(*body).empty()) {
+        return Error(ErrorCode::kMalformedACLError,
+                     "PutAcl needs x-amz-acl, x-amz-grant-* or an AccessControlPolicy body.");
+      }
+      auto parsed = AclFromXml(*body, context);
+      if (!parsed) return parsed.error();
+      acl = std::move(*parsed);
+    }
+    std::string stored = EncodeAcl(acl, owner);
+    if (!on_object) {
+      LB_RETURN_IF_ERROR(store.SetBucketAcl(ctx.endpoint.bucket, stored));
+    } else {
+      Headers headers = info->headers;
+      std::erase_if(headers, [](const Header& h) { return h.name == kStoredAclHeader; });
+      if (!stored.empty()) headers.push_back({std::string(kStoredAclHeader), std::move(stored)});
+      LB_RETURN_IF_ERROR(store.UpdateObjectHeaders(ctx.endpoint.bucket, ctx.endpoint.key, headers));
+    }
+    return Response{};
   }
 
   // ----------------------------------------------------------------- listing
@@ -1217,6 +1396,7 @@ struct Service::Impl {
     LB_RETURN_IF_ERROR(RejectUnsupportedHeaders(ctx.request.headers));
     auto headers = StoredHeadersFrom(ctx.request.headers);
     if (!headers) return headers.error();
+    LB_RETURN_IF_ERROR(AddRequestedAcl(ctx, *headers));
     // Conditional writes (If-None-Match / If-Match) as S3 offers them since 2024: looked at
     // now, so a write bound to fail does not upload its body, and checked again by the store
     // in the commit itself (of two racing writers, one wins).
@@ -1558,6 +1738,8 @@ struct Service::Impl {
       return Error(ErrorCode::kInvalidArgument, "Unknown tagging directive.");
     }
     std::erase_if(info.headers, [](const Header& h) { return h.name == "x-amz-tagging"; });
+    // An ACL is never copied: the copy gets the one asked for, or private (AWS).
+    LB_RETURN_IF_ERROR(AddRequestedAcl(ctx, info.headers));
     if (tagging_directive == "COPY") {
       if (auto t = FindHeader(src.headers, "x-amz-tagging")) {
         info.headers.push_back({"x-amz-tagging", std::string(*t)});
@@ -1624,6 +1806,7 @@ struct Service::Impl {
     upload.bucket = ctx.endpoint.bucket;
     upload.key = ctx.endpoint.key;
     upload.headers = std::move(*headers);
+    LB_RETURN_IF_ERROR(AddRequestedAcl(ctx, upload.headers));
     upload.owner = ctx.user.name;
     if (auto a = ctx.Header("x-amz-checksum-algorithm")) {
       auto parsed = ParseChecksumName(*a);
@@ -1953,6 +2136,15 @@ struct Service::Impl {
       case Operation::kGetBucketAcl:
       case Operation::kGetObjectAcl:
         return GetAcl(ctx);
+      case Operation::kPutBucketAcl:
+      case Operation::kPutObjectAcl:
+        return PutAcl(ctx);
+      case Operation::kGetBucketCors:
+        return GetBucketCors(ctx);
+      case Operation::kPutBucketCors:
+        return PutBucketCors(ctx);
+      case Operation::kDeleteBucketCors:
+        return DeleteBucketCors(ctx);
       case Operation::kListObjects:
         return ListObjects(ctx, false);
       case Operation::kListObjectsV2:
@@ -1987,6 +2179,7 @@ struct Service::Impl {
         return ListParts(ctx);
       case Operation::kHealth:
       case Operation::kMetrics:
+      case Operation::kCorsPreflight:  // answered before authentication (Preflight)
       case Operation::kNotImplemented:
         break;
     }
@@ -2023,6 +2216,17 @@ struct Service::Impl {
     Context ctx{request, std::move(*query), {}, {}, {}, options.clock->NowMs()};
     ctx.client_ip = client;
     ctx.secure_transport = SecureTransport(request);
+    Response r = HandleIn(ctx, operation);
+    // A browser's cross-origin request: the bucket's CORS rules decide what it may read.
+    if (auto origin = ctx.Header("origin"); origin && !ctx.endpoint.bucket.empty() &&
+                                            ctx.endpoint.operation != Operation::kCorsPreflight) {
+      AddCorsHeaders(ctx, *origin, r);
+    }
+    return r;
+  }
+
+  Response HandleIn(Context& ctx, std::string_view& operation) {
+    Request& request = ctx.request;
     RouteInput route{request.method,   FindHeader(request.headers, "host").value_or(""),
                      request.raw_path, &ctx.query,
                      &request.headers, &options.s3.domains};
@@ -2042,6 +2246,7 @@ struct Service::Impl {
                            {Error(ErrorCode::kNotImplemented, "metrics are off"), {}});
     }
 
+    if (ctx.endpoint.operation == Operation::kCorsPreflight) return Preflight(ctx);
     if (ctx.endpoint.operation == Operation::kNotImplemented) {
       // Nothing to protect: say at once that the API is not offered.
       return ErrorResponse(&ctx, request, {Dispatch(ctx).error(), {}});

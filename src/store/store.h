@@ -30,6 +30,10 @@ struct Bucket {
   // JSON and the lifecycle XML; empty when not set.
   std::string policy{};
   std::string lifecycle{};
+  // The access control list in s3::EncodeAcl's form; empty: the owner alone (private).
+  std::string acl{};
+  // The CORS configuration XML (s3::cors::ToXml); empty when not set.
+  std::string cors{};
 };
 
 // A position in the by-age order of a bucket's objects (last_modified_ms, then key).
@@ -195,6 +199,8 @@ class Store {
   // Replaces the bucket's policy / lifecycle document; an empty document removes it.
   virtual Status SetBucketPolicy(const std::string& bucket, const std::string& policy) = 0;
   virtual Status SetBucketLifecycle(const std::string& bucket, const std::string& lifecycle) = 0;
+  virtual Status SetBucketAcl(const std::string& bucket, const std::string& acl) = 0;
+  virtual Status SetBucketCors(const std::string& bucket, const std::string& cors) = 0;
 
   virtual Result<std::unique_ptr<BlobWriter>> NewBlob() = 0;
   // Whether an upload of `incoming_bytes` (0: unknown) may start; kStorageFull when the store

@@ -381,17 +381,18 @@ def test_unsupported_features_answer_not_implemented(s3, bucket):
     calls = [
         lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
         lambda: s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}),
-        lambda: s3.get_bucket_cors(Bucket=bucket),
         lambda: s3.put_object(Bucket=bucket, Key="e", Body=b"x", ServerSideEncryption="AES256"),
-        lambda: s3.put_object_acl(Bucket=bucket, Key="k", ACL="public-read"),
+        lambda: s3.put_object(Bucket=bucket, Key="e", Body=b"x", ObjectLockMode="GOVERNANCE",
+                              ObjectLockRetainUntilDate="2030-01-01T00:00:00Z"),
         lambda: s3.get_bucket_website(Bucket=bucket),
+        lambda: s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={"BlockPublicAcls": True}),
     ]
     for call in calls:
         with pytest.raises(botocore.exceptions.ClientError) as e:
             call()
         assert error_code(e) == "NotImplemented"
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
-    # Nothing was half-done: the SSE object does not exist.
+    # Nothing was half-done: the SSE and object-lock object does not exist.
     with pytest.raises(botocore.exceptions.ClientError):
         s3.head_object(Bucket=bucket, Key="e")
     # Polite unversioned answers.

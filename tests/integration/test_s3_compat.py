@@ -439,3 +439,182 @@ def test_policy_sees_the_signature_version(server, s3, bucket):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         server.client(key, secret, signature_version="s3").get_object(Bucket=bucket, Key="k")
     assert error_code(e) == "AccessDenied"
+
+
+# ---------------------------------------------------------------- 7. ACLs
+
+def anonymous_status(url):
+    r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", url],
+                       capture_output=True, text=True, timeout=30)
+    return int(r.stdout)
+
+
+def test_canned_acls_from_ci_scripts(server, s3, bucket, tmp_path):
+    """`aws s3 cp --acl public-read` and `s3cmd put --acl-public`, common in CI scripts, used to
+    get 501: now the object is readable anonymously (and only that object), and GetObjectAcl
+    says why."""
+    from test_clients import aws_env, run
+    src = tmp_path / "fullLog.txt"
+    src.write_bytes(b"public log\n")
+    aws = ["/usr/bin/aws", "--endpoint-url", server.endpoint]
+    run(aws + ["s3", "cp", "--only-show-errors", "--acl", "public-read", str(src),
+               "s3://%s/pr/1/fullLog.txt" % bucket], aws_env(server))
+    run(aws + ["s3", "cp", "--only-show-errors", str(src), "s3://%s/pr/1/private.txt" % bucket],
+        aws_env(server))
+    host = server.endpoint[len("http://"):]
+    cfg = tmp_path / "s3cfg"
+    cfg.write_text("[default]\naccess_key = %s\nsecret_key = %s\nhost_base = %s\nhost_bucket = %s\n"
+                   "use_https = False\nbucket_location = us-east-1\n"
+                   % (server.env["AWS_ACCESS_KEY_ID"], server.env["AWS_SECRET_ACCESS_KEY"], host, host))
+    run(["s3cmd", "-c", str(cfg), "--no-progress", "put", "--acl-public", str(src),
+         "s3://%s/pr/2/fullLog.txt" % bucket])
+    base = "%s/%s/" % (server.endpoint, bucket)
+    assert anonymous_status(base + "pr/1/fullLog.txt") == 200
+    assert anonymous_status(base + "pr/2/fullLog.txt") == 200
+    assert anonymous_status(base + "pr/1/private.txt") == 403
+    assert anonymous_status(base) == 403  # the bucket itself is not listed
+    grants = s3.get_object_acl(Bucket=bucket, Key="pr/1/fullLog.txt")["Grants"]
+    assert {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+            "Permission": "READ"} in grants
+    # Made private again: anonymous readers lose it at once.
+    s3.put_object_acl(Bucket=bucket, Key="pr/1/fullLog.txt", ACL="private")
+    assert anonymous_status(base + "pr/1/fullLog.txt") == 403
+    # A copy does not inherit the source's ACL.
+    s3.copy_object(Bucket=bucket, Key="copy.txt", CopySource={"Bucket": bucket, "Key": "pr/2/fullLog.txt"})
+    assert anonymous_status(base + "copy.txt") == 403
+    # Multipart uploads carry theirs to the object.
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp.txt", ACL="public-read")
+    part = s3.upload_part(Bucket=bucket, Key="mp.txt", UploadId=upload["UploadId"], PartNumber=1, Body=b"mp")
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp.txt", UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    assert anonymous_status(base + "mp.txt") == 200
+    # The stored ACL is never sent as a header.
+    assert not any(k.startswith("x-logbucket") for k in
+                   s3.head_object(Bucket=bucket, Key="mp.txt")["ResponseMetadata"]["HTTPHeaders"])
+
+
+def test_bucket_acl_grants_work_with_the_policy_whose_deny_wins(server, s3, bucket):
+    """Grants to another user by id (x-amz-grant-* and an AccessControlPolicy document): READ
+    lets them list, WRITE lets them upload (they own what they upload and may read it; the
+    bucket owner may too); a bucket policy's explicit Deny still wins over any grant."""
+    import json
+    key, secret = add_user(server, "ci-bot")
+    bot = server.client(key, secret)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        bot.list_objects_v2(Bucket=bucket)
+    assert error_code(e) == "AccessDenied"
+    owner = s3.get_bucket_acl(Bucket=bucket)["Owner"]["ID"]
+    s3.put_bucket_acl(Bucket=bucket, GrantRead='id="ci-bot"', GrantFullControl='id="%s"' % owner)
+    assert bot.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        bot.put_object(Bucket=bucket, Key="by-bot.txt", Body=b"bot")
+    assert error_code(e) == "AccessDenied"
+    # The document form, as SDKs send it after reading the current ACL.
+    acl = s3.get_bucket_acl(Bucket=bucket)
+    acl["Grants"].append({"Grantee": {"Type": "CanonicalUser", "ID": "ci-bot"}, "Permission": "WRITE"})
+    s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy={"Grants": acl["Grants"], "Owner": acl["Owner"]})
+    assert [g["Permission"] for g in s3.get_bucket_acl(Bucket=bucket)["Grants"]
+            if g["Grantee"].get("ID") == "ci-bot"] == ["READ", "WRITE"]
+    bot.put_object(Bucket=bucket, Key="by-bot.txt", Body=b"bot")
+    assert bot.get_object(Bucket=bucket, Key="by-bot.txt")["Body"].read() == b"bot"
+    assert bot.get_object_acl(Bucket=bucket, Key="by-bot.txt")["Owner"]["ID"] == "ci-bot"
+    assert s3.get_object(Bucket=bucket, Key="by-bot.txt")["Body"].read() == b"bot"
+    # An unknown user and an e-mail grantee are refused, not ignored.
+    for grant, code in (('id="nobody"', "InvalidArgument"), ('emailAddress="a@b.c"', "UnresolvableGrantByEmailAddress")):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.put_bucket_acl(Bucket=bucket, GrantRead=grant)
+        assert error_code(e) == code
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam:::user/ci-bot"}, "Action": "s3:ListBucket",
+         "Resource": "arn:aws:s3:::%s" % bucket}]}))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        bot.list_objects_v2(Bucket=bucket)
+    assert error_code(e) == "AccessDenied"
+    bot.put_object(Bucket=bucket, Key="still-writes.txt", Body=b"w")  # WRITE is not denied
+
+
+def test_creating_a_bucket_again_cannot_change_its_acl(s3):
+    s3.create_bucket(Bucket="acl-bucket", ACL="public-read")
+    s3.create_bucket(Bucket="acl-bucket", ACL="public-read")  # the same: 200, as before
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.create_bucket(Bucket="acl-bucket")
+    assert status(e) == 409 and error_code(e) == "BucketAlreadyExists"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.create_bucket(Bucket="acl-bucket", ACL="public-read-wrong")
+    assert error_code(e) == "InvalidArgument"
+
+
+# ---------------------------------------------------------------- 8. CORS
+
+def test_cors_lets_a_page_on_another_origin_read_and_upload(server, s3, bucket):
+    """Headless Chromium on another origin: fetch() of a presigned GET works where the bucket's
+    CORS rules allow the origin (and ETag is exposed), is blocked where the bucket has none; a
+    presigned PUT passes the browser's preflight. The preflight's own answers checked raw."""
+    import http.server
+    import json
+    import os
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<!doctype html><title>CI dashboard</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    page_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=page_server.serve_forever, daemon=True).start()
+    origin = "http://127.0.0.1:%d" % page_server.server_address[1]
+    s3.create_bucket(Bucket="no-cors")
+    s3.put_object(Bucket=bucket, Key="log.txt", Body=b"hello from logbucket")
+    s3.put_object(Bucket="no-cors", Key="log.txt", Body=b"x")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_bucket_cors(Bucket=bucket)
+    assert status(e) == 404 and error_code(e) == "NoSuchCORSConfiguration"
+    rules = [{"AllowedOrigins": [origin], "AllowedMethods": ["GET", "PUT"], "AllowedHeaders": ["content-type"],
+              "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 60}]
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+    assert s3.get_bucket_cors(Bucket=bucket)["CORSRules"] == rules
+    job = {"origin": origin,
+           "get": s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "log.txt"}),
+           "blocked": s3.generate_presigned_url("get_object", Params={"Bucket": "no-cors", "Key": "log.txt"}),
+           "put": s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "from-page.txt"})}
+    try:
+        r = subprocess.run(["node", "cors_browser_test.mjs", json.dumps(job)], capture_output=True, text=True,
+                           timeout=300, cwd=os.path.join(os.path.dirname(__file__), "..", "js"))
+    finally:
+        page_server.shutdown()
+        page_server.server_close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    seen = json.loads(r.stdout.strip().splitlines()[-1])
+    assert seen["origin"] == origin
+    assert seen["get"].get("status") == 200 and seen["get"]["body"] == "hello from logbucket", seen
+    assert seen["get"]["etag"], seen  # exposed by the rule
+    assert seen["blocked"]["blocked"] == "TypeError", seen
+    # ... and for the right reason: no Access-Control-Allow-Origin on the answer.
+    assert any("/no-cors/" in f and "Access-Control-Allow-Origin" in f for f in seen["failures"]), seen  # the browser refused to hand it over
+    assert seen["put"]["status"] == 200, seen
+    assert s3.get_object(Bucket=bucket, Key="from-page.txt")["Body"].read() == b"uploaded by a page"
+
+    def options(path, headers):
+        code, head, body = sigv4_client.raw_request(
+            server.endpoint, "OPTIONS", path, {"Host": server.endpoint[len("http://"):], **headers})
+        fields = dict((k.strip().lower(), v.strip()) for k, _, v in
+                      (line.partition(":") for line in head.split("\r\n")[1:]))
+        return code, fields, body
+
+    code, h, _ = options("/%s/log.txt" % bucket, {"Origin": origin, "Access-Control-Request-Method": "GET"})
+    assert code == 200 and h["access-control-allow-origin"] == origin
+    assert h["access-control-allow-methods"] == "GET, PUT" and h["access-control-max-age"] == "60"
+    assert options("/%s/log.txt" % bucket, {"Origin": origin})[0] == 400  # no method asked about
+    code, _, body = options("/%s/log.txt" % bucket, {"Origin": "http://elsewhere", "Access-Control-Request-Method": "GET"})
+    assert code == 403 and b"<Code>AccessForbidden</Code>" in body
+    assert options("/%s/log.txt" % bucket, {"Origin": origin, "Access-Control-Request-Method": "DELETE"})[0] == 403
+    assert options("/no-cors/log.txt", {"Origin": origin, "Access-Control-Request-Method": "GET"})[0] == 403
+    s3.delete_bucket_cors(Bucket=bucket)
+    assert options("/%s/log.txt" % bucket, {"Origin": origin, "Access-Control-Request-Method": "GET"})[0] == 403

@@ -32,7 +32,7 @@ namespace {
 
 using platform::ScopedFd;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr size_t kMaxGroupCommit = 256;
 constexpr int kReadConnections = 8;
 
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS users(
   admin INTEGER NOT NULL, created_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS buckets(
   name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, owner TEXT NOT NULL, region TEXT NOT NULL,
-  policy TEXT, lifecycle TEXT);
+  policy TEXT, lifecycle TEXT, acl TEXT, cors TEXT);
 CREATE TABLE IF NOT EXISTS objects(
   bucket TEXT NOT NULL, key BLOB NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
   etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, headers BLOB NOT NULL,
@@ -1031,6 +1031,15 @@ Status MigrateSchema(Db& db, const std::string& db_path) {
         "ALTER TABLE objects ADD COLUMN body INTEGER; "
         "UPDATE meta SET value = '2' WHERE name = 'schema_version';");
     if (status.ok()) Log().info("{}: metadata schema upgraded from version 1 to 2", db_path);
+    if (status.ok()) version = "2";
+  }
+  if (status.ok() && version == "2") {
+    // Version 3 adds bucket ACLs (NULL: the owner alone, as before) and CORS configurations.
+    status = db.Exec(
+        "ALTER TABLE buckets ADD COLUMN acl TEXT; "
+        "ALTER TABLE buckets ADD COLUMN cors TEXT; "
+        "UPDATE meta SET value = '3' WHERE name = 'schema_version';");
+    if (status.ok()) Log().info("{}: metadata schema upgraded from version 2 to 3", db_path);
   }
   if (!status.ok()) {
     (void)db.Exec("ROLLBACK");
@@ -1121,14 +1130,15 @@ LocalStore::~LocalStore() {
 Result<std::vector<Bucket>> LocalStore::ListBuckets() {
   return impl_->WithReader([](Db& db) -> Result<std::vector<Bucket>> {
     Stmt s = db.Prepare(
-        "SELECT name, created_ms, owner, region, policy, lifecycle FROM buckets ORDER BY name");
+        "SELECT name, created_ms, owner, region, policy, lifecycle, acl, cors FROM buckets "
+        "ORDER BY name");
     std::vector<Bucket> out;
     while (true) {
       auto row = s.Step();
       if (!row) return row.error();
       if (!*row) break;
-      out.push_back(
-          {s.ColText(0), s.ColInt(1), s.ColText(2), s.ColText(3), s.ColText(4), s.ColText(5)});
+      out.push_back({s.ColText(0), s.ColInt(1), s.ColText(2), s.ColText(3), s.ColText(4),
+                     s.ColText(5), s.ColText(6), s.ColText(7)});
     }
     return out;
   });
@@ -1139,13 +1149,14 @@ Result<Bucket> LocalStore::GetBucket(const std::string& name) {
   uint64_t generation = impl_->cache.generation();
   auto found = impl_->WithReader([&](Db& db) -> Result<Bucket> {
     Stmt s = db.Prepare(
-        "SELECT name, created_ms, owner, region, policy, lifecycle FROM buckets WHERE name = ?");
+        "SELECT name, created_ms, owner, region, policy, lifecycle, acl, cors FROM buckets "
+        "WHERE name = ?");
     s.Text(1, name);
     auto row = s.Step();
     if (!row) return row.error();
     if (!*row) return Error(ErrorCode::kNoSuchBucket);
-    return Bucket{s.ColText(0), s.ColInt(1),  s.ColText(2),
-                  s.ColText(3), s.ColText(4), s.ColText(5)};
+    return Bucket{s.ColText(0), s.ColInt(1),  s.ColText(2), s.ColText(3),
+                  s.ColText(4), s.ColText(5), s.ColText(6), s.ColText(7)};
   });
   if (found) impl_->cache.InsertBucket(generation, *found);
   return found;
@@ -1162,9 +1173,14 @@ Status LocalStore::CreateBucket(const Bucket& bucket) {
       return Error(get.ColText(0) == bucket.owner ? ErrorCode::kBucketAlreadyOwnedByYou
                                                   : ErrorCode::kBucketAlreadyExists);
     }
-    Stmt put =
-        db.Prepare("INSERT INTO buckets(name, created_ms, owner, region) VALUES(?, ?, ?, ?)");
+    Stmt put = db.Prepare(
+        "INSERT INTO buckets(name, created_ms, owner, region, acl) VALUES(?, ?, ?, ?, ?)");
     put.Text(1, bucket.name).Int(2, bucket.created_ms).Text(3, bucket.owner).Text(4, bucket.region);
+    if (bucket.acl.empty()) {
+      sqlite3_bind_null(put.raw(), 5);
+    } else {
+      put.Text(5, bucket.acl);
+    }
     return put.Run();
   });
 }
@@ -1212,6 +1228,14 @@ Status SetBucketColumn(LocalStore::Impl& impl, const std::string& bucket, const 
 
 Status LocalStore::SetBucketPolicy(const std::string& bucket, const std::string& policy) {
   return SetBucketColumn(*impl_, bucket, "UPDATE buckets SET policy = ? WHERE name = ?", policy);
+}
+
+Status LocalStore::SetBucketAcl(const std::string& bucket, const std::string& acl) {
+  return SetBucketColumn(*impl_, bucket, "UPDATE buckets SET acl = ? WHERE name = ?", acl);
+}
+
+Status LocalStore::SetBucketCors(const std::string& bucket, const std::string& cors) {
+  return SetBucketColumn(*impl_, bucket, "UPDATE buckets SET cors = ? WHERE name = ?", cors);
 }
 
 Status LocalStore::SetBucketLifecycle(const std::string& bucket, const std::string& lifecycle) {

@@ -379,25 +379,33 @@ TEST_F(LocalStoreTest, InlineLimitZeroKeepsEveryBodyInAFile) {
   EXPECT_EQ(Read("tiny"), "t");
 }
 
-TEST_F(LocalStoreTest, DirectoriesFromSchemaVersion1AreUpgraded) {
+TEST_F(LocalStoreTest, DirectoriesFromSchemaVersion1AreUpgradedToTheCurrentOne) {
   Put("old-file", std::string(kLargeBody, 'o'));
   store_.reset();
   // Make the directory what a version-1 binary wrote: no inline bodies.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "meta.sqlite").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "ALTER TABLE objects DROP COLUMN body; DROP TABLE bodies; "
-                         "UPDATE meta SET value = '1' WHERE name = 'schema_version';",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
+  ASSERT_EQ(
+      sqlite3_exec(db,
+                   "ALTER TABLE objects DROP COLUMN body; DROP TABLE bodies; "
+                   "ALTER TABLE buckets DROP COLUMN acl; ALTER TABLE buckets DROP COLUMN cors; "
+                   "UPDATE meta SET value = '1' WHERE name = 'schema_version';",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK)
       << sqlite3_errmsg(db);
   sqlite3_close(db);
   Open();
   EXPECT_EQ(Read("old-file"), std::string(kLargeBody, 'o'));
   Put("new-inline", "fresh");
+  // Version 3's bucket ACLs: none on the old bucket, and one can be set.
+  auto bucket = store_->GetBucket("bkt");
+  ASSERT_TRUE(bucket.has_value());
+  EXPECT_EQ(bucket->acl, "");
+  ASSERT_TRUE(store_->SetBucketAcl("bkt", "v1,READ:group:AllUsers").ok());
   Open();
   EXPECT_EQ(Read("new-inline"), "fresh");
   EXPECT_EQ(Read("old-file"), std::string(kLargeBody, 'o'));
+  EXPECT_EQ(store_->GetBucket("bkt")->acl, "v1,READ:group:AllUsers");
 }
 
 TEST(ValidateKey, Limits) {
