@@ -16,6 +16,9 @@ struct Row {
 constexpr std::array kTable = {
     Row{ErrorCode::kOk, {"", 200, "OK"}},
     Row{ErrorCode::kAccessDenied, {"AccessDenied", 403, "Access Denied"}},
+    Row{ErrorCode::kAccessControlListNotSupported,
+        {"AccessControlListNotSupported", 400,
+         "The bucket does not allow ACLs (object ownership is BucketOwnerEnforced)."}},
     Row{ErrorCode::kAccessForbidden,
         {"AccessForbidden", 403,
          "CORSResponse: This CORS request is not allowed. This is usually because the "
@@ -52,6 +55,9 @@ constexpr std::array kTable = {
         {"InvalidAccessKeyId", 403,
          "The AWS access key Id you provided does not exist in our records."}},
     Row{ErrorCode::kInvalidArgument, {"InvalidArgument", 400, "Invalid Argument"}},
+    Row{ErrorCode::kInvalidBucketAclWithObjectOwnership,
+        {"InvalidBucketAclWithObjectOwnership", 400,
+         "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting."}},
     Row{ErrorCode::kInvalidBucketName,
         {"InvalidBucketName", 400, "The specified bucket is not valid."}},
     Row{ErrorCode::kInvalidDigest,
@@ -96,6 +102,9 @@ constexpr std::array kTable = {
     Row{ErrorCode::kNoSuchKey, {"NoSuchKey", 404, "The specified key does not exist."}},
     Row{ErrorCode::kNoSuchLifecycleConfiguration,
         {"NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist"}},
+    Row{ErrorCode::kNoSuchPublicAccessBlockConfiguration,
+        {"NoSuchPublicAccessBlockConfiguration", 404,
+         "The public access block configuration was not found"}},
     Row{ErrorCode::kNoSuchUpload,
         {"NoSuchUpload", 404,
          "The specified multipart upload does not exist. The upload ID might be invalid, or the "
@@ -107,6 +116,8 @@ constexpr std::array kTable = {
         {"NotImplemented", 501,
          "A header or query you provided implies functionality that is not implemented."}},
     Row{ErrorCode::kNotModified, {"NotModified", 304, "Not Modified"}},
+    Row{ErrorCode::kOwnershipControlsNotFoundError,
+        {"OwnershipControlsNotFoundError", 404, "The bucket ownership controls were not found"}},
     Row{ErrorCode::kPreconditionFailed,
         {"PreconditionFailed", 412,
          "At least one of the preconditions you specified did not hold."}},

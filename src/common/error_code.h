@@ -9,6 +9,7 @@ namespace logbucket {
 enum class ErrorCode {
   kOk,
   kAccessDenied,
+  kAccessControlListNotSupported,
   kAccessForbidden,  // a CORS preflight no rule allows
   kAuthorizationHeaderMalformed,
   kAuthorizationQueryParametersError,
@@ -24,6 +25,7 @@ enum class ErrorCode {
   kInternalError,
   kInvalidAccessKeyId,
   kInvalidArgument,
+  kInvalidBucketAclWithObjectOwnership,
   kInvalidBucketName,
   kInvalidDigest,
   kInvalidPart,
@@ -46,10 +48,12 @@ enum class ErrorCode {
   kNoSuchCORSConfiguration,
   kNoSuchKey,
   kNoSuchLifecycleConfiguration,
+  kNoSuchPublicAccessBlockConfiguration,
   kNoSuchUpload,
   kNoSuchVersion,
   kNotImplemented,
   kNotModified,
+  kOwnershipControlsNotFoundError,
   kPreconditionFailed,
   kRequestHeaderSectionTooLarge,
   kRequestTimeTooSkewed,

@@ -31,6 +31,16 @@ std::string_view IamAction(Operation op) {
     case Operation::kPutBucketCors:
     case Operation::kDeleteBucketCors:  // AWS checks the Put permission for deletes
       return "s3:PutBucketCORS";
+    case Operation::kGetBucketOwnershipControls:
+      return "s3:GetBucketOwnershipControls";
+    case Operation::kPutBucketOwnershipControls:
+    case Operation::kDeleteBucketOwnershipControls:
+      return "s3:PutBucketOwnershipControls";
+    case Operation::kGetPublicAccessBlock:
+      return "s3:GetBucketPublicAccessBlock";
+    case Operation::kPutPublicAccessBlock:
+    case Operation::kDeletePublicAccessBlock:
+      return "s3:PutBucketPublicAccessBlock";
     case Operation::kListObjectVersions:
       return "s3:ListBucketVersions";
     case Operation::kListMultipartUploads:

@@ -365,4 +365,102 @@ bool AclIsPublic(const Acl& acl) {
   return false;
 }
 
+Acl WithoutPublicGrants(Acl acl) {
+  std::erase_if(acl.grants, [](const AclGrant& g) {
+    return g.grantee == AclGrant::Grantee::kAllUsers ||
+           g.grantee == AclGrant::Grantee::kAuthenticatedUsers;
+  });
+  return acl;
+}
+
+Result<std::string> ParseObjectOwnership(std::string_view value) {
+  for (std::string_view known : {kBucketOwnerEnforced, kBucketOwnerPreferred, kObjectWriter}) {
+    if (value == known) return std::string(known);
+  }
+  return Error(ErrorCode::kInvalidArgument,
+               "ObjectOwnership must be BucketOwnerEnforced, BucketOwnerPreferred or "
+               "ObjectWriter");
+}
+
+Result<std::string> ParseOwnershipControls(std::string_view body) {
+  pugi::xml_document doc;
+  auto loaded = LoadXml(doc, body);
+  if (!loaded) return loaded.error();
+  pugi::xml_node root = doc.document_element();
+  pugi::xml_node rule = XmlChild(root, "Rule");
+  if (XmlLocalName(root) != "OwnershipControls" || !rule || rule.next_sibling("Rule")) {
+    return Error(ErrorCode::kMalformedXML, "OwnershipControls needs exactly one Rule");
+  }
+  auto parsed = ParseObjectOwnership(XmlChild(rule, "ObjectOwnership").text().get());
+  if (!parsed) return Error(ErrorCode::kMalformedXML, parsed.error().message());
+  return parsed;
+}
+
+std::string OwnershipControlsXml(std::string_view ownership) {
+  XmlWriter xml("OwnershipControls");
+  xml.Open("Rule").Element("ObjectOwnership", ownership).Close("Rule");
+  return xml.Finish();
+}
+
+PublicAccessBlock PublicAccessBlock::FromStored(std::string_view flags) {
+  PublicAccessBlock b;
+  if (flags.size() != 4) return b;
+  b.block_public_acls = flags[0] == '1';
+  b.ignore_public_acls = flags[1] == '1';
+  b.block_public_policy = flags[2] == '1';
+  b.restrict_public_buckets = flags[3] == '1';
+  return b;
+}
+
+std::string PublicAccessBlock::ToStored() const {
+  std::string out;
+  for (bool flag :
+       {block_public_acls, ignore_public_acls, block_public_policy, restrict_public_buckets}) {
+    out.push_back(flag ? '1' : '0');
+  }
+  return out;
+}
+
+Result<PublicAccessBlock> ParsePublicAccessBlock(std::string_view body) {
+  pugi::xml_document doc;
+  auto loaded = LoadXml(doc, body);
+  if (!loaded) return loaded.error();
+  pugi::xml_node root = doc.document_element();
+  if (XmlLocalName(root) != "PublicAccessBlockConfiguration") {
+    return Error(ErrorCode::kMalformedXML,
+                 "the root element must be PublicAccessBlockConfiguration");
+  }
+  PublicAccessBlock b;
+  for (pugi::xml_node field : root.children()) {
+    if (field.type() != pugi::node_element) continue;
+    std::string_view name = XmlLocalName(field);
+    std::string value = AsciiLower(TrimWhitespace(field.text().get()));
+    if (value != "true" && value != "false") {
+      return Error(ErrorCode::kMalformedXML, std::string(name) + " must be true or false");
+    }
+    const bool on = value == "true";
+    if (name == "BlockPublicAcls") {
+      b.block_public_acls = on;
+    } else if (name == "IgnorePublicAcls") {
+      b.ignore_public_acls = on;
+    } else if (name == "BlockPublicPolicy") {
+      b.block_public_policy = on;
+    } else if (name == "RestrictPublicBuckets") {
+      b.restrict_public_buckets = on;
+    } else {
+      return Error(ErrorCode::kMalformedXML, "unknown element " + std::string(name));
+    }
+  }
+  return b;
+}
+
+std::string PublicAccessBlockXml(const PublicAccessBlock& b) {
+  XmlWriter xml("PublicAccessBlockConfiguration");
+  xml.Element("BlockPublicAcls", b.block_public_acls ? "true" : "false");
+  xml.Element("IgnorePublicAcls", b.ignore_public_acls ? "true" : "false");
+  xml.Element("BlockPublicPolicy", b.block_public_policy ? "true" : "false");
+  xml.Element("RestrictPublicBuckets", b.restrict_public_buckets ? "true" : "false");
+  return xml.Finish();
+}
+
 }  // namespace logbucket::s3

@@ -72,5 +72,29 @@ bool AclAllows(const Acl& acl, std::string_view user, unsigned needed);
 unsigned AclPermissionFor(std::string_view action, bool on_object);
 // Whether the ACL grants anything to everyone or to every signed-in user.
 bool AclIsPublic(const Acl& acl);
+// The ACL without those grants (what IgnorePublicAcls leaves).
+Acl WithoutPublicGrants(Acl acl);
+
+// Object ownership controls: who owns what is written into a bucket.
+inline constexpr std::string_view kBucketOwnerEnforced = "BucketOwnerEnforced";  // no ACLs
+inline constexpr std::string_view kBucketOwnerPreferred = "BucketOwnerPreferred";
+inline constexpr std::string_view kObjectWriter = "ObjectWriter";
+// A PutBucketOwnershipControls body or an x-amz-object-ownership value: one of the three.
+Result<std::string> ParseOwnershipControls(std::string_view body);
+Result<std::string> ParseObjectOwnership(std::string_view value);
+std::string OwnershipControlsXml(std::string_view ownership);
+
+// A bucket's public access block (stored as four "1"/"0" flags in this order).
+struct PublicAccessBlock {
+  bool block_public_acls = false;
+  bool ignore_public_acls = false;
+  bool block_public_policy = false;
+  bool restrict_public_buckets = false;
+
+  static PublicAccessBlock FromStored(std::string_view flags);
+  std::string ToStored() const;
+};
+Result<PublicAccessBlock> ParsePublicAccessBlock(std::string_view body);
+std::string PublicAccessBlockXml(const PublicAccessBlock& block);
 
 }  // namespace logbucket::s3

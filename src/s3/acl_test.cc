@@ -126,5 +126,39 @@ TEST(Acl, ActionsMapToPermissionsAsAwsDocuments) {
   EXPECT_EQ(AclPermissionFor("s3:GetObject", false), 0u);
 }
 
+TEST(Acl, OwnershipControlsDocuments) {
+  auto parsed = ParseOwnershipControls(OwnershipControlsXml(kBucketOwnerPreferred));
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(*parsed, kBucketOwnerPreferred);
+  auto unknown = ParseOwnershipControls(
+      "<OwnershipControls><Rule><ObjectOwnership>Anyone</ObjectOwnership></Rule>"
+      "</OwnershipControls>");
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(unknown.error().code(), ErrorCode::kMalformedXML);
+  EXPECT_FALSE(ParseOwnershipControls("<OwnershipControls/>").has_value());
+  EXPECT_EQ(ParseObjectOwnership("ObjectWriter").value_or(""), "ObjectWriter");
+  EXPECT_FALSE(ParseObjectOwnership("objectwriter").has_value());
+}
+
+TEST(Acl, PublicAccessBlockDocuments) {
+  auto parsed = ParsePublicAccessBlock(
+      "<PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls>"
+      "<RestrictPublicBuckets>TRUE</RestrictPublicBuckets></PublicAccessBlockConfiguration>");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().ToString();
+  EXPECT_TRUE(parsed->block_public_acls);
+  EXPECT_FALSE(parsed->ignore_public_acls);  // missing: false
+  EXPECT_FALSE(parsed->block_public_policy);
+  EXPECT_TRUE(parsed->restrict_public_buckets);
+  EXPECT_EQ(parsed->ToStored(), "1001");
+  auto again = ParsePublicAccessBlock(PublicAccessBlockXml(PublicAccessBlock::FromStored("0110")));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->ToStored(), "0110");
+  EXPECT_FALSE(ParsePublicAccessBlock("<PublicAccessBlockConfiguration><BlockPublicAcls>yes"
+                                      "</BlockPublicAcls></PublicAccessBlockConfiguration>")
+                   .has_value());
+  EXPECT_EQ(WithoutPublicGrants(Acl{{{G::kAllUsers, "", kAclRead}, {G::kUser, "a", kAclRead}}}),
+            (Acl{{{G::kUser, "a", kAclRead}}}));
+}
+
 }  // namespace
 }  // namespace logbucket::s3

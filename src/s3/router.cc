@@ -9,12 +9,11 @@ namespace {
 
 // Sub-resources of S3 that select an API we do not implement (answered NotImplemented).
 constexpr std::array kUnsupportedSubresources = {
-    "accelerate",   "analytics",      "encryption",        "intelligent-tiering",
-    "inventory",    "legal-hold",     "logging",           "metrics",
-    "notification", "object-lock",    "ownershipControls", "publicAccessBlock",
-    "replication",  "requestPayment", "restore",           "retention",
-    "select",       "torrent",        "website",           "attributes",
-    "session"};
+    "accelerate",   "analytics",   "encryption",  "intelligent-tiering",
+    "inventory",    "legal-hold",  "logging",     "metrics",
+    "notification", "object-lock", "replication", "requestPayment",
+    "restore",      "retention",   "select",      "torrent",
+    "website",      "attributes",  "session"};
 
 bool Has(const QueryParams& q, std::string_view key) { return FindQuery(q, key) != nullptr; }
 
@@ -67,6 +66,18 @@ std::string_view OperationName(Operation op) {
       return "DeleteBucketCors";
     case Operation::kCorsPreflight:
       return "PreflightRequest";
+    case Operation::kGetBucketOwnershipControls:
+      return "GetBucketOwnershipControls";
+    case Operation::kPutBucketOwnershipControls:
+      return "PutBucketOwnershipControls";
+    case Operation::kDeleteBucketOwnershipControls:
+      return "DeleteBucketOwnershipControls";
+    case Operation::kGetPublicAccessBlock:
+      return "GetPublicAccessBlock";
+    case Operation::kPutPublicAccessBlock:
+      return "PutPublicAccessBlock";
+    case Operation::kDeletePublicAccessBlock:
+      return "DeletePublicAccessBlock";
     case Operation::kListObjects:
       return "ListObjects";
     case Operation::kListObjectsV2:
@@ -197,6 +208,14 @@ Result<Endpoint> Route(const RouteInput& in) {
     if (Has(q, "cors")) {
       return config(Operation::kGetBucketCors, Operation::kPutBucketCors,
                     Operation::kDeleteBucketCors);
+    }
+    if (Has(q, "ownershipControls")) {
+      return config(Operation::kGetBucketOwnershipControls, Operation::kPutBucketOwnershipControls,
+                    Operation::kDeleteBucketOwnershipControls);
+    }
+    if (Has(q, "publicAccessBlock")) {
+      return config(Operation::kGetPublicAccessBlock, Operation::kPutPublicAccessBlock,
+                    Operation::kDeletePublicAccessBlock);
     }
     if (Has(q, "policyStatus")) {
       if (method == "GET") return Endpoint{Operation::kGetBucketPolicyStatus, bucket, {}, {}};

@@ -28,6 +28,12 @@ enum class Operation {
   kGetBucketCors,
   kPutBucketCors,
   kDeleteBucketCors,
+  kGetBucketOwnershipControls,
+  kPutBucketOwnershipControls,
+  kDeleteBucketOwnershipControls,
+  kGetPublicAccessBlock,
+  kPutPublicAccessBlock,
+  kDeletePublicAccessBlock,
   kCorsPreflight,  // OPTIONS on a bucket or object: answered from the CORS rules, unauthenticated
   kListObjects,    // v1
   kListObjectsV2,

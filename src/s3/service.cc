@@ -581,7 +581,9 @@ struct Service::Impl {
     }
     for (const char* h :
          {"x-amz-content-sha256", "x-amz-acl", "x-amz-copy-source", "x-amz-metadata-directive",
-          "x-amz-storage-class", "x-amz-server-side-encryption"}) {
+          "x-amz-storage-class", "x-amz-server-side-encryption", "x-amz-grant-read",
+          "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp",
+          "x-amz-grant-full-control"}) {
       if (auto v = ctx.Header(h)) r.Set(std::string("s3:") + h, std::string(*v));
     }
     if (auto t = ctx.Header("x-amz-tagging");
@@ -624,9 +626,13 @@ struct Service::Impl {
   // (reading it, its ACL) grants the caller; asked only once the policy has not decided.
   bool AclGrantsAccess(Context& ctx, const store::Bucket& bucket, std::string_view action,
                        const std::string& key) {
+    if (bucket.ownership == kBucketOwnerEnforced) return false;  // ACLs are off
+    const bool ignore_public =
+        PublicAccessBlock::FromStored(bucket.public_access_block).ignore_public_acls;
+    auto effective = [&](Acl acl) { return ignore_public ? WithoutPublicGrants(acl) : acl; };
     const std::string caller = ctx.anonymous ? std::string() : ctx.user.name;
     if (unsigned needed = AclPermissionFor(action, /*on_object=*/false)) {
-      return AclAllows(DecodeAcl(bucket.acl, bucket.owner), caller, needed);
+      return AclAllows(effective(DecodeAcl(bucket.acl, bucket.owner)), caller, needed);
     }
     const unsigned needed = AclPermissionFor(action, /*on_object=*/true);
     if (needed == 0 || key.empty()) return false;
@@ -637,7 +643,7 @@ struct Service::Impl {
       return true;
     }
     const Acl acl =
-        DecodeAcl(FindHeader(info->headers, kStoredAclHeader).value_or(""), info->owner);
+        effective(DecodeAcl(FindHeader(info->headers, kStoredAclHeader).value_or(""), info->owner));
     if (AclAllows(acl, caller, needed)) {
       decisions.Record(ctx.request.request_id, "allowed by the ACL of " + bucket.name + "/" + key);
       return true;
@@ -656,16 +662,43 @@ struct Service::Impl {
     return c;
   }
 
-  // The ACL a new object asks for (x-amz-acl, x-amz-grant-*), added to its stored headers.
-  Status AddRequestedAcl(Context& ctx, Headers& headers) {
+  // The owner and ACL of an object being written: the ACL it asks for (x-amz-acl,
+  // x-amz-grant-*), checked against the bucket's ownership controls and public access block
+  // and added to its stored headers. Returns the object's owner.
+  Result<std::string> ApplyRequestedAcl(Context& ctx, Headers& headers) {
     std::erase_if(headers, [](const Header& h) { return h.name == kStoredAclHeader; });
     const std::string bucket_owner = ctx.bucket ? ctx.bucket->owner : ctx.user.name;
+    const std::string ownership = ctx.bucket ? ctx.bucket->ownership : std::string();
+    auto canned = ctx.Header("x-amz-acl");
+    const bool full_control_to_bucket_owner = canned && *canned == "bucket-owner-full-control";
+    if (ownership == kBucketOwnerEnforced) {
+      const bool grants =
+          std::any_of(ctx.request.headers.begin(), ctx.request.headers.end(),
+                      [](const Header& h) { return h.name.rfind("x-amz-grant-", 0) == 0; });
+      if (grants || (canned && !full_control_to_bucket_owner)) {
+        return Error(ErrorCode::kAccessControlListNotSupported);
+      }
+      return bucket_owner;  // every object is the bucket owner's, with no ACL of its own
+    }
+    std::string owner = ctx.user.name;
+    if (ownership == kBucketOwnerPreferred && full_control_to_bucket_owner) owner = bucket_owner;
     auto acl = AclFromHeaders(ctx.request.headers,
-                              AclContextFor(ctx.user.name, bucket_owner, /*for_bucket=*/false));
+                              AclContextFor(owner, bucket_owner, /*for_bucket=*/false));
     if (!acl) return acl.error();
     if (*acl) {
-      std::string stored = EncodeAcl(**acl, ctx.user.name);
+      LB_RETURN_IF_ERROR(CheckPublicAclAllowed(ctx, **acl));
+      std::string stored = EncodeAcl(**acl, owner);
       if (!stored.empty()) headers.push_back({std::string(kStoredAclHeader), std::move(stored)});
+    }
+    return owner;
+  }
+
+  // BlockPublicAcls: a public ACL is refused, not stored.
+  Status CheckPublicAclAllowed(Context& ctx, const Acl& acl) {
+    if (ctx.bucket &&
+        PublicAccessBlock::FromStored(ctx.bucket->public_access_block).block_public_acls &&
+        AclIsPublic(acl)) {
+      return Deny(ctx, "the bucket's public access block refuses public ACLs (BlockPublicAcls)");
     }
     return Status::Ok();
   }
@@ -699,6 +732,13 @@ struct Service::Impl {
     policy::Explanation e = parsed->Evaluate(pr);
     switch (e.decision) {
       case policy::Decision::kAllow:
+        if (ctx.anonymous &&
+            PublicAccessBlock::FromStored((*bucket)->public_access_block).restrict_public_buckets &&
+            parsed->IsPublic()) {
+          return Deny(ctx, e.ToString(pr) +
+                               ", but the bucket's public access block keeps anonymous callers "
+                               "out of a public policy (RestrictPublicBuckets)");
+        }
         if (!privileged) decisions.Record(ctx.request.request_id, e.ToString(pr));
         return Status::Ok();
       case policy::Decision::kExplicitDeny:
@@ -796,6 +836,13 @@ struct Service::Impl {
     };
     auto parsed = policy::Policy::Parse(*body, parse);
     if (!parsed) return parsed.error();
+    if (ctx.bucket &&
+        PublicAccessBlock::FromStored(ctx.bucket->public_access_block).block_public_policy &&
+        parsed->IsPublic()) {
+      return Deny(ctx,
+                  "the bucket's public access block refuses public policies "
+                  "(BlockPublicPolicy)");
+    }
     LB_RETURN_IF_ERROR(store.SetBucketPolicy(ctx.endpoint.bucket, *body));
     Log().info("{} bucket {}: policy set by {} ({} statements)", ctx.request.request_id,
                ctx.endpoint.bucket, ctx.user.name, parsed->statement_count());
@@ -817,8 +864,13 @@ struct Service::Impl {
     auto b = LoadBucket(ctx, ctx.endpoint.bucket);
     if (!b) return b.error();
     auto parsed = ParsedPolicy(**b);
+    // Public through the policy, or through the bucket's ACL unless that is ignored.
+    const bool acl_public =
+        (*b)->ownership != kBucketOwnerEnforced &&
+        !PublicAccessBlock::FromStored((*b)->public_access_block).ignore_public_acls &&
+        AclIsPublic(DecodeAcl((*b)->acl, (*b)->owner));
     XmlWriter xml("PolicyStatus");
-    xml.Element("IsPublic", parsed && parsed->IsPublic() ? "true" : "false");
+    xml.Element("IsPublic", (parsed && parsed->IsPublic()) || acl_public ? "true" : "false");
     return XmlResponse(xml.Finish());
   }
 
@@ -848,6 +900,59 @@ struct Service::Impl {
     return r;
   }
 
+  // ----------------------------------------------------------------- ownership, public access
+
+  Result<Response> GetOwnershipControls(Context& ctx) {
+    auto b = LoadBucket(ctx, ctx.endpoint.bucket);
+    if (!b) return b.error();
+    if ((*b)->ownership.empty()) return Error(ErrorCode::kOwnershipControlsNotFoundError);
+    return XmlResponse(OwnershipControlsXml((*b)->ownership));
+  }
+
+  Result<Response> PutOwnershipControls(Context& ctx) {
+    auto b = LoadBucket(ctx, ctx.endpoint.bucket);
+    if (!b) return b.error();
+    auto body = ReadSmallBody(ctx);
+    if (!body) return body.error();
+    auto ownership = ParseOwnershipControls(*body);
+    if (!ownership) return ownership.error();
+    // Turning ACLs off while the bucket's own ACL grants something would hide that grant.
+    if (*ownership == kBucketOwnerEnforced && !(*b)->acl.empty() &&
+        DecodeAcl((*b)->acl, (*b)->owner) != PrivateAcl((*b)->owner)) {
+      return Error(ErrorCode::kInvalidBucketAclWithObjectOwnership);
+    }
+    LB_RETURN_IF_ERROR(store.SetBucketDocument(ctx.endpoint.bucket,
+                                               store::BucketDocument::kOwnership, *ownership));
+    return Response{};
+  }
+
+  Result<Response> GetPublicAccessBlock(Context& ctx) {
+    auto b = LoadBucket(ctx, ctx.endpoint.bucket);
+    if (!b) return b.error();
+    if ((*b)->public_access_block.empty()) {
+      return Error(ErrorCode::kNoSuchPublicAccessBlockConfiguration);
+    }
+    return XmlResponse(
+        PublicAccessBlockXml(PublicAccessBlock::FromStored((*b)->public_access_block)));
+  }
+
+  Result<Response> PutPublicAccessBlock(Context& ctx) {
+    auto body = ReadSmallBody(ctx);
+    if (!body) return body.error();
+    auto block = ParsePublicAccessBlock(*body);
+    if (!block) return block.error();
+    LB_RETURN_IF_ERROR(store.SetBucketDocument(
+        ctx.endpoint.bucket, store::BucketDocument::kPublicAccessBlock, block->ToStored()));
+    return Response{};
+  }
+
+  Result<Response> DeleteBucketDocument(Context& ctx, store::BucketDocument which) {
+    LB_RETURN_IF_ERROR(store.SetBucketDocument(ctx.endpoint.bucket, which, ""));
+    Response r;
+    r.status = 204;
+    return r;
+  }
+
   // ----------------------------------------------------------------- CORS
 
   std::shared_ptr<const cors::Configuration> ParsedCors(const store::Bucket& b) {
@@ -872,17 +977,11 @@ struct Service::Impl {
     if (!body) return body.error();
     auto parsed = cors::Parse(*body);
     if (!parsed) return parsed.error();
-    LB_RETURN_IF_ERROR(store.SetBucketCors(ctx.endpoint.bucket, cors::ToXml(*parsed)));
+    LB_RETURN_IF_ERROR(store.SetBucketDocument(ctx.endpoint.bucket, store::BucketDocument::kCors,
+                                               cors::ToXml(*parsed)));
     Log().info("{} bucket {}: CORS set by {} ({} rules)", ctx.request.request_id,
                ctx.endpoint.bucket, ctx.user.name, parsed->rules.size());
     return Response{};
-  }
-
-  Result<Response> DeleteBucketCors(Context& ctx) {
-    LB_RETURN_IF_ERROR(store.SetBucketCors(ctx.endpoint.bucket, ""));
-    Response r;
-    r.status = 204;
-    return r;
   }
 
   // OPTIONS: what a browser asks before a cross-origin request. Unauthenticated (browsers send
@@ -1088,6 +1187,14 @@ struct Service::Impl {
                               AclContextFor(ctx.user.name, ctx.user.name, /*for_bucket=*/true));
     if (!acl) return acl.error();
     if (*acl) bucket.acl = EncodeAcl(**acl, ctx.user.name);
+    if (auto ownership = ctx.Header("x-amz-object-ownership")) {
+      auto parsed = ParseObjectOwnership(*ownership);
+      if (!parsed) return parsed.error();
+      if (*parsed == kBucketOwnerEnforced && !bucket.acl.empty()) {
+        return Error(ErrorCode::kInvalidBucketAclWithObjectOwnership);
+      }
+      bucket.ownership = std::move(*parsed);
+    }
     // A repeated create by the owner: 200 in us-east-1 (AWS's legacy behaviour there, and Ceph
     // RGW's), 409 BucketAlreadyOwnedByYou in any other region (as AWS answers there). Asking
     // for another ACL that way is refused (409 BucketAlreadyExists, as RGW answers): an ACL
@@ -1140,12 +1247,17 @@ struct Service::Impl {
   Result<Response> GetAcl(Context& ctx) {
     auto bucket = LoadBucket(ctx, ctx.endpoint.bucket);
     if (!bucket) return bucket.error();
+    const std::string& bucket_owner = (*bucket)->owner;
+    const bool enforced = (*bucket)->ownership == kBucketOwnerEnforced;
     if (ctx.endpoint.operation == Operation::kGetBucketAcl) {
-      return XmlResponse(AclToXml(DecodeAcl((*bucket)->acl, (*bucket)->owner), (*bucket)->owner));
+      if (enforced) return XmlResponse(AclToXml(PrivateAcl(bucket_owner), bucket_owner));
+      return XmlResponse(AclToXml(DecodeAcl((*bucket)->acl, bucket_owner), bucket_owner));
     }
     LB_RETURN_IF_ERROR(CheckVersionId(ctx));
     auto info = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
     if (!info) return info.error();
+    // ACLs off: the bucket owner owns every object, alone.
+    if (enforced) return XmlResponse(AclToXml(PrivateAcl(bucket_owner), bucket_owner));
     const Acl acl =
         DecodeAcl(FindHeader(info->headers, kStoredAclHeader).value_or(""), info->owner);
     return XmlResponse(AclToXml(acl, info->owner));
@@ -1157,6 +1269,9 @@ struct Service::Impl {
     const bool on_object = ctx.endpoint.operation == Operation::kPutObjectAcl;
     auto bucket = LoadBucket(ctx, ctx.endpoint.bucket);
     if (!bucket) return bucket.error();
+    if ((*bucket)->ownership == kBucketOwnerEnforced) {
+      return Error(ErrorCode::kAccessControlListNotSupported);
+    }
     std::optional<ObjectInfo> info;
     if (on_object) {
       LB_RETURN_IF_ERROR(CheckVersionId(ctx));
@@ -1186,9 +1301,11 @@ struct Service::Impl {
       if (!parsed) return parsed.error();
       acl = std::move(*parsed);
     }
+    LB_RETURN_IF_ERROR(CheckPublicAclAllowed(ctx, acl));
     std::string stored = EncodeAcl(acl, owner);
     if (!on_object) {
-      LB_RETURN_IF_ERROR(store.SetBucketAcl(ctx.endpoint.bucket, stored));
+      LB_RETURN_IF_ERROR(
+          store.SetBucketDocument(ctx.endpoint.bucket, store::BucketDocument::kAcl, stored));
     } else {
       Headers headers = info->headers;
       std::erase_if(headers, [](const Header& h) { return h.name == kStoredAclHeader; });
@@ -1396,7 +1513,8 @@ struct Service::Impl {
     LB_RETURN_IF_ERROR(RejectUnsupportedHeaders(ctx.request.headers));
     auto headers = StoredHeadersFrom(ctx.request.headers);
     if (!headers) return headers.error();
-    LB_RETURN_IF_ERROR(AddRequestedAcl(ctx, *headers));
+    auto owner = ApplyRequestedAcl(ctx, *headers);
+    if (!owner) return owner.error();
     // Conditional writes (If-None-Match / If-Match) as S3 offers them since 2024: looked at
     // now, so a write bound to fail does not upload its body, and checked again by the store
     // in the commit itself (of two racing writers, one wins).
@@ -1416,7 +1534,7 @@ struct Service::Impl {
     info.etag = body->md5_hex;
     info.headers = std::move(*headers);
     info.checksum = body->checksum;
-    info.owner = ctx.user.name;
+    info.owner = std::move(*owner);
     auto stored = store.PutObject(std::move(info), std::move(*blob), precondition);
     if (!stored) return stored.error();
     Response r;
@@ -1724,7 +1842,6 @@ struct Service::Impl {
     ObjectInfo info;
     info.bucket = ctx.endpoint.bucket;
     info.key = ctx.endpoint.key;
-    info.owner = ctx.user.name;
     if (directive == "REPLACE") {
       auto headers = StoredHeadersFrom(ctx.request.headers);
       if (!headers) return headers.error();
@@ -1739,7 +1856,9 @@ struct Service::Impl {
     }
     std::erase_if(info.headers, [](const Header& h) { return h.name == "x-amz-tagging"; });
     // An ACL is never copied: the copy gets the one asked for, or private (AWS).
-    LB_RETURN_IF_ERROR(AddRequestedAcl(ctx, info.headers));
+    auto owner = ApplyRequestedAcl(ctx, info.headers);
+    if (!owner) return owner.error();
+    info.owner = std::move(*owner);
     if (tagging_directive == "COPY") {
       if (auto t = FindHeader(src.headers, "x-amz-tagging")) {
         info.headers.push_back({"x-amz-tagging", std::string(*t)});
@@ -1806,8 +1925,9 @@ struct Service::Impl {
     upload.bucket = ctx.endpoint.bucket;
     upload.key = ctx.endpoint.key;
     upload.headers = std::move(*headers);
-    LB_RETURN_IF_ERROR(AddRequestedAcl(ctx, upload.headers));
-    upload.owner = ctx.user.name;
+    auto owner = ApplyRequestedAcl(ctx, upload.headers);
+    if (!owner) return owner.error();
+    upload.owner = std::move(*owner);
     if (auto a = ctx.Header("x-amz-checksum-algorithm")) {
       auto parsed = ParseChecksumName(*a);
       if (!parsed) return Error(ErrorCode::kInvalidRequest, "Unknown checksum algorithm.");
@@ -2144,7 +2264,19 @@ struct Service::Impl {
       case Operation::kPutBucketCors:
         return PutBucketCors(ctx);
       case Operation::kDeleteBucketCors:
-        return DeleteBucketCors(ctx);
+        return DeleteBucketDocument(ctx, store::BucketDocument::kCors);
+      case Operation::kGetBucketOwnershipControls:
+        return GetOwnershipControls(ctx);
+      case Operation::kPutBucketOwnershipControls:
+        return PutOwnershipControls(ctx);
+      case Operation::kDeleteBucketOwnershipControls:
+        return DeleteBucketDocument(ctx, store::BucketDocument::kOwnership);
+      case Operation::kGetPublicAccessBlock:
+        return GetPublicAccessBlock(ctx);
+      case Operation::kPutPublicAccessBlock:
+        return PutPublicAccessBlock(ctx);
+      case Operation::kDeletePublicAccessBlock:
+        return DeleteBucketDocument(ctx, store::BucketDocument::kPublicAccessBlock);
       case Operation::kListObjects:
         return ListObjects(ctx, false);
       case Operation::kListObjectsV2:

@@ -126,8 +126,8 @@ std::string HeaderOrEmpty(const Headers& headers, std::string_view name) {
 
 // Checks `signature` (base64) against every way the request may have been signed: the path as
 // sent and, when it differs, decoded (clients disagree on which one V2 signs), a bucket's with
-// and without its trailing slash; for header
-// authentication with x-amz-date, with an empty date line (AWS's rule) and with the Date header.
+// and without its trailing slash, botocore's doubled sub-resource; for header authentication
+// with x-amz-date, with an empty date line (AWS's rule) and with the Date header.
 Result<Authenticated> Check(const RequestView& request, const QueryParams& query,
                             std::string_view access_key, std::string_view signature,
                             const std::vector<std::string>& date_lines, const SecretLookup& lookup,
@@ -142,6 +142,15 @@ Result<Authenticated> Check(const RequestView& request, const QueryParams& query
     // A bucket request path-style: AWS's resource for it is "/bucket/" (botocore signs that
     // while sending "/bucket").
     paths.push_back(std::string(request.raw_path) + "/");
+  }
+  // botocore (through 1.29 at least) signs an operation whose URI names a sub-resource
+  // ("/bucket?cors", "/bucket/key?tagging", "?uploads", "?acl") with that sub-resource twice:
+  // "/bucket?cors?cors". boto3 is what CI scripts use, so that form is accepted too.
+  for (const QueryParam& p : query) {
+    if (p.value.empty() && std::find(kSignedSubresources.begin(), kSignedSubresources.end(),
+                                     p.key) != kSignedSubresources.end()) {
+      paths.push_back(std::string(request.raw_path) + "?" + p.key);
+    }
   }
   // A '+' in a query value decodes to a space; base64 has no spaces.
   std::string provided(signature);

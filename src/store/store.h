@@ -21,6 +21,9 @@ inline constexpr size_t kMaxKeyBytes = 1024;
 inline constexpr size_t kMaxUserMetadataBytes = 2048;
 inline constexpr int kMaxPartNumber = 10000;
 
+// The configuration documents a bucket carries, each stored as text beside it.
+enum class BucketDocument { kPolicy, kLifecycle, kAcl, kCors, kOwnership, kPublicAccessBlock };
+
 struct Bucket {
   std::string name;
   int64_t created_ms = 0;
@@ -34,6 +37,12 @@ struct Bucket {
   std::string acl{};
   // The CORS configuration XML (s3::cors::ToXml); empty when not set.
   std::string cors{};
+  // Object ownership ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter"); empty
+  // when not set (objects belong to their writer).
+  std::string ownership{};
+  // The public access block as four flags, "1" or "0" each: BlockPublicAcls, IgnorePublicAcls,
+  // BlockPublicPolicy, RestrictPublicBuckets; empty when not set.
+  std::string public_access_block{};
 };
 
 // A position in the by-age order of a bucket's objects (last_modified_ms, then key).
@@ -197,10 +206,15 @@ class Store {
   virtual Status CreateBucket(const Bucket& bucket) = 0;
   virtual Status DeleteBucket(const std::string& name) = 0;
   // Replaces the bucket's policy / lifecycle document; an empty document removes it.
-  virtual Status SetBucketPolicy(const std::string& bucket, const std::string& policy) = 0;
-  virtual Status SetBucketLifecycle(const std::string& bucket, const std::string& lifecycle) = 0;
-  virtual Status SetBucketAcl(const std::string& bucket, const std::string& acl) = 0;
-  virtual Status SetBucketCors(const std::string& bucket, const std::string& cors) = 0;
+  // Replaces one configuration document of a bucket ("" removes it); NoSuchBucket if missing.
+  virtual Status SetBucketDocument(const std::string& bucket, BucketDocument which,
+                                   const std::string& text) = 0;
+  Status SetBucketPolicy(const std::string& bucket, const std::string& policy) {
+    return SetBucketDocument(bucket, BucketDocument::kPolicy, policy);
+  }
+  Status SetBucketLifecycle(const std::string& bucket, const std::string& lifecycle) {
+    return SetBucketDocument(bucket, BucketDocument::kLifecycle, lifecycle);
+  }
 
   virtual Result<std::unique_ptr<BlobWriter>> NewBlob() = 0;
   // Whether an upload of `incoming_bytes` (0: unknown) may start; kStorageFull when the store

@@ -379,6 +379,14 @@ def test_signature_v2_header_and_presigned_urls(server, bucket, tmp_path):
     assert got["Body"].read() == b"v2 body" and got["Metadata"] == {"k": "v"}
     v2.create_bucket(Bucket="made-with-v2")
     v2.delete_bucket(Bucket="made-with-v2")
+    # Operations whose URI names a sub-resource, which botocore signs doubled ("?tagging?tagging").
+    assert v2.get_object_tagging(Bucket=bucket, Key="dir/a b+c.txt")["TagSet"] == [{"Key": "t", "Value": "1"}]
+    v2.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]})
+    upload = v2.create_multipart_upload(Bucket=bucket, Key="mp-v2")
+    part = v2.upload_part(Bucket=bucket, Key="mp-v2", UploadId=upload["UploadId"], PartNumber=1, Body=b"part")
+    v2.complete_multipart_upload(Bucket=bucket, Key="mp-v2", UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    assert v2.get_object(Bucket=bucket, Key="mp-v2")["Body"].read() == b"part"
     assert [o["Key"] for o in v2.list_objects(Bucket=bucket, Prefix="dir/")["Contents"]] == ["dir/a b+c.txt"]
     url = v2.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "dir/a b+c.txt"},
                                     ExpiresIn=300)
@@ -618,3 +626,109 @@ def test_cors_lets_a_page_on_another_origin_read_and_upload(server, s3, bucket):
     assert options("/no-cors/log.txt", {"Origin": origin, "Access-Control-Request-Method": "GET"})[0] == 403
     s3.delete_bucket_cors(Bucket=bucket)
     assert options("/%s/log.txt" % bucket, {"Origin": origin, "Access-Control-Request-Method": "GET"})[0] == 403
+
+
+# ---------------------------------------------------------------- 7b. ownership, public access
+
+def test_object_ownership_controls(server, s3):
+    """BucketOwnerEnforced turns ACLs off (the bucket owner owns everything written, an ACL other
+    than bucket-owner-full-control is refused); BucketOwnerPreferred hands objects written with
+    bucket-owner-full-control to the bucket owner; the controls cannot hide a public bucket ACL."""
+    import json
+    key, secret = add_user(server, "ci-bot")
+    bot = server.client(key, secret)
+    s3.create_bucket(Bucket="plain")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_bucket_ownership_controls(Bucket="plain")
+    assert status(e) == 404 and error_code(e) == "OwnershipControlsNotFoundError"
+    owner = s3.get_bucket_acl(Bucket="plain")["Owner"]["ID"]
+    allow_bot = lambda b: json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam:::user/ci-bot"}, "Action": ["s3:PutObject", "s3:GetObjectAcl"],
+         "Resource": "arn:aws:s3:::%s/*" % b}]})
+
+    s3.create_bucket(Bucket="enforced", ObjectOwnership="BucketOwnerEnforced")
+    s3.put_bucket_policy(Bucket="enforced", Policy=allow_bot("enforced"))
+    assert s3.get_bucket_ownership_controls(Bucket="enforced")["OwnershipControls"]["Rules"] == \
+        [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    bot.put_object(Bucket="enforced", Key="log", Body=b"x")
+    bot.put_object(Bucket="enforced", Key="log2", Body=b"x", ACL="bucket-owner-full-control")
+    for k in ("log", "log2"):
+        assert bot.get_object_acl(Bucket="enforced", Key=k)["Owner"]["ID"] == owner
+    for call in (lambda: bot.put_object(Bucket="enforced", Key="log3", Body=b"x", ACL="private"),
+                 lambda: s3.put_bucket_acl(Bucket="enforced", ACL="private"),
+                 lambda: s3.put_object_acl(Bucket="enforced", Key="log", ACL="public-read")):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            call()
+        assert status(e) == 400 and error_code(e) == "AccessControlListNotSupported"
+
+    s3.create_bucket(Bucket="preferred")
+    s3.put_bucket_ownership_controls(Bucket="preferred", OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]})
+    s3.put_bucket_policy(Bucket="preferred", Policy=allow_bot("preferred"))
+    bot.put_object(Bucket="preferred", Key="mine", Body=b"x")
+    bot.put_object(Bucket="preferred", Key="theirs", Body=b"x", ACL="bucket-owner-full-control")
+    assert bot.get_object_acl(Bucket="preferred", Key="mine")["Owner"]["ID"] == "ci-bot"
+    assert bot.get_object_acl(Bucket="preferred", Key="theirs")["Owner"]["ID"] == owner
+
+    s3.create_bucket(Bucket="public-acl", ACL="public-read")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_ownership_controls(Bucket="public-acl", OwnershipControls={
+            "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    assert error_code(e) == "InvalidBucketAclWithObjectOwnership"
+    assert s3.get_bucket_policy_status(Bucket="public-acl")["PolicyStatus"]["IsPublic"] is True
+    s3.delete_bucket_ownership_controls(Bucket="preferred")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_bucket_ownership_controls(Bucket="preferred")
+    assert status(e) == 404
+
+
+def test_public_access_block(server, s3, bucket):
+    """The four switches: public ACLs refused (BlockPublicAcls) or ignored (IgnorePublicAcls),
+    public policies refused (BlockPublicPolicy) — the production policy, which allows the
+    frontend's address only, is not public and still goes in — and a public policy kept from
+    anonymous callers (RestrictPublicBuckets)."""
+    import json
+    s3.put_object(Bucket=bucket, Key="public.txt", Body=b"p", ACL="public-read")
+    url = "%s/%s/public.txt" % (server.endpoint, bucket)
+    assert anonymous_status(url) == 200
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_public_access_block(Bucket=bucket)
+    assert status(e) == 404 and error_code(e) == "NoSuchPublicAccessBlockConfiguration"
+
+    def block(**flags):
+        conf = {"BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False,
+                "RestrictPublicBuckets": False, **flags}
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=conf)
+        assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == conf
+
+    block(IgnorePublicAcls=True)
+    assert anonymous_status(url) == 403
+    block(BlockPublicAcls=True)
+    assert anonymous_status(url) == 200  # no longer ignored; only new public ACLs are refused
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="new.txt", Body=b"n", ACL="public-read")
+    assert status(e) == 403
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object_acl(Bucket=bucket, Key="public.txt", ACL="authenticated-read")
+    assert status(e) == 403
+    s3.put_object(Bucket=bucket, Key="new.txt", Body=b"n", ACL="private")
+
+    public = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::%s/*" % bucket}]}
+    frontend_only = json.loads(json.dumps(public))
+    frontend_only["Statement"][0]["Condition"] = {"IpAddress": {"aws:SourceIp": "127.0.0.1/32"}}
+    block(BlockPublicPolicy=True)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public))
+    assert status(e) == 403
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(frontend_only))
+    assert anonymous_status("%s/%s/new.txt" % (server.endpoint, bucket)) == 200
+
+    block()
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public))
+    assert anonymous_status("%s/%s/new.txt" % (server.endpoint, bucket)) == 200
+    block(RestrictPublicBuckets=True)
+    assert anonymous_status("%s/%s/new.txt" % (server.endpoint, bucket)) == 403
+    assert s3.get_object(Bucket=bucket, Key="new.txt")["Body"].read() == b"n"  # the owner still reads
+    s3.delete_public_access_block(Bucket=bucket)
+    assert anonymous_status("%s/%s/new.txt" % (server.endpoint, bucket)) == 200

@@ -32,7 +32,7 @@ namespace {
 
 using platform::ScopedFd;
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 constexpr size_t kMaxGroupCommit = 256;
 constexpr int kReadConnections = 8;
 
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS users(
   admin INTEGER NOT NULL, created_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS buckets(
   name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, owner TEXT NOT NULL, region TEXT NOT NULL,
-  policy TEXT, lifecycle TEXT, acl TEXT, cors TEXT);
+  policy TEXT, lifecycle TEXT, acl TEXT, cors TEXT, ownership TEXT, public_access_block TEXT);
 CREATE TABLE IF NOT EXISTS objects(
   bucket TEXT NOT NULL, key BLOB NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
   etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, headers BLOB NOT NULL,
@@ -1040,6 +1040,15 @@ Status MigrateSchema(Db& db, const std::string& db_path) {
         "ALTER TABLE buckets ADD COLUMN cors TEXT; "
         "UPDATE meta SET value = '3' WHERE name = 'schema_version';");
     if (status.ok()) Log().info("{}: metadata schema upgraded from version 2 to 3", db_path);
+    if (status.ok()) version = "3";
+  }
+  if (status.ok() && version == "3") {
+    // Version 4 adds object ownership controls and public access blocks.
+    status = db.Exec(
+        "ALTER TABLE buckets ADD COLUMN ownership TEXT; "
+        "ALTER TABLE buckets ADD COLUMN public_access_block TEXT; "
+        "UPDATE meta SET value = '4' WHERE name = 'schema_version';");
+    if (status.ok()) Log().info("{}: metadata schema upgraded from version 3 to 4", db_path);
   }
   if (!status.ok()) {
     (void)db.Exec("ROLLBACK");
@@ -1127,18 +1136,26 @@ LocalStore::~LocalStore() {
 
 // ------------------------------------------------------------------------------- buckets
 
+namespace {
+
+Bucket BucketFromRow(Stmt& s) {
+  return Bucket{s.ColText(0), s.ColInt(1),  s.ColText(2), s.ColText(3), s.ColText(4),
+                s.ColText(5), s.ColText(6), s.ColText(7), s.ColText(8), s.ColText(9)};
+}
+
+}  // namespace
+
 Result<std::vector<Bucket>> LocalStore::ListBuckets() {
   return impl_->WithReader([](Db& db) -> Result<std::vector<Bucket>> {
     Stmt s = db.Prepare(
-        "SELECT name, created_ms, owner, region, policy, lifecycle, acl, cors FROM buckets "
-        "ORDER BY name");
+        "SELECT name, created_ms, owner, region, policy, lifecycle, acl, cors, ownership, "
+        "public_access_block FROM buckets ORDER BY name");
     std::vector<Bucket> out;
     while (true) {
       auto row = s.Step();
       if (!row) return row.error();
       if (!*row) break;
-      out.push_back({s.ColText(0), s.ColInt(1), s.ColText(2), s.ColText(3), s.ColText(4),
-                     s.ColText(5), s.ColText(6), s.ColText(7)});
+      out.push_back(BucketFromRow(s));
     }
     return out;
   });
@@ -1149,14 +1166,13 @@ Result<Bucket> LocalStore::GetBucket(const std::string& name) {
   uint64_t generation = impl_->cache.generation();
   auto found = impl_->WithReader([&](Db& db) -> Result<Bucket> {
     Stmt s = db.Prepare(
-        "SELECT name, created_ms, owner, region, policy, lifecycle, acl, cors FROM buckets "
-        "WHERE name = ?");
+        "SELECT name, created_ms, owner, region, policy, lifecycle, acl, cors, ownership, "
+        "public_access_block FROM buckets WHERE name = ?");
     s.Text(1, name);
     auto row = s.Step();
     if (!row) return row.error();
     if (!*row) return Error(ErrorCode::kNoSuchBucket);
-    return Bucket{s.ColText(0), s.ColInt(1),  s.ColText(2), s.ColText(3),
-                  s.ColText(4), s.ColText(5), s.ColText(6), s.ColText(7)};
+    return BucketFromRow(s);
   });
   if (found) impl_->cache.InsertBucket(generation, *found);
   return found;
@@ -1174,12 +1190,16 @@ Status LocalStore::CreateBucket(const Bucket& bucket) {
                                                   : ErrorCode::kBucketAlreadyExists);
     }
     Stmt put = db.Prepare(
-        "INSERT INTO buckets(name, created_ms, owner, region, acl) VALUES(?, ?, ?, ?, ?)");
+        "INSERT INTO buckets(name, created_ms, owner, region, acl, ownership) "
+        "VALUES(?, ?, ?, ?, ?, ?)");
     put.Text(1, bucket.name).Int(2, bucket.created_ms).Text(3, bucket.owner).Text(4, bucket.region);
-    if (bucket.acl.empty()) {
-      sqlite3_bind_null(put.raw(), 5);
-    } else {
-      put.Text(5, bucket.acl);
+    int column = 5;
+    for (const std::string* optional : {&bucket.acl, &bucket.ownership}) {
+      if (optional->empty()) {
+        sqlite3_bind_null(put.raw(), column++);
+      } else {
+        put.Text(column++, *optional);
+      }
     }
     return put.Run();
   });
@@ -1219,49 +1239,42 @@ Status LocalStore::DeleteBucket(const std::string& name) {
   });
 }
 
-namespace {
-
-Status SetBucketColumn(LocalStore::Impl& impl, const std::string& bucket, const char* sql,
-                       const std::string& value);
-
-}  // namespace
-
-Status LocalStore::SetBucketPolicy(const std::string& bucket, const std::string& policy) {
-  return SetBucketColumn(*impl_, bucket, "UPDATE buckets SET policy = ? WHERE name = ?", policy);
-}
-
-Status LocalStore::SetBucketAcl(const std::string& bucket, const std::string& acl) {
-  return SetBucketColumn(*impl_, bucket, "UPDATE buckets SET acl = ? WHERE name = ?", acl);
-}
-
-Status LocalStore::SetBucketCors(const std::string& bucket, const std::string& cors) {
-  return SetBucketColumn(*impl_, bucket, "UPDATE buckets SET cors = ? WHERE name = ?", cors);
-}
-
-Status LocalStore::SetBucketLifecycle(const std::string& bucket, const std::string& lifecycle) {
-  return SetBucketColumn(*impl_, bucket, "UPDATE buckets SET lifecycle = ? WHERE name = ?",
-                         lifecycle);
-}
-
-namespace {
-
-Status SetBucketColumn(LocalStore::Impl& impl, const std::string& bucket, const char* sql,
-                       const std::string& value) {
-  return impl.RunWrite([&](Db& db, Effects& effects) -> Status {
-    LB_RETURN_IF_ERROR(LocalStore::Impl::BucketMustExist(db, bucket));
+Status LocalStore::SetBucketDocument(const std::string& bucket, BucketDocument which,
+                                     const std::string& text) {
+  const char* sql = nullptr;
+  switch (which) {
+    case BucketDocument::kPolicy:
+      sql = "UPDATE buckets SET policy = ? WHERE name = ?";
+      break;
+    case BucketDocument::kLifecycle:
+      sql = "UPDATE buckets SET lifecycle = ? WHERE name = ?";
+      break;
+    case BucketDocument::kAcl:
+      sql = "UPDATE buckets SET acl = ? WHERE name = ?";
+      break;
+    case BucketDocument::kCors:
+      sql = "UPDATE buckets SET cors = ? WHERE name = ?";
+      break;
+    case BucketDocument::kOwnership:
+      sql = "UPDATE buckets SET ownership = ? WHERE name = ?";
+      break;
+    case BucketDocument::kPublicAccessBlock:
+      sql = "UPDATE buckets SET public_access_block = ? WHERE name = ?";
+      break;
+  }
+  return impl_->RunWrite([&](Db& db, Effects& effects) -> Status {
+    LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
     effects.buckets.push_back(bucket);
     Stmt s = db.Prepare(sql);
-    if (value.empty()) {
+    if (text.empty()) {
       sqlite3_bind_null(s.raw(), 1);
     } else {
-      s.Text(1, value);
+      s.Text(1, text);
     }
     s.Text(2, bucket);
     return s.Run();
   });
 }
-
-}  // namespace
 
 // ------------------------------------------------------------------------------- objects
 

@@ -51,10 +51,8 @@ class LocalStore : public Store, public UserDirectory {
   Result<Bucket> GetBucket(const std::string& name) override;
   Status CreateBucket(const Bucket& bucket) override;
   Status DeleteBucket(const std::string& name) override;
-  Status SetBucketPolicy(const std::string& bucket, const std::string& policy) override;
-  Status SetBucketAcl(const std::string& bucket, const std::string& acl) override;
-  Status SetBucketCors(const std::string& bucket, const std::string& cors) override;
-  Status SetBucketLifecycle(const std::string& bucket, const std::string& lifecycle) override;
+  Status SetBucketDocument(const std::string& bucket, BucketDocument which,
+                           const std::string& text) override;
   Result<std::unique_ptr<BlobWriter>> NewBlob() override;
   Status CheckSpaceFor(uint64_t incoming_bytes) override;
   Result<ObjectInfo> PutObject(ObjectInfo info, std::unique_ptr<BlobWriter> blob,

@@ -389,6 +389,8 @@ TEST_F(LocalStoreTest, DirectoriesFromSchemaVersion1AreUpgradedToTheCurrentOne) 
       sqlite3_exec(db,
                    "ALTER TABLE objects DROP COLUMN body; DROP TABLE bodies; "
                    "ALTER TABLE buckets DROP COLUMN acl; ALTER TABLE buckets DROP COLUMN cors; "
+                   "ALTER TABLE buckets DROP COLUMN ownership; "
+                   "ALTER TABLE buckets DROP COLUMN public_access_block; "
                    "UPDATE meta SET value = '1' WHERE name = 'schema_version';",
                    nullptr, nullptr, nullptr),
       SQLITE_OK)
@@ -397,11 +399,12 @@ TEST_F(LocalStoreTest, DirectoriesFromSchemaVersion1AreUpgradedToTheCurrentOne) 
   Open();
   EXPECT_EQ(Read("old-file"), std::string(kLargeBody, 'o'));
   Put("new-inline", "fresh");
-  // Version 3's bucket ACLs: none on the old bucket, and one can be set.
+  // Versions 3 and 4's bucket documents: none on the old bucket, and they can be set.
   auto bucket = store_->GetBucket("bkt");
   ASSERT_TRUE(bucket.has_value());
   EXPECT_EQ(bucket->acl, "");
-  ASSERT_TRUE(store_->SetBucketAcl("bkt", "v1,READ:group:AllUsers").ok());
+  ASSERT_TRUE(
+      store_->SetBucketDocument("bkt", BucketDocument::kAcl, "v1,READ:group:AllUsers").ok());
   Open();
   EXPECT_EQ(Read("new-inline"), "fresh");
   EXPECT_EQ(Read("old-file"), std::string(kLargeBody, 'o'));

@@ -259,10 +259,9 @@ class RemoteStore final : public Store {
   Status ReadOnly() const { return Error(ErrorCode::kNotImplemented, std::string(kReadOnly)); }
   Status CreateBucket(const Bucket&) override { return ReadOnly(); }
   Status DeleteBucket(const std::string&) override { return ReadOnly(); }
-  Status SetBucketPolicy(const std::string&, const std::string&) override { return ReadOnly(); }
-  Status SetBucketAcl(const std::string&, const std::string&) override { return ReadOnly(); }
-  Status SetBucketCors(const std::string&, const std::string&) override { return ReadOnly(); }
-  Status SetBucketLifecycle(const std::string&, const std::string&) override { return ReadOnly(); }
+  Status SetBucketDocument(const std::string&, BucketDocument, const std::string&) override {
+    return ReadOnly();
+  }
   Result<std::unique_ptr<BlobWriter>> NewBlob() override { return ReadOnly(); }
   Result<ObjectInfo> PutObject(ObjectInfo, std::unique_ptr<BlobWriter>,
                                const Precondition&) override {
