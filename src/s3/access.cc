@@ -33,6 +33,8 @@ std::string_view IamAction(Operation op) {
       return "s3:PutBucketCORS";
     case Operation::kGetBucketOwnershipControls:
       return "s3:GetBucketOwnershipControls";
+    case Operation::kGetObjectAttributes:
+      return "s3:GetObjectAttributes";
     case Operation::kPutBucketOwnershipControls:
     case Operation::kDeleteBucketOwnershipControls:
       return "s3:PutBucketOwnershipControls";
@@ -95,6 +97,7 @@ bool IsObjectOperation(Operation op) {
   switch (op) {
     case Operation::kGetObjectAcl:
     case Operation::kPutObjectAcl:
+    case Operation::kGetObjectAttributes:
     case Operation::kPutObject:
     case Operation::kCopyObject:
     case Operation::kGetObject:

@@ -337,7 +337,7 @@ bool AclAllows(const Acl& acl, std::string_view user, unsigned needed) {
 unsigned AclPermissionFor(std::string_view action, bool on_object) {
   // AWS, "Mapping of ACL permissions and access policy permissions".
   if (on_object) {
-    if (action == "s3:GetObject") return kAclRead;
+    if (action == "s3:GetObject" || action == "s3:GetObjectAttributes") return kAclRead;
     if (action == "s3:GetObjectAcl") return kAclReadAcp;
     if (action == "s3:PutObjectAcl") return kAclWriteAcp;
     return 0;

@@ -9,11 +9,10 @@ namespace {
 
 // Sub-resources of S3 that select an API we do not implement (answered NotImplemented).
 constexpr std::array kUnsupportedSubresources = {
-    "accelerate",   "analytics",   "encryption",  "intelligent-tiering",
-    "inventory",    "legal-hold",  "logging",     "metrics",
-    "notification", "object-lock", "replication", "requestPayment",
-    "restore",      "retention",   "select",      "torrent",
-    "website",      "attributes",  "session"};
+    "accelerate",  "analytics",      "encryption", "intelligent-tiering", "inventory",
+    "legal-hold",  "logging",        "metrics",    "notification",        "object-lock",
+    "replication", "requestPayment", "restore",    "retention",           "select",
+    "torrent",     "website",        "session"};
 
 bool Has(const QueryParams& q, std::string_view key) { return FindQuery(q, key) != nullptr; }
 
@@ -66,6 +65,8 @@ std::string_view OperationName(Operation op) {
       return "DeleteBucketCors";
     case Operation::kCorsPreflight:
       return "PreflightRequest";
+    case Operation::kGetObjectAttributes:
+      return "GetObjectAttributes";
     case Operation::kGetBucketOwnershipControls:
       return "GetBucketOwnershipControls";
     case Operation::kPutBucketOwnershipControls:
@@ -271,6 +272,7 @@ Result<Endpoint> Route(const RouteInput& in) {
   const bool has_upload_id = Has(q, "uploadId");
   if (method == "GET") {
     if (Has(q, "acl")) return Endpoint{Operation::kGetObjectAcl, bucket, key, {}};
+    if (Has(q, "attributes")) return Endpoint{Operation::kGetObjectAttributes, bucket, key, {}};
     if (has_upload_id) return Endpoint{Operation::kListParts, bucket, key, {}};
     return Endpoint{Operation::kGetObject, bucket, key, {}};
   }

@@ -34,6 +34,7 @@ enum class Operation {
   kGetPublicAccessBlock,
   kPutPublicAccessBlock,
   kDeletePublicAccessBlock,
+  kGetObjectAttributes,
   kCorsPreflight,  // OPTIONS on a bucket or object: answered from the CORS rules, unauthenticated
   kListObjects,    // v1
   kListObjectsV2,

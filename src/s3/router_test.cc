@@ -46,6 +46,7 @@ TEST(Router, TableOfDocumentedRequests) {
       {"GET", "h", "/logs/k?uploadId=u", Operation::kListParts, "logs", "k"},
       {"GET", "h", "/logs/k?acl", Operation::kGetObjectAcl, "logs", "k"},
       {"PUT", "h", "/logs/k?acl", Operation::kPutObjectAcl, "logs", "k"},
+      {"GET", "h", "/logs/k?attributes", Operation::kGetObjectAttributes, "logs", "k"},
       {"GET", "h", "/logs?acl", Operation::kGetBucketAcl, "logs", ""},
       {"PUT", "h", "/logs?acl", Operation::kPutBucketAcl, "logs", ""},
       {"GET", "h", "/logs?cors", Operation::kGetBucketCors, "logs", ""},

@@ -385,7 +385,7 @@ def test_unsupported_features_answer_not_implemented(s3, bucket):
         lambda: s3.put_object(Bucket=bucket, Key="e", Body=b"x", ObjectLockMode="GOVERNANCE",
                               ObjectLockRetainUntilDate="2030-01-01T00:00:00Z"),
         lambda: s3.get_bucket_website(Bucket=bucket),
-        lambda: s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={"BlockPublicAcls": True}),
+        lambda: s3.get_bucket_replication(Bucket=bucket),
     ]
     for call in calls:
         with pytest.raises(botocore.exceptions.ClientError) as e:

@@ -732,3 +732,40 @@ def test_public_access_block(server, s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="new.txt")["Body"].read() == b"n"  # the owner still reads
     s3.delete_public_access_block(Bucket=bucket)
     assert anonymous_status("%s/%s/new.txt" % (server.endpoint, bucket)) == 200
+
+
+# ---------------------------------------------------------------- 9. GetObjectAttributes
+
+def test_get_object_attributes(s3, bucket):
+    """ETag, checksum, size, storage class and the parts of a multipart object, paged, from the
+    metadata alone; an unknown attribute is refused."""
+    put = s3.put_object(Bucket=bucket, Key="small", Body=b"x" * 1024, ChecksumAlgorithm="SHA256")
+    got = s3.get_object_attributes(Bucket=bucket, Key="small",
+                                   ObjectAttributes=["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"])
+    assert got["ETag"] == put["ETag"].strip('"') and got["ObjectSize"] == 1024
+    assert got["StorageClass"] == "STANDARD" and "ObjectParts" not in got
+    assert got["Checksum"]["ChecksumSHA256"] == put["ChecksumSHA256"]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="big")
+    sizes = [5 * 1024 * 1024, 5 * 1024 * 1024, 7]
+    parts = []
+    for n, size in enumerate(sizes, 1):
+        r = s3.upload_part(Bucket=bucket, Key="big", UploadId=upload["UploadId"], PartNumber=n, Body=b"p" * size)
+        parts.append({"PartNumber": n, "ETag": r["ETag"]})
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=upload["UploadId"],
+                                        MultipartUpload={"Parts": parts})
+    got = s3.get_object_attributes(Bucket=bucket, Key="big", ObjectAttributes=["ETag", "ObjectParts", "ObjectSize"],
+                                   MaxParts=1, PartNumberMarker=1)
+    assert got["ETag"] == done["ETag"].strip('"') and got["ObjectSize"] == sum(sizes)
+    op = got["ObjectParts"]
+    assert (op["TotalPartsCount"], op["PartNumberMarker"], op["NextPartNumberMarker"], op["MaxParts"],
+            op["IsTruncated"]) == (3, 1, 2, 1, True)
+    assert op["Parts"] == [{"PartNumber": 2, "Size": 5 * 1024 * 1024}]
+    rest = s3.get_object_attributes(Bucket=bucket, Key="big", ObjectAttributes=["ObjectParts"],
+                                    PartNumberMarker=2)["ObjectParts"]
+    assert rest["IsTruncated"] is False and rest["Parts"] == [{"PartNumber": 3, "Size": 7}]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object_attributes(Bucket=bucket, Key="big", ObjectAttributes=["Colour"])
+    assert error_code(e) == "InvalidArgument"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object_attributes(Bucket=bucket, Key="missing", ObjectAttributes=["ETag"])
+    assert error_code(e) == "NoSuchKey"
