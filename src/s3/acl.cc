@@ -1,5 +1,6 @@
 #include "s3/acl.h"
 
+#include <algorithm>
 #include <array>
 #include <pugixml.hpp>
 
@@ -290,7 +291,12 @@ std::string AclToXml(const Acl& acl, const std::string& owner) {
   out += "</ID><DisplayName>";
   out += XmlEscape(owner);
   out += "</DisplayName></Owner><AccessControlList>";
-  for (const AclGrant& g : acl.grants) {
+  // Group grants first, then users', each in the order given (RGW's order; clients that sort
+  // grants by display name cannot compare a group's missing name with a user's).
+  std::vector<AclGrant> grants = acl.grants;
+  std::stable_partition(grants.begin(), grants.end(),
+                        [](const AclGrant& g) { return g.grantee != AclGrant::Grantee::kUser; });
+  for (const AclGrant& g : grants) {
     out +=
         "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
         "xsi:type=\"";

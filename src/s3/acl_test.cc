@@ -81,6 +81,9 @@ TEST(Acl, XmlRoundTrip) {
   auto parsed = AclFromXml(xml, Context());
   ASSERT_TRUE(parsed.has_value()) << parsed.error().ToString();
   EXPECT_EQ(*parsed, acl);
+  // Groups are listed before users whatever the stored order.
+  std::string reordered = AclToXml(Acl{{acl.grants[1], acl.grants[0]}}, "alice");
+  EXPECT_LT(reordered.find("AllUsers"), reordered.find("<ID>bob"));
   // Another owner in the document: refused, an ACL cannot change the owner.
   std::string other = xml;
   other.replace(other.find("<ID>alice"), 9, "<ID>bob");

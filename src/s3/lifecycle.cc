@@ -75,10 +75,12 @@ Status ParseFilterPart(const pugi::xml_node& c, Filter& f, const std::string& wh
 
 Status ParseFilter(const pugi::xml_node& node, Rule& rule, const std::string& where) {
   int parts = 0;
+  bool has_and = false;
   for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
     if (c.type() != pugi::node_element) continue;
     ++parts;
     if (XmlLocalName(c) == "And") {
+      has_and = true;
       rule.filter_and = true;
       for (pugi::xml_node a = c.first_child(); a; a = a.next_sibling()) {
         if (a.type() != pugi::node_element) continue;
@@ -88,9 +90,12 @@ Status ParseFilter(const pugi::xml_node& node, Rule& rule, const std::string& wh
       LB_RETURN_IF_ERROR(ParseFilterPart(c, rule.filter, where));
     }
   }
-  if (parts > 1) {
-    return Malformed(where + ": a Filter holds one condition; combine several with <And>");
+  if (parts > 1 && has_and) {
+    return Malformed(where + ": a Filter holds one condition or one <And>");
   }
+  // Several conditions without <And>: AWS refuses them, Ceph RGW (the production store) reads
+  // them as all required. Configurations that work there work here; stored with <And>.
+  if (parts > 1) rule.filter_and = true;
   if (rule.filter.size_greater_than && rule.filter.size_less_than &&
       *rule.filter.size_greater_than >= *rule.filter.size_less_than) {
     return Invalid(where + ": ObjectSizeGreaterThan must be less than ObjectSizeLessThan");

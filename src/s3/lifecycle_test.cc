@@ -62,6 +62,18 @@ TEST(Lifecycle, FiltersAndEarliestRule) {
   EXPECT_EQ(lifecycle::ParseTagSet("k=v&team=alice%20o2").size(), 2u);
 }
 
+TEST(Lifecycle, SeveralConditionsWithoutAndAreAllRequiredAsOnRgw) {
+  auto c = lifecycle::Parse(
+      Doc("<Rule><ID>t</ID><Filter><Prefix>a/</Prefix><Tag><Key>k</Key><Value>v</Value></Tag>"
+          "</Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>"));
+  ASSERT_TRUE(c) << c.error().message();
+  std::vector<lifecycle::Tag> tags = {{"k", "v"}};
+  EXPECT_TRUE(lifecycle::ObjectExpiry(*c, "a/x", 1, tags, kNoon, 1000));
+  EXPECT_FALSE(lifecycle::ObjectExpiry(*c, "a/x", 1, {}, kNoon, 1000));
+  EXPECT_FALSE(lifecycle::ObjectExpiry(*c, "b/x", 1, tags, kNoon, 1000));
+  EXPECT_NE(lifecycle::ToXml(*c).find("<Filter><And><Prefix>a/</Prefix>"), std::string::npos);
+}
+
 TEST(Lifecycle, Errors) {
   struct Case {
     std::string xml;
@@ -97,6 +109,10 @@ TEST(Lifecycle, Errors) {
       {Doc("<Rule><ID>a</ID><Status>Enabled</Status><Colour>red</Colour>" + ok_action + "</Rule>"),
        ErrorCode::kMalformedXML, "<Colour>"},
       {"<!DOCTYPE x [<!ENTITY e \"e\">]>" + Doc(""), ErrorCode::kMalformedXML, "Document type"},
+      {Doc("<Rule><ID>a</ID><Filter><Prefix>x</Prefix><And><Prefix>y</Prefix></And></Filter>"
+           "<Status>Enabled</Status>" +
+           ok_action + "</Rule>"),
+       ErrorCode::kMalformedXML, "one <And>"},
   };
   std::string many;
   for (int i = 0; i <= 1000; ++i) {

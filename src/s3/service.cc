@@ -1417,6 +1417,11 @@ struct Service::Impl {
     opts.prefix = std::string(ctx.Query("prefix"));
     opts.delimiter = std::string(ctx.Query("delimiter"));
     opts.max_keys = *max_keys;
+    // Ceph RGW's allow-unordered=true (the production store's extension, which tools written
+    // for it send): any order is allowed, so key order is one; with a delimiter RGW refuses it.
+    if (EqualsIgnoreCase(ctx.Query("allow-unordered"), "true") && !opts.delimiter.empty()) {
+      return Error(ErrorCode::kInvalidArgument, "allow-unordered cannot be used with a delimiter.");
+    }
     std::string token;
     if (v2) {
       token = std::string(ctx.Query("continuation-token"));

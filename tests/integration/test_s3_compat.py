@@ -769,3 +769,32 @@ def test_get_object_attributes(s3, bucket):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.get_object_attributes(Bucket=bucket, Key="missing", ObjectAttributes=["ETag"])
     assert error_code(e) == "NoSuchKey"
+
+
+# ---------------------------------------------------------------- what Ceph RGW accepts
+
+def test_what_the_production_rgw_accepts_is_accepted(s3, bucket):
+    """Production is Ceph RGW: its `allow-unordered=true` listing parameter (refused with a
+    delimiter, as there), and a lifecycle Filter with Prefix and Tag side by side (RGW requires
+    both; AWS wants <And>), work here as they do there."""
+    for key in ("b", "a", "c/d"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+
+    def unordered(request, **kwargs):
+        request.url += ("&" if "?" in request.url else "?") + "allow-unordered=true"
+    s3.meta.events.register("before-sign.s3.ListObjects", unordered)
+    assert sorted(o["Key"] for o in s3.list_objects(Bucket=bucket)["Contents"]) == ["a", "b", "c/d"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.list_objects(Bucket=bucket, Delimiter="/")
+    assert status(e) == 400 and error_code(e) == "InvalidArgument"
+    s3.meta.events.unregister("before-sign.s3.ListObjects", unordered)
+
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "tmp", "Status": "Enabled", "Expiration": {"Days": 1},
+         "Filter": {"Prefix": "tmp/", "Tag": {"Key": "kind", "Value": "scratch"}}}]})
+    rule = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]
+    assert rule["Filter"] == {"And": {"Prefix": "tmp/", "Tags": [{"Key": "kind", "Value": "scratch"}]}}
+    tagged = s3.put_object(Bucket=bucket, Key="tmp/x", Body=b"x", Tagging="kind=scratch")
+    plain = s3.put_object(Bucket=bucket, Key="tmp/y", Body=b"x")
+    assert "x-amz-expiration" in tagged["ResponseMetadata"]["HTTPHeaders"]
+    assert "x-amz-expiration" not in plain["ResponseMetadata"]["HTTPHeaders"]
