@@ -1285,9 +1285,16 @@ struct Service::Impl {
     return r;
   }
 
-  Result<Response> HeadBucket(Context&) {
+  Result<Response> HeadBucket(Context& ctx) {
     Response r;
     r.SetHeader("x-amz-bucket-region", options.s3.region);
+    // Ceph RGW's ?read-stats=true: the bucket's object count and bytes, for whoever may list it.
+    if (ctx.Query("read-stats") == "true") {
+      auto usage = store.GetBucketUsage(ctx.endpoint.bucket);
+      if (!usage) return usage.error();
+      r.SetHeader("x-rgw-object-count", std::to_string(usage->objects));
+      r.SetHeader("x-rgw-bytes-used", std::to_string(usage->bytes));
+    }
     return r;
   }
 

@@ -45,6 +45,11 @@ struct Bucket {
   std::string public_access_block{};
 };
 
+struct BucketUsage {
+  uint64_t objects = 0;
+  uint64_t bytes = 0;
+};
+
 // A position in the by-age order of a bucket's objects (last_modified_ms, then key).
 struct AgeCursor {
   int64_t last_modified_ms = -1;
@@ -238,6 +243,9 @@ class Store {
       const std::string& bucket, const std::vector<std::string>& keys,
       const std::vector<Precondition>& preconditions = {}) = 0;
   virtual Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& options) = 0;
+  // How many objects a bucket holds and their bytes (one pass over its rows: for callers that
+  // ask for it, not for every request). NotImplemented where the store cannot say cheaply.
+  virtual Result<BucketUsage> GetBucketUsage(const std::string& bucket) = 0;
   // Replaces the stored headers of an existing object (object tagging changes them without
   // touching the body or Last-Modified, as S3 does). NoSuchKey when the object is missing.
   virtual Status UpdateObjectHeaders(const std::string& bucket, const std::string& key,

@@ -221,6 +221,15 @@ def test_blank_xml_text_is_kept(s3, bucket):
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["other"]
     s3.put_object_tagging(Bucket=bucket, Key="other", Tagging={"TagSet": [{"Key": "t", "Value": " "}]})
     assert s3.get_object_tagging(Bucket=bucket, Key="other")["TagSet"] == [{"Key": "t", "Value": " "}]
+    # HEAD with ?read-stats=true: RGW's object count and bytes used.
+    def read_stats(request, **kwargs):
+        request.params["read-stats"] = "true"
+    s3.meta.events.register("request-created.s3.HeadBucket", read_stats)
+    headers = s3.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]
+    assert (headers["x-rgw-object-count"], headers["x-rgw-bytes-used"]) == ("3", "3")
+    s3.meta.events.unregister("request-created.s3.HeadBucket", read_stats)
+    assert "x-rgw-object-count" not in s3.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]
+
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
         {"ID": "few", "Status": "Enabled", "Filter": {"Prefix": " "}, "Expiration": {"Days": 1}}]})
     rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
@@ -775,7 +784,7 @@ def test_get_object_attributes(s3, bucket):
 
 def test_what_the_production_rgw_accepts_is_accepted(s3, bucket):
     """Production is Ceph RGW: its `allow-unordered=true` listing parameter (refused with a
-    delimiter, as there), and a lifecycle Filter with Prefix and Tag side by side (RGW requires
+    delimiter, as there), HEAD bucket's `?read-stats=true`, and a lifecycle Filter with Prefix and Tag side by side (RGW requires
     both; AWS wants <And>), work here as they do there."""
     for key in ("b", "a", "c/d"):
         s3.put_object(Bucket=bucket, Key=key, Body=b"x")
@@ -788,6 +797,15 @@ def test_what_the_production_rgw_accepts_is_accepted(s3, bucket):
         s3.list_objects(Bucket=bucket, Delimiter="/")
     assert status(e) == 400 and error_code(e) == "InvalidArgument"
     s3.meta.events.unregister("before-sign.s3.ListObjects", unordered)
+
+    # HEAD with ?read-stats=true: RGW's object count and bytes used.
+    def read_stats(request, **kwargs):
+        request.params["read-stats"] = "true"
+    s3.meta.events.register("request-created.s3.HeadBucket", read_stats)
+    headers = s3.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]
+    assert (headers["x-rgw-object-count"], headers["x-rgw-bytes-used"]) == ("3", "3")
+    s3.meta.events.unregister("request-created.s3.HeadBucket", read_stats)
+    assert "x-rgw-object-count" not in s3.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]
 
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
         {"ID": "tmp", "Status": "Enabled", "Expiration": {"Days": 1},

@@ -1480,6 +1480,17 @@ Result<int> LocalStore::DeleteObjectsIfUnchanged(const std::string& bucket,
   return deleted;
 }
 
+Result<BucketUsage> LocalStore::GetBucketUsage(const std::string& bucket) {
+  return impl_->WithReadTransaction([&](Db& db) -> Result<BucketUsage> {
+    LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));
+    Stmt s = db.Prepare("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM objects WHERE bucket = ?");
+    s.Text(1, bucket);
+    auto row = s.Step();
+    if (!row) return row.error();
+    return BucketUsage{static_cast<uint64_t>(s.ColInt(0)), static_cast<uint64_t>(s.ColInt(1))};
+  });
+}
+
 Result<ListResult> LocalStore::ListObjects(const std::string& bucket, const ListOptions& options) {
   return impl_->WithReadTransaction([&](Db& db) -> Result<ListResult> {
     LB_RETURN_IF_ERROR(Impl::BucketMustExist(db, bucket));

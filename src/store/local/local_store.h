@@ -65,6 +65,7 @@ class LocalStore : public Store, public UserDirectory {
       const std::string& bucket, const std::vector<std::string>& keys,
       const std::vector<Precondition>& preconditions = {}) override;
   Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& options) override;
+  Result<BucketUsage> GetBucketUsage(const std::string& bucket) override;
   Status UpdateObjectHeaders(const std::string& bucket, const std::string& key,
                              const Headers& headers) override;
   Result<std::vector<ObjectInfo>> ListObjectsByAge(const std::string& bucket,

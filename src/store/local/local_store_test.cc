@@ -100,6 +100,21 @@ TEST_F(LocalStoreTest, PutGetOverwriteDelete) {
   EXPECT_EQ(store_->HeadObject("nope", "a").error().code(), ErrorCode::kNoSuchBucket);
 }
 
+TEST_F(LocalStoreTest, BucketUsageCountsWhatIsThere) {
+  auto empty = store_->GetBucketUsage("bkt");
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_EQ(empty->objects, 0u);
+  EXPECT_EQ(empty->bytes, 0u);
+  Put("a", "12345");
+  Put("b/c", "123");
+  Put("a", "1");  // overwritten: counted once, at its new size
+  auto usage = store_->GetBucketUsage("bkt");
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->objects, 2u);
+  EXPECT_EQ(usage->bytes, 4u);
+  EXPECT_EQ(store_->GetBucketUsage("nope").error().code(), ErrorCode::kNoSuchBucket);
+}
+
 TEST_F(LocalStoreTest, ListingWithDelimiterSeeksPastCommonPrefixes) {
   for (int pr = 0; pr < 30; ++pr) {
     for (int check = 0; check < 4; ++check) {

@@ -213,6 +213,9 @@ class RemoteStore final : public Store {
     }
   }
 
+  Result<BucketUsage> GetBucketUsage(const std::string&) override {
+    return Error(ErrorCode::kNotImplemented, "bucket usage over a remote store");
+  }
   Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& o) override {
     if (bucket != options_.bucket) return Error(ErrorCode::kNoSuchBucket, "no such bucket");
     std::string query = "list-type=2&max-keys=" +
