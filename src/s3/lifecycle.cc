@@ -46,10 +46,20 @@ Result<Tag> ParseTag(const pugi::xml_node& node, const std::string& where) {
 }
 
 // One condition of a filter (inside <Filter> or <And>).
-Status ParseFilterPart(const pugi::xml_node& c, Filter& f, const std::string& where) {
+// `prefix_seen`: whether an earlier condition of the same filter named a prefix.
+Status ParseFilterPart(const pugi::xml_node& c, Filter& f, bool& prefix_seen,
+                       const std::string& where) {
   std::string_view name = XmlLocalName(c);
   if (name == "Prefix") {
-    f.prefix = c.child_value();
+    // Two prefixes (side by side and inside <And>, as RGW accepts): a key must start with
+    // both, so the longer one holds if the other begins it; otherwise nothing could match.
+    std::string prefix = c.child_value();
+    if (prefix_seen && prefix.rfind(f.prefix, 0) != 0 && f.prefix.rfind(prefix, 0) != 0) {
+      return Invalid(where + ": the prefixes '" + f.prefix + "' and '" + prefix +
+                     "' cannot both hold");
+    }
+    if (!prefix_seen || prefix.size() > f.prefix.size()) f.prefix = std::move(prefix);
+    prefix_seen = true;
   } else if (name == "Tag") {
     auto t = ParseTag(c, where);
     if (!t) return t.error();
@@ -75,26 +85,23 @@ Status ParseFilterPart(const pugi::xml_node& c, Filter& f, const std::string& wh
 
 Status ParseFilter(const pugi::xml_node& node, Rule& rule, const std::string& where) {
   int parts = 0;
-  bool has_and = false;
+  bool prefix_seen = false;
   for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
     if (c.type() != pugi::node_element) continue;
     ++parts;
     if (XmlLocalName(c) == "And") {
-      has_and = true;
       rule.filter_and = true;
       for (pugi::xml_node a = c.first_child(); a; a = a.next_sibling()) {
         if (a.type() != pugi::node_element) continue;
-        LB_RETURN_IF_ERROR(ParseFilterPart(a, rule.filter, where + " And"));
+        LB_RETURN_IF_ERROR(ParseFilterPart(a, rule.filter, prefix_seen, where + " And"));
       }
     } else {
-      LB_RETURN_IF_ERROR(ParseFilterPart(c, rule.filter, where));
+      LB_RETURN_IF_ERROR(ParseFilterPart(c, rule.filter, prefix_seen, where));
     }
   }
-  if (parts > 1 && has_and) {
-    return Malformed(where + ": a Filter holds one condition or one <And>");
-  }
-  // Several conditions without <And>: AWS refuses them, Ceph RGW (the production store) reads
-  // them as all required. Configurations that work there work here; stored with <And>.
+  // Several conditions without <And>, or beside one: AWS refuses them, Ceph RGW (the
+  // production store) reads them as all required. Configurations that work there work here;
+  // stored as one <And>.
   if (parts > 1) rule.filter_and = true;
   if (rule.filter.size_greater_than && rule.filter.size_less_than &&
       *rule.filter.size_greater_than >= *rule.filter.size_less_than) {

@@ -72,6 +72,16 @@ TEST(Lifecycle, SeveralConditionsWithoutAndAreAllRequiredAsOnRgw) {
   EXPECT_FALSE(lifecycle::ObjectExpiry(*c, "a/x", 1, {}, kNoon, 1000));
   EXPECT_FALSE(lifecycle::ObjectExpiry(*c, "b/x", 1, tags, kNoon, 1000));
   EXPECT_NE(lifecycle::ToXml(*c).find("<Filter><And><Prefix>a/</Prefix>"), std::string::npos);
+  // Beside an <And> too: every condition of both, the longer of two agreeing prefixes.
+  auto mixed = lifecycle::Parse(
+      Doc("<Rule><ID>t</ID><Filter><Prefix>days1/</Prefix><Tag><Key>k</Key><Value>v</Value>"
+          "</Tag><And><Prefix>days1</Prefix><Tag><Key>h</Key><Value>f</Value></Tag></And>"
+          "</Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>"));
+  ASSERT_TRUE(mixed) << mixed.error().message();
+  std::vector<lifecycle::Tag> both = {{"k", "v"}, {"h", "f"}};
+  EXPECT_TRUE(lifecycle::ObjectExpiry(*mixed, "days1/x", 1, both, kNoon, 1000));
+  EXPECT_FALSE(lifecycle::ObjectExpiry(*mixed, "days1/x", 1, tags, kNoon, 1000));
+  EXPECT_FALSE(lifecycle::ObjectExpiry(*mixed, "days10", 1, both, kNoon, 1000));
 }
 
 TEST(Lifecycle, Errors) {
@@ -112,7 +122,7 @@ TEST(Lifecycle, Errors) {
       {Doc("<Rule><ID>a</ID><Filter><Prefix>x</Prefix><And><Prefix>y</Prefix></And></Filter>"
            "<Status>Enabled</Status>" +
            ok_action + "</Rule>"),
-       ErrorCode::kMalformedXML, "one <And>"},
+       ErrorCode::kInvalidArgument, "cannot both hold"},
   };
   std::string many;
   for (int i = 0; i <= 1000; ++i) {
