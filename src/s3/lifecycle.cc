@@ -1,5 +1,6 @@
 #include "s3/lifecycle.h"
 
+#include <algorithm>
 #include <pugixml.hpp>
 #include <set>
 
@@ -417,7 +418,9 @@ Result<std::vector<Tag>> ParseTaggingXml(std::string_view xml) {
   return out;
 }
 
-std::string TaggingXml(const std::vector<Tag>& tags) {
+std::string TaggingXml(std::vector<Tag> tags) {
+  // A tag set has no order: listed by key, as RGW lists them (one answer for one set).
+  std::sort(tags.begin(), tags.end(), [](const Tag& a, const Tag& b) { return a.key < b.key; });
   XmlWriter xml("Tagging");
   xml.Open("TagSet");
   for (const Tag& t : tags)

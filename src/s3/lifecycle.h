@@ -80,6 +80,6 @@ std::string EncodeTagSet(const std::vector<Tag>& tags);
 Result<std::vector<Tag>> ParseTaggingHeader(std::string_view urlencoded);
 // <Tagging><TagSet><Tag><Key/><Value/></Tag>...</TagSet></Tagging> (PutObjectTagging).
 Result<std::vector<Tag>> ParseTaggingXml(std::string_view xml);
-std::string TaggingXml(const std::vector<Tag>& tags);
+std::string TaggingXml(std::vector<Tag> tags);
 
 }  // namespace logbucket::s3::lifecycle

@@ -1085,10 +1085,13 @@ struct Service::Impl {
       xml.Element("MaxParts", std::to_string(*max_parts));
       xml.Element("IsTruncated", last < parts ? "true" : "false");
       for (int64_t n = first; n <= last; ++n) {
-        xml.Open("Part")
-            .Element("PartNumber", std::to_string(n))
-            .Element("Size", std::to_string(info->part_sizes[n - 1]))
-            .Close("Part");
+        xml.Open("Part").Element("PartNumber", std::to_string(n));
+        if (static_cast<size_t>(n) <= info->part_checksums.size() &&
+            !info->part_checksums[n - 1].empty()) {
+          xml.Element("Checksum" + std::string(ChecksumName(info->checksum.algorithm)),
+                      info->part_checksums[n - 1]);
+        }
+        xml.Element("Size", std::to_string(info->part_sizes[n - 1])).Close("Part");
       }
       xml.Close("ObjectParts");
     }
@@ -1679,6 +1682,14 @@ struct Service::Impl {
         for (int64_t i = 0; i + 1 < *n; ++i) offset += info.part_sizes[i];
         range = {offset, info.part_sizes[*n - 1]};
         partial = true;
+        // A part read whole carries that part's checksum, when asked for.
+        auto mode = ctx.Header("x-amz-checksum-mode");
+        if (mode && EqualsIgnoreCase(*mode, "ENABLED") &&
+            static_cast<size_t>(*n) <= info.part_checksums.size()) {
+          store::Checksum part = info.checksum;
+          part.value = info.part_checksums[*n - 1];
+          AddChecksumHeaders(r, part);
+        }
       }
     } else if (auto range_header = ctx.Header("range")) {
       auto parsed = ParseRange(*range_header, info.size);
@@ -1963,6 +1974,7 @@ struct Service::Impl {
     info.etag = src.parts_count > 0 ? src.etag : copied->md5_hex;
     info.parts_count = src.parts_count;
     info.part_sizes = src.part_sizes;
+    if (algorithm == src.checksum.algorithm) info.part_checksums = src.part_checksums;
     info.checksum = copied->checksum;
     if (algorithm == src.checksum.algorithm && src.checksum.type == "COMPOSITE") {
       info.checksum = src.checksum;

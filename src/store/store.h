@@ -82,6 +82,8 @@ struct ObjectInfo {
   Checksum checksum;
   int parts_count = 0;               // > 0 for objects made by CompleteMultipartUpload
   std::vector<uint64_t> part_sizes;  // sizes of those parts, for GetObject?partNumber=N
+  // Their checksums (base64, checksum.algorithm), when the upload had one; else empty.
+  std::vector<std::string> part_checksums;
   std::string owner;
 };
 

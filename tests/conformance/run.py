@@ -73,6 +73,8 @@ def main():
     ap.add_argument("--binary", default=os.path.join(ROOT, "build", "logbucket"))
     ap.add_argument("--no-write", action="store_true", help="print the table, leave the docs alone")
     ap.add_argument("--failed-to", help="append the node ids of failed tests to this file")
+    ap.add_argument("--retry", action="store_true",
+                    help="run the failed tests once more and count those that pass (for CI)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the work directory (pytest logs, server log) and print where")
     ap.add_argument("--jobs", type=int, default=1,
@@ -92,46 +94,55 @@ def main():
         proc, data, port = start(args.binary, work)
         main_keys = add_user(args.binary, data, "main")
         alt_keys = add_user(args.binary, data, "alt")
-        scores, passed_all, started = {}, set(), time.monotonic()
-        for group in args.groups:
-            out_dir = os.path.join(work, "out-" + group)
-            r = subprocess.run([runner, "127.0.0.1", str(port), *main_keys, *alt_keys, group],
+        started = time.monotonic()
+
+        def run(label, selection):
+            """Runs a group name or "@file" of node ids; returns (passed ids, summary line)."""
+            out_dir = os.path.join(work, "out-" + label)
+            r = subprocess.run([runner, "127.0.0.1", str(port), *main_keys, *alt_keys, selection],
                                env=dict(env, S3TESTS_OUT=out_dir), capture_output=True, text=True,
                                timeout=2 * 3600)
             summary = [l for l in r.stdout.splitlines() if l.startswith("summary:")]
             if not summary:
-                sys.exit("conformance: the %s run gave no summary:\n%s\n%s" % (group, r.stdout[-3000:],
-                                                                              r.stderr[-3000:]))
+                sys.exit("conformance: the %s run gave no summary:\n%s\n%s" % (label, r.stdout[-3000:],
+                                                                               r.stderr[-3000:]))
             passed = {l.strip() for l in open(os.path.join(out_dir, "passed.txt")) if l.strip()}
-            total = len(node_ids(runner, group, env))
-            scores[group] = (len(passed), total)
-            passed_all |= passed
             if args.failed_to:
                 with open(os.path.join(out_dir, "failed.txt")) as f, open(args.failed_to, "a") as out:
                     out.write(f.read())
-            print("conformance: %s %d/%d (%s)" % (group, len(passed), total, summary[-1]), flush=True)
-        ran = set()
+            return passed, summary[-1]
+
+        def listing(name, ids):
+            path = os.path.join(work, name + ".txt")
+            with open(path, "w") as f:
+                f.write("\n".join(sorted(ids)) + "\n")
+            return "@" + path
+
+        passed_all, ran = set(), set()
         for group in args.groups:
-            ran |= node_ids(runner, group, env)
+            passed, summary = run(group.replace("/", "_"), group)
+            ids = node_ids(runner, group, env)
+            passed_all |= passed
+            ran |= ids
+            print("conformance: %s %d/%d (%s)" % (group, len(passed), len(ids), summary), flush=True)
         # core leaves out a few mvp tests (its "not kms"): run those too, so mvp is scored.
-        missing = sorted(node_ids(runner, "mvp", env) - ran) if "core" in args.groups else []
+        missing = node_ids(runner, "mvp", env) - ran if "core" in args.groups else set()
         if missing:
-            out_dir = os.path.join(work, "out-mvp-rest")
-            listing = os.path.join(work, "mvp-rest.txt")
-            with open(listing, "w") as f:
-                f.write("\n".join(missing) + "\n")
-            subprocess.run([runner, "127.0.0.1", str(port), *main_keys, *alt_keys, "@" + listing],
-                           env=dict(env, S3TESTS_OUT=out_dir), capture_output=True, text=True,
-                           timeout=3600)
-            passed_path = os.path.join(out_dir, "passed.txt")
-            if os.path.exists(passed_path):
-                passed_all |= {l.strip() for l in open(passed_path) if l.strip()}
-            if args.failed_to and os.path.exists(os.path.join(out_dir, "failed.txt")):
-                with open(os.path.join(out_dir, "failed.txt")) as f, open(args.failed_to, "a") as out:
-                    out.write(f.read())
-            ran |= set(missing)
+            passed, _ = run("mvp-rest", listing("mvp-rest", missing))
+            passed_all |= passed
+            ran |= missing
+        if args.retry and ran - passed_all:
+            # The suite's lifecycle tests wait on a 10 s "day": on a loaded machine one can miss
+            # its window. A second try tells timing from a regression; the ones that needed it
+            # are named.
+            passed, _ = run("retry", listing("retry", ran - passed_all))
+            passed_all |= passed
+            if passed:
+                print("conformance: passed on a second try: %s" % ", ".join(
+                    sorted(p.split("::")[-1] for p in passed)), flush=True)
         minutes = (time.monotonic() - started) / 60
-        for group in [g for g in ("mvp", "core") if g not in scores] + GROUPS:
+        scores = {}
+        for group in [g for g in ("mvp", "core") if g in args.groups or "core" in args.groups] + GROUPS:
             ids = node_ids(runner, group, env)
             # (a group outside the runs is not scored: its tests did not run, they did not fail)
             scores[group] = (len(ids & passed_all), len(ids)) if ids <= ran else (None, len(ids))

@@ -301,22 +301,34 @@ struct BodyRef {
 };
 
 // Part sizes as decimal numbers separated by ',' ("" for single-part objects).
-std::string EncodePartSizes(const std::vector<uint64_t>& sizes) {
+// A multipart object's parts: "size[:checksum]" each, comma-separated (base64 has neither ','
+// nor ':'; rows written before part checksums were kept hold sizes only).
+std::string EncodeParts(const std::vector<uint64_t>& sizes, const std::vector<std::string>& sums) {
   std::string out;
-  for (uint64_t n : sizes) {
-    if (!out.empty()) out.push_back(',');
-    out += std::to_string(n);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out += std::to_string(sizes[i]);
+    if (i < sums.size() && !sums[i].empty()) {
+      out.push_back(':');
+      out += sums[i];
+    }
   }
   return out;
 }
 
-std::vector<uint64_t> DecodePartSizes(std::string_view text) {
-  std::vector<uint64_t> out;
-  if (text.empty()) return out;
-  for (std::string_view n : Split(text, ',')) {
-    out.push_back(static_cast<uint64_t>(ParseDecimal(n).value_or(0)));
+void DecodeParts(std::string_view text, ObjectInfo& info) {
+  if (text.empty()) return;
+  bool any_checksum = false;
+  for (std::string_view part : Split(text, ',')) {
+    size_t colon = part.find(':');
+    info.part_sizes.push_back(
+        static_cast<uint64_t>(ParseDecimal(part.substr(0, colon)).value_or(0)));
+    std::string sum =
+        colon == std::string_view::npos ? std::string() : std::string(part.substr(colon + 1));
+    any_checksum = any_checksum || !sum.empty();
+    info.part_checksums.push_back(std::move(sum));
   }
-  return out;
+  if (!any_checksum) info.part_checksums.clear();
 }
 
 ObjectInfo ReadObjectRow(const Stmt& s, const std::string& bucket, BodyRef* body) {
@@ -336,7 +348,7 @@ ObjectInfo ReadObjectRow(const Stmt& s, const std::string& bucket, BodyRef* body
   info.checksum.type = s.ColText(8);
   info.parts_count = static_cast<int>(s.ColInt(9));
   info.owner = s.ColText(10);
-  info.part_sizes = DecodePartSizes(s.ColText(11));
+  DecodeParts(s.ColText(11), info);
   return info;
 }
 
@@ -924,7 +936,7 @@ struct LocalStore::Impl {
     put.Text(5, info.etag).Int(6, info.last_modified_ms).Blob(7, EncodeHeaders(info.headers));
     put.Int(8, static_cast<int>(info.checksum.algorithm)).Text(9, info.checksum.value);
     put.Text(10, info.checksum.type).Int(11, info.parts_count).Text(12, info.owner);
-    put.Text(13, EncodePartSizes(info.part_sizes));
+    put.Text(13, EncodeParts(info.part_sizes, info.part_checksums));
     if (inline_id > 0) {
       put.Int(14, inline_id);
     } else {
@@ -1781,7 +1793,12 @@ Result<ObjectInfo> LocalStore::CompleteUpload(const Upload& upload,
   info.etag = MultipartEtag(md5s);
   info.headers = upload.headers;
   info.parts_count = static_cast<int>(parts.size());
-  for (const CompletedPart& p : parts) info.part_sizes.push_back(stored[p.number].size);
+  for (const CompletedPart& p : parts) {
+    info.part_sizes.push_back(stored[p.number].size);
+    if (upload.checksum_algorithm != ChecksumAlgorithm::kNone) {
+      info.part_checksums.push_back(stored[p.number].checksum);
+    }
+  }
   info.owner = upload.owner;
   info.last_modified_ms = impl_->options.clock->NowMs();
   if (upload.checksum_algorithm != ChecksumAlgorithm::kNone) {
