@@ -57,13 +57,19 @@ def test_awscli(server, tmp_path):
     run(aws + ["s3", "rb", "s3://cli-bucket"], env)
 
 
-def test_s3cmd(server, tmp_path):
+def s3cmd_command(server, tmp_path, signature_v2=False):
+    """s3cmd for `server` (plain HTTP, path style), its configuration written into tmp_path."""
     host = server.endpoint[len("http://"):]
     cfg = tmp_path / "s3cfg"
     cfg.write_text("[default]\naccess_key = %s\nsecret_key = %s\nhost_base = %s\nhost_bucket = %s\n"
-                   "use_https = False\nsignature_v2 = False\nbucket_location = us-east-1\n"
-                   % (server.env["AWS_ACCESS_KEY_ID"], server.env["AWS_SECRET_ACCESS_KEY"], host, host))
-    s3cmd = ["s3cmd", "-c", str(cfg), "--no-progress"]
+                   "use_https = False\nsignature_v2 = %s\nbucket_location = us-east-1\n"
+                   % (server.env["AWS_ACCESS_KEY_ID"], server.env["AWS_SECRET_ACCESS_KEY"], host, host,
+                      signature_v2))
+    return ["s3cmd", "-c", str(cfg), "--no-progress"]
+
+
+def test_s3cmd(server, tmp_path):
+    s3cmd = s3cmd_command(server, tmp_path)
     run(s3cmd + ["mb", "s3://s3cmd-bucket"])
     f = tmp_path / "fullLog.txt"
     f.write_bytes(b"log line\n" * 100000)

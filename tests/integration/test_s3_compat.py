@@ -15,7 +15,7 @@ import botocore.exceptions
 import pytest
 
 import sigv4_client
-from test_clients import MODERN_PYTHON
+from test_clients import MODERN_PYTHON, s3cmd_command
 from test_policy_lifecycle import add_user
 
 
@@ -412,12 +412,7 @@ def test_signature_v2_header_and_presigned_urls(server, bucket, tmp_path):
     assert error_code(e) == "SignatureDoesNotMatch"
     assert e.value.response["Error"]["StringToSign"].startswith("GET\n\n\n")
 
-    host = server.endpoint[len("http://"):]
-    cfg = tmp_path / "s3cfg"
-    cfg.write_text("[default]\naccess_key = %s\nsecret_key = %s\nhost_base = %s\nhost_bucket = %s\n"
-                   "use_https = False\nsignature_v2 = True\nbucket_location = us-east-1\n"
-                   % (server.env["AWS_ACCESS_KEY_ID"], server.env["AWS_SECRET_ACCESS_KEY"], host, host))
-    s3cmd = ["s3cmd", "-c", str(cfg), "--no-progress"]
+    s3cmd = s3cmd_command(server, tmp_path, signature_v2=True)
     src = tmp_path / "fullLog.txt"
     src.write_bytes(b"s3cmd v2\n" * 1000)
 
@@ -470,13 +465,7 @@ def test_canned_acls_from_ci_scripts(server, s3, bucket, tmp_path):
                "s3://%s/pr/1/fullLog.txt" % bucket], aws_env(server))
     run(aws + ["s3", "cp", "--only-show-errors", str(src), "s3://%s/pr/1/private.txt" % bucket],
         aws_env(server))
-    host = server.endpoint[len("http://"):]
-    cfg = tmp_path / "s3cfg"
-    cfg.write_text("[default]\naccess_key = %s\nsecret_key = %s\nhost_base = %s\nhost_bucket = %s\n"
-                   "use_https = False\nbucket_location = us-east-1\n"
-                   % (server.env["AWS_ACCESS_KEY_ID"], server.env["AWS_SECRET_ACCESS_KEY"], host, host))
-    run(["s3cmd", "-c", str(cfg), "--no-progress", "put", "--acl-public", str(src),
-         "s3://%s/pr/2/fullLog.txt" % bucket])
+    run(s3cmd_command(server, tmp_path) + ["put", "--acl-public", str(src), "s3://%s/pr/2/fullLog.txt" % bucket])
     base = "%s/%s/" % (server.endpoint, bucket)
     assert anonymous_status(base + "pr/1/fullLog.txt") == 200
     assert anonymous_status(base + "pr/2/fullLog.txt") == 200
