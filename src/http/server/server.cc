@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -731,6 +732,12 @@ void Server::EvictWaiting(Loop& loop, int64_t now_ms) {
       if (active_connections_ <= options_.max_connections) return;
     }
     bool mid_head = c->buffer.size() > 0 || (c->parser && c->parser->got_some());
+    if (!mid_head) {
+      // Bytes the kernel holds that this loop has not read yet (a busy machine): a head on its
+      // way, not an idle connection; it gets the RequestTimeout answer too.
+      int pending = 0;
+      mid_head = ::ioctl(c->fd, FIONREAD, &pending) == 0 && pending > 0;
+    }
     if (mid_head) {
       (void)!::send(c->fd, RequestTimeoutResponse().data(), RequestTimeoutResponse().size(),
                     MSG_NOSIGNAL | MSG_DONTWAIT);
