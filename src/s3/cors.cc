@@ -12,25 +12,15 @@ namespace {
 
 constexpr std::array<std::string_view, 5> kMethods = {"GET", "PUT", "POST", "DELETE", "HEAD"};
 
-// Glob match where '*' stands for any run of characters (possibly empty).
+// Match against a pattern with at most one '*' (Parse refuses more), which stands for any run
+// of characters: a prefix and a suffix test, linear in the pattern whatever the text.
 bool WildcardMatch(std::string_view pattern, std::string_view text) {
-  size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      resume = t;
-    } else if (p < pattern.size() && pattern[p] == text[t]) {
-      ++p;
-      ++t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
+  size_t star = pattern.find('*');
+  if (star == std::string_view::npos) return pattern == text;
+  std::string_view prefix = pattern.substr(0, star);
+  std::string_view suffix = pattern.substr(star + 1);
+  return text.size() >= prefix.size() + suffix.size() && text.substr(0, prefix.size()) == prefix &&
+         text.substr(text.size() - suffix.size()) == suffix;
 }
 
 std::string Join(const std::vector<std::string>& items) {
@@ -45,6 +35,9 @@ std::string Join(const std::vector<std::string>& items) {
 }  // namespace
 
 Result<Configuration> Parse(std::string_view xml) {
+  if (xml.size() > kMaxConfigurationBytes) {
+    return Error(ErrorCode::kInvalidRequest, "A CORS configuration is at most 64 KB.");
+  }
   pugi::xml_document doc;
   auto loaded = LoadXml(doc, xml);
   if (!loaded) return loaded.error();
@@ -79,6 +72,10 @@ Result<Configuration> Parse(std::string_view xml) {
         }
         rule.allowed_origins.push_back(text);
       } else if (name == "AllowedHeader") {
+        if (std::count(text.begin(), text.end(), '*') > 1) {
+          return Error(ErrorCode::kInvalidRequest,
+                       "AllowedHeader \"" + text + "\" can not have more than one wildcard.");
+        }
         rule.allowed_headers.push_back(AsciiLower(text));
       } else if (name == "ExposeHeader") {
         rule.expose_headers.push_back(text);
@@ -159,11 +156,13 @@ void AddHeaders(const Rule& rule, std::string_view origin,
   }
 }
 
-std::vector<std::string> SplitHeaderList(std::string_view value) {
+std::optional<std::vector<std::string>> SplitHeaderList(std::string_view value) {
   std::vector<std::string> out;
   for (std::string_view item : Split(value, ',')) {
     item = TrimWhitespace(item);
-    if (!item.empty()) out.push_back(AsciiLower(item));
+    if (item.empty()) continue;
+    if (out.size() == kMaxRequestHeaders) return std::nullopt;
+    out.push_back(AsciiLower(item));
   }
   return out;
 }

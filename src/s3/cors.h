@@ -14,13 +14,16 @@
 
 namespace logbucket::s3::cors {
 
-inline constexpr size_t kMaxRules = 100;  // AWS's limit
+inline constexpr size_t kMaxRules = 100;                     // AWS's limit
+inline constexpr size_t kMaxConfigurationBytes = 64 * 1024;  // AWS's limit
+// Headers a preflight may ask about (browsers name a handful): matching stays cheap.
+inline constexpr size_t kMaxRequestHeaders = 100;
 
 struct Rule {
   std::string id;
   std::vector<std::string> allowed_methods;  // GET PUT POST DELETE HEAD
   std::vector<std::string> allowed_origins;  // each with at most one '*'
-  std::vector<std::string> allowed_headers;  // lower case; '*' matches any run of characters
+  std::vector<std::string> allowed_headers;  // lower case; at most one '*' each
   std::vector<std::string> expose_headers;
   std::optional<int64_t> max_age_seconds;
 };
@@ -45,7 +48,8 @@ const Rule* Match(const Configuration& config, std::string_view origin, std::str
 void AddHeaders(const Rule& rule, std::string_view origin,
                 const std::vector<std::string>& request_headers, Headers& out);
 
-// Splits an Access-Control-Request-Headers value into lower-case names.
-std::vector<std::string> SplitHeaderList(std::string_view value);
+// Splits an Access-Control-Request-Headers value into lower-case names; nullopt past
+// kMaxRequestHeaders.
+std::optional<std::vector<std::string>> SplitHeaderList(std::string_view value);
 
 }  // namespace logbucket::s3::cors

@@ -61,9 +61,29 @@ TEST(Cors, BadDocumentsAreRefusedWithTheReason) {
   ASSERT_FALSE(two_wildcards.has_value());
   EXPECT_EQ(two_wildcards.error().code(), ErrorCode::kInvalidRequest);
   EXPECT_FALSE(Parse("<CORSConfiguration/>").has_value());
+  auto header_wildcards = Parse(
+      "<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod><AllowedOrigin>*"
+      "</AllowedOrigin><AllowedHeader>x-*-*</AllowedHeader></CORSRule></CORSConfiguration>");
+  ASSERT_FALSE(header_wildcards.has_value());
+  EXPECT_EQ(header_wildcards.error().code(), ErrorCode::kInvalidRequest);
+  // AWS's 64 KB bound on the document.
+  std::string big = "<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod>";
+  while (big.size() <= kMaxConfigurationBytes)
+    big += "<AllowedOrigin>https://a.example</AllowedOrigin>";
+  big += "</CORSRule></CORSConfiguration>";
+  EXPECT_EQ(Parse(big).error().code(), ErrorCode::kInvalidRequest);
   EXPECT_FALSE(Parse("<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod>"
                      "</CORSRule></CORSConfiguration>")
                    .has_value());
+}
+
+TEST(Cors, APreflightNamesABoundedNumberOfHeaders) {
+  auto few = SplitHeaderList(" Range, X-Amz-Date ,,");
+  ASSERT_TRUE(few.has_value());
+  EXPECT_EQ(*few, (std::vector<std::string>{"range", "x-amz-date"}));
+  std::string many;
+  for (size_t i = 0; i <= kMaxRequestHeaders; ++i) many += "h" + std::to_string(i) + ",";
+  EXPECT_FALSE(SplitHeaderList(many).has_value());
 }
 
 TEST(Cors, StoredFormRoundTrips) {

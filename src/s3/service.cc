@@ -655,12 +655,24 @@ struct Service::Impl {
   AclContext AclContextFor(const std::string& owner, const std::string& bucket_owner,
                            bool for_bucket) {
     AclContext c{owner, bucket_owner, for_bucket, {}};
-    c.user_exists = [this](const std::string& name) {
-      auto all = users.ListUsers();
-      return all && std::any_of(all->begin(), all->end(),
-                                [&](const store::User& u) { return u.name == name; });
+    // Grants name users by id: the user list is read once, at the first grant (an ACL holds up
+    // to 100).
+    auto known = std::make_shared<std::optional<std::vector<store::User>>>();
+    c.user_exists = [this, known](const std::string& name) {
+      if (!*known) {
+        auto all = users.ListUsers();
+        *known = all ? std::move(*all) : std::vector<store::User>();
+      }
+      return std::any_of((*known)->begin(), (*known)->end(),
+                         [&](const store::User& u) { return u.name == name; });
     };
     return c;
+  }
+
+  static bool HasAclHeaders(const Headers& headers) {
+    return std::any_of(headers.begin(), headers.end(), [](const Header& h) {
+      return h.name == "x-amz-acl" || h.name.rfind("x-amz-grant-", 0) == 0;
+    });
   }
 
   // The owner and ACL of an object being written: the ACL it asks for (x-amz-acl,
@@ -683,6 +695,7 @@ struct Service::Impl {
     }
     std::string owner = ctx.user.name;
     if (ownership == kBucketOwnerPreferred && full_control_to_bucket_owner) owner = bucket_owner;
+    if (!HasAclHeaders(ctx.request.headers)) return owner;  // private: nothing to store
     auto acl = AclFromHeaders(ctx.request.headers,
                               AclContextFor(owner, bucket_owner, /*for_bucket=*/false));
     if (!acl) return acl.error();
@@ -1002,13 +1015,14 @@ struct Service::Impl {
     auto config = ParsedCors(**bucket);
     auto request_headers =
         cors::SplitHeaderList(ctx.Header("access-control-request-headers").value_or(""));
-    const cors::Rule* rule =
-        config ? cors::Match(*config, *origin, *method, request_headers) : nullptr;
+    const cors::Rule* rule = config && request_headers
+                                 ? cors::Match(*config, *origin, *method, *request_headers)
+                                 : nullptr;
     if (rule == nullptr) {
       return ErrorResponse(&ctx, ctx.request, {Error(ErrorCode::kAccessForbidden), {}});
     }
     Response r;
-    cors::AddHeaders(*rule, *origin, request_headers, r.headers);
+    cors::AddHeaders(*rule, *origin, *request_headers, r.headers);
     r.SetHeader("vary", "Origin, Access-Control-Request-Headers, Access-Control-Request-Method");
     return r;
   }
@@ -1062,6 +1076,7 @@ struct Service::Impl {
     if (!max_parts) return max_parts.error();
     auto marker = number_header("x-amz-part-number-marker", 0);
     if (!marker) return marker.error();
+    *marker = std::min<int64_t>(*marker, store::kMaxPartNumber);  // past the last part: none
     auto info = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
     if (!info) return info.error();
 
