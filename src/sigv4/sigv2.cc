@@ -146,15 +146,18 @@ Result<Authenticated> Check(const RequestView& request, const QueryParams& query
   // botocore (through 1.29 at least) signs an operation whose URI names a sub-resource
   // ("/bucket?cors", "/bucket/key?tagging", "?uploads", "?acl") with that sub-resource twice:
   // "/bucket?cors?cors". boto3 is what CI scripts use, so that form is accepted too.
-  for (const QueryParam& p : query) {
-    if (p.value.empty() && std::find(kSignedSubresources.begin(), kSignedSubresources.end(),
-                                     p.key) != kSignedSubresources.end()) {
-      paths.push_back(std::string(request.raw_path) + "?" + p.key);
+  // One candidate per distinct name: a query repeating "acl&acl&…" must not multiply the
+  // HMACs computed before the signature is known to be wrong.
+  for (std::string_view name : kSignedSubresources) {
+    const QueryParam* p = FindQuery(query, name);
+    if (p != nullptr && p->value.empty()) {
+      paths.push_back(std::string(request.raw_path) + "?" + std::string(name));
     }
   }
   // A '+' in a query value decodes to a space; base64 has no spaces.
   std::string provided(signature);
   std::replace(provided.begin(), provided.end(), ' ', '+');
+  const std::string amz_headers = CanonicalAmzHeaders(*request.headers);
   std::string first_to_sign;
   bool matched = false;
   for (const std::string& date_line : date_lines) {
@@ -167,7 +170,7 @@ Result<Authenticated> Check(const RequestView& request, const QueryParams& query
       to_sign.push_back('\n');
       to_sign += date_line;
       to_sign.push_back('\n');
-      to_sign += CanonicalAmzHeaders(*request.headers);
+      to_sign += amz_headers;
       to_sign += CanonicalResource(path, request.host_bucket, query);
       std::string expected = Base64Encode(HmacSha1(*secret, to_sign));
       // Every candidate is computed and compared: the time taken does not depend on which one

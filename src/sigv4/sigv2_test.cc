@@ -117,6 +117,20 @@ TEST(SigV2, AwsQueryStringExampleAndExpiry) {
   EXPECT_EQ(unknown.error().code(), ErrorCode::kInvalidAccessKeyId);
 }
 
+TEST(SigV2, RepeatedSubresourcesStillVerifyAsOne) {
+  // The signed form lists a repeated sub-resource as sent; the request is refused or accepted
+  // on its signature alone (the server tries one doubled-name candidate per distinct name).
+  Headers headers = {{"host", "johnsmith.s3.amazonaws.com"},
+                     {"x-amz-date", "Tue, 27 Mar 2007 19:44:46 +0000"},
+                     {"authorization", "AWS AKIAIOSFODNN7EXAMPLE:3HZjSAGG7DgcElf1Bv2MwccADxY="}};
+  std::string query = "acl";
+  for (int i = 0; i < 5000; ++i) query += "&acl";
+  auto auth =
+      VerifyRaw("GET", "/", query, headers, "johnsmith", At("Tue, 27 Mar 2007 19:45:00 +0000"));
+  ASSERT_FALSE(auth.has_value());
+  EXPECT_EQ(auth.error().code(), ErrorCode::kSignatureDoesNotMatch);
+}
+
 TEST(SigV2, MalformedHeaderIsAClearError) {
   Headers headers = {{"host", "johnsmith.s3.amazonaws.com"},
                      {"date", "Tue, 27 Mar 2007 19:36:42 +0000"},
