@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "logs/line_index.h"
+#include "logs/newlines.h"
 
 namespace logbucket::logs {
 namespace {

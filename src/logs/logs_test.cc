@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "logs/ansi.h"
-#include "logs/line_index.h"
 
 namespace logbucket::logs {
 namespace {
@@ -112,27 +111,6 @@ TEST(Ansi, InvalidUtf8IsShownAsReplacement) {
   EXPECT_EQ(PlainText("\xc3\xa9t\xc3\xa9"), "\xc3\xa9t\xc3\xa9");
   EXPECT_EQ(PlainText("\xed\xa0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
   EXPECT_EQ(PlainText("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");
-}
-
-TEST(LineIndex, SplitsOnNewlineOnly) {
-  LineIndex idx;
-  std::string log = "first\r\nsecond\rstill second\n\nlast";
-  // Fed in awkward pieces, as a stream arrives.
-  for (size_t i = 0; i < log.size(); i += 3) idx.Append(std::string_view(log).substr(i, 3));
-  ASSERT_EQ(idx.line_count(), 4u);
-  auto text = [&](uint64_t n) {
-    auto r = idx.Line(n);
-    return log.substr(r.begin, r.end - r.begin);
-  };
-  EXPECT_EQ(text(0), "first\r");
-  EXPECT_EQ(text(1), "second\rstill second");
-  EXPECT_EQ(text(2), "");
-  EXPECT_EQ(text(3), "last");
-  LineIndex empty;
-  EXPECT_EQ(empty.line_count(), 0u);
-  LineIndex terminated;
-  terminated.Append("a\nb\n");
-  EXPECT_EQ(terminated.line_count(), 2u);
 }
 
 // Search decodes coloured lines with AppendPlainText; the viewer shows PlainText's text. They

@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "logs/ansi.h"
-#include "logs/line_index.h"
+#include "logs/newlines.h"
 #include "logs/whole_lines.h"
 
 namespace logbucket::logs {

@@ -11,7 +11,7 @@
 
 #include "logs/ansi.h"
 #include "logs/candidates.h"
-#include "logs/line_index.h"
+#include "logs/newlines.h"
 #include "logs/whole_lines.h"
 
 namespace logbucket::logs {

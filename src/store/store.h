@@ -13,6 +13,7 @@
 #include "common/headers.h"
 #include "common/status.h"
 #include "platform/file_util.h"
+#include "platform/random_access.h"
 
 namespace logbucket::store {
 
@@ -96,16 +97,9 @@ class BlobWriter {
   virtual uint64_t size() const = 0;
 };
 
-// A committed object's bytes. Immutable: an overwrite never changes an open body.
-class ObjectBody {
- public:
-  virtual ~ObjectBody() = default;
-  virtual Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t size) = 0;
-  // A file descriptor for sendfile, or -1.
-  virtual int fd() const = 0;
-  // The descriptor for sendfile, kept open while anyone holds it; null when not file-backed.
-  virtual std::shared_ptr<const platform::ScopedFd> SharedFd() const = 0;
-};
+// A committed object's bytes. Immutable: an overwrite never changes an open body. size() is the
+// object's size as the store opened it.
+using ObjectBody = platform::RandomAccessBytes;
 
 struct OpenedObject {
   ObjectInfo info;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "store/store.h"
-#include "web/log_index.h"
+#include "web/log_cache.h"
 #include "web/viewer.h"
 
 namespace logbucket::web {
@@ -67,7 +67,7 @@ struct ViewerPage {
   store::ObjectInfo info;
   KeyFacts facts;
   int64_t expires_ms = 0;  // when the bucket's lifecycle deletes it (0: never)
-  std::vector<RenderedLine> first_lines;
+  std::vector<logs::RenderedLine> first_lines;
   bool more = false;
 };
 std::string LogViewerPage(const Chrome& chrome, const ViewerPage& page);

@@ -465,7 +465,7 @@ struct Viewer::Impl {
         return JsonError(400, "lines: expected FROM-TO with 1 <= FROM <= TO");
       }
       to = std::min(to, from + options.max_lines_per_request - 1);
-      auto rendered = ReadLines(index, *opened->bytes, from, to, options.max_line_bytes);
+      auto rendered = logs::ReadLines(index, *opened->bytes, from, to, options.max_line_bytes);
       if (!rendered) return ServerFailure(request, rendered.error(), /*json=*/true);
       nlohmann::json out = nlohmann::json::array();
       nlohmann::json cut = nlohmann::json::array();
@@ -491,7 +491,7 @@ struct Viewer::Impl {
         if (!v || *v < 1) return JsonError(400, "from: expected a line number");
         q.first_line = static_cast<uint64_t>(*v);
       }
-      auto found = SearchLog(index, *opened->bytes, q);
+      auto found = logs::SearchLog(index, *opened->bytes, q);
       if (!found) return JsonError(400, found.error().message());
       r = Json(200, {{"lines", found->lines},
                      {"truncated", found->truncated},
@@ -560,10 +560,10 @@ struct Viewer::Impl {
     } else {
       auto object = store.GetObject(bucket, key);
       if (!object) return NotFound(request, "no such object: " + key);
-      bytes = ObjectBytes(std::move(object->body), object->info.size);
+      bytes = std::move(object->body);
     }
     auto first =
-        ReadFirstLines(*bytes, options.first_page_lines, options.max_line_bytes, &page.more);
+        logs::ReadFirstLines(*bytes, options.first_page_lines, options.max_line_bytes, &page.more);
     if (!first) return ServerFailure(request, first.error(), /*json=*/false);
     page.first_lines = std::move(*first);
     http::Response r = Html(200, LogViewerPage(ChromeFor(request), page));

@@ -11,7 +11,7 @@
 #include "http/handler.h"
 #include "store/store.h"
 #include "web/listing.h"
-#include "web/log_index.h"
+#include "web/log_cache.h"
 
 namespace logbucket::web {
 

@@ -1,5 +1,3 @@
-#include "store/local/local_store.h"
-
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
@@ -26,6 +24,7 @@
 #include "common/guard.h"
 #include "common/log.h"
 #include "platform/file_util.h"
+#include "store/local/local_store.h"
 
 namespace logbucket::store {
 namespace {
@@ -419,40 +418,6 @@ class LocalBlobWriter final : public BlobWriter {
   std::unique_ptr<platform::WritableFile> file_;
   uint64_t size_ = 0;
   bool committed_ = false;
-};
-
-class FileObjectBody final : public ObjectBody {
- public:
-  explicit FileObjectBody(std::shared_ptr<const ScopedFd> fd) : fd_(std::move(fd)) {}
-  Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t size) override {
-    while (true) {
-      ssize_t n = ::pread(fd_->get(), buffer, size, static_cast<off_t>(offset));
-      if (n >= 0) return static_cast<size_t>(n);
-      if (errno != EINTR) return platform::PosixError("pread", "blob", errno);
-    }
-  }
-  int fd() const override { return fd_->get(); }
-  std::shared_ptr<const ScopedFd> SharedFd() const override { return fd_; }
-
- private:
-  std::shared_ptr<const ScopedFd> fd_;
-};
-
-// The bytes of an inline object, shared with the metadata cache (never modified).
-class MemoryObjectBody final : public ObjectBody {
- public:
-  explicit MemoryObjectBody(std::shared_ptr<const std::string> data) : data_(std::move(data)) {}
-  Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t size) override {
-    if (offset >= data_->size()) return size_t{0};
-    size_t n = std::min<size_t>(size, data_->size() - static_cast<size_t>(offset));
-    std::memcpy(buffer, data_->data() + offset, n);
-    return n;
-  }
-  int fd() const override { return -1; }
-  std::shared_ptr<const ScopedFd> SharedFd() const override { return nullptr; }
-
- private:
-  std::shared_ptr<const std::string> data_;
 };
 
 // Open descriptors of recently read blobs, so a hot GET costs no open()/close(). Blobs are
@@ -1360,18 +1325,22 @@ Result<OpenedObject> LocalStore::GetObject(const std::string& bucket, const std:
         // Ids are never reused (AUTOINCREMENT), so these bytes belong to this row for good.
         impl_->cache.InsertObject(generation, {*info, body, data});
       }
-      return OpenedObject{std::move(*info), std::make_unique<MemoryObjectBody>(std::move(data))};
+      return OpenedObject{std::move(*info),
+                          std::make_unique<platform::MemoryBytes>(std::move(data))};
     }
     const std::string& blob = body.blob;
+    const uint64_t size = info->size;
     if (auto cached = impl_->open_blobs.Find(blob)) {
-      return OpenedObject{std::move(*info), std::make_unique<FileObjectBody>(std::move(cached))};
+      return OpenedObject{std::move(*info),
+                          std::make_unique<platform::FileBytes>(std::move(cached), size, "blob")};
     }
     auto fd = impl_->fs->OpenForRead(impl_->BlobPath(blob));
     if (fd) {
       auto shared = std::make_shared<const ScopedFd>(std::move(*fd));
       impl_->open_blobs.InsertIf(blob, shared,
                                  [&] { return impl_->cache.generation() == generation; });
-      return OpenedObject{std::move(*info), std::make_unique<FileObjectBody>(std::move(shared))};
+      return OpenedObject{std::move(*info),
+                          std::make_unique<platform::FileBytes>(std::move(shared), size, "blob")};
     }
     if (fd.error().code() != ErrorCode::kNotFound) return fd.error();
     impl_->cache.InvalidateObject(bucket, key);

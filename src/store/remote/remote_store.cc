@@ -42,30 +42,14 @@ Status ErrorFrom(const s3client::S3Response& r, std::string_view what) {
   return Error(ErrorCode::kServiceUnavailable, detail);
 }
 
-class FileBody final : public ObjectBody {
- public:
-  explicit FileBody(std::shared_ptr<const platform::ScopedFd> fd) : fd_(std::move(fd)) {}
-  Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t size) override {
-    ssize_t n = ::pread(fd_->get(), buffer, size, static_cast<off_t>(offset));
-    if (n < 0) return platform::PosixError("read", "cached object", errno);
-    return static_cast<size_t>(n);
-  }
-  int fd() const override { return fd_->get(); }
-  std::shared_ptr<const platform::ScopedFd> SharedFd() const override { return fd_; }
-
- private:
-  std::shared_ptr<const platform::ScopedFd> fd_;
-};
-
 class RemoteStore;
 
 // Objects above the cache cap: each read is a ranged GET.
 class RangedBody final : public ObjectBody {
  public:
   RangedBody(RemoteStore& store, ObjectInfo info) : store_(store), info_(std::move(info)) {}
+  uint64_t size() const override { return info_.size; }
   Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t size) override;
-  int fd() const override { return -1; }
-  std::shared_ptr<const platform::ScopedFd> SharedFd() const override { return nullptr; }
 
  private:
   RemoteStore& store_;
@@ -208,7 +192,8 @@ class RemoteStore final : public Store {
         continue;
       }
       if (!fd) return fd.error();
-      opened.body = std::make_unique<FileBody>(std::move(*fd));
+      opened.body =
+          std::make_unique<platform::FileBytes>(std::move(*fd), info->size, "cached object");
       return opened;
     }
   }

@@ -1,12 +1,11 @@
 // The log cache's decompressed .gz copies go through platform::FileSystem: a disk that fails
 // while one is written gives a clear error, leaves nothing behind, and is not remembered.
-#include "web/log_index.h"
+#include "web/log_cache.h"
 
 #include <gtest/gtest.h>
 
 #include <cerrno>
 #include <filesystem>
-#include <thread>
 
 #include "common/encoding.h"
 #include "common/hash.h"
@@ -88,7 +87,7 @@ TEST_F(GunzipCopyFaults, FullDiskIsStorageFullAndTheNextViewTriesAgain) {
   ASSERT_TRUE(opened) << opened.error().ToString();
   EXPECT_EQ(opened->index->lines, 1000u);
   EXPECT_EQ(opened->index->bytes, 6000u);
-  auto lines = ReadLines(*opened->index, *opened->bytes, 999, 1000, 1024);
+  auto lines = logs::ReadLines(*opened->index, *opened->bytes, 999, 1000, 1024);
   ASSERT_TRUE(lines);
   ASSERT_EQ(lines->size(), 2u);
   EXPECT_EQ((*lines)[1].html, "hello");
@@ -103,45 +102,6 @@ TEST_F(GunzipCopyFaults, ScratchFileThatCannotBeCreatedIsAnError) {
   ASSERT_FALSE(opened);
   EXPECT_EQ(opened.error().code(), ErrorCode::kInternalError);
   EXPECT_EQ(cache.stats().decompressed_bytes, 0u);
-}
-
-// A big log's search runs in two halves at once; what it answers must not depend on that:
-// the same lines, the same "more" and continuation, first or last matches, from any line.
-class SplitSearch : public OneObjectStore {};
-
-TEST_F(SplitSearch, AnswersAsOnePassWould) {
-  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "one core: a search never splits";
-  std::string body;
-  for (int i = 1; i <= 20000; ++i) {  // matches clustered in both halves and at the very end
-    bool hit = i % 997 == 0 || (i > 9990 && i < 10010) || i == 20000;
-    body += "line " + std::to_string(i) + (hit ? " \x1b[31mneedle\x1b[0m here\n" : " hay\n");
-  }
-  Hold("o/r/1/latest/build/fullLog.txt", body);
-  {
-    LogCache cache(*store_, LogCacheOptions{});
-    auto log = cache.Open("bkt", info_);
-    ASSERT_TRUE(log) << log.error().ToString();
-    for (bool last : {false, true}) {
-      for (size_t cap : {1ul, 5ul, 20ul, 23ul, 30ul, 1000ul}) {
-        for (uint64_t from : {1ul, 998ul, 5000ul, 10000ul, 19999ul}) {
-          logs::SearchQuery q{"needle here"};
-          q.max_matches = cap;
-          q.first_line = from;
-          q.last = last;
-          auto alone = SearchLog(*log->index, *log->bytes, q, UINT64_MAX);
-          auto split = SearchLog(*log->index, *log->bytes, q, 1);
-          ASSERT_TRUE(alone && split);
-          std::string what =
-              (last ? "last " : "first ") + std::to_string(cap) + " from " + std::to_string(from);
-          EXPECT_FALSE(alone->lines.empty()) << what;
-          EXPECT_EQ(split->lines, alone->lines) << what;
-          EXPECT_EQ(split->truncated, alone->truncated) << what;
-          EXPECT_EQ(split->next_line, alone->next_line) << what;
-          EXPECT_EQ(split->earlier, alone->earlier) << what;
-        }
-      }
-    }
-  }
 }
 
 }  // namespace

@@ -1,8 +1,7 @@
-// A log object prepared for the viewer: a sparse line index (every 64th line's offset, so a
-// 5 M-line log costs 600 KB, not 40 MB, and the ANSI colours open there), built in one memchr
-// pass on first view, and its error
-// summary, built on first request for it (so scrolling never waits for the summary). Both are
-// kept in a small LRU keyed by bucket, key and ETag (an overwritten object is re-indexed).
+// Log objects prepared for the viewer: the log engine's index (logs/log_index.h), built on first
+// view, and the error summary, built on first request for it (so scrolling never waits for the
+// summary). Both are kept in a small LRU keyed by bucket, key and ETag (an overwritten object is
+// re-indexed). JSON documents are shown pretty-printed.
 // `.gz` objects are decompressed once into the cache directory and served from there; those
 // copies are unlinked files (nothing is left behind on any exit, and `du` does not see them), so
 // their bytes are bounded in total, not only by the number of entries.
@@ -17,38 +16,17 @@
 #include <vector>
 
 #include "common/status.h"
-#include "logs/ansi.h"
-#include "logs/search.h"
+#include "logs/log_index.h"
 #include "logs/summary.h"
 #include "platform/file_system.h"
+#include "platform/random_access.h"
 #include "store/store.h"
 
 namespace logbucket::web {
 
-// The bytes of a log (an object body, or the decompressed copy of a .gz object).
-class LogBytes {
- public:
-  virtual ~LogBytes() = default;
-  virtual uint64_t size() const = 0;
-  // Safe to call from several threads at once (a big search reads both halves together).
-  virtual Result<size_t> ReadAt(uint64_t offset, char* buffer, size_t length) = 0;
-  // A descriptor of a file holding exactly these bytes (scans map it), or -1.
-  virtual int fd() const { return -1; }
-};
-
-struct LogIndex {
-  static constexpr uint64_t kStride = 64;
-  std::vector<uint64_t> checkpoints;  // byte offset of lines 1, 1+kStride, 1+2·kStride, …
-  // The colours in force at the checkpoints (what rendering from line 1 carries there), as the
-  // checkpoints where they change: (checkpoint number, state from there on), ascending; before
-  // the first entry, the defaults. A log coloured throughout costs one entry, not one per
-  // checkpoint (ColoursAt() reads it).
-  std::vector<std::pair<uint64_t, logs::SgrState>> colour_changes;
-  logs::SgrState ColoursAt(uint64_t checkpoint) const;
-  uint64_t lines = 0;
-  uint64_t bytes = 0;
-  logs::HeaderFacts header;  // from the first lines (the summary's header, without the summary)
-};
+// The bytes of a log: an object body, or the decompressed copy of a .gz object.
+using LogBytes = platform::RandomAccessBytes;
+using logs::LogIndex;
 
 struct LogSummary {
   logs::Summary summary;
@@ -108,31 +86,5 @@ class LogCache {
   uint64_t decompressed_evictions_ = 0;
   uint64_t decompressed_refused_ = 0;
 };
-
-// One rendered line: HTML (ANSI colours as spans, everything escaped) and whether it was cut.
-struct RenderedLine {
-  std::string html;
-  uint64_t bytes = 0;  // the raw line's length
-  bool truncated = false;
-};
-
-// Lines [from, to] (1-based, inclusive), rendered; `max_line_bytes` caps each line.
-Result<std::vector<RenderedLine>> ReadLines(const LogIndex& index, LogBytes& bytes, uint64_t from,
-                                            uint64_t to, size_t max_line_bytes);
-
-// The first lines of an object without an index (the page served before indexing finishes).
-Result<std::vector<RenderedLine>> ReadFirstLines(LogBytes& bytes, uint64_t count,
-                                                 size_t max_line_bytes, bool* more);
-
-// Searches from line `query.first_line` to the end (or the match cap). From
-// `split_min_bytes` on, the second half runs on a helper thread when one is free (the answer is
-// the same; `bytes` is read from both).
-inline constexpr uint64_t kSplitSearchBytes = 64 << 20;
-Result<logs::SearchResult> SearchLog(const LogIndex& index, LogBytes& bytes,
-                                     const logs::SearchQuery& query,
-                                     uint64_t split_min_bytes = kSplitSearchBytes);
-
-// The object's own bytes, through the Store.
-std::shared_ptr<LogBytes> ObjectBytes(std::unique_ptr<store::ObjectBody> body, uint64_t size);
 
 }  // namespace logbucket::web
