@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 20
 FUZZ_TARGETS = chunked xml request policy logs summary server auth
 FUZZ_RUNS ?= 10000000
 
-.PHONY: all deps build build-asan check test test-unit test-integration test-conformance test-asan fuzz fuzz-long conformance soak serve demo bench format format-check clean
+.PHONY: all deps build build-asan check test test-unit test-integration test-conformance test-asan fuzz fuzz-long conformance soak serve demo bench format format-check layering-check clean
 
 all: build
 
@@ -84,6 +84,7 @@ fuzz-long: $(FUZZ_BUILD)/build.ninja
 test: deps
 	$(MAKE) test-unit
 	$(MAKE) format-check
+	$(MAKE) layering-check
 	$(MAKE) test-integration
 	$(MAKE) test-conformance
 	$(MAKE) test-asan
@@ -121,6 +122,10 @@ bench: deps build
 
 format:
 	clang-format -i $$(git ls-files --cached --others --exclude-standard 'src/*.cc' 'src/*.h' 'tests/*.cc')
+
+# No include of a higher layer, no private header from outside its folder (src/README.md).
+layering-check:
+	scripts/check-layering.py
 
 format-check:
 	@out=$$(clang-format --dry-run $$(git ls-files --cached --others --exclude-standard 'src/*.cc' 'src/*.h' 'tests/*.cc') 2>&1); \

@@ -13,8 +13,8 @@
 #include "common/encoding.h"
 #include "common/hash.h"
 #include "common/net.h"
+#include "lifecycle/lifecycle.h"
 #include "policy/policy.h"
-#include "s3/lifecycle.h"
 #include "s3client/client.h"
 
 namespace logbucket::app {
@@ -325,7 +325,7 @@ void RegisterLifecycle(CLI::App& app, int& exit_code) {
       xml = "<LifecycleConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">" + rule +
             "</Rule></LifecycleConfiguration>";
     }
-    auto parsed = s3::lifecycle::Parse(xml);
+    auto parsed = lifecycle::Parse(xml);
     if (!parsed) {
       exit_code = Fail("lifecycle set",
                        (set->file.empty() ? "" : set->file + ": ") + parsed.error().message());
@@ -353,7 +353,7 @@ void RegisterLifecycle(CLI::App& app, int& exit_code) {
       Call call{"lifecycle get", client.Request("GET", get->bucket, "", "lifecycle")};
       int rc = call.Check(get->bucket);
       if (rc != 0) return rc;
-      auto parsed = s3::lifecycle::Parse(call.response->body);
+      auto parsed = lifecycle::Parse(call.response->body);
       if (*raw || !parsed) {
         std::printf("%s\n", call.response->body.c_str());
         return rc;

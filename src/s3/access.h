@@ -11,8 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lifecycle/lifecycle.h"
 #include "policy/policy.h"
-#include "s3/lifecycle.h"
 #include "s3/router.h"
 
 namespace logbucket::s3 {

@@ -4,7 +4,7 @@
 
 #include "common/guard.h"
 #include "common/log.h"
-#include "s3/lifecycle.h"
+#include "lifecycle/lifecycle.h"
 
 namespace logbucket::s3 {
 namespace {

@@ -1,5 +1,5 @@
-// XML for the S3 API: a tiny writer for responses (everything escaped) and pugixml-based
-// readers for the request bodies we accept. pugixml never loads DTDs or external entities.
+// The S3 API's request bodies we accept (DeleteObjects, CompleteMultipartUpload, CreateBucket),
+// read with common/xml.h.
 #pragma once
 
 #include <optional>
@@ -8,26 +8,9 @@
 #include <vector>
 
 #include "common/status.h"
-
-namespace pugi {
-class xml_document;
-class xml_node;
-}  // namespace pugi
+#include "common/xml.h"
 
 namespace logbucket::s3 {
-
-class XmlWriter {
- public:
-  explicit XmlWriter(std::string_view root, bool with_namespace = true);
-  XmlWriter& Open(std::string_view name);
-  XmlWriter& Close(std::string_view name);
-  XmlWriter& Element(std::string_view name, std::string_view text);
-  std::string Finish();
-
- private:
-  std::string out_;
-  std::string root_;
-};
 
 struct DeleteRequest {
   bool quiet = false;
@@ -54,12 +37,6 @@ struct CompleteRequest {
 struct CreateBucketRequest {
   std::string location_constraint;
 };
-
-// Loads a request body, refusing DTDs (MalformedXML on any problem).
-Result<pugi::xml_document*> LoadXml(pugi::xml_document& doc, std::string_view body);
-// Element lookup that ignores namespace prefixes ("s3:Key" and "Key" both match).
-pugi::xml_node XmlChild(const pugi::xml_node& node, std::string_view name);
-std::string_view XmlLocalName(const pugi::xml_node& node);
 
 Result<DeleteRequest> ParseDeleteRequest(std::string_view body);
 Result<CompleteRequest> ParseCompleteRequest(std::string_view body);

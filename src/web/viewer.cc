@@ -9,8 +9,8 @@
 #include "common/encoding.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "lifecycle/lifecycle.h"
 #include "logs/gunzip.h"
-#include "s3/lifecycle.h"
 #include "sigv4/sigv4.h"
 #include "web/assets.h"
 #include "web/pages.h"
@@ -357,11 +357,11 @@ struct Viewer::Impl {
   int64_t ExpiryFor(const std::string& bucket, const store::ObjectInfo& info) {
     auto b = store.GetBucket(bucket);
     if (!b || b->lifecycle.empty()) return 0;
-    auto config = s3::lifecycle::Parse(b->lifecycle);
+    auto config = lifecycle::Parse(b->lifecycle);
     if (!config) return 0;
-    auto tags = s3::lifecycle::ParseTagSet(FindHeader(info.headers, "x-amz-tagging").value_or(""));
-    auto expiry = s3::lifecycle::ObjectExpiry(*config, info.key, info.size, tags,
-                                              info.last_modified_ms, 86400 * 1000LL);
+    auto tags = lifecycle::ParseTagSet(FindHeader(info.headers, "x-amz-tagging").value_or(""));
+    auto expiry = lifecycle::ObjectExpiry(*config, info.key, info.size, tags, info.last_modified_ms,
+                                          86400 * 1000LL);
     return expiry ? expiry->at_ms : 0;
   }
 

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "lifecycle/lifecycle.h"
 #include "policy/policy.h"
-#include "s3/lifecycle.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -21,11 +21,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)e.ToString(r);
     (void)p->IsPublic();
   }
-  auto l = logbucket::s3::lifecycle::Parse(text);
+  auto l = logbucket::lifecycle::Parse(text);
   if (l) {
-    auto again = logbucket::s3::lifecycle::Parse(logbucket::s3::lifecycle::ToXml(*l));
+    auto again = logbucket::lifecycle::Parse(logbucket::lifecycle::ToXml(*l));
     if (!again || again->rules.size() != l->rules.size()) __builtin_trap();
-    (void)logbucket::s3::lifecycle::ObjectExpiry(*l, "key", 10, {}, 0, 86400000);
+    (void)logbucket::lifecycle::ObjectExpiry(*l, "key", 10, {}, 0, 86400000);
   }
   return 0;
 }

@@ -10,7 +10,7 @@
 
 #include "common/status.h"
 
-namespace logbucket::s3::lifecycle {
+namespace logbucket::lifecycle {
 
 inline constexpr size_t kMaxRules = 1000;
 inline constexpr size_t kMaxRuleIdLength = 255;
@@ -82,4 +82,4 @@ Result<std::vector<Tag>> ParseTaggingHeader(std::string_view urlencoded);
 Result<std::vector<Tag>> ParseTaggingXml(std::string_view xml);
 std::string TaggingXml(std::vector<Tag> tags);
 
-}  // namespace logbucket::s3::lifecycle
+}  // namespace logbucket::lifecycle

@@ -1,4 +1,4 @@
-#include "s3/lifecycle.h"
+#include "lifecycle/lifecycle.h"
 
 #include <algorithm>
 #include <pugixml.hpp>
@@ -6,9 +6,9 @@
 
 #include "common/encoding.h"
 #include "common/hash.h"
-#include "s3/xml.h"
+#include "common/xml.h"
 
-namespace logbucket::s3::lifecycle {
+namespace logbucket::lifecycle {
 namespace {
 
 Status Malformed(std::string message) {
@@ -429,4 +429,4 @@ std::string TaggingXml(std::vector<Tag> tags) {
   return xml.Finish();
 }
 
-}  // namespace logbucket::s3::lifecycle
+}  // namespace logbucket::lifecycle
