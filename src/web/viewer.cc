@@ -108,30 +108,6 @@ bool ParseRange(std::string_view text, uint64_t& from, uint64_t& to) {
 
 }  // namespace
 
-std::string_view ViewerOperation(std::string_view raw_path, std::string_view raw_query) {
-  if (raw_path == "/") return "buckets";
-  if (raw_path == "/_health") return "health";
-  if (raw_path.starts_with("/_static/") || raw_path == "/favicon.ico") return "static";
-  std::string_view rest = raw_path.substr(1);
-  if (rest.empty() || rest.find('/') == std::string_view::npos || rest.back() == '/') {
-    return "folder";
-  }
-  // The API's questions, in the order Api() answers them.
-  static constexpr std::string_view kQuestions[] = {"meta",   "errors", "lines",
-                                                    "search", "raw",    "download"};
-  for (std::string_view question : kQuestions) {
-    std::string_view q = raw_query;
-    while (!q.empty()) {
-      size_t amp = q.find('&');
-      std::string_view param = q.substr(0, amp);
-      if (param.substr(0, param.find('=')) == question) return question;
-      if (amp == std::string_view::npos) break;
-      q.remove_prefix(amp + 1);
-    }
-  }
-  return "object";
-}
-
 KeyFacts ParseCiKey(std::string_view key) {
   KeyFacts f;
   auto parts = Split(key, '/');
@@ -202,12 +178,8 @@ struct Viewer::Impl {
                   options.no_sign_in};
   }
 
-  http::Response NotFound(const http::Request& request, std::string_view what) {
-    if (WantsHtml(request)) return Html(404, ErrorPage(ChromeFor(request), 404, what));
-    return JsonError(404, what);
-  }
-
-  http::Response StaticFile(const http::Request& request, std::string_view name) {
+  http::Response StaticFile(const http::Request& request, const ViewerRoute& route) {
+    std::string_view name = route.asset;
     for (const web::Asset& a : Assets()) {
       if (a.name != name) continue;
       std::string etag = "\"" + HexEncode(Sha256(a.data)).substr(0, 16) + "\"";
@@ -226,42 +198,58 @@ struct Viewer::Impl {
       MaybeCompress(request, r);
       return r;
     }
-    return NotFound(request, "no such asset");
+    return Fail(request, &route, Error(ErrorCode::kNotFound, "no such asset"));
   }
 
-  // A failure on the server's side. Its status is the one its code names when that is a 5xx
-  // (503 busy, 507 disk full), else 500; the page says what the table says for it, with the
-  // request id, and the detail (paths, OS errors) goes to the log under that id only.
-  // Problems of the log itself (a damaged .gz) are not 5xx codes: their message is shown.
-  http::Response ServerFailure(const http::Request& request, const Status& error, bool json) {
+  // Every error answer, from a Status, in one place: a page, or JSON for the API and for
+  // scripts. kRequest: the request's own problem (no such object, a bad parameter), with the
+  // table's status and our message. kServer: a failure below us, whose status is the one its
+  // code names when that is a 5xx (503 busy, 507 disk full), else 500; the answer says what the
+  // table says for it, with the request id, and the detail (paths, OS errors) goes to the log
+  // under that id only. Problems of the log itself (a damaged .gz) are not 5xx codes: their
+  // message is shown.
+  enum class Blame { kRequest, kServer };
+  http::Response Fail(const http::Request& request, const ViewerRoute* route, const Status& error,
+                      Blame blame = Blame::kRequest) {
     const ErrorInfo& info = Describe(error.code());
-    int status = info.http_status >= 500 ? info.http_status : 500;
-    std::string message;
-    if (info.http_status >= 500 || error.message().empty()) {
-      Log().error("web {} {}: {}", request.request_id, request.raw_path, error.ToString());
-      message = status == 503   ? "The server is busy; try again in a moment."
-                : status == 507 ? "The server's disk is full."
-                                : "Something went wrong on the server.";
-      message += " (request id " + request.request_id + ")";
-    } else {
-      message = std::string(error.message());
+    int status = info.http_status;
+    std::string message(error.message());
+    if (blame == Blame::kServer) {
+      status = info.http_status >= 500 ? info.http_status : 500;
+      if (info.http_status >= 500 || message.empty()) {
+        Log().error("web {} {}: {}", request.request_id, request.raw_path, error.ToString());
+        message = status == 503   ? "The server is busy; try again in a moment."
+                  : status == 507 ? "The server's disk is full."
+                                  : "Something went wrong on the server.";
+        message += " (request id " + request.request_id + ")";
+      }
+    } else if (message.empty()) {
+      message = std::string(info.message);
     }
-    if (json) return JsonError(status, message);
-    return Html(status, ErrorPage(ChromeFor(request), status, message));
+    http::Response r;
+    if ((route != nullptr && route->Api()) || !WantsHtml(request)) {
+      r = JsonError(status, message);
+    } else {
+      r = Html(status, ErrorPage(ChromeFor(request), status, message));
+    }
+    if (status == 405) r.SetHeader("Allow", "GET, HEAD");
+    return r;
   }
 
   static std::string ExpiryDate(int64_t ms) { return ms ? FormatIso8601(ms).substr(0, 10) : ""; }
 
-  http::Response Buckets(const http::Request& request) {
+  http::Response Buckets(const http::Request& request, const ViewerRoute& route) {
     auto buckets = store.ListBuckets();
-    if (!buckets) return ServerFailure(request, buckets.error(), /*json=*/false);
+    if (!buckets) return Fail(request, &route, buckets.error(), Blame::kServer);
     http::Response r = Html(200, BucketListPage(ChromeFor(request), *buckets));
     MaybeCompress(request, r);
     return r;
   }
 
-  http::Response Folder(const http::Request& request, const QueryParams& query,
-                        const std::string& bucket, const std::string& prefix) {
+  http::Response Folder(const http::Request& request, const ViewerRoute& route) {
+    const QueryParams& query = route.query;
+    const std::string& bucket = route.bucket;
+    const std::string& prefix = route.key;
     FolderPage page;
     page.bucket = bucket;
     page.prefix = prefix;
@@ -269,9 +257,9 @@ struct Viewer::Impl {
     auto listed = listings.List(bucket, prefix, page.filter);
     if (!listed) {
       if (listed.error().code() == ErrorCode::kNoSuchBucket) {
-        return NotFound(request, "no such bucket: " + bucket);
+        return Fail(request, &route, Error(ErrorCode::kNoSuchBucket, "no such bucket: " + bucket));
       }
-      return ServerFailure(request, listed.error(), /*json=*/false);
+      return Fail(request, &route, listed.error(), Blame::kServer);
     }
     const std::vector<Child>* children = &(*listed)->children;
     page.complete = (*listed)->complete;
@@ -311,7 +299,7 @@ struct Viewer::Impl {
     if (auto* p = FindQuery(query, "page")) {
       auto v = ParseDecimal(p->value);
       if (!v || *v < 1 || *v > 10'000'000) {
-        return NotFound(request, "page: expected a number from 1");
+        return Fail(request, &route, Error(ErrorCode::kNotFound, "page: expected a number from 1"));
       }
       page_number = static_cast<size_t>(*v);
     }
@@ -367,10 +355,12 @@ struct Viewer::Impl {
 
   // Raw bytes: as stored, sandboxed (an uploaded page runs with no origin, no scripts reaching
   // ours), never sniffed into something else.
-  http::Response Raw(const http::Request& request, const std::string& bucket,
-                     const store::ObjectInfo& head, bool download) {
+  http::Response Raw(const http::Request& request, const ViewerRoute& route,
+                     const store::ObjectInfo& head) {
+    const std::string& bucket = route.bucket;
+    const bool download = route.operation == ViewerOperation::kDownload;
     auto object = store.GetObject(bucket, head.key);
-    if (!object) return NotFound(request, "no such object");
+    if (!object) return Fail(request, &route, Error(ErrorCode::kNoSuchKey, "no such object"));
     http::Response r;
     std::string type = ContentTypeOf(object->info);
     ObjectKind kind = ClassifyObject(head.key, type);
@@ -404,12 +394,13 @@ struct Viewer::Impl {
     } else {
       // Not file-backed (a remote store): buffered, so only within a bound.
       if (object->info.size > kMaxBufferedRawBytes) {
-        return Html(501, ErrorPage(ChromeFor(request), 501,
-                                   "this store cannot stream objects this large; use S3 directly"));
+        return Fail(request, &route,
+                    Error(ErrorCode::kNotImplemented,
+                          "this store cannot stream objects this large; use S3 directly"));
       }
       std::string body(object->info.size, '\0');
       auto got = object->body->ReadAt(0, body.data(), body.size());
-      if (!got) return ServerFailure(request, got.error(), /*json=*/false);
+      if (!got) return Fail(request, &route, got.error(), Blame::kServer);
       body.resize(*got);
       r.body = std::move(body);
     }
@@ -421,8 +412,10 @@ struct Viewer::Impl {
     return "W/\"" + info.etag + "-" + HexEncode(Sha256(raw_query)).substr(0, 12) + "\"";
   }
 
-  http::Response Api(const http::Request& request, const QueryParams& query,
-                     const std::string& bucket, const store::ObjectInfo& head) {
+  http::Response Api(const http::Request& request, const ViewerRoute& route,
+                     const store::ObjectInfo& head) {
+    const QueryParams& query = route.query;
+    const std::string& bucket = route.bucket;
     std::string etag = ApiEtag(head, request.raw_query);
     if (FindHeader(request.headers, "if-none-match").value_or("") == etag) {
       http::Response r;
@@ -431,7 +424,7 @@ struct Viewer::Impl {
       return r;
     }
     auto opened = cache.Open(bucket, head);
-    if (!opened) return ServerFailure(request, opened.error(), /*json=*/true);
+    if (!opened) return Fail(request, &route, opened.error(), Blame::kServer);
     const LogIndex& index = *opened->index;
     http::Response r;
     if (FindQuery(query, "meta")) {
@@ -456,17 +449,19 @@ struct Viewer::Impl {
                      {"pr_url", h.pr_url}});
     } else if (FindQuery(query, "errors")) {
       auto summary = cache.Summary(*opened);
-      if (!summary) return ServerFailure(request, summary.error(), /*json=*/true);
+      if (!summary) return Fail(request, &route, summary.error(), Blame::kServer);
       r = Json(200, {});
       r.body = (*summary)->json;
     } else if (const QueryParam* lines = FindQuery(query, "lines")) {
       uint64_t from = 0, to = 0;
       if (!ParseRange(lines->value, from, to)) {
-        return JsonError(400, "lines: expected FROM-TO with 1 <= FROM <= TO");
+        return Fail(
+            request, &route,
+            Error(ErrorCode::kInvalidArgument, "lines: expected FROM-TO with 1 <= FROM <= TO"));
       }
       to = std::min(to, from + options.max_lines_per_request - 1);
       auto rendered = logs::ReadLines(index, *opened->bytes, from, to, options.max_line_bytes);
-      if (!rendered) return ServerFailure(request, rendered.error(), /*json=*/true);
+      if (!rendered) return Fail(request, &route, rendered.error(), Blame::kServer);
       nlohmann::json out = nlohmann::json::array();
       nlohmann::json cut = nlohmann::json::array();
       uint64_t n = from;
@@ -488,30 +483,43 @@ struct Viewer::Impl {
       q.max_matches = options.max_search_matches;
       if (auto* from = FindQuery(query, "from")) {
         auto v = ParseDecimal(from->value);
-        if (!v || *v < 1) return JsonError(400, "from: expected a line number");
+        if (!v || *v < 1) {
+          return Fail(request, &route,
+                      Error(ErrorCode::kInvalidArgument, "from: expected a line number"));
+        }
         q.first_line = static_cast<uint64_t>(*v);
       }
       auto found = logs::SearchLog(index, *opened->bytes, q);
-      if (!found) return JsonError(400, found.error().message());
+      if (!found) {
+        // A pattern that does not compile is the request's; a read that fails is ours.
+        if (Describe(found.error().code()).http_status >= 500) {
+          return Fail(request, &route, found.error(), Blame::kServer);
+        }
+        return Fail(request, &route,
+                    Error(ErrorCode::kInvalidArgument, std::string(found.error().message())));
+      }
       r = Json(200, {{"lines", found->lines},
                      {"truncated", found->truncated},
                      {"next", found->next_line},
                      {"earlier", found->earlier},
                      {"total_lines", index.lines}});
     } else {
-      return JsonError(400, "unknown request: use ?meta, ?errors, ?lines=FROM-TO or ?search=");
+      return Fail(request, &route,
+                  Error(ErrorCode::kInvalidArgument,
+                        "unknown request: use ?meta, ?errors, ?lines=FROM-TO or ?search="));
     }
     r.SetHeader("ETag", etag);
     MaybeCompress(request, r);
     return r;
   }
 
-  http::Response Object(const http::Request& request, const QueryParams& query,
-                        const std::string& bucket, const std::string& key) {
+  http::Response Object(const http::Request& request, const ViewerRoute& route) {
+    const std::string& bucket = route.bucket;
+    const std::string& key = route.key;
     auto head = store.HeadObject(bucket, key);
     if (!head) {
       if (head.error().code() == ErrorCode::kNoSuchBucket) {
-        return NotFound(request, "no such bucket: " + bucket);
+        return Fail(request, &route, Error(ErrorCode::kNoSuchBucket, "no such bucket: " + bucket));
       }
       // A folder without its trailing slash.
       store::ListOptions probe;
@@ -524,19 +532,18 @@ struct Viewer::Impl {
         r.SetHeader("Location", PathHref(bucket, key + "/"));
         return r;
       }
-      return NotFound(request, "no such object: " + key);
+      return Fail(request, &route, Error(ErrorCode::kNoSuchKey, "no such object: " + key));
     }
-    bool api = FindQuery(query, "meta") || FindQuery(query, "errors") ||
-               FindQuery(query, "lines") || FindQuery(query, "search");
     ObjectKind kind = ClassifyObject(key, ContentTypeOf(*head));
-    if (api) {
-      if (kind != ObjectKind::kLog) return JsonError(400, "not a text log");
-      return Api(request, query, bucket, *head);
+    if (route.Api()) {
+      if (kind != ObjectKind::kLog) {
+        return Fail(request, &route, Error(ErrorCode::kInvalidArgument, "not a text log"));
+      }
+      return Api(request, route, *head);
     }
-    bool raw = FindQuery(query, "raw") != nullptr;
-    bool download = FindQuery(query, "download") != nullptr;
-    if (raw || download || kind != ObjectKind::kLog || !WantsHtml(request)) {
-      return Raw(request, bucket, *head, download);
+    if (route.operation != ViewerOperation::kObject || kind != ObjectKind::kLog ||
+        !WantsHtml(request)) {
+      return Raw(request, route, *head);
     }
     // The viewer page: the first lines rendered server-side (usable without JavaScript), the
     // rest through the API.
@@ -555,67 +562,66 @@ struct Viewer::Impl {
     if (logs::IsGzipName(key) || ContentTypeOf(*head).starts_with("application/json") ||
         key.ends_with(".json")) {
       auto opened = cache.Open(bucket, *head);
-      if (!opened) return ServerFailure(request, opened.error(), /*json=*/false);
+      if (!opened) return Fail(request, &route, opened.error(), Blame::kServer);
       bytes = opened->bytes;
     } else {
       auto object = store.GetObject(bucket, key);
-      if (!object) return NotFound(request, "no such object: " + key);
+      if (!object)
+        return Fail(request, &route, Error(ErrorCode::kNoSuchKey, "no such object: " + key));
       bytes = std::move(object->body);
     }
     auto first =
         logs::ReadFirstLines(*bytes, options.first_page_lines, options.max_line_bytes, &page.more);
-    if (!first) return ServerFailure(request, first.error(), /*json=*/false);
+    if (!first) return Fail(request, &route, first.error(), Blame::kServer);
     page.first_lines = std::move(*first);
     http::Response r = Html(200, LogViewerPage(ChromeFor(request), page));
     MaybeCompress(request, r);
     return r;
   }
 
-  http::Response Handle(const http::Request& request) {
-    if (request.method != "GET" && request.method != "HEAD") {
-      http::Response r = JsonError(405, "this viewer is read-only");
-      r.SetHeader("Allow", "GET, HEAD");
-      return r;
+  http::Response Handle(const http::Request& request, const Result<ViewerRoute>& routed) {
+    if (!routed) return Fail(request, nullptr, routed.error());
+    const ViewerRoute& route = *routed;
+    switch (route.operation) {
+      case ViewerOperation::kBuckets:
+        return Buckets(request, route);
+      case ViewerOperation::kHealth: {
+        http::Response r;
+        r.body = "ok\n";
+        r.SetHeader("Content-Type", "text/plain");
+        return r;
+      }
+      case ViewerOperation::kAsset:
+        return StaticFile(request, route);
+      case ViewerOperation::kFavicon: {
+        // Browsers ask for it whatever the page says.
+        http::Response r;
+        r.status = 301;
+        r.SetHeader("Location", "/_static/favicon.svg");
+        r.SetHeader("Cache-Control", "public, max-age=86400");
+        return r;
+      }
+      case ViewerOperation::kMetrics:
+      case ViewerOperation::kSignIn:  // answered in front of the viewer (app/serve.cc)
+        return Fail(request, &route, Error(ErrorCode::kNotFound, "not offered here"));
+      case ViewerOperation::kBucket: {
+        http::Response r;
+        r.status = 302;
+        r.SetHeader("Location", PathHref(route.bucket, ""));
+        return r;
+      }
+      case ViewerOperation::kFolder:
+        return Folder(request, route);
+      case ViewerOperation::kObject:
+      case ViewerOperation::kMeta:
+      case ViewerOperation::kErrors:
+      case ViewerOperation::kLines:
+      case ViewerOperation::kSearch:
+      case ViewerOperation::kRaw:
+      case ViewerOperation::kDownload:
+        return Object(request, route);
     }
-    auto path = UriDecode(request.raw_path);
-    auto query = sigv4::ParseQuery(request.raw_query);
-    if (!path || !query || path->empty() || (*path)[0] != '/' ||
-        path->find('\0') != std::string::npos) {
-      return JsonError(400, "malformed URL");
-    }
-    std::string_view p = *path;
-    if (p == "/") return Buckets(request);
-    if (p == "/_health") {
-      http::Response r;
-      r.body = "ok\n";
-      r.SetHeader("Content-Type", "text/plain");
-      return r;
-    }
-    if (p.starts_with("/_static/")) return StaticFile(request, p.substr(9));
-    if (p == "/favicon.ico") {
-      // Browsers ask for it whatever the page says; it is not a bucket (that one stays reachable
-      // as /favicon.ico/).
-      http::Response r;
-      r.status = 301;
-      r.SetHeader("Location", "/_static/favicon.svg");
-      r.SetHeader("Cache-Control", "public, max-age=86400");
-      return r;
-    }
-    p.remove_prefix(1);
-    size_t slash = p.find('/');
-    std::string bucket(p.substr(0, slash));
-    if (store::ValidateBucketName(bucket).ok() == false) {
-      return NotFound(request, "no such bucket: " + bucket);
-    }
-    if (slash == std::string_view::npos) {
-      http::Response r;
-      r.status = 302;
-      r.SetHeader("Location", PathHref(bucket, ""));
-      return r;
-    }
-    std::string key(p.substr(slash + 1));
-    if (key.empty() || key.back() == '/') return Folder(request, *query, bucket, key);
-    return Object(request, *query, bucket, key);
+    return Fail(request, &route, Error(ErrorCode::kNotFound, "no such page"));
   }
 };
 
@@ -626,7 +632,11 @@ Viewer::~Viewer() = default;
 LogCache::Stats Viewer::cache_stats() const { return impl_->cache.stats(); }
 
 http::Response Viewer::Handle(const http::Request& request) {
-  http::Response r = impl_->Handle(request);
+  return Handle(request, RouteViewerRequest(request.method, request.raw_path, request.raw_query));
+}
+
+http::Response Viewer::Handle(const http::Request& request, const Result<ViewerRoute>& route) {
+  http::Response r = impl_->Handle(request, route);
   if (request.method == "HEAD") {
     r.omit_body = true;
   }

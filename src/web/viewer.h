@@ -12,6 +12,7 @@
 #include "store/store.h"
 #include "web/listing.h"
 #include "web/log_cache.h"
+#include "web/route.h"
 
 namespace logbucket::web {
 
@@ -33,6 +34,8 @@ class Viewer {
   Viewer(store::Store& store, ViewerOptions options);
   ~Viewer();
   http::Response Handle(const http::Request& request);
+  // The same, routed already (serve routes each request once, to decide what runs where).
+  http::Response Handle(const http::Request& request, const Result<ViewerRoute>& route);
   // The log cache's figures, for /_metrics.
   LogCache::Stats cache_stats() const;
   // The answer when the sign-in gate refuses: a page (or JSON for the API) with `message`.
@@ -46,11 +49,6 @@ class Viewer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// What a viewer request asks for, for the metrics: "buckets", "folder", "object" (the viewer
-// page or the bytes), "meta", "lines", "search", "errors", "raw", "download", "static",
-// "health". From the raw target alone, so a refused request is named the same way.
-std::string_view ViewerOperation(std::string_view raw_path, std::string_view raw_query);
 
 // Facts from a CI key <org>/<repo>/<pr>/<sha|latest>/<check>/<file>; empty when it is not one.
 struct KeyFacts {
