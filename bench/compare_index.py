@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""The viewer's line index (first `?meta` of a log) of two logbucket builds, alternated: for a
-change on the index pass, its cost against the build before it, on the same machine and log.
+"""The viewer's log engine in two logbucket builds, alternated: the line index (first `?meta`
+of a log), a search over the whole indexed log (`?search=`), and the first page (the viewer
+page, rendered before any index); for a change on the log engine, its cost against the build
+before it, on the same machine and log.
 
   /usr/bin/python3 bench/compare_index.py --old /tmp/old/build/logbucket --new build/logbucket \\
       --log build/bench-logs/fullLog-500000000.txt --pairs 5
 
 Each run starts a fresh server (fresh data directory, so nothing is cached), uploads the log,
-times the first `?meta` (the index pass), and stops the server by PID. Prints each pair and the
-median of the per-pair ratios (new time / old time: below 1 is faster).
+times the first `?meta` (the index pass), then `?search=No such file` (a literal, every line of
+the log scanned), then the viewer page as a browser asks for it, and stops the server by PID.
+Prints each pair and the median of the per-pair ratios (new time / old time: below 1 is
+faster) for each.
 """
 import argparse
 import os
@@ -18,15 +22,24 @@ import urllib.request
 from fresh_server import fresh_server
 
 
-def first_meta_seconds(binary, log):
+def timed_get(url, headers=None):
+    start = time.perf_counter()
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=600) as r:
+        r.read()
+    return time.perf_counter() - start
+
+
+def run_once(binary, log):
+    """(index, search, first page) seconds on a fresh server."""
     with fresh_server(binary) as server:
         server.s3.create_bucket(Bucket="bench-logs")
         key = "o/r/1/latest/c/fullLog.txt"
         server.s3.upload_file(log, "bench-logs", key, ExtraArgs={"ContentType": "text/plain"})
-        start = time.perf_counter()
-        with urllib.request.urlopen(server.web + "/bench-logs/" + key + "?meta", timeout=600) as r:
-            r.read()
-        return time.perf_counter() - start
+        url = server.web + "/bench-logs/" + key
+        index = timed_get(url + "?meta")
+        search = timed_get(url + "?search=No%20such%20file")
+        page = timed_get(url, {"Accept": "text/html"})
+        return index, search, page
 
 
 def main():
@@ -37,15 +50,19 @@ def main():
     ap.add_argument("--pairs", type=int, default=5)
     args = ap.parse_args()
     size_mb = os.path.getsize(args.log) / 1e6
-    ratios = []
+    names = ("index", "search", "first page")
+    ratios = [[] for _ in names]
     for _ in range(args.pairs):
-        new = first_meta_seconds(args.new, args.log)
-        old = first_meta_seconds(args.old, args.log)
-        ratios.append(new / old)
-        print("new %.3f s (%.0f MB/s)  old %.3f s (%.0f MB/s)  new/old %.2f"
-              % (new, size_mb / new, old, size_mb / old, new / old), flush=True)
-    print("median of %d per-pair ratios (new/old time): %.2f" % (len(ratios), statistics.median(ratios)))
-
+        new = run_once(args.new, args.log)
+        old = run_once(args.old, args.log)
+        for i in range(len(names)):
+            ratios[i].append(new[i] / old[i])
+        print("  ".join("%s new %.3f s old %.3f s (%.2f)" % (n, new[i], old[i], new[i] / old[i])
+                        for i, n in enumerate(names)), flush=True)
+    print("index: %.0f MB; new/old medians of %d per-pair ratios (time: below 1 is faster):"
+          % (size_mb, args.pairs))
+    for i, n in enumerate(names):
+        print("  %-10s %.2f" % (n, statistics.median(ratios[i])))
 
 if __name__ == "__main__":
     main()

@@ -3,14 +3,15 @@ both listeners on free loopback ports, access log off, stopped by PID and its di
 on exit, so no run sees another's caches."""
 import contextlib
 import os
-import re
 import shutil
-import subprocess
+import sys
 import tempfile
-import time
 
 import boto3
 import botocore.config
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import lbserver  # noqa: E402  (tests/lbserver.py)
 
 
 class Running:
@@ -27,26 +28,14 @@ class Running:
 @contextlib.contextmanager
 def fresh_server(binary):
     data = tempfile.mkdtemp(prefix="lb-bench-")
-    proc = subprocess.Popen([binary, "serve", "--data", data, "--s3-listen", "127.0.0.1:0",
-                             "--web-listen", "127.0.0.1:0", "--no-access-log"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    launched = None
     try:
-        endpoint = web = None
-        deadline = time.monotonic() + 60
-        while web is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError(binary + " did not start")
-            m = re.search(r"serving S3 at (http://\S+)", line)
-            endpoint = m.group(1) if m else endpoint
-            m = re.search(r"log viewer at (http://\S+?)/?$", line)
-            web = m.group(1) if m else web
-        if web is None:
-            raise RuntimeError(binary + " did not print its addresses within 60 s")
+        launched = lbserver.launch(binary, ["--data", data, "--s3-listen", "127.0.0.1:0",
+                                            "--web-listen", "127.0.0.1:0", "--no-access-log"])
         env = dict(os.environ)
-        env.update(l.strip().split("=", 1) for l in open(os.path.join(data, "admin.env")) if "=" in l)
-        yield Running(endpoint, web, env)
+        env.update(lbserver.read_env(os.path.join(data, "admin.env")))
+        yield Running(launched.endpoint, launched.web, env)
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        if launched is not None:
+            lbserver.stop(launched.proc, timeout=60)
         shutil.rmtree(data, ignore_errors=True)

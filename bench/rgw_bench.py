@@ -26,26 +26,14 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BIN = os.path.join(ROOT, "build", "logbucket")
 GEN = os.path.join(ROOT, "tests", "data", "gen-fulllog.py")
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import lbserver  # noqa: E402  (tests/lbserver.py)
 
 
 def start_logbucket(work, *args, env=None):
-    proc = subprocess.Popen([BIN, "serve", "--no-access-log", *args], stdout=subprocess.PIPE, env=env,
-                            stderr=open(os.path.join(work, "lb-%d.log" % time.monotonic_ns()), "w"),
-                            text=True)
-    deadline = time.monotonic() + 60
-    found = {}
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        for name, rx in (("s3", r"serving S3 at (\S+)"), ("web", r"log viewer at (http://\S+?)/")):
-            m = re.search(rx, line)
-            if m:
-                found[name] = m.group(1)
-        if "web" in found:
-            return proc, found
-    proc.kill()
-    raise RuntimeError("logbucket did not start")
+    launched = lbserver.launch(BIN, ["--no-access-log", *args], env=env,
+                               stderr=open(os.path.join(work, "lb-%d.log" % time.monotonic_ns()), "w"))
+    return launched.proc, {"s3": launched.endpoint, "web": launched.web}
 
 
 def bench(env, endpoint, op, size, connections, seconds, objects):

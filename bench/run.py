@@ -27,12 +27,8 @@ import boto3
 import botocore.config
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from lbserver import free_port  # noqa: E402  (tests/lbserver.py)
 
 
 def wrk(url, connections, seconds, script=None):

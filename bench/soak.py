@@ -38,6 +38,8 @@ import botocore.config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import lbserver  # noqa: E402  (tests/lbserver.py)
 
 
 class Server:
@@ -59,17 +61,8 @@ class Server:
         if getattr(self, "log", None):
             self.log.close()
         self.log = open(self.data.rstrip("/") + ".log", "ab")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        self.endpoint = None
-        while time.monotonic() - started < 60:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError("logbucket did not start (see %s.log)" % self.data)
-            m = re.search(r"serving S3 at (http://\S+)", line)
-            self.endpoint = m.group(1) if m else self.endpoint
-            if re.search(r"log viewer at", line):
-                break
-        threading.Thread(target=lambda p=self.proc: [None for _ in p.stdout], daemon=True).start()
+        launched = lbserver.launch(self.binary, args[2:], stderr=self.log)
+        self.proc, self.endpoint = launched.proc, launched.endpoint
         self.ready_seconds = time.monotonic() - started
         env = dict(l.strip().split("=", 1) for l in open(os.path.join(self.data, "admin.env")) if "=" in l)
         self.keys = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])

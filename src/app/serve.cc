@@ -1,5 +1,4 @@
-// `logbucket serve`: config → store → S3 service → listener; signals; graceful
-// drain.
+// `logbucket serve`: config → store → S3 service → listener; signals; graceful drain.
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
@@ -11,6 +10,8 @@
 
 #include "app/commands.h"
 #include "app/connection.h"
+#include "app/listeners.h"
+#include "app/web_frontend.h"
 #include "auth/gate.h"
 #include "auth/oidc.h"
 #include "common/encoding.h"
@@ -61,447 +62,23 @@ struct ServeFlags {
   std::string ca_bundle;
 };
 
-// The session secret: auth.session_secret, else auth.session_secret_file, else
-// the data dir's web-session.key (created on first start). Frontends of one
-// site share it to share sessions.
-Result<std::string> SessionSecret(const config::Config &cfg) {
-  if (!cfg.auth.session_secret.empty())
-    return cfg.auth.session_secret;
-  std::string path = cfg.auth.session_secret_file;
-  bool generated_path = path.empty();
-  if (generated_path)
-    path = cfg.data_dir + "/web-session.key";
-  auto existing = platform::ReadFile(path, 4096);
-  if (existing) {
-    std::string secret(TrimWhitespace(*existing));
-    if (secret.size() < 32) {
-      return Error(ErrorCode::kInvalidArgument,
-                   path + ": a session secret needs at least 32 characters");
-    }
-    return secret;
-  }
-  if (!generated_path) {
-    return Error(ErrorCode::kInvalidArgument, "auth.session_secret_file " +
-                                                  path + ": " +
-                                                  existing.error().message());
-  }
-  std::string secret = HexEncode(RandomBytes(32));
-  LB_RETURN_IF_ERROR(platform::WriteFileAtomic(path, secret + "\n", 0600));
-  Log().info("created the web session secret {} (share it between frontends of "
-             "one site)",
-             path);
-  return secret;
+std::string AdminEnv(const store::User& user, const std::string& region,
+                     const std::string& endpoint) {
+  return "AWS_ACCESS_KEY_ID=" + user.access_key + "\nAWS_SECRET_ACCESS_KEY=" + user.secret_key +
+         "\nAWS_DEFAULT_REGION=" + region + "\nAWS_ENDPOINT_URL=" + endpoint + "\n";
 }
 
-Result<std::string> OidcClientSecret(const config::Config &cfg) {
-  if (!cfg.auth.oidc_client_secret.empty())
-    return cfg.auth.oidc_client_secret;
-  if (!cfg.auth.oidc_client_secret_file.empty()) {
-    auto text = platform::ReadFile(cfg.auth.oidc_client_secret_file, 4096);
-    if (!text) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "auth.oidc.client_secret_file " +
-                       cfg.auth.oidc_client_secret_file + ": " +
-                       text.error().message());
-    }
-    return std::string(TrimWhitespace(*text));
-  }
-  if (const char *env = std::getenv("LOGBUCKET_OIDC_CLIENT_SECRET"))
-    return std::string(env);
-  return std::string(); // a public client: PKCE alone
-}
-
-http::Response RenderAuthReply(const auth::AuthReply &reply,
-                               http::Request &request, web::Viewer &viewer) {
-  http::Response response;
-  if (reply.status == 302) {
-    response.status = 302;
-    response.SetHeader("Location", reply.location);
-    response.SetHeader("Cache-Control", "no-store");
-  } else {
-    response = viewer.Refuse(request, reply.status, reply.message,
-                             request.signed_in_as, reply.link_href,
-                             reply.link_label, reply.keep_hash);
-  }
-  for (const auto &cookie : reply.set_cookies)
-    response.SetHeader("Set-Cookie", cookie);
-  return response;
-}
-
-// The sign-in gate from [auth]; the configuration was validated before.
-auth::GateOptions GateOptionsFrom(const config::Config &cfg) {
-  auth::GateOptions o;
-  o.mode = cfg.auth.mode == "proxy"  ? auth::Mode::kProxy
-           : cfg.auth.mode == "oidc" ? auth::Mode::kOidc
-                                     : auth::Mode::kNone;
-  o.require_roles = cfg.auth.require_roles;
-  for (const auto &p : cfg.auth.trusted_proxies)
-    o.trusted_proxies.push_back(*ParseCidr(p));
-  o.proxy_kind =
-      cfg.auth.proxy_kind == "oauth2-proxy" ? auth::ProxyKind::kOauth2Proxy
-      : cfg.auth.proxy_kind == "custom"     ? auth::ProxyKind::kCustom
-                                            : auth::ProxyKind::kModAuthOpenidc;
-  if (o.proxy_kind == auth::ProxyKind::kCustom) {
-    o.headers = {AsciiLower(cfg.auth.proxy_user_header),
-                 AsciiLower(cfg.auth.proxy_name_header),
-                 AsciiLower(cfg.auth.proxy_email_header),
-                 AsciiLower(cfg.auth.proxy_roles_header)};
-  } else {
-    o.headers = auth::HeadersOf(o.proxy_kind, cfg.auth.roles_claim);
-  }
-  return o;
-}
-
-std::string EndpointUrl(const std::string &listen, uint16_t port,
-                        bool tls = false) {
-  auto hp = config::ParseHostPort(listen);
-  std::string host = hp ? hp->host : "127.0.0.1";
-  if (host == "0.0.0.0")
-    host = "127.0.0.1";
-  if (host == "::")
-    host = "::1";
-  if (host.find(':') != std::string::npos)
-    host = "[" + host + "]";
-  return (tls ? "https://" : "http://") + host + ":" + std::to_string(port);
-}
-
-std::string AdminEnv(const store::User &user, const std::string &region,
-                     const std::string &endpoint) {
-  return "AWS_ACCESS_KEY_ID=" + user.access_key +
-         "\nAWS_SECRET_ACCESS_KEY=" + user.secret_key +
-         "\nAWS_DEFAULT_REGION=" + region + "\nAWS_ENDPOINT_URL=" + endpoint +
-         "\n";
-}
-
-// The log viewer: its own listener, every request through the sign-in gate
-// (DESIGN §5).
-struct WebFrontend {
-  std::unique_ptr<web::Viewer> viewer;
-  std::unique_ptr<auth::OidcRelyingParty> relying_party;
-  std::unique_ptr<auth::Gate> gate;
-  std::unique_ptr<http::Server> server; // null with --no-web
-  std::string url;
-};
-
-// GET /_metrics on either listener: the process's Prometheus exposition, for
-// the addresses in http.metrics_allow. The scraper's own connection decides:
-// X-Forwarded-For is not believed here, so a proxy in front of the viewer
-// cannot make the metrics public.
-class MetricsPage {
-public:
-  explicit MetricsPage(const config::Config &cfg) {
-    for (const std::string &text : cfg.http.metrics_allow) {
-      if (auto cidr = ParseCidr(text))
-        allow_.push_back(*cidr); // validated with the config
-    }
-  }
-  http::Metrics &metrics() { return metrics_; }
-
-  http::Response Serve(const http::Request &request) const {
-    http::Response r;
-    r.operation = "Metrics";
-    r.SetHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    r.SetHeader("Cache-Control", "no-store");
-    auto peer = ParseIp(request.peer_address);
-    bool allowed =
-        peer && std::any_of(allow_.begin(), allow_.end(), [&](const Cidr &c) {
-          return CidrContains(c, *peer);
-        });
-    // A TLS proxy on the same host connects from loopback: what it forwards
-    // comes from anyone.
-    bool proxied = FindHeader(request.headers, "x-forwarded-for") ||
-                   FindHeader(request.headers, "forwarded") ||
-                   FindHeader(request.headers, "x-real-ip");
-    if (!allowed || proxied) {
-      r.status = 403;
-      r.body = proxied ? "metrics are not served through a proxy: scrape this "
-                         "listener directly\n"
-                       : "metrics are served to the addresses in "
-                         "http.metrics_allow only\n";
-    } else {
-      r.body = metrics_.Render();
-    }
-    r.omit_body = request.method == "HEAD";
-    return r;
-  }
-
-private:
-  http::Metrics metrics_;
-  std::vector<Cidr> allow_;
-};
-
-// The viewer behind the sign-in gate. Assets and the health check are public:
-// the refusal pages use the stylesheet too.
-http::Response GatedViewer(WebFrontend &w, http::Request &r,
-                           const Result<web::ViewerRoute> &route) {
-  if (route && route->Public())
-    return w.viewer->Handle(r, route);
-  auth::Verdict verdict = w.gate->Check(r);
-  if (!verdict.allowed) {
-    // Pages without a session go to the provider and come back; scripts get
-    // 401.
-    if (verdict.sign_in && w.relying_party &&
-        (r.method == "GET" || r.method == "HEAD") && !auth::IsApiRequest(r)) {
-      return RenderAuthReply(w.relying_party->SignInRedirect(r), r, *w.viewer);
-    }
-    return w.viewer->Refuse(r, verdict.status, verdict.message,
-                            verdict.identity.DisplayName());
-  }
-  r.signed_in_as = verdict.identity.DisplayName();
-  return w.viewer->Handle(r, route);
-}
-
-// The data directory's file system in the metrics: a full disk refuses every
-// upload (and the embedded store's metadata cannot grow), so it is the first
-// thing to alert on.
-void AppendDataDirMetrics(const std::string &data_dir, std::string &out) {
-  struct statvfs fs {};
-  if (::statvfs(data_dir.c_str(), &fs) != 0)
-    return;
-  const double block = static_cast<double>(fs.f_frsize);
-  const std::string labels =
-      "path=\"" + http::EscapeLabelValue(data_dir) + "\"";
-  http::AppendFamilyHeader(
-      out, "logbucket_data_dir_size_bytes", "gauge",
-      "Size of the file system holding the data directory.");
-  http::AppendSample(out, "logbucket_data_dir_size_bytes", labels,
-                     block * static_cast<double>(fs.f_blocks));
-  http::AppendFamilyHeader(out, "logbucket_data_dir_free_bytes", "gauge",
-                           "Bytes available to logbucket on that file system.");
-  http::AppendSample(out, "logbucket_data_dir_free_bytes", labels,
-                     block * static_cast<double>(fs.f_bavail));
-  http::AppendFamilyHeader(
-      out, "logbucket_data_dir_free_inodes", "gauge",
-      "Inodes available on that file system (each large object is a file).");
-  http::AppendSample(out, "logbucket_data_dir_free_inodes", labels,
-                     static_cast<double>(fs.f_favail));
-}
-
-// The viewer's log cache in /_metrics: what its decompressed .gz copies hold on
-// disk (unlinked files, which `du` does not show).
-void AddViewerMetrics(http::Metrics &metrics, const WebFrontend &web) {
-  if (!web.viewer)
-    return;
-  const web::Viewer *viewer = web.viewer.get();
-  metrics.AddSource([viewer](std::string &out) {
-    web::LogCache::Stats s = viewer->cache_stats();
-    http::AppendFamilyHeader(
-        out, "logbucket_viewer_cached_logs", "gauge",
-        "Logs the viewer keeps indexed (web.cache_entries at most).");
-    http::AppendSample(out, "logbucket_viewer_cached_logs", "",
-                       static_cast<double>(s.entries));
-    http::AppendFamilyHeader(
-        out, "logbucket_viewer_gunzip_bytes", "gauge",
-        "Disk held by decompressed copies of .gz logs (unlinked files; at "
-        "most web.gunzip_cache_bytes).");
-    http::AppendSample(out, "logbucket_viewer_gunzip_bytes", "",
-                       static_cast<double>(s.decompressed_bytes));
-    http::AppendFamilyHeader(
-        out, "logbucket_viewer_gunzip_evictions_total", "counter",
-        "Decompressed copies dropped to make room for another.");
-    http::AppendSample(out, "logbucket_viewer_gunzip_evictions_total", "",
-                       static_cast<double>(s.decompressed_evictions));
-    http::AppendFamilyHeader(
-        out, "logbucket_viewer_gunzip_refused_total", "counter",
-        "Views of .gz logs refused (503) because their copy did not fit.");
-    http::AppendSample(out, "logbucket_viewer_gunzip_refused_total", "",
-                       static_cast<double>(s.decompressed_refused));
-  });
-}
-
-// Sets up and binds the viewer over `store`; 0, or the exit code after printing
-// why not.
-int ListenWeb(const config::Config &cfg, store::Store &store,
-              const http::ServerOptions &server_options,
-              const MetricsPage &metrics_page, WebFrontend &w) {
-  auth::GateOptions gate_options = GateOptionsFrom(cfg);
-  if (cfg.auth.mode == "oidc" && !cfg.web.listen.empty()) {
-    auto secret = SessionSecret(cfg);
-    auto client_secret = OidcClientSecret(cfg);
-    for (const Status &s :
-         {secret ? Status::Ok() : secret.error(),
-          client_secret ? Status::Ok() : client_secret.error()}) {
-      if (!s.ok()) {
-        std::fprintf(stderr, "logbucket serve: %s\n", s.message().c_str());
-        return 2;
-      }
-    }
-    gate_options.sessions = std::make_shared<const auth::SessionCodec>(*secret);
-    auth::OidcOptions o;
-    o.issuer = cfg.auth.oidc_issuer;
-    o.client_id = cfg.auth.oidc_client_id;
-    o.client_secret = *client_secret;
-    o.token_auth_method = cfg.auth.oidc_token_auth_method;
-    o.public_url = cfg.web.public_url;
-    o.scopes = cfg.auth.oidc_scopes;
-    o.roles_claim = cfg.auth.roles_claim;
-    o.session_seconds = cfg.auth.session_seconds;
-    o.clock_skew_seconds = cfg.auth.oidc_clock_skew_seconds;
-    o.jwks_refetches_per_minute =
-        static_cast<int>(cfg.auth.oidc_jwks_refetches_per_minute);
-    o.tls = !cfg.web.tls_cert_file.empty();
-    if (!cfg.auth.oidc_ca_file.empty()) {
-      auto ca = ResolveCaBundle(cfg.auth.oidc_ca_file, "auth.oidc.ca_file");
-      if (!ca) {
-        std::fprintf(stderr, "logbucket serve: %s\n",
-                     ca.error().message().c_str());
-        return 2;
-      }
-      o.ca_file = *ca;
-    }
-    w.relying_party =
-        std::make_unique<auth::OidcRelyingParty>(o, gate_options.sessions);
-  }
-  w.gate = std::make_unique<auth::Gate>(gate_options);
-  if (!cfg.web.listen.empty()) {
-    web::ViewerOptions viewer_options;
-    viewer_options.site_name = cfg.web.site_name;
-    viewer_options.no_sign_in = cfg.auth.mode == "none";
-    if (w.relying_party)
-      viewer_options.sign_out_href = "/_auth/logout";
-    if (cfg.auth.mode == "proxy")
-      viewer_options.sign_out_href = cfg.auth.proxy_sign_out_url;
-    viewer_options.cache.cache_dir = cfg.data_dir + "/tmp";
-    viewer_options.cache.max_entries =
-        static_cast<size_t>(cfg.web.cache_entries);
-    viewer_options.cache.max_decompressed_total_bytes =
-        cfg.web.gunzip_cache_bytes;
-    w.viewer = std::make_unique<web::Viewer>(store, viewer_options);
-    auto web_hp = config::ParseHostPort(cfg.web.listen);
-    http::ServerOptions web_options = server_options;
-    web_options.host = web_hp->host == "localhost" ? "127.0.0.1" : web_hp->host;
-    web_options.port = web_hp->port;
-    web_options.max_body_bytes = 1 << 20;
-    web_options.name = "web";
-    web_options.tls_cert_file = cfg.web.tls_cert_file;
-    web_options.tls_key_file = cfg.web.tls_key_file;
-    // The sign-in proxy carries every reader's requests: its connections are
-    // not capped.
-    for (const auto &p : cfg.auth.trusted_proxies)
-      web_options.uncapped_peers.push_back(*ParseCidr(p));
-    // Pages may wait: on the remote store (a first view downloads the log), on
-    // a scan of a large log (index, error summary, search), on the OIDC
-    // provider. Each runs on a worker thread so an event loop, and every viewer
-    // connection on it, never waits behind one. Only what is answered from
-    // memory stays inline.
-    web_options.get_on_worker = [](std::string_view target) {
-      auto route = web::RouteViewerTarget("GET", target);
-      return route && route->MayWait();
-    };
-    w.server = std::make_unique<http::Server>(
-        web_options, [&w, &metrics_page](http::Request &r) {
-          auto route =
-              web::RouteViewerRequest(r.method, r.raw_path, r.raw_query);
-          if (route && route->operation == web::ViewerOperation::kMetrics)
-            return metrics_page.Serve(r);
-          if (route && route->operation == web::ViewerOperation::kSignIn &&
-              w.relying_party) {
-            http::Response reply =
-                RenderAuthReply(w.relying_party->Handle(r), r, *w.viewer);
-            reply.operation = "sign_in";
-            return reply;
-          }
-          http::Response reply = GatedViewer(w, r, route);
-          reply.operation = route ? route->OperationName() : "invalid";
-          return reply;
-        });
-    if (Status s = w.server->Listen(); !s.ok()) {
-      std::fprintf(stderr, "logbucket serve: --web-listen %s: %s\n",
-                   cfg.web.listen.c_str(), s.message().c_str());
-      return 1;
-    }
-    w.url = EndpointUrl(cfg.web.listen, w.server->port(), w.server->tls());
-    if (cfg.web.insecure_no_auth && cfg.auth.mode == "none") {
-      Log().warn("the log viewer at {} has no sign-in (--insecure-no-auth)",
-                 w.url);
-    }
-  }
-
-  return 0;
-}
-
-// Listener settings every listener shares ([http]).
-http::ServerOptions ListenerOptions(const config::Config &cfg,
-                                    http::Metrics &metrics) {
-  http::ServerOptions o;
-  o.metrics = &metrics;
-  o.max_connections = cfg.http.max_connections;
-  o.idle_timeout_seconds = cfg.http.idle_timeout_seconds;
-  o.io_timeout_seconds = cfg.http.io_timeout_seconds;
-  o.header_timeout_seconds = cfg.http.header_timeout_seconds;
-  o.min_body_rate = cfg.http.min_body_rate;
-  o.max_connections_per_client = cfg.http.max_connections_per_client;
-  o.max_header_bytes = cfg.http.max_header_bytes;
-  o.access_log = cfg.http.access_log;
-  return o;
-}
-
-// Blocks until SIGTERM or SIGINT, then drains `servers` (null entries skipped).
-void WaitAndDrain(sigset_t &signals, int drain_seconds,
-                  std::vector<http::Server *> servers) {
-  int received = 0;
-  sigwait(&signals, &received);
-  Log().info("received {}, draining (up to {} s)",
-             received == SIGTERM ? "SIGTERM" : "SIGINT", drain_seconds);
-  int forced = 0;
-  for (http::Server *server : servers) {
-    if (server != nullptr)
-      forced += server->Shutdown(drain_seconds);
-  }
-  if (forced > 0)
-    Log().warn("closed {} connections still busy after the drain", forced);
-}
-
-// The remote store's cache in the metrics exposition.
-void AppendRemoteStoreMetrics(const store::RemoteStoreCounters &c,
-                              std::string &out) {
-  struct Family {
-    const char *name;
-    const char *type;
-    const char *help;
-    const std::atomic<uint64_t> &value;
-  };
-  const Family families[] = {
-      {"logbucket_remote_cache_hits_total", "counter",
-       "Object bodies opened from the cache.", c.cache_hits},
-      {"logbucket_remote_cache_downloads_total", "counter",
-       "Object bodies downloaded whole into the cache.", c.downloads},
-      {"logbucket_remote_cache_downloaded_bytes_total", "counter",
-       "Bytes downloaded into the cache.", c.downloaded_bytes},
-      {"logbucket_remote_cache_download_failures_total", "counter",
-       "Download attempts that failed (each is tried up to 3 times).",
-       c.download_failures},
-      {"logbucket_remote_ranged_reads_total", "counter",
-       "Ranged GETs of objects larger than the cache cap.", c.ranged_reads},
-      {"logbucket_remote_cache_evictions_total", "counter",
-       "Cached bodies removed to stay under the cap.", c.evictions},
-      {"logbucket_remote_cache_evicted_bytes_total", "counter",
-       "Bytes removed from the cache.", c.evicted_bytes},
-      {"logbucket_remote_cache_bytes", "gauge",
-       "Bytes in the cache after the latest eviction pass.", c.cached_bytes},
-  };
-  for (const Family &f : families) {
-    http::AppendFamilyHeader(out, f.name, f.type, f.help);
-    http::AppendSample(
-        out, f.name, "",
-        static_cast<double>(f.value.load(std::memory_order_relaxed)));
-  }
-}
-
-// `serve --store s3://BUCKET --endpoint URL`: the viewer alone, over a bucket
-// elsewhere; no S3 listener, no janitor (the bucket's own lifecycle rules
-// apply), no users.
-int RunRemoteViewer(const config::Config &cfg, sigset_t &signals) {
+// `serve --store s3://BUCKET --endpoint URL`: the viewer alone, over a bucket elsewhere; no S3
+// listener, no janitor (the bucket's own lifecycle rules apply), no users.
+int RunRemoteViewer(const config::Config& cfg, sigset_t& signals) {
   if (cfg.web.listen.empty()) {
-    std::fprintf(stderr, "logbucket serve: --store without the viewer "
-                         "(--no-web) serves nothing\n");
+    std::fprintf(stderr, "logbucket serve: --store without the viewer (--no-web) serves nothing\n");
     return 2;
   }
   store::RemoteStoreOptions o;
   auto bucket = store::ParseS3Url(cfg.store.url);
   if (!bucket) {
-    std::fprintf(stderr, "logbucket serve: --store: %s\n",
-                 bucket.error().message().c_str());
+    std::fprintf(stderr, "logbucket serve: --store: %s\n", bucket.error().message().c_str());
     return 2;
   }
   o.bucket = *bucket;
@@ -517,154 +94,115 @@ int RunRemoteViewer(const config::Config &cfg, sigset_t &signals) {
     return 2;
   }
   o.client.http.ca_file = *ca;
-  store::RemoteStoreCounters
-      counters; // outlives the store and the metrics page
+  store::RemoteStoreCounters counters;  // outlives the store and the metrics page
   o.counters = &counters;
   if (!cfg.store.anonymous) {
-    auto credentials = s3client::ResolveCredentials("", "", cfg.store.profile,
-                                                    cfg.store.region);
+    auto credentials = s3client::ResolveCredentials("", "", cfg.store.profile, cfg.store.region);
     if (!credentials) {
-      std::fprintf(stderr, "logbucket serve: %s\n",
-                   credentials.error().message().c_str());
+      std::fprintf(stderr, "logbucket serve: %s\n", credentials.error().message().c_str());
       return 2;
     }
     o.client.credentials = *credentials;
   }
   if (Status s = platform::MakeDirs(cfg.data_dir, 0700); !s.ok()) {
-    std::fprintf(stderr, "logbucket serve: --data %s: %s\n",
-                 cfg.data_dir.c_str(), s.message().c_str());
+    std::fprintf(stderr, "logbucket serve: --data %s: %s\n", cfg.data_dir.c_str(),
+                 s.message().c_str());
     return 1;
   }
   auto store = store::OpenRemoteStore(o);
   if (!store) {
-    std::fprintf(stderr, "logbucket serve: --store %s at %s: %s\n",
-                 cfg.store.url.c_str(), cfg.store.endpoint.c_str(),
-                 store.error().message().c_str());
+    std::fprintf(stderr, "logbucket serve: --store %s at %s: %s\n", cfg.store.url.c_str(),
+                 cfg.store.endpoint.c_str(), store.error().message().c_str());
     return 1;
   }
   MetricsPage metrics_page(cfg);
-  metrics_page.metrics().AddSource([&counters](std::string &out) {
-    AppendRemoteStoreMetrics(counters, out);
-  });
   metrics_page.metrics().AddSource(
-      [&cfg](std::string &out) { AppendDataDirMetrics(cfg.data_dir, out); });
-  http::ServerOptions server_options =
-      ListenerOptions(cfg, metrics_page.metrics());
+      [&counters](std::string& out) { AppendRemoteStoreMetrics(counters, out); });
+  metrics_page.metrics().AddSource(
+      [&cfg](std::string& out) { AppendDataDirMetrics(cfg.data_dir, out); });
+  http::ServerOptions server_options = ListenerOptions(cfg, metrics_page.metrics());
   WebFrontend web;
-  if (int code = ListenWeb(cfg, **store, server_options, metrics_page, web);
-      code != 0) {
+  if (int code = ListenWeb(cfg, **store, server_options, metrics_page, web); code != 0) {
     return code;
   }
   AddViewerMetrics(metrics_page.metrics(), web);
   web.server->Start();
-  std::printf(
-      "logbucket log viewer at %s/ over %s at %s (%s; cache %s/remote-cache)\n",
-      web.url.c_str(), cfg.store.url.c_str(), cfg.store.endpoint.c_str(),
-      o.client.credentials ? "signed requests" : "anonymous",
-      cfg.data_dir.c_str());
+  std::printf("logbucket log viewer at %s/ over %s at %s (%s; cache %s/remote-cache)\n",
+              web.url.c_str(), cfg.store.url.c_str(), cfg.store.endpoint.c_str(),
+              o.client.credentials ? "signed requests" : "anonymous", cfg.data_dir.c_str());
   std::fflush(stdout);
   WaitAndDrain(signals, cfg.http.drain_seconds, {web.server.get()});
   Log().info("stopped");
   return 0;
 }
 
-// Every connection is a descriptor (two behind TLS), and so is every open blob:
-// the soft limit systemd and shells give (1024) is below http.max_connections
-// on both listeners. Raised to the hard limit, with a warning when even that is
-// short.
-void RaiseFileLimit(const config::Config &cfg) {
+// Every connection is a descriptor (two behind TLS), and so is every open blob: the soft limit
+// systemd and shells give (1024) is below http.max_connections on both listeners. Raised to the
+// hard limit, with a warning when even that is short.
+void RaiseFileLimit(const config::Config& cfg) {
   rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0)
-    return;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
   if (limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
   auto want = static_cast<rlim_t>(cfg.http.max_connections) * 3 + 256;
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < want) {
-    Log().warn("open files limit is {} (hard): below what http.max_connections "
-               "= {} on two listeners "
-               "needs (~{}); raise LimitNOFILE / ulimit -Hn",
-               static_cast<uint64_t>(limit.rlim_cur), cfg.http.max_connections,
-               static_cast<uint64_t>(want));
+    Log().warn(
+        "open files limit is {} (hard): below what http.max_connections = {} on two listeners "
+        "needs (~{}); raise LimitNOFILE / ulimit -Hn",
+        static_cast<uint64_t>(limit.rlim_cur), cfg.http.max_connections,
+        static_cast<uint64_t>(want));
   }
 }
 
-int RunServe(const ServeFlags &flags) {
+int RunServe(const ServeFlags& flags) {
   config::Config cfg;
   if (!flags.config_file.empty()) {
     Status s = config::LoadTomlFile(flags.config_file, cfg);
     if (!s.ok()) {
-      std::fprintf(stderr, "logbucket serve: --config: %s\n",
-                   s.message().c_str());
+      std::fprintf(stderr, "logbucket serve: --config: %s\n", s.message().c_str());
       return 2;
     }
   }
-  if (const char *env = std::getenv("LOGBUCKET_DATA"))
-    cfg.data_dir = env;
-  if (!flags.data_dir.empty())
-    cfg.data_dir = flags.data_dir;
-  if (!flags.s3_listen.empty())
-    cfg.s3.listen = flags.s3_listen;
-  if (!flags.region.empty())
-    cfg.s3.region = flags.region;
-  if (!flags.domains.empty())
-    cfg.s3.domains = flags.domains;
-  if (!flags.trusted_proxies.empty())
-    cfg.s3.trusted_proxies = flags.trusted_proxies;
-  if (flags.lifecycle_day_seconds > 0)
-    cfg.lifecycle_day_seconds = flags.lifecycle_day_seconds;
+  if (const char* env = std::getenv("LOGBUCKET_DATA")) cfg.data_dir = env;
+  if (!flags.data_dir.empty()) cfg.data_dir = flags.data_dir;
+  if (!flags.s3_listen.empty()) cfg.s3.listen = flags.s3_listen;
+  if (!flags.region.empty()) cfg.s3.region = flags.region;
+  if (!flags.domains.empty()) cfg.s3.domains = flags.domains;
+  if (!flags.trusted_proxies.empty()) cfg.s3.trusted_proxies = flags.trusted_proxies;
+  if (flags.lifecycle_day_seconds > 0) cfg.lifecycle_day_seconds = flags.lifecycle_day_seconds;
   if (flags.lifecycle_interval_seconds >= 0) {
     cfg.lifecycle_interval_seconds = flags.lifecycle_interval_seconds;
   }
   if (flags.lifecycle_clock_offset_seconds != 0) {
     cfg.lifecycle_clock_offset_seconds = flags.lifecycle_clock_offset_seconds;
   }
-  if (flags.quiet_access_log)
-    cfg.http.access_log = false;
-  if (!flags.web_listen.empty())
-    cfg.web.listen = flags.web_listen;
-  if (flags.no_web)
-    cfg.web.listen.clear();
-  if (flags.insecure_no_auth)
-    cfg.web.insecure_no_auth = true;
-  if (!flags.auth_mode.empty())
-    cfg.auth.mode = flags.auth_mode;
-  if (!flags.require_roles.empty())
-    cfg.auth.require_roles = flags.require_roles;
-  if (!flags.auth_trusted_proxies.empty())
-    cfg.auth.trusted_proxies = flags.auth_trusted_proxies;
-  if (!flags.auth_proxy_kind.empty())
-    cfg.auth.proxy_kind = flags.auth_proxy_kind;
-  if (!flags.public_url.empty())
-    cfg.web.public_url = flags.public_url;
-  if (!flags.web_tls_cert.empty())
-    cfg.web.tls_cert_file = flags.web_tls_cert;
-  if (!flags.web_tls_key.empty())
-    cfg.web.tls_key_file = flags.web_tls_key;
-  if (!flags.store_url.empty())
-    cfg.store.url = flags.store_url;
-  if (!flags.endpoint.empty())
-    cfg.store.endpoint = flags.endpoint;
-  if (!flags.region.empty())
-    cfg.store.region = flags.region;
-  if (flags.anonymous)
-    cfg.store.anonymous = true;
-  if (!flags.profile.empty())
-    cfg.store.profile = flags.profile;
-  if (flags.cache_max_bytes > 0)
-    cfg.store.cache_max_bytes = flags.cache_max_bytes;
-  if (flags.metadata_ttl_ms >= 0)
-    cfg.store.metadata_ttl_ms = flags.metadata_ttl_ms;
-  if (!flags.ca_bundle.empty())
-    cfg.store.ca_bundle = flags.ca_bundle;
+  if (flags.quiet_access_log) cfg.http.access_log = false;
+  if (!flags.web_listen.empty()) cfg.web.listen = flags.web_listen;
+  if (flags.no_web) cfg.web.listen.clear();
+  if (flags.insecure_no_auth) cfg.web.insecure_no_auth = true;
+  if (!flags.auth_mode.empty()) cfg.auth.mode = flags.auth_mode;
+  if (!flags.require_roles.empty()) cfg.auth.require_roles = flags.require_roles;
+  if (!flags.auth_trusted_proxies.empty()) cfg.auth.trusted_proxies = flags.auth_trusted_proxies;
+  if (!flags.auth_proxy_kind.empty()) cfg.auth.proxy_kind = flags.auth_proxy_kind;
+  if (!flags.public_url.empty()) cfg.web.public_url = flags.public_url;
+  if (!flags.web_tls_cert.empty()) cfg.web.tls_cert_file = flags.web_tls_cert;
+  if (!flags.web_tls_key.empty()) cfg.web.tls_key_file = flags.web_tls_key;
+  if (!flags.store_url.empty()) cfg.store.url = flags.store_url;
+  if (!flags.endpoint.empty()) cfg.store.endpoint = flags.endpoint;
+  if (!flags.region.empty()) cfg.store.region = flags.region;
+  if (flags.anonymous) cfg.store.anonymous = true;
+  if (!flags.profile.empty()) cfg.store.profile = flags.profile;
+  if (flags.cache_max_bytes > 0) cfg.store.cache_max_bytes = flags.cache_max_bytes;
+  if (flags.metadata_ttl_ms >= 0) cfg.store.metadata_ttl_ms = flags.metadata_ttl_ms;
+  if (!flags.ca_bundle.empty()) cfg.store.ca_bundle = flags.ca_bundle;
   if (Status s = config::Validate(cfg); !s.ok()) {
     std::fprintf(stderr, "logbucket serve: %s\n", s.message().c_str());
     return 2;
   }
 
-  // Block the signals we wait for before any thread starts, so they all inherit
-  // the mask.
+  // Block the signals we wait for before any thread starts, so they all inherit the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -673,8 +211,7 @@ int RunServe(const ServeFlags &flags) {
   ::signal(SIGPIPE, SIG_IGN);
   RaiseFileLimit(cfg);
 
-  if (!cfg.store.url.empty())
-    return RunRemoteViewer(cfg, signals);
+  if (!cfg.store.url.empty()) return RunRemoteViewer(cfg, signals);
 
   store::LocalStoreOptions store_options;
   store_options.data_dir = cfg.data_dir;
@@ -682,52 +219,48 @@ int RunServe(const ServeFlags &flags) {
   store_options.reserve_bytes = cfg.s3.reserve_bytes;
   auto store = store::OpenLocalStore(store_options);
   if (!store) {
-    std::fprintf(stderr, "logbucket serve: --data %s: %s\n",
-                 cfg.data_dir.c_str(), store.error().message().c_str());
+    std::fprintf(stderr, "logbucket serve: --data %s: %s\n", cfg.data_dir.c_str(),
+                 store.error().message().c_str());
     return 1;
   }
-  const auto &report = (*store)->recovery_report();
+  const auto& report = (*store)->recovery_report();
   if (report.missing_blobs > 0) {
-    Log().error("recovery: {} objects or parts have lost their body file under "
-                "{}/blobs (they answer "
-                "500 until rewritten); the disk or someone removed files",
-                report.missing_blobs, cfg.data_dir);
+    Log().error(
+        "recovery: {} objects or parts have lost their body file under {}/blobs (they answer "
+        "500 until rewritten); the disk or someone removed files",
+        report.missing_blobs, cfg.data_dir);
   }
   if (report.temp_files_removed > 0 || report.orphan_blobs_removed > 0) {
-    Log().warn("recovery: removed {} partly received object bodies (requests "
-               "cut off by the last stop) "
-               "and {} unreferenced blobs",
-               report.temp_files_removed, report.orphan_blobs_removed);
+    Log().warn(
+        "recovery: removed {} partly received object bodies (requests cut off by the last stop) "
+        "and {} unreferenced blobs",
+        report.temp_files_removed, report.orphan_blobs_removed);
   }
 
   auto hp = config::ParseHostPort(cfg.s3.listen);
   MetricsPage metrics_page(cfg);
   metrics_page.metrics().AddSource(
-      [&cfg](std::string &out) { AppendDataDirMetrics(cfg.data_dir, out); });
-  http::ServerOptions server_options =
-      ListenerOptions(cfg, metrics_page.metrics());
+      [&cfg](std::string& out) { AppendDataDirMetrics(cfg.data_dir, out); });
+  http::ServerOptions server_options = ListenerOptions(cfg, metrics_page.metrics());
   server_options.host = hp->host;
   server_options.port = hp->port;
   server_options.max_body_bytes =
       cfg.s3.max_object_bytes + (cfg.s3.max_object_bytes / 8) + (1 << 20);
   server_options.name = "s3";
-  // A proxy in front of the S3 port carries everyone's requests: its
-  // connections are not capped.
-  for (const auto &p : cfg.s3.trusted_proxies)
+  // A proxy in front of the S3 port carries everyone's requests: its connections are not capped.
+  for (const auto& p : cfg.s3.trusted_proxies)
     server_options.uncapped_peers.push_back(*ParseCidr(p));
 
   s3::ServiceOptions service_options;
   service_options.s3 = cfg.s3;
-  service_options.metrics_page = [&metrics_page](const http::Request &r) {
+  service_options.metrics_page = [&metrics_page](const http::Request& r) {
     return metrics_page.Serve(r);
   };
   s3::Service service(service_options, **store, **store);
-  http::Server server(server_options, [&service](http::Request &r) {
-    return service.Handle(r);
-  });
+  http::Server server(server_options, [&service](http::Request& r) { return service.Handle(r); });
   if (Status s = server.Listen(); !s.ok()) {
-    std::fprintf(stderr, "logbucket serve: --s3-listen %s: %s\n",
-                 cfg.s3.listen.c_str(), s.message().c_str());
+    std::fprintf(stderr, "logbucket serve: --s3-listen %s: %s\n", cfg.s3.listen.c_str(),
+                 s.message().c_str());
     return 1;
   }
   std::string endpoint = EndpointUrl(cfg.s3.listen, server.port());
@@ -736,8 +269,7 @@ int RunServe(const ServeFlags &flags) {
   std::string env_path = cfg.data_dir + "/admin.env";
   auto users = (*store)->ListUsers();
   if (!users) {
-    std::fprintf(stderr, "logbucket serve: %s\n",
-                 users.error().message().c_str());
+    std::fprintf(stderr, "logbucket serve: %s\n", users.error().message().c_str());
     return 1;
   }
   bool created_admin = false;
@@ -751,17 +283,14 @@ int RunServe(const ServeFlags &flags) {
     users->push_back(*admin);
     created_admin = true;
   }
-  const store::User *admin = nullptr;
-  for (const store::User &u : *users) {
-    if (u.admin && (admin == nullptr || u.name == "admin"))
-      admin = &u;
+  const store::User* admin = nullptr;
+  for (const store::User& u : *users) {
+    if (u.admin && (admin == nullptr || u.name == "admin")) admin = &u;
   }
   if (admin != nullptr) {
     // Rewritten at every start so the endpoint line follows --s3-listen.
-    Status s = platform::WriteFileAtomic(
-        env_path, AdminEnv(*admin, cfg.s3.region, endpoint), 0600);
-    if (!s.ok())
-      Log().warn("could not write {}: {}", env_path, s.message());
+    Status s = platform::WriteFileAtomic(env_path, AdminEnv(*admin, cfg.s3.region, endpoint), 0600);
+    if (!s.ok()) Log().warn("could not write {}: {}", env_path, s.message());
   }
 
   s3::JanitorOptions janitor_options;
@@ -769,48 +298,40 @@ int RunServe(const ServeFlags &flags) {
   janitor_options.interval_ms =
       cfg.lifecycle_interval_seconds > 0
           ? cfg.lifecycle_interval_seconds * 1000
-          : std::clamp<int64_t>(cfg.lifecycle_day_seconds * 1000 / 4, 1000,
-                                3600 * 1000);
+          : std::clamp<int64_t>(cfg.lifecycle_day_seconds * 1000 / 4, 1000, 3600 * 1000);
   janitor_options.clock_offset_ms = cfg.lifecycle_clock_offset_seconds * 1000;
   s3::Janitor janitor(**store, janitor_options);
   janitor.Start();
 
   WebFrontend web;
-  if (int code = ListenWeb(cfg, **store, server_options, metrics_page, web);
-      code != 0) {
+  if (int code = ListenWeb(cfg, **store, server_options, metrics_page, web); code != 0) {
     return code;
   }
   AddViewerMetrics(metrics_page.metrics(), web);
-  http::Server *web_server = web.server.get();
-  const std::string &web_url = web.url;
+  http::Server* web_server = web.server.get();
+  const std::string& web_url = web.url;
 
   server.Start();
-  if (web_server)
-    web_server->Start();
-  std::printf("logbucket is serving S3 at %s (data: %s)\n", endpoint.c_str(),
-              cfg.data_dir.c_str());
-  if (web_server)
-    std::printf("logbucket log viewer at %s/\n", web_url.c_str());
+  if (web_server) web_server->Start();
+  std::printf("logbucket is serving S3 at %s (data: %s)\n", endpoint.c_str(), cfg.data_dir.c_str());
+  if (web_server) std::printf("logbucket log viewer at %s/\n", web_url.c_str());
   if (admin != nullptr) {
-    std::printf("%s admin credentials (also in %s):\n",
-                created_admin ? "Created" : "Existing", env_path.c_str());
-    std::printf("  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n  "
-                "AWS_DEFAULT_REGION=%s\n"
-                "  AWS_ENDPOINT_URL=%s\n",
-                admin->access_key.c_str(), admin->secret_key.c_str(),
-                cfg.s3.region.c_str(), endpoint.c_str());
-    std::printf("Try (awscli before 2.13 ignores AWS_ENDPOINT_URL, so it is "
-                "passed explicitly):\n"
-                "  set -a; . %s; set +a\n"
-                "  aws --endpoint-url \"$AWS_ENDPOINT_URL\" s3 mb "
-                "s3://alice-build-logs\n"
-                "  aws --endpoint-url \"$AWS_ENDPOINT_URL\" s3 cp fullLog.txt "
-                "s3://alice-build-logs/test.txt\n"
-                "  s3cmd --access_key=\"$AWS_ACCESS_KEY_ID\" "
-                "--secret_key=\"$AWS_SECRET_ACCESS_KEY\" "
-                "--host=%s --host-bucket=%s --no-ssl ls\n",
-                env_path.c_str(), endpoint.substr(7).c_str(),
-                endpoint.substr(7).c_str());
+    std::printf("%s admin credentials (also in %s):\n", created_admin ? "Created" : "Existing",
+                env_path.c_str());
+    std::printf(
+        "  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n  AWS_DEFAULT_REGION=%s\n"
+        "  AWS_ENDPOINT_URL=%s\n",
+        admin->access_key.c_str(), admin->secret_key.c_str(), cfg.s3.region.c_str(),
+        endpoint.c_str());
+    std::printf(
+        "Try (awscli before 2.13 ignores AWS_ENDPOINT_URL, so it is passed explicitly):\n"
+        "  set -a; . %s; set +a\n"
+        "  aws --endpoint-url \"$AWS_ENDPOINT_URL\" s3 mb s3://alice-build-logs\n"
+        "  aws --endpoint-url \"$AWS_ENDPOINT_URL\" s3 cp fullLog.txt "
+        "s3://alice-build-logs/test.txt\n"
+        "  s3cmd --access_key=\"$AWS_ACCESS_KEY_ID\" --secret_key=\"$AWS_SECRET_ACCESS_KEY\" "
+        "--host=%s --host-bucket=%s --no-ssl ls\n",
+        env_path.c_str(), endpoint.substr(7).c_str(), endpoint.substr(7).c_str());
   }
   std::fflush(stdout);
 
@@ -820,11 +341,11 @@ int RunServe(const ServeFlags &flags) {
   return 0;
 }
 
-} // namespace
+}  // namespace
 
-void RegisterServe(CLI::App &app, int &exit_code) {
+void RegisterServe(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<ServeFlags>();
-  CLI::App *cmd = app.add_subcommand("serve", "Run the embedded S3 store");
+  CLI::App* cmd = app.add_subcommand("serve", "Run the embedded S3 store");
   cmd->add_option("--config", flags->config_file, "TOML configuration file")
       ->check(CLI::ExistingFile);
   cmd->add_option("--data", flags->data_dir, "data directory (default ./data)");
@@ -832,79 +353,57 @@ void RegisterServe(CLI::App &app, int &exit_code) {
                   "S3 listener HOST:PORT (default 127.0.0.1:9000)");
   cmd->add_option("--region", flags->region, "region name (default us-east-1)");
   cmd->add_option("--domain", flags->domains,
-                  "domain for virtual-hosted-style requests "
-                  "(<bucket>.<domain>); repeatable");
-  cmd->add_option(
-      "--trusted-proxy", flags->trusted_proxies,
-      "CIDR of a proxy whose X-Forwarded-For is trusted; repeatable");
+                  "domain for virtual-hosted-style requests (<bucket>.<domain>); repeatable");
+  cmd->add_option("--trusted-proxy", flags->trusted_proxies,
+                  "CIDR of a proxy whose X-Forwarded-For is trusted; repeatable");
   cmd->add_option("--lifecycle-day-seconds", flags->lifecycle_day_seconds,
                   "length of one lifecycle day in seconds (tests)");
-  cmd->add_option("--lifecycle-interval-seconds",
-                  flags->lifecycle_interval_seconds,
-                  "time between lifecycle janitor passes (default: a quarter "
-                  "day, at most 1 h)");
-  cmd->add_option(
-      "--lifecycle-clock-offset-seconds", flags->lifecycle_clock_offset_seconds,
-      "the janitor acts as if it were this much later (testing expiry)");
-  cmd->add_flag("--no-access-log", flags->quiet_access_log,
-                "do not log one line per request");
+  cmd->add_option("--lifecycle-interval-seconds", flags->lifecycle_interval_seconds,
+                  "time between lifecycle janitor passes (default: a quarter day, at most 1 h)");
+  cmd->add_option("--lifecycle-clock-offset-seconds", flags->lifecycle_clock_offset_seconds,
+                  "the janitor acts as if it were this much later (testing expiry)");
+  cmd->add_flag("--no-access-log", flags->quiet_access_log, "do not log one line per request");
   cmd->add_option("--web-listen", flags->web_listen,
                   "log viewer listener HOST:PORT (default 127.0.0.1:8080)");
   cmd->add_flag("--no-web", flags->no_web, "do not start the log viewer");
   cmd->add_flag("--insecure-no-auth", flags->insecure_no_auth,
-                "allow the viewer on a non-loopback address without sign-in "
-                "(only behind an "
+                "allow the viewer on a non-loopback address without sign-in (only behind an "
                 "authenticating proxy)");
-  cmd->add_option(
-         "--auth", flags->auth_mode,
-         "viewer sign-in: none (loopback only), proxy (identity headers from "
-         "--auth-trusted-proxy), oidc (OpenID Connect, [auth.oidc] in "
-         "--config)")
+  cmd->add_option("--auth", flags->auth_mode,
+                  "viewer sign-in: none (loopback only), proxy (identity headers from "
+                  "--auth-trusted-proxy), oidc (OpenID Connect, [auth.oidc] in --config)")
       ->check(CLI::IsMember({"none", "proxy", "oidc"}));
   cmd->add_option("--require-role", flags->require_roles,
-                  "role a signed-in user needs (repeat for alternatives), e.g. "
-                  "alice-member");
-  cmd->add_option(
-      "--auth-trusted-proxy", flags->auth_trusted_proxies,
-      "CIDR of the authenticating proxy whose identity headers are believed");
+                  "role a signed-in user needs (repeat for alternatives), e.g. alice-member");
+  cmd->add_option("--auth-trusted-proxy", flags->auth_trusted_proxies,
+                  "CIDR of the authenticating proxy whose identity headers are believed");
   cmd->add_option("--auth-proxy-kind", flags->auth_proxy_kind,
-                  "the authenticating proxy, whose own headers alone carry the "
-                  "identity: "
+                  "the authenticating proxy, whose own headers alone carry the identity: "
                   "mod_auth_openidc (default) or oauth2-proxy")
       ->check(CLI::IsMember({"mod_auth_openidc", "oauth2-proxy"}));
   cmd->add_option("--web-tls-cert", flags->web_tls_cert,
-                  "serve the viewer over TLS with this PEM certificate chain "
-                  "(with --web-tls-key)");
-  cmd->add_option("--web-tls-key", flags->web_tls_key,
-                  "the viewer's TLS private key (PEM)");
+                  "serve the viewer over TLS with this PEM certificate chain (with --web-tls-key)");
+  cmd->add_option("--web-tls-key", flags->web_tls_key, "the viewer's TLS private key (PEM)");
   cmd->add_option("--store", flags->store_url,
-                  "serve the viewer over a bucket of another S3 endpoint "
-                  "(s3://BUCKET) instead "
+                  "serve the viewer over a bucket of another S3 endpoint (s3://BUCKET) instead "
                   "of the embedded store");
-  cmd->add_option("--endpoint", flags->endpoint,
-                  "with --store: the S3 endpoint URL");
+  cmd->add_option("--endpoint", flags->endpoint, "with --store: the S3 endpoint URL");
   cmd->add_flag("--anonymous", flags->anonymous,
-                "with --store: unsigned requests (the bucket policy allows "
-                "this address)");
+                "with --store: unsigned requests (the bucket policy allows this address)");
   cmd->add_option("--profile", flags->profile,
-                  "with --store: credentials profile (default: AWS_* "
-                  "variables, then default)");
+                  "with --store: credentials profile (default: AWS_* variables, then default)");
   cmd->add_option("--cache-max-bytes", flags->cache_max_bytes,
-                  "with --store: disk cache for downloaded logs, in bytes "
-                  "(default 10 GiB)");
+                  "with --store: disk cache for downloaded logs, in bytes (default 10 GiB)");
   cmd->add_option("--metadata-ttl-ms", flags->metadata_ttl_ms,
-                  "with --store: reuse an object's HEAD answer this long "
-                  "(default 2000; 0 = "
+                  "with --store: reuse an object's HEAD answer this long (default 2000; 0 = "
                   "ask every time)");
   cmd->add_option("--ca-bundle", flags->ca_bundle,
-                  "with --store: PEM file of the CAs to trust for an https "
-                  "endpoint (default: "
+                  "with --store: PEM file of the CAs to trust for an https endpoint (default: "
                   "$AWS_CA_BUNDLE, else the system's)");
   cmd->add_option("--public-url", flags->public_url,
-                  "where browsers reach the viewer, e.g. "
-                  "https://logs.example.org (oidc redirect "
+                  "where browsers reach the viewer, e.g. https://logs.example.org (oidc redirect "
                   "URI base; https makes cookies Secure)");
   cmd->callback([flags, &exit_code] { exit_code = RunServe(*flags); });
 }
 
-} // namespace logbucket::app
+}  // namespace logbucket::app

@@ -22,6 +22,8 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import lbserver  # noqa: E402  (tests/lbserver.py: the one way to start logbucket from Python)
 DOC = os.path.join(ROOT, "docs", "S3-COMPATIBILITY.md")
 BEGIN, END = "<!-- conformance:begin -->", "<!-- conformance:end -->"
 # The sub-groups the README of ../shared/s3-tests scores RGW 16.2.15 by (mvp / core = unions).
@@ -36,21 +38,12 @@ RGW = {"mvp": 307, "core": 497, "bucket": 39, "object": 49, "range": 6, "copy": 
 
 def start(binary, work):
     data = os.path.join(work, "data")
-    proc = subprocess.Popen([binary, "serve", "--data", data, "--s3-listen", "127.0.0.1:0",
-                             "--web-listen", "127.0.0.1:0", "--no-access-log",
-                             "--lifecycle-day-seconds", "10", "--lifecycle-interval-seconds", "2"],
-                            stdout=subprocess.PIPE, stderr=open(os.path.join(work, "server.log"), "w"),
-                            text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        m = re.search(r"serving S3 at http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            return proc, data, int(m.group(1))
-    proc.kill()
-    raise RuntimeError("logbucket did not start; see " + os.path.join(work, "server.log"))
+    launched = lbserver.launch(
+        binary, ["--data", data, "--s3-listen", "127.0.0.1:0", "--web-listen", "127.0.0.1:0",
+                 "--no-access-log", "--lifecycle-day-seconds", "10",
+                 "--lifecycle-interval-seconds", "2"],
+        stderr=open(os.path.join(work, "server.log"), "w"))
+    return launched.proc, data, int(launched.endpoint.rsplit(":", 1)[1])
 
 
 def add_user(binary, data, name):

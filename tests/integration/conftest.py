@@ -4,17 +4,19 @@ Every server listens on 127.0.0.1 with a port the kernel picks (``--s3-listen 12
 keeps its data in a fresh temporary directory and is stopped by PID when the test ends.
 """
 import os
-import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
-import time
 import urllib.request
 
 import boto3
 import botocore.config
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import lbserver  # noqa: E402  (tests/lbserver.py: shared with bench/ and tests/conformance/)
 
 BIN = os.environ.get("LOGBUCKET_BIN", os.path.join(os.path.dirname(__file__), "../../build/logbucket"))
 SANITIZED = os.environ.get("LOGBUCKET_SANITIZED") == "1"
@@ -48,34 +50,16 @@ class Server:
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--data", self.data_dir, "--s3-listen", "127.0.0.1:0",
-             "--web-listen", self.web_listen, *self.extra_args],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
-        deadline = time.monotonic() + START_TIMEOUT
-        lines = []
-        # The server prints its endpoint on stdout once it accepts connections.
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            m = re.search(r"serving S3 at (http://\S+)", line)
-            if m:
-                self.endpoint = m.group(1)
-            m = re.search(r"log viewer at (https?://\S+?)/?$", line)
-            if m:
-                self.web = m.group(1)
-                break
-        if self.endpoint is None:
-            self.stop()
+        try:
+            launched = lbserver.launch(
+                BIN, ["--data", self.data_dir, "--s3-listen", "127.0.0.1:0",
+                      "--web-listen", self.web_listen, *self.extra_args],
+                stderr=self.log, timeout=START_TIMEOUT)
+        except RuntimeError as e:
             log = self.read_log()
             self.cleanup()  # (no fixture tears down a server that never started)
-            raise RuntimeError("logbucket did not start: " + "".join(lines) + log)
-        # Drain the rest of stdout in the background so the pipe never fills.
-        self._stdout_rest = []
-        import threading
-        threading.Thread(target=lambda: self._stdout_rest.extend(self.proc.stdout), daemon=True).start()
+            raise RuntimeError("logbucket did not start: %s%s" % (e, log))
+        self.proc, self.endpoint, self.web = launched.proc, launched.endpoint, launched.web
         with urllib.request.urlopen(self.endpoint + "/_health", timeout=10) as r:
             assert r.status == 200
         self.env = read_env(os.path.join(self.data_dir, "admin.env"))
@@ -92,14 +76,7 @@ class Server:
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        code = self.proc.returncode
+        code = lbserver.stop(self.proc, sig, timeout)
         self.proc = None
         return code
 
@@ -131,22 +108,8 @@ class Server:
                     pass
 
 
-def free_port():
-    """A port nothing listens on right now (for servers that must know their URL in advance)."""
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def read_env(path):
-    env = {}
-    with open(path) as f:
-        for line in f:
-            if "=" in line:
-                k, v = line.strip().split("=", 1)
-                env[k] = v
-    return env
+free_port = lbserver.free_port
+read_env = lbserver.read_env
 
 
 def assert_sanitizer_clean(log):

@@ -18,7 +18,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, START_TIMEOUT, assert_sanitizer_clean, scrape
+from conftest import BIN, START_TIMEOUT, assert_sanitizer_clean, lbserver, scrape
 from test_web_oidc import forge_session
 from test_web_viewer import generate
 
@@ -37,23 +37,12 @@ class RemoteViewer:
         self.log = open(self.log_path, "ab")
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         full_env.update(env or {})
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--data", self.dir, "--web-listen", "127.0.0.1:0",
-             "--store", "s3://" + bucket, "--endpoint", endpoint, *args],
-            stdout=subprocess.PIPE, stderr=self.log, text=True, env=full_env)
-        self.web = None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            m = re.search(r"log viewer at (http://\S+?)/ over", line)
-            if m:
-                self.web = m.group(1)
-                break
+        launched = lbserver.launch(
+            BIN, ["--data", self.dir, "--web-listen", "127.0.0.1:0", "--store", "s3://" + bucket,
+                  "--endpoint", endpoint, *args],
+            stderr=self.log, env=full_env, timeout=START_TIMEOUT, check=False)
+        self.proc, self.web = launched.proc, launched.web
         self.started = self.web is not None
-        if self.started:
-            threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
 
     def read_log(self):
         with open(self.log_path, "rb") as f:

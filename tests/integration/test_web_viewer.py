@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import BIN, SANITIZED
+from conftest import BIN, SANITIZED, free_port
 
 HERE = os.path.dirname(__file__)
 GEN = os.path.join(HERE, "..", "data", "gen-fulllog.py")
@@ -401,13 +401,6 @@ def test_browser_deep_link_search_error_panel_and_range(server, bucket, tmp_path
     assert "<script>window.__xss=true</script>" in seen["xssText"]  # shown as text
     assert "dialog" not in seen
     assert seen["consoleErrors"] == []
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_make_demo_seeds_a_browsable_bucket(tmp_path):
