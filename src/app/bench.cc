@@ -133,6 +133,7 @@ int RunFsyncLoop(const BenchFlags& f, uint64_t size) {
   std::atomic<bool> stop{false};
   std::vector<WorkerStats> stats(f.connections);
   std::vector<std::thread> threads;
+  threads.reserve(f.connections);
   auto start = std::chrono::steady_clock::now();
   for (int t = 0; t < f.connections; ++t) {
     threads.emplace_back([&, t] {
@@ -236,6 +237,7 @@ int RunBench(BenchFlags f) {
   std::atomic<bool> stop{false};
   std::vector<WorkerStats> stats(f.connections);
   std::vector<std::thread> threads;
+  threads.reserve(f.connections);
   auto start = std::chrono::steady_clock::now();
   for (int t = 0; t < f.connections; ++t) {
     threads.emplace_back([&, t] {

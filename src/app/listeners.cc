@@ -72,7 +72,7 @@ http::ServerOptions ListenerOptions(const config::Config& cfg, http::Metrics& me
   return o;
 }
 
-void WaitAndDrain(sigset_t& signals, int drain_seconds, std::vector<http::Server*> servers) {
+void WaitAndDrain(sigset_t& signals, int drain_seconds, const std::vector<http::Server*>& servers) {
   int received = 0;
   sigwait(&signals, &received);
   Log().info("received {}, draining (up to {} s)", received == SIGTERM ? "SIGTERM" : "SIGINT",

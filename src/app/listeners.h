@@ -66,7 +66,7 @@ void AppendDataDirMetrics(const std::string& data_dir, std::string& out);
 http::ServerOptions ListenerOptions(const config::Config& cfg, http::Metrics& metrics);
 
 // Blocks until SIGTERM or SIGINT, then drains `servers` (null entries skipped).
-void WaitAndDrain(sigset_t& signals, int drain_seconds, std::vector<http::Server*> servers);
+void WaitAndDrain(sigset_t& signals, int drain_seconds, const std::vector<http::Server*>& servers);
 
 // The remote store's cache in the metrics exposition.
 void AppendRemoteStoreMetrics(const store::RemoteStoreCounters& c, std::string& out);

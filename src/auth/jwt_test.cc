@@ -154,13 +154,13 @@ TEST(Jwt, MalformedTokensAndKeySetsAreErrorsNotCrashes) {
 }
 
 TEST(Jwt, IdTokenClaimsAreCheckedOneByOne) {
-  auto check = [](nlohmann::json c, int64_t now = 1100) {
+  auto check = [](const nlohmann::json& c, int64_t now = 1100) {
     return ValidateIdTokenClaims(c, "https://sso.example", "viewer", "n-1", now, 60);
   };
   EXPECT_TRUE(check(kClaims).ok());
   auto with = [](const char* k, nlohmann::json v) {
     auto c = kClaims;
-    c[k] = v;
+    c[k] = std::move(v);
     return c;
   };
   EXPECT_FALSE(check(with("iss", "https://evil.example")).ok());

@@ -65,7 +65,7 @@ std::string_view ThreadEntryName(ThreadEntry where) {
   return "unknown";
 }
 
-std::string DescribeException(std::exception_ptr error) noexcept {
+std::string DescribeException(const std::exception_ptr& error) noexcept {
   try {
     try {
       std::rethrow_exception(error);
@@ -80,7 +80,7 @@ std::string DescribeException(std::exception_ptr error) noexcept {
 }
 
 void ReportEscapedException(ThreadEntry where, std::string_view context,
-                            std::exception_ptr error) noexcept {
+                            const std::exception_ptr& error) noexcept {
   Counters()[static_cast<size_t>(where)].fetch_add(1, std::memory_order_relaxed);
   try {
     Log().error("{}: stopped an exception{}{}: {}", ThreadEntryName(where),

@@ -32,13 +32,13 @@ std::string_view ThreadEntryName(ThreadEntry where);
 
 // Logs `what` happened at `where` (with `context`, e.g. the request id) and counts it.
 void ReportEscapedException(ThreadEntry where, std::string_view context,
-                            std::exception_ptr error) noexcept;
+                            const std::exception_ptr& error) noexcept;
 
 // How many exceptions were stopped at `where` since start.
 uint64_t EscapedExceptions(ThreadEntry where) noexcept;
 
 // The message of a caught exception, for logs ("std::length_error: field value too large").
-std::string DescribeException(std::exception_ptr error) noexcept;
+std::string DescribeException(const std::exception_ptr& error) noexcept;
 
 // A test seam for the thread entries whose code no test can make throw through its inputs (the
 // accept thread, the TLS terminator): after ArmInjectedFault(where, n), the next n calls of

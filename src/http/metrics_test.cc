@@ -95,7 +95,7 @@ TEST(MetricsTest, EachFamilyHasOneHelpAndTypeBeforeItsSamples) {
       current = name;
       continue;
     }
-    if (line.rfind("#", 0) == 0) continue;
+    if (line.rfind('#', 0) == 0) continue;
     // Every sample belongs to the family declared last (histograms add suffixes).
     EXPECT_EQ(line.rfind(current, 0), 0u) << line << " after TYPE " << current;
   }

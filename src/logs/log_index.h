@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -85,14 +86,18 @@ Status ForEachChunk(RandomAccessBytes& bytes, uint64_t offset, Fn&& fn, uint64_t
     return !stopped;
   });
   if (stopped || offset >= end) return Status::Ok();
-  std::vector<char> buffer(kReadChunk);  // (only when the bytes could not be mapped)
+  // Only when the bytes could not be mapped (in memory, or a remote store's ranged reads): as
+  // large as the range needs, at most kReadChunk, and not zeroed (a small log read a page at a
+  // time must not cost a 4 MB memset each time).
+  const size_t capacity = static_cast<size_t>(std::min<uint64_t>(kReadChunk, end - offset));
+  auto buffer = std::make_unique_for_overwrite<char[]>(capacity);
   while (offset < end) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), end - offset));
-    auto got = bytes.ReadAt(offset, buffer.data(), want);
+    size_t want = static_cast<size_t>(std::min<uint64_t>(capacity, end - offset));
+    auto got = bytes.ReadAt(offset, buffer.get(), want);
     if (!got) return got.error();
     if (*got == 0) return Error(ErrorCode::kInternalError, "object shorter than its size");
     offset += *got;
-    if (!fn(std::string_view(buffer.data(), *got))) break;
+    if (!fn(std::string_view(buffer.get(), *got))) break;
   }
   return Status::Ok();
 }

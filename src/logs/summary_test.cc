@@ -265,7 +265,7 @@ TEST(Summary, JsonShape) {
   EXPECT_TRUE(j["warnings"].is_array());
 }
 
-std::vector<uint64_t> Find(std::string_view log, SearchQuery q, size_t step = 1 << 20) {
+std::vector<uint64_t> Find(std::string_view log, const SearchQuery& q, size_t step = 1 << 20) {
   auto searcher = Searcher::Create(q);
   EXPECT_TRUE(searcher.has_value());
   for (size_t at = 0; at < log.size(); at += step) (*searcher)->Feed(log.substr(at, step));

@@ -29,7 +29,8 @@ struct Request {
   std::vector<std::pair<std::string, std::vector<std::string>>> keys;
 
   void Set(std::string key, std::string value) {
-    keys.push_back({std::move(key), {std::move(value)}});
+    keys.emplace_back(std::move(key), std::vector<std::string>());
+    keys.back().second.push_back(std::move(value));
   }
   const std::vector<std::string>* Find(std::string_view key) const;
   // "anonymous" or "user/NAME", for explanations.

@@ -15,7 +15,7 @@ AclContext Context(bool for_bucket = false) {
   return c;
 }
 
-Acl FromHeaders(Headers headers, bool for_bucket = false) {
+Acl FromHeaders(const Headers& headers, bool for_bucket = false) {
   auto acl = AclFromHeaders(headers, Context(for_bucket));
   EXPECT_TRUE(acl.has_value()) << acl.error().ToString();
   EXPECT_TRUE(acl.has_value() && acl->has_value());

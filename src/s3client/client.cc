@@ -37,7 +37,7 @@ bool Retryable(const Result<S3Response>& r) {
 
 Result<S3Response> Client::Request(std::string_view method, const std::string& bucket,
                                    const std::string& key, const std::string& query,
-                                   std::string_view body, Headers headers) {
+                                   std::string_view body, const Headers& headers) {
   int attempts = method == "POST" ? 1 : std::max(1, options_.max_attempts);
   for (int attempt = 1;; ++attempt) {
     auto r = SendOnce(method, bucket, key, query, body, headers, nullptr);

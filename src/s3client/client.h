@@ -50,7 +50,7 @@ class Client {
   // percent-encoded here. Transport failures are errors; HTTP errors are responses.
   Result<S3Response> Request(std::string_view method, const std::string& bucket,
                              const std::string& key, const std::string& query,
-                             std::string_view body = {}, Headers headers = {});
+                             std::string_view body = {}, const Headers& headers = {});
 
   // GET (or HEAD) with a 2xx body streamed to `sink`; not retried (the sink has seen bytes).
   Result<S3Response> RequestToSink(std::string_view method, const std::string& bucket,

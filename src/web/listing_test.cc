@@ -13,6 +13,7 @@ namespace {
 
 std::vector<std::string> Names(const std::vector<Child>& children) {
   std::vector<std::string> names;
+  names.reserve(children.size());
   for (const Child& c : children) names.push_back(c.name);
   return names;
 }

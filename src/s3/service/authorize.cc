@@ -116,7 +116,7 @@ bool Service::Impl::AclGrantsAccess(Context& ctx, const store::Bucket& bucket,
   if (bucket.ownership == kBucketOwnerEnforced) return false;  // ACLs are off
   const bool ignore_public =
       PublicAccessBlock::FromStored(bucket.public_access_block).ignore_public_acls;
-  auto effective = [&](Acl acl) { return ignore_public ? WithoutPublicGrants(acl) : acl; };
+  auto effective = [&](const Acl& acl) { return ignore_public ? WithoutPublicGrants(acl) : acl; };
   const std::string caller = ctx.anonymous ? std::string() : ctx.user.name;
   if (unsigned needed = AclPermissionFor(action, /*on_object=*/false)) {
     return AclAllows(effective(DecodeAcl(bucket.acl, bucket.owner)), caller, needed);

@@ -147,6 +147,7 @@ Result<Response> Service::Impl::UploadPartCopy(Context& ctx) {
 std::optional<ObjectInfo> Service::Impl::AlreadyCompleted(
     const Context& ctx, const std::vector<store::CompletedPart>& parts) {
   std::vector<std::string> md5s;
+  md5s.reserve(parts.size());
   for (const auto& p : parts) md5s.push_back(p.etag);
   auto existing = store.HeadObject(ctx.endpoint.bucket, ctx.endpoint.key);
   if (!existing || parts.empty() || existing->etag != store::MultipartEtag(md5s)) {

@@ -125,6 +125,7 @@ TEST_F(LocalStoreTest, ListingWithDelimiterSeeksPastCommonPrefixes) {
   Put("top");
   // Every page size gives the same sequence.
   std::vector<std::string> expected;
+  expected.reserve(30);
   for (int pr = 0; pr < 30; ++pr) expected.push_back("org/repo/" + std::to_string(pr) + "/");
   std::sort(expected.begin(), expected.end());
   for (int page : {1, 2, 7, 1000}) {
@@ -231,6 +232,7 @@ TEST_F(LocalStoreTest, RecoveryRemovesTempFilesAndOrphanBlobs) {
 
 TEST_F(LocalStoreTest, ConcurrentWritersAreGroupCommitted) {
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([this, t] {
       for (int i = 0; i < 25; ++i) Put("t" + std::to_string(t) + "/" + std::to_string(i), "v");
