@@ -89,7 +89,11 @@ TEST(CandidateScanner, TheFastEngineFlagsExactlyTheLinesRe2Flags) {
 
 TEST(CandidateScanner, AnchoredPatternsOnlyAtLineStarts) {
   auto scanner = NewCandidateScanner();
-  EXPECT_EQ(FlaggedLines(*scanner, "x ## Begin a\n## Begin b\n"), (std::vector<uint64_t>{2}));
+  EXPECT_EQ(FlaggedLines(*scanner, "x Finished building on a\nFinished building on b\n"),
+            (std::vector<uint64_t>{2}));
+  // Section markers are found behind a CI timestamp too.
+  EXPECT_EQ(FlaggedLines(*scanner, "2022-05-30T09:11:02.1Z ## Begin a\nplain\n"),
+            (std::vector<uint64_t>{1}));
   EXPECT_EQ(FlaggedLines(*scanner, "a --- b\n--- c\nd"), (std::vector<uint64_t>{2}));
   EXPECT_EQ(FlaggedLines(*scanner, "nothing here\nat all"), (std::vector<uint64_t>{}));
   EXPECT_EQ(FlaggedLines(*scanner, "x\n\nlast error"), (std::vector<uint64_t>{3}));

@@ -12,29 +12,31 @@
 #include "logs/ansi.h"
 #include "logs/candidates.h"
 #include "logs/newlines.h"
+#include "logs/rules.h"
 #include "logs/whole_lines.h"
 
 namespace logbucket::logs {
 namespace {
 
-enum Tier { kDecisive = 0, kErrorTier = 1, kConsequence = 2 };
-
 struct Rule {
   const char* kind;
   int tier;
+  int lines_after;
   RE2 re;
-  Rule(const char* k, int t, const char* pattern) : kind(k), tier(t), re(pattern) {}
+  explicit Rule(const RuleSpec& spec)
+      : kind(spec.kind), tier(spec.tier), lines_after(spec.lines_after), re(spec.pattern) {}
 };
 
-// Ordered: the first rule that matches a line decides its kind. The compiler-killed rule comes
-// before the generic `fatal error:` one (an OOM kill is not a compile error).
+// The vocabulary of rules.cc, compiled. Ordered: the first rule that matches a line decides
+// its kind (the compiler-killed rule comes before the generic `fatal error:` one: an OOM kill is
+// not a compile error).
 struct Rules {
   RE2 test_result{R"(^\s*(?:\d+/\d+\s+)?Test\s+#\d+: .*\*\*\*(Failed|Timeout|Exception|Not Run))"};
   RE2 tests_passed{R"((\d+)% tests passed, (\d+) tests? failed out of (\d+))"};
   RE2 ctest_status{R"(^\s*(?:\d+/\d+\s+Test\s+#\d+:|Start\s+\d+:)|^\d+% tests passed|)"
                    R"(^The following tests|^Errors while running CTest)"};
   RE2 exception_line{R"(^[A-Za-z_][\w.]*(?::|$))"};
-  RE2 alibuild_probe_noise{R"(^WARNING:.*fatal error:.*No such file)"};
+  RE2 noise{NoisePattern()};
   RE2 end_seconds{R"(\((\d+)s\)\s*$)"};
   RE2 package_log{R"((?:^|/)([^/\s]+)-latest(?:-[^/\s]*)?/log$)"};
   RE2 pr_url{R"(https?://[^\s/]+/([^\s/]+/[^\s/]+)/pull/(\d+))"};
@@ -44,27 +46,9 @@ struct Rules {
   RE2::Set all{RE2::DefaultOptions, RE2::UNANCHORED};
 
   Rules() {
-    auto add = [&](const char* kind, int tier, const char* pattern) {
-      errors.push_back(std::make_unique<Rule>(kind, tier, pattern));
-    };
-    add("broken-builder", kDecisive, R"(^No logs found\. Please check the aurora log)");
-    add("compiler-killed", kDecisive,
-        R"(fatal error: Killed signal terminated program|internal compiler error: Killed)");
-    add("code-check", kDecisive, R"(=== List of errors found ===|List of issues found)");
-    add("internal-compiler-error", kErrorTier, R"(internal compiler error)");
-    add("linker", kErrorTier,
-        R"(undefined reference to|\bld(?:\.\w+)?: (?:error|fatal error|cannot find)|)"
-        R"(collect2: error|ld returned \d+ exit status|multiple definition of|)"
-        R"(^Undefined symbols for architecture|linker command failed)");
-    add("compile-error", kErrorTier, R"(:\s*(?:fatal )?error(?: [A-Z]+\d+)?:|^error: )");
-    add("segfault", kErrorTier,
-        R"(Segmentation fault|segmentation violation|SIGSEGV|\*\*\*Exception: SegFault)");
-    add("build-stopped", kConsequence,
-        R"(ninja: build stopped|make.*: \*\*\*|^-- Configuring incomplete, errors occurred)");
-    add("error", kErrorTier,
-        R"(^Error(?::| in )|^ERROR:? |\[ERROR\]|\[FATAL\]|^FATAL: | -> FAILED)");
-    warnings.push_back(std::make_unique<Rule>("warning", 0, R"(: warning:|^Warning: |^WARNING: )"));
-    warnings.push_back(std::make_unique<Rule>("cmake-warning", 0, R"(^CMake Warning)"));
+    for (const RuleSpec& spec : ErrorRuleSpecs()) errors.push_back(std::make_unique<Rule>(spec));
+    for (const RuleSpec& spec : WarningRuleSpecs())
+      warnings.push_back(std::make_unique<Rule>(spec));
     for (const auto& rule : errors) all.Add(rule->re.pattern(), nullptr);
     for (const auto& rule : warnings) all.Add(rule->re.pattern(), nullptr);
     all.Compile();
@@ -312,12 +296,12 @@ struct Analyzer::Impl {
       }
       return true;
     }
-    if (plain.starts_with("::group::")) {
+    if (plain.starts_with("::group::") || plain.starts_with("##[group]")) {
       std::string title(Trim(plain.substr(9)));
       OpenSectionAt(line, title, title, "github");
       return true;
     }
-    if (plain.starts_with("::endgroup::")) {
+    if (plain.starts_with("::endgroup::") || plain.starts_with("##[endgroup]")) {
       for (size_t d = open.size(); d-- > 0;) {
         if (sections[open[d]].syntax == std::string("github")) {
           CloseSection(d, line);
@@ -364,7 +348,10 @@ struct Analyzer::Impl {
       std::string_view title = Trim(plain.substr(4));
       bool diff_header = title.starts_with("a/") || title.starts_with("b/") ||
                          title.starts_with("/") || title.find('\t') != std::string_view::npos;
-      if (!title.empty() && !diff_header) {
+      // go test's results ("--- FAIL: TestX (0.00s)") are not sections either.
+      bool go_test =
+          title.starts_with("FAIL:") || title.starts_with("PASS:") || title.starts_with("SKIP:");
+      if (!title.empty() && !diff_header && !go_test) {
         if (buildkite_open) {
           for (size_t d = 0; d < open.size(); ++d) {
             if (sections[open[d]].syntax == std::string("buildkite")) {
@@ -513,25 +500,24 @@ struct Analyzer::Impl {
       pending = Pending{Pending::Kind::kTraceback, std::string::npos, line, 0, {}};
       return;
     }
-    if (RE2::PartialMatch(plain, rules.alibuild_probe_noise)) return;
+    if (RE2::PartialMatch(plain, rules.noise)) return;
 
     int hit = rules.Classify(plain);
     if (hit < 0) return;
     if (static_cast<size_t>(hit) >= rules.errors.size()) {
       const Rule& rule = *rules.warnings[static_cast<size_t>(hit) - rules.errors.size()];
-      Record(false, rule.kind, 0, line, text, line, line + 2);
+      Record(false, rule.kind, 0, line, text, line, line + static_cast<uint64_t>(rule.lines_after));
       return;
     }
     const Rule& rule = *rules.errors[static_cast<size_t>(hit)];
     std::string_view kind = rule.kind;
     if (kind == "broken-builder") broken_builder = true;
     uint64_t from = line >= 3 ? line - 2 : 1;
-    uint64_t to = line + 3;
+    uint64_t to = line + static_cast<uint64_t>(rule.lines_after);
     // A ninja failure block starts at its `FAILED:` line; show it when it is near.
     if (last_failed_line != 0 && last_failed_line < line && line - last_failed_line <= 40) {
       from = last_failed_line;
     }
-    if (kind == "build-stopped") to = line;
     size_t slot = Record(true, rule.kind, rule.tier, line, text, from, to);
     if (kind == "code-check") {
       pending = Pending{Pending::Kind::kCodeCheck, slot, line, 0, {}};
@@ -551,6 +537,7 @@ struct Analyzer::Impl {
         size_t end = line_end_at(pos);
         uint64_t line = lines + 1;
         std::string_view raw = block.substr(pos, end - pos);
+        raw.remove_prefix(CiPrefixLength(raw));
         if (!FeedPending(line, raw)) HandleLine(line, raw);
         ++lines;
         pos = end + 1;
@@ -570,7 +557,9 @@ struct Analyzer::Impl {
       }
       lines += static_cast<uint64_t>(CountNewlines(block.data() + pos, line_start - pos));
       size_t end = line_end_at(match_at);
-      HandleLine(lines + 1, block.substr(line_start, end - line_start));
+      std::string_view raw = block.substr(line_start, end - line_start);
+      raw.remove_prefix(CiPrefixLength(raw));
+      HandleLine(lines + 1, raw);
       ++lines;
       pos = end + 1;
     }

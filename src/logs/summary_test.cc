@@ -6,6 +6,7 @@
 #include <string>
 
 #include "logs/gunzip.h"
+#include "logs/rules.h"
 #include "logs/search.h"
 
 namespace logbucket::logs {
@@ -48,7 +49,46 @@ TEST(Summary, EachErrorKindIsRecognised) {
       {"  5/10 Test  #5: o2-test-baz ......***Exception: SegFault  0.1 sec", "segfault"},
       {"Error: the package could not be built", "error"},
       {"ERROR: Error while executing sw/SPECS/O2/build.sh", "error"},
-      {"[ERROR] Failed to execute goal", "error"},
+      {"[ERROR] Failed to execute goal", "build-failed"},
+      // CI systems.
+      {"##[error]Process completed with exit code 1.", "ci-exit"},
+      {"ERROR: Job failed: exit code 1", "ci-exit"},
+      {"Finished: FAILURE", "ci-exit"},
+      {"##[error]Missing import in src/a.py", "ci-annotation"},
+      {"::error file=src/a.py,line=3,col=1::Missing import", "ci-annotation"},
+      // Maven (plain and coloured).
+      {"[ERROR] /src/main/java/org/x/A.java:[23,29] cannot find symbol", "compile-error"},
+      {"[\x1b[1;31mERROR\x1b[m] /src/main/java/org/x/A.java:[23,29] cannot find symbol",
+       "compile-error"},
+      {"[ERROR] Tests run: 12, Failures: 1, Errors: 0, Skipped: 0, Time elapsed: 0.5 s <<< "
+       "FAILURE! - in org.x.ATest",
+       "test-failure"},
+      {"[ERROR] testFoo(org.x.ATest)  Time elapsed: 0.01 s  <<< FAILURE!", "test-failure"},
+      {"[INFO] BUILD FAILURE", "build-failed"},
+      // Gradle.
+      {"> Task :core:test FAILED", "build-failed"},
+      {"ATest > testX() FAILED", "test-failure"},
+      {"FAILURE: Build failed with an exception.", "build-failed"},
+      {"* What went wrong:", "error"},
+      // pytest.
+      {"FAILED tests/test_a.py::test_b - AssertionError: assert 1 == 2", "test-failure"},
+      {"ERROR tests/test_a.py::test_c - ModuleNotFoundError: No module named 'x'", "test-failure"},
+      {"========================= 1 failed, 3 passed in 0.12s =========================",
+       "test-summary"},
+      // cargo.
+      {"error[E0425]: cannot find value `x` in this scope", "compile-error"},
+      {"test tests::it_works ... FAILED", "test-failure"},
+      {"test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out",
+       "build-failed"},
+      {"error: could not compile `foo` due to previous error", "build-failed"},
+      // go.
+      {"--- FAIL: TestAdd (0.00s)", "test-failure"},
+      {"    --- FAIL: TestAdd/negative (0.00s)", "test-failure"},
+      {"FAIL\tgithub.com/x/y\t0.005s", "build-failed"},
+      {"panic: runtime error: index out of range [3] with length 3", "panic"},
+      // git and shells.
+      {"fatal: repository 'https://github.com/x/y/' not found", "git"},
+      {"./build.sh: line 3: cmake3: command not found", "shell"},
       {"==> O2 -> FAILED", "error"},
       {"No logs found. Please check the aurora log.", "broken-builder"},
   };
@@ -455,6 +495,117 @@ TEST(Gunzip, DecodesMembersAndReportsTruncationAndBombs) {
 
   GzipDecoder garbage;
   EXPECT_FALSE(garbage.Feed("not gzip at all", [](std::string_view) {}).ok());
+}
+
+// The prefixes CI systems put on every line: the rules see what follows them.
+TEST(Summary, CiPrefixesAreSkippedForMatching) {
+  EXPECT_EQ(CiPrefixLength("2022-05-30T09:11:02.8576463Z make"), 29u);
+  EXPECT_EQ(CiPrefixLength("build\tRun tests\t2022-05-30T09:11:02.8576463Z make"), 45u);
+  EXPECT_EQ(CiPrefixLength("2024-01-05T10:00:00.123456Z 00O make"), 32u);
+  EXPECT_EQ(CiPrefixLength("2024-01-05T10:00:00.123456Z 01E+ make"), 33u);
+  EXPECT_EQ(CiPrefixLength("[2022-05-30T09:11:02.857Z] make"), 27u);
+  EXPECT_EQ(CiPrefixLength("[09:11:02] make"), 11u);
+  EXPECT_EQ(CiPrefixLength("09:11:02 make"), 9u);
+  EXPECT_EQ(CiPrefixLength("2022-05-30T09:11:02+02:00 make"), 26u);
+  for (const char* none : {"make", "", "[ERROR] x", "2022-05-30 09:11:02 x", "12:34 x", "a\tb\tc",
+                           "[09:11:02]x", "2022-05-30T09:11:02.8576463Zmake"}) {
+    EXPECT_EQ(CiPrefixLength(none), 0u) << none;
+  }
+  const char* cases[][2] = {
+      {"2022-05-30T09:11:02.8576463Z ##[error]Process completed with exit code 1.", "ci-exit"},
+      {"build\tRun tests\t2022-05-30T09:11:02.8576463Z FAILED tests/a.py::t - x", "test-failure"},
+      {"2024-01-05T10:00:00.123456Z 00O ERROR: Job failed: exit code 1", "ci-exit"},
+      {"[2022-05-30T09:11:02.857Z] [ERROR] Failed to execute goal x", "build-failed"},
+      {"09:11:02 CMake Error at CMakeLists.txt:3 (message):", "cmake"},
+      {"2022-05-30T09:11:02.1Z Error: the package could not be built", "error"},
+  };
+  for (const auto& c : cases) {
+    Summary s = Summarize(std::string("2022-05-30T09:11:01.0Z some output\n") + c[0] +
+                          "\n2022-05-30T09:11:03.0Z more output\n");
+    ASSERT_EQ(s.errors.size(), 1u) << c[0];
+    EXPECT_EQ(s.errors[0].kind, c[1]) << c[0];
+    EXPECT_EQ(s.errors[0].line, 2u) << c[0];
+  }
+}
+
+TEST(Summary, ToolBoilerplateIsNeverAFinding) {
+  Summary s = Summarize(
+      "[ERROR] -> [Help 1]\n[ERROR] \n[ERROR] To see the full stack trace of the errors, re-run "
+      "Maven with the -e switch.\n[ERROR] Re-run Maven using the -X switch to enable full debug "
+      "logging.\n[ERROR] For more information about the errors and possible solutions, please "
+      "read the following articles:\n[ERROR] [Help 1] "
+      "http://cwiki.apache.org/confluence/display/MAVEN/MojoFailureException\n");
+  EXPECT_TRUE(s.errors.empty()) << s.errors.front().text;
+}
+
+// The cause comes first, the tools' consequences after it, whatever their order in the log.
+TEST(Summary, CausesRankAboveTheirConsequences) {
+  struct Case {
+    const char* name;
+    std::string log;
+    uint64_t decisive_line;
+  };
+  const std::string ts = "2022-05-30T09:11:02.8576463Z ";
+  const Case cases[] = {
+      {"maven",
+       "[INFO] Compiling 12 source files\n"
+       "[ERROR] COMPILATION ERROR : \n"
+       "[ERROR] /w/src/main/java/org/x/A.java:[23,29] cannot find symbol\n"
+       "  symbol:   variable foo\n"
+       "[INFO] BUILD FAILURE\n"
+       "[ERROR] Failed to execute goal "
+       "org.apache.maven.plugins:maven-compiler-plugin:3.8.1:compile\n"
+       "[ERROR] -> [Help 1]\n",
+       3},
+      {"maven surefire",
+       "[INFO] Running org.x.ATest\n"
+       "[ERROR] Tests run: 3, Failures: 1, Errors: 0, Skipped: 0, Time elapsed: 0.1 s <<< FAILURE! "
+       "- in org.x.ATest\n"
+       "[ERROR] testFoo(org.x.ATest)  Time elapsed: 0.01 s  <<< FAILURE!\n"
+       "java.lang.AssertionError: expected:<1> but was:<2>\n"
+       "[ERROR] Failed to execute goal "
+       "org.apache.maven.plugins:maven-surefire-plugin:2.22.2:test\n",
+       2},
+      {"gradle",
+       "> Task :core:compileJava\n"
+       "ATest > testX() FAILED\n"
+       "    org.opentest4j.AssertionFailedError: expected: <1> but was: <2>\n"
+       "> Task :core:test FAILED\n"
+       "FAILURE: Build failed with an exception.\n"
+       "* What went wrong:\n"
+       "Execution failed for task ':core:test'.\n",
+       2},
+      {"github actions, pytest",
+       ts + "##[group]Run pytest\n" + ts + "============ FAILURES ============\n" + ts +
+           "E       assert 1 == 2\n" + ts + "FAILED tests/test_a.py::test_b - assert 1 == 2\n" +
+           ts + "======= 1 failed, 3 passed in 0.12s =======\n" + ts + "##[endgroup]\n" + ts +
+           "##[error]Process completed with exit code 1.\n",
+       4},
+      {"cargo",
+       "   Compiling foo v0.1.0\n"
+       "error[E0425]: cannot find value `x` in this scope\n"
+       " --> src/main.rs:2:13\n"
+       "error: could not compile `foo` due to previous error\n",
+       2},
+      {"go",
+       "=== RUN   TestAdd\n"
+       "    add_test.go:9: got 3, want 4\n"
+       "--- FAIL: TestAdd (0.00s)\n"
+       "FAIL\n"
+       "FAIL\tgithub.com/x/y\t0.005s\n",
+       3},
+      {"gitlab",
+       "$ git fetch origin\n"
+       "fatal: could not read Username for 'https://gitlab.example': No such device\n"
+       "ERROR: Job failed: exit code 1\n",
+       2},
+  };
+  for (const Case& c : cases) {
+    Summary s = Summarize(c.log);
+    ASSERT_FALSE(s.errors.empty()) << c.name;
+    EXPECT_EQ(s.errors.front().line, c.decisive_line) << c.name << ": " << s.errors.front().text;
+    EXPECT_EQ(s.verdict, "failed") << c.name;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,157 @@
+#include "logs/rules.h"
+
+namespace logbucket::logs {
+
+const std::vector<RuleSpec>& ErrorRuleSpecs() {
+  static const std::vector<RuleSpec> rules = {
+      // aliBuild and the machines it runs on.
+      {"alibuild", "broken-builder", kDecisive, R"(^No logs found\. Please check the aurora log)"},
+      {"build", "compiler-killed", kDecisive,
+       R"(fatal error: Killed signal terminated program|internal compiler error: Killed)"},
+      {"build", "code-check", kDecisive, R"(=== List of errors found ===|List of issues found)"},
+      // What the CI system itself says. A failed step's exit code is a consequence; an
+      // annotation a tool wrote (a test reporter, a linter) is what failed.
+      {"ci", "ci-exit", kConsequence,
+       R"(^##\[error\]Process completed with exit code \d+|^Process completed with exit code \d+|)"
+       R"(^ERROR: Job failed: |^Build step '.*' marked build as failure|^Finished: FAILURE$)",
+       0},
+      {"ci", "ci-annotation", kDecisive, R"(^##\[error\]|^::error(?: [^:]*)?::)"},
+      // Maven: the compiler's and surefire's lines are the cause; "Failed to execute goal" and
+      // "BUILD FAILURE" follow from them.
+      {"maven", "test-failure", kDecisive,
+       R"(<<< (?:FAILURE|ERROR)!|^\[ERROR\] Tests run: .*(?:Failures: [1-9]|Errors: [1-9]))", 8},
+      {"maven", "compile-error", kErrorTier, R"(^\[ERROR\] .*\.(?:java|kt|scala):\[\d+,\d+\])"},
+      {"maven", "build-failed", kConsequence,
+       R"(^\[ERROR\] Failed to execute goal|^\[(?:INFO|ERROR)\] BUILD FAILURE)", 0},
+      // Gradle: a failed test and "What went wrong" are causes; the failed task and "Build
+      // failed" follow.
+      {"gradle", "test-failure", kDecisive, R"(^\S.* > .+ FAILED$)", 6},
+      {"gradle", "error", kErrorTier, R"(^\* What went wrong:)", 4},
+      {"gradle", "build-failed", kConsequence,
+       R"(^> Task \S+ FAILED$|^FAILURE: Build failed with an exception|^BUILD FAILED in )", 0},
+      // pytest.
+      {"pytest", "test-failure", kDecisive, R"(^FAILED \S+::\S+|^ERROR \S+::\S+)"},
+      {"pytest", "test-summary", kConsequence, R"(^=+ (?:\d+ (?:failed|errors?)[,\s].*) =+$)", 0},
+      // cargo.
+      {"cargo", "test-failure", kDecisive, R"(^test \S+ \.\.\. FAILED$)", 8},
+      {"cargo", "build-failed", kConsequence,
+       R"(^error: could not compile |^test result: FAILED|^error: test failed, to rerun)", 0},
+      {"cargo", "compile-error", kErrorTier, R"(^error\[E\d+\]:)", 6},
+      // go.
+      {"go", "test-failure", kDecisive, R"(^\s*--- FAIL: )", 6},
+      {"go", "panic", kErrorTier, R"(^panic: )", 12},
+      {"go", "build-failed", kConsequence, R"(^FAIL\s|^FAIL$)", 0},
+      // Compilers, linkers and build drivers.
+      {"build", "internal-compiler-error", kErrorTier, R"(internal compiler error)"},
+      {"build", "linker", kErrorTier,
+       R"(undefined reference to|\bld(?:\.\w+)?: (?:error|fatal error|cannot find)|)"
+       R"(collect2: error|ld returned \d+ exit status|multiple definition of|)"
+       R"(^Undefined symbols for architecture|linker command failed)"},
+      {"build", "compile-error", kErrorTier, R"(:\s*(?:fatal )?error(?: [A-Z]+\d+)?:|^error: )"},
+      {"build", "segfault", kErrorTier,
+       R"(Segmentation fault|segmentation violation|SIGSEGV|\*\*\*Exception: SegFault)"},
+      {"build", "build-stopped", kConsequence,
+       R"(ninja: build stopped|make.*: \*\*\*|^-- Configuring incomplete, errors occurred)", 0},
+      // git and shells.
+      {"git", "git", kErrorTier, R"(^fatal: )"},
+      {"shell", "shell", kErrorTier, R"(: command not found$)"},
+      // Generic words last.
+      {"generic", "error", kErrorTier,
+       R"(^Error(?::| in )|^ERROR:? |\[ERROR\]|\[FATAL\]|^FATAL: | -> FAILED)"},
+  };
+  return rules;
+}
+
+const std::vector<RuleSpec>& WarningRuleSpecs() {
+  static const std::vector<RuleSpec> rules = {
+      {"build", "warning", kErrorTier, R"(: warning:|^Warning: |^WARNING: |^##\[warning\])", 2},
+      {"build", "cmake-warning", kErrorTier, R"(^CMake Warning)", 2},
+  };
+  return rules;
+}
+
+const char* NoisePattern() {
+  return R"(^WARNING:.*fatal error:.*No such file|)"  // aliBuild probing optional headers
+         R"(^\[ERROR\] (?:-> \[Help 1\]|To see the full stack trace|Re-run Maven using|)"
+         R"(For more information about the errors|After correcting the problems|)"
+         R"(\[Help 1\] http|COMPILATION ERROR :?\s*$|\s*$))";
+}
+
+namespace {
+
+bool Digits(std::string_view s, size_t at, size_t n) {
+  if (at + n > s.size()) return false;
+  for (size_t i = at; i < at + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
+// "2022-05-30T09:11:02[.8576463]Z" at `at`: its length, or 0.
+size_t IsoTimestamp(std::string_view s, size_t at) {
+  if (!Digits(s, at, 4) || s.size() < at + 20 || s[at + 4] != '-' || !Digits(s, at + 5, 2) ||
+      s[at + 7] != '-' || !Digits(s, at + 8, 2) || s[at + 10] != 'T' || !Digits(s, at + 11, 2) ||
+      s[at + 13] != ':' || !Digits(s, at + 14, 2) || s[at + 16] != ':' || !Digits(s, at + 17, 2)) {
+    return 0;
+  }
+  size_t i = at + 19;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i < at + 30) ++i;
+  }
+  if (i < s.size() && s[i] == 'Z') return i + 1 - at;
+  if (i + 6 <= s.size() && (s[i] == '+' || s[i] == '-') && Digits(s, i + 1, 2) && s[i + 3] == ':' &&
+      Digits(s, i + 4, 2)) {
+    return i + 6 - at;
+  }
+  return 0;
+}
+
+// "09:11:02" at `at`: 8, or 0.
+size_t ClockTime(std::string_view s, size_t at) {
+  return Digits(s, at, 2) && s.size() > at + 7 && s[at + 2] == ':' && Digits(s, at + 3, 2) &&
+                 s[at + 5] == ':' && Digits(s, at + 6, 2)
+             ? 8
+             : 0;
+}
+
+}  // namespace
+
+size_t CiPrefixLength(std::string_view line) {
+  if (line.empty()) return 0;
+  size_t at = 0;
+  // A downloaded GitHub Actions job log: "<job>\t<step>\t<timestamp> ".
+  if (size_t tab = line.find('\t'); tab != std::string_view::npos && tab < 200) {
+    size_t tab2 = line.find('\t', tab + 1);
+    if (tab2 != std::string_view::npos && tab2 < 400 && IsoTimestamp(line, tab2 + 1) > 0) {
+      at = tab2 + 1;
+    }
+  }
+  if (line[at] == '[') {  // Jenkins timestamper: "[<ISO or HH:MM:SS>] "
+    size_t n = IsoTimestamp(line, at + 1);
+    if (n == 0) n = ClockTime(line, at + 1);
+    if (n > 0 && at + 1 + n + 1 < line.size() && line[at + 1 + n] == ']' &&
+        line[at + 2 + n] == ' ') {
+      return at + n + 3;
+    }
+    return 0;
+  }
+  size_t n = IsoTimestamp(line, at);
+  if (n == 0) {
+    n = at == 0 ? ClockTime(line, 0) : 0;  // Jenkins timestamper's plain "09:11:02 "
+    return n > 0 && n < line.size() && line[n] == ' ' ? n + 1 : 0;
+  }
+  size_t end = at + n;
+  if (end >= line.size() || line[end] != ' ') return 0;
+  ++end;
+  // GitLab: the stream ("00O", "01E") and a '+' on continued lines.
+  if (Digits(line, end, 2) && end + 3 < line.size() &&
+      (line[end + 2] == 'O' || line[end + 2] == 'E')) {
+    size_t after = end + 3;
+    if (after < line.size() && line[after] == '+') ++after;
+    if (after < line.size() && line[after] == ' ') end = after + 1;
+  }
+  return end;
+}
+
+}  // namespace logbucket::logs
