@@ -26,7 +26,7 @@ const std::vector<RuleSpec>& ErrorRuleSpecs() {
       // Gradle: a failed test and "What went wrong" are causes; the failed task and "Build
       // failed" follow.
       {"gradle", "test-failure", kDecisive, R"(^\S.* > .+ FAILED$)", 6},
-      {"gradle", "error", kErrorTier, R"(^\* What went wrong:)", 4},
+      {"gradle", "error", kErrorTier, R"(^\* What went wrong:)", 4, /*joins_next=*/true},
       {"gradle", "build-failed", kConsequence,
        R"(^> Task \S+ FAILED$|^FAILURE: Build failed with an exception|^BUILD FAILED in )", 0},
       // pytest.

@@ -20,6 +20,9 @@ struct RuleSpec {
   Tier tier;
   const char* pattern;  // RE2, matched against the visible text without a CI timestamp
   int lines_after = 3;  // context shown after the line
+  // The line only announces the error; the next non-blank line says it (Gradle's "* What went
+  // wrong:" then "Execution failed for task ':core:test'."): the finding's text joins them.
+  bool joins_next = false;
 };
 
 // Error rules in the order they are tried: specific ecosystems before the generic ones.

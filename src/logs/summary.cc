@@ -22,9 +22,14 @@ struct Rule {
   const char* kind;
   int tier;
   int lines_after;
+  bool joins_next;
   RE2 re;
   explicit Rule(const RuleSpec& spec)
-      : kind(spec.kind), tier(spec.tier), lines_after(spec.lines_after), re(spec.pattern) {}
+      : kind(spec.kind),
+        tier(spec.tier),
+        lines_after(spec.lines_after),
+        joins_next(spec.joins_next),
+        re(spec.pattern) {}
 };
 
 // The vocabulary of rules.cc, compiled. Ordered: the first rule that matches a line decides
@@ -109,7 +114,7 @@ std::string_view FirstToken(std::string_view s) {
 // Lines after a match that belong to it (a CMake error's explanation, a traceback's frames, a
 // failed test's output, a code-check report). While one is open, lines are fed to it first.
 struct Pending {
-  enum class Kind { kCmake, kTraceback, kTest, kCodeCheck } kind;
+  enum class Kind { kCmake, kTraceback, kTest, kCodeCheck, kJoinNext } kind;
   size_t finding_slot = 0;  // for cmake/test/code-check: the group to extend
   uint64_t start_line = 0;
   uint64_t lines = 0;
@@ -450,6 +455,19 @@ struct Analyzer::Impl {
         extend(t);
         return true;  // the test's own output (and its crash report) belongs to the failure
       }
+      case Pending::Kind::kJoinNext: {
+        std::string_view t = Trim(plain());
+        if (t.empty()) {
+          if (++p.lines > 2) finish();
+          return true;
+        }
+        // (the context stays the rule's: the lines after the message say more)
+        if (p.finding_slot != std::string::npos && errors[p.finding_slot].line == p.start_line) {
+          errors[p.finding_slot].text = Cap(p.text + " " + std::string(t), options.max_text_bytes);
+        }
+        finish();
+        return true;
+      }
       case Pending::Kind::kCodeCheck: {
         std::string_view t = plain();
         if (t.starts_with("## End ") || t.starts_with("::endgroup::") ||
@@ -521,6 +539,8 @@ struct Analyzer::Impl {
     size_t slot = Record(true, rule.kind, rule.tier, line, text, from, to);
     if (kind == "code-check") {
       pending = Pending{Pending::Kind::kCodeCheck, slot, line, 0, {}};
+    } else if (rule.joins_next) {
+      pending = Pending{Pending::Kind::kJoinNext, slot, line, 0, std::string(text)};
     }
   }
 

@@ -528,6 +528,17 @@ TEST(Summary, CiPrefixesAreSkippedForMatching) {
   }
 }
 
+TEST(Summary, GradleWhatWentWrongSaysWhatWentWrong) {
+  Summary s = Summarize(
+      "FAILURE: Build failed with an exception.\n\n* What went wrong:\nExecution failed for task "
+      "':core:compileJava'.\n> Compilation failed; see the compiler error output for details.\n");
+  ASSERT_FALSE(s.errors.empty());
+  EXPECT_EQ(s.errors.front().line, 3u);
+  EXPECT_EQ(s.errors.front().text,
+            "* What went wrong: Execution failed for task ':core:compileJava'.");
+  EXPECT_GE(s.errors.front().context_to, 5u);  // the message and what follows it
+}
+
 TEST(Summary, ToolBoilerplateIsNeverAFinding) {
   Summary s = Summarize(
       "[ERROR] -> [Help 1]\n[ERROR] \n[ERROR] To see the full stack trace of the errors, re-run "
