@@ -87,6 +87,17 @@ TEST(CandidateScanner, TheFastEngineFlagsExactlyTheLinesRe2Flags) {
   }
 }
 
+// Brackets in markers are literal: "##[group]" is not "##" and one of g, r, o, u, p.
+TEST(CandidateScanner, SectionMarkersAreLiteral) {
+  for (auto& scanner : {NewCandidateScanner(), NewRe2CandidateScanner()}) {
+    EXPECT_EQ(FlaggedLines(*scanner,
+                           "##[group]Run x\n##g\n##[endgroup]\nan ##o\n[Pipeline] stage\n"
+                           "Pipeline stage\nonly n \n"),
+              (std::vector<uint64_t>{1, 3, 5}))
+        << scanner->engine();
+  }
+}
+
 TEST(CandidateScanner, AnchoredPatternsOnlyAtLineStarts) {
   auto scanner = NewCandidateScanner();
   EXPECT_EQ(FlaggedLines(*scanner, "x Finished building on a\nFinished building on b\n"),

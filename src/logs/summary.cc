@@ -306,6 +306,22 @@ struct Analyzer::Impl {
       OpenSectionAt(line, title, title, "github");
       return true;
     }
+    // Jenkins pipelines: "[Pipeline] { (Build)" opens the stage named Build, "[Pipeline] //
+    // stage" closes it (parallel branches: "[Pipeline] { (Branch: x)" … "[Pipeline] // parallel").
+    if (plain.starts_with("[Pipeline] { (") && plain.ends_with(")")) {
+      std::string name(plain.substr(14, plain.size() - 15));
+      OpenSectionAt(line, name, name, "jenkins");
+      return true;
+    }
+    if (plain.starts_with("[Pipeline] // stage") || plain.starts_with("[Pipeline] // parallel")) {
+      for (size_t d = open.size(); d-- > 0;) {
+        if (sections[open[d]].syntax == std::string("jenkins")) {
+          CloseSection(d, line);
+          break;
+        }
+      }
+      return true;
+    }
     if (plain.starts_with("::endgroup::") || plain.starts_with("##[endgroup]")) {
       for (size_t d = open.size(); d-- > 0;) {
         if (sections[open[d]].syntax == std::string("github")) {

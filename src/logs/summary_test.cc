@@ -212,6 +212,28 @@ TEST(Summary, SectionSyntaxes) {
   EXPECT_EQ(s.sections[3].end_line, 11u);  // a diff header is not a section
 }
 
+// A Jenkins pipeline behind the timestamper: stages are sections, and the failing stage's
+// error is found in it.
+TEST(Summary, JenkinsPipelineStages) {
+  const std::string ts = "[2022-05-30T09:11:02.857Z] ";
+  Summary s = Summarize(ts + "[Pipeline] stage\n" + ts + "[Pipeline] { (Checkout)\n" + ts +
+                        "git fetch\n" + ts + "[Pipeline] }\n" + ts + "[Pipeline] // stage\n" + ts +
+                        "[Pipeline] stage\n" + ts + "[Pipeline] { (Build)\n" + ts +
+                        "[ERROR] /w/src/A.java:[3,1] cannot find symbol\n" + ts + "[Pipeline] }\n" +
+                        ts + "[Pipeline] // stage\n" + ts + "Finished: FAILURE\n");
+  ASSERT_EQ(s.sections.size(), 2u);
+  EXPECT_EQ(s.sections[0].syntax, "jenkins");
+  EXPECT_EQ(s.sections[0].name, "Checkout");
+  EXPECT_EQ(s.sections[0].begin_line, 2u);
+  EXPECT_EQ(s.sections[0].end_line, 5u);
+  EXPECT_EQ(s.sections[1].name, "Build");
+  EXPECT_EQ(s.sections[1].end_line, 10u);
+  ASSERT_FALSE(s.errors.empty());
+  EXPECT_EQ(s.errors.front().line, 8u);
+  EXPECT_EQ(s.errors.front().section, "Build");
+  EXPECT_EQ(s.errors.front().kind, "compile-error");
+}
+
 TEST(Summary, BeginEndSectionsNestAndShortNames) {
   Summary s = Summarize(
       "## Begin sw/BUILD/ROOT-latest/log Mon\n::group::inner\nx\n::endgroup::\n"

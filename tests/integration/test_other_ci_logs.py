@@ -132,6 +132,8 @@ def test_errors_cli_finds_the_decisive_line(tmp_path, name):
     assert summary["verdict"] == "failed", summary
     first = summary["errors"][0]
     assert (first["line"], first["kind"]) == (line, kind), summary["errors"][:3]
+    if name.startswith("pytest"):  # the step, from GitHub's ##[group] (a section)
+        assert first["section"] == "Run python -m pytest", first
     # Its text is the line without the CI's timestamp (the viewer still shows that).
     assert not first["text"].startswith(("2022-", "2024-", "[2022-", "build (ubuntu"))
 
