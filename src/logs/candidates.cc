@@ -75,11 +75,16 @@ class Re2Scanner final : public CandidateScanner {
   const char* engine() const override { return "re2"; }
 
  private:
+  // Each pattern in its own group: a flag such as (?i) must stay inside its pattern (in one
+  // long alternation it would hold for every pattern after it, and RE2 would then flag lines
+  // Hyperscan, which compiles each pattern on its own, does not).
   static std::string Joined() {
     std::string all = "(?m)";
     for (auto p : CandidatePatterns()) {
       if (all.size() > 4) all += '|';
+      all += "(?:";
       all += p;
+      all += ')';
     }
     return all;
   }

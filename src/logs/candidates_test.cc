@@ -87,6 +87,16 @@ TEST(CandidateScanner, TheFastEngineFlagsExactlyTheLinesRe2Flags) {
   }
 }
 
+// Case-insensitive words stay so alone: "FAILED" does not become caseless in RE2's single
+// alternation because "(?i)error" comes before it (summary_fuzz found the engines disagreeing).
+TEST(CandidateScanner, CaselessPatternsDoNotLeakTheirFlag) {
+  for (auto& scanner : {NewCandidateScanner(), NewRe2CandidateScanner()}) {
+    EXPECT_EQ(FlaggedLines(*scanner, "prefailed\nbuild FAILED\nan ErRoR\n"),
+              (std::vector<uint64_t>{2, 3}))
+        << scanner->engine();
+  }
+}
+
 // Brackets in markers are literal: "##[group]" is not "##" and one of g, r, o, u, p.
 TEST(CandidateScanner, SectionMarkersAreLiteral) {
   for (auto& scanner : {NewCandidateScanner(), NewRe2CandidateScanner()}) {
