@@ -43,6 +43,9 @@ void PrintHuman(const logs::Summary& s, size_t show) {
                 s.header.finished.c_str(), s.header.pr_url.empty() ? "" : " for ",
                 s.header.pr_url.c_str());
   }
+  if (!s.first_time.empty()) {
+    std::printf("CI times %s to %s\n", s.first_time.c_str(), s.last_time.c_str());
+  }
   size_t n = 0;
   for (const auto& f : s.errors) {
     if (n++ == show) {
@@ -53,9 +56,10 @@ void PrintHuman(const logs::Summary& s, size_t show) {
                 f.kind.c_str(), f.section.empty() ? "" : " in ", f.section.c_str(),
                 f.count > 1 ? "" : ":", f.text.c_str());
     if (f.count > 1) std::printf("  (×%llu)", static_cast<unsigned long long>(f.count));
-    std::printf("\n     context: lines %llu-%llu\n",
-                static_cast<unsigned long long>(f.context_from),
+    std::printf("\n     context: lines %llu-%llu", static_cast<unsigned long long>(f.context_from),
                 static_cast<unsigned long long>(f.context_to));
+    if (!f.time.empty()) std::printf(", at %s", f.time.c_str());
+    std::printf("\n");
   }
   if (s.errors.empty() && s.tail_to > 0) {
     std::printf("no errors found; the last lines of the last section are %llu-%llu\n",

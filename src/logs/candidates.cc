@@ -49,6 +49,7 @@ const std::vector<std::string_view>& CandidatePatterns() {
                                                          R"(::(?:end)?group::)",
                                                          R"(##\[group\])",
                                                          R"(\[Pipeline\] )",
+                                                         "Post job cleanup.",
                                                          R"(##\[endgroup\])",
                                                          R"(section_(?:start|end):)",
                                                          R"(^(?:---|\+\+\+|~~~) )",

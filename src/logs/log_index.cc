@@ -6,6 +6,8 @@
 #include <system_error>
 #include <thread>
 
+#include "logs/rules.h"
+
 namespace logbucket::logs {
 namespace {
 
@@ -93,6 +95,23 @@ Result<Summary> SummarizeLog(RandomAccessBytes& bytes) {
 
 namespace {
 
+// The CI's prefix (timestamp; a downloaded job log's job and step) goes in its own span, which
+// the viewer's timestamps toggle hides. Only a prefix of plain text: no escape, no '\r' (a
+// terminal would apply them across the whole line).
+std::string RenderWithCiPrefix(std::string_view text, SgrState& state) {
+  size_t prefix = CiPrefixLength(text);
+  for (size_t i = 0; i < prefix; ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) prefix = 0;
+  }
+  if (prefix == 0 || prefix >= text.size()) return RenderLineHtml(text, state);
+  std::string html = "<span class=\"ts\">";
+  html += RenderLineHtml(text.substr(0, prefix), state);
+  html += "</span>";
+  html += RenderLineHtml(text.substr(prefix), state);
+  return html;
+}
+
 // Renders the line's first `display_bytes`; its first `max_line_bytes` (all of it that the
 // viewer ever shows) decide the colours it leaves open, however much of it is displayed, so
 // every path to a line agrees on them (LogCache::Open's index included).
@@ -103,11 +122,11 @@ RenderedLine Render(std::string_view raw, SgrState& state, size_t display_bytes,
   std::string_view counted = raw.substr(0, std::min(raw.size(), max_line_bytes));
   line.truncated = raw.size() > std::min(display_bytes, max_line_bytes);
   if (counted.size() <= display_bytes) {
-    line.html = RenderLineHtml(counted, state);
+    line.html = RenderWithCiPrefix(counted, state);
     return line;
   }
   SgrState shown = state;
-  line.html = RenderLineHtml(counted.substr(0, display_bytes), shown);
+  line.html = RenderWithCiPrefix(counted.substr(0, display_bytes), shown);
   AdvanceSgrState(counted, state);
   return line;
 }

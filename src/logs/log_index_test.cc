@@ -168,5 +168,29 @@ TEST(SplitSearch, AnswersAsOnePassWould) {
   }
 }
 
+TEST(LogIndex, CiTimestampsGetTheirOwnSpan) {
+  // The viewer's timestamps toggle hides the span; the rest of the line renders as before, in
+  // the colours in force (a coloured tool's output under the runner's plain timestamp).
+  Log log(
+      "2024-03-01T10:00:00.1000000Z \x1b[31mred\n"
+      "2024-03-01T10:00:01.0000000Z still red\x1b[0m\n"
+      "build\tRun <tests>\t2024-03-01T10:00:02.0000000Z out\n"
+      "[10:00:03] jenkins\n"
+      "2024-03-01T10:00:04.0000000Z \n"
+      "2024-03-01T10:00:05Z\x1b[1m not a prefix\n");
+  auto lines = log.Lines(log.Index(), 1, 6);
+  ASSERT_EQ(lines.size(), 6u);
+  EXPECT_EQ(lines[0].html,
+            "<span class=\"ts\">2024-03-01T10:00:00.1000000Z </span><span class=\"f1\">red</span>");
+  EXPECT_EQ(lines[1].html,
+            "<span class=\"ts\"><span class=\"f1\">2024-03-01T10:00:01.0000000Z </span></span>"
+            "<span class=\"f1\">still red</span>");
+  EXPECT_EQ(lines[2].html,
+            "<span class=\"ts\">build\tRun &lt;tests&gt;\t2024-03-01T10:00:02.0000000Z </span>out");
+  EXPECT_EQ(lines[3].html, "<span class=\"ts\">[10:00:03] </span>jenkins");
+  EXPECT_EQ(lines[4].html, "2024-03-01T10:00:04.0000000Z ");  // nothing after it to show
+  EXPECT_EQ(lines[5].html.find("class=\"ts\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace logbucket::logs

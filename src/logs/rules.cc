@@ -1,5 +1,8 @@
 #include "logs/rules.h"
 
+#include <cstdint>
+#include <optional>
+
 namespace logbucket::logs {
 
 const std::vector<RuleSpec>& ErrorRuleSpecs() {
@@ -13,7 +16,8 @@ const std::vector<RuleSpec>& ErrorRuleSpecs() {
       // annotation a tool wrote (a test reporter, a linter) is what failed.
       {"ci", "ci-exit", kConsequence,
        R"(^##\[error\]Process completed with exit code \d+|^Process completed with exit code \d+|)"
-       R"(^ERROR: Job failed: |^Build step '.*' marked build as failure|^Finished: FAILURE$)",
+       R"(^ERROR: Job failed: |^ERROR: script returned exit code \d+|)"
+       R"(^Build step '.*' marked build as failure|^Finished: FAILURE$)",
        0},
       {"ci", "ci-annotation", kDecisive, R"(^##\[error\]|^::error(?: [^:]*)?::)"},
       // Maven: the compiler's and surefire's lines are the cause; "Failed to execute goal" and
@@ -117,32 +121,43 @@ size_t ClockTime(std::string_view s, size_t at) {
 
 }  // namespace
 
-size_t CiPrefixLength(std::string_view line) {
-  if (line.empty()) return 0;
-  size_t at = 0;
+CiPrefix ParseCiPrefix(std::string_view line) {
+  CiPrefix prefix;
+  if (line.empty()) return prefix;
+  // A raw GitHub Actions log starts with a byte-order mark.
+  size_t at = line.starts_with("\xEF\xBB\xBF") ? 3 : 0;
   // A downloaded GitHub Actions job log: "<job>\t<step>\t<timestamp> ".
-  if (size_t tab = line.find('\t'); tab != std::string_view::npos && tab < 200) {
-    size_t tab2 = line.find('\t', tab + 1);
-    if (tab2 != std::string_view::npos && tab2 < 400 && IsoTimestamp(line, tab2 + 1) > 0) {
+  if (size_t tab = line.substr(0, 200).find('\t'); tab != std::string_view::npos) {
+    size_t tab2 = line.substr(0, 400).find('\t', tab + 1);
+    if (tab2 != std::string_view::npos && IsoTimestamp(line, tab2 + 1) > 0) {
       at = tab2 + 1;
+      prefix.step = line.substr(tab + 1, tab2 - tab - 1);
     }
   }
+  if (at >= line.size()) return CiPrefix{};
   if (line[at] == '[') {  // Jenkins timestamper: "[<ISO or HH:MM:SS>] "
     size_t n = IsoTimestamp(line, at + 1);
     if (n == 0) n = ClockTime(line, at + 1);
     if (n > 0 && at + 1 + n + 1 < line.size() && line[at + 1 + n] == ']' &&
         line[at + 2 + n] == ' ') {
-      return at + n + 3;
+      prefix.length = at + n + 3;
+      prefix.time = line.substr(at + 1, n);
     }
-    return 0;
+    return prefix.length > 0 ? prefix : CiPrefix{};
   }
   size_t n = IsoTimestamp(line, at);
   if (n == 0) {
-    n = at == 0 ? ClockTime(line, 0) : 0;  // Jenkins timestamper's plain "09:11:02 "
-    return n > 0 && n < line.size() && line[n] == ' ' ? n + 1 : 0;
+    n = prefix.step.empty() ? ClockTime(line, at) : 0;  // Jenkins timestamper's "09:11:02 "
+    if (n > 0 && at + n < line.size() && line[at + n] == ' ') {
+      prefix.length = at + n + 1;
+      prefix.time = line.substr(at, n);
+      return prefix;
+    }
+    return CiPrefix{};
   }
   size_t end = at + n;
-  if (end >= line.size() || line[end] != ' ') return 0;
+  if (end >= line.size() || line[end] != ' ') return CiPrefix{};
+  prefix.time = line.substr(at, n);
   ++end;
   // GitLab: the stream ("00O", "01E") and a '+' on continued lines.
   if (Digits(line, end, 2) && end + 3 < line.size() &&
@@ -151,7 +166,64 @@ size_t CiPrefixLength(std::string_view line) {
     if (after < line.size() && line[after] == '+') ++after;
     if (after < line.size() && line[after] == ' ') end = after + 1;
   }
-  return end;
+  prefix.length = end;
+  return prefix;
+}
+
+namespace {
+
+int Number(std::string_view s, size_t at, size_t n) {
+  int v = 0;
+  for (size_t i = at; i < at + n; ++i) v = v * 10 + (s[i] - '0');
+  return v;
+}
+
+// Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+// Seconds since the epoch (a full timestamp) or since midnight (a clock time); `full` says which.
+std::optional<double> Seconds(std::string_view t, bool& full) {
+  full = IsoTimestamp(t, 0) == t.size() && !t.empty();
+  if (!full) {
+    if (ClockTime(t, 0) != t.size() || t.empty()) return std::nullopt;
+    return Number(t, 0, 2) * 3600.0 + Number(t, 3, 2) * 60.0 + Number(t, 6, 2);
+  }
+  double seconds =
+      static_cast<double>(DaysFromCivil(Number(t, 0, 4), static_cast<unsigned>(Number(t, 5, 2)),
+                                        static_cast<unsigned>(Number(t, 8, 2)))) *
+          86400.0 +
+      Number(t, 11, 2) * 3600.0 + Number(t, 14, 2) * 60.0 + Number(t, 17, 2);
+  size_t i = 19;
+  if (i < t.size() && t[i] == '.') {
+    double scale = 0.1;
+    for (++i; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i, scale /= 10) {
+      seconds += (t[i] - '0') * scale;
+    }
+  }
+  if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
+    double offset = Number(t, i + 1, 2) * 3600.0 + Number(t, i + 4, 2) * 60.0;
+    seconds += t[i] == '+' ? -offset : offset;
+  }
+  return seconds;
+}
+
+}  // namespace
+
+double CiSecondsBetween(std::string_view from, std::string_view to) {
+  bool from_full = false, to_full = false;
+  std::optional<double> a = Seconds(from, from_full);
+  std::optional<double> b = Seconds(to, to_full);
+  if (!a || !b || from_full != to_full) return -1;
+  double d = *b - *a;
+  if (!from_full && d < 0) d += 86400;  // past midnight
+  return d < 0 ? -1 : d;
 }
 
 }  // namespace logbucket::logs

@@ -33,11 +33,22 @@ const std::vector<RuleSpec>& WarningRuleSpecs();
 // Maven using the -X switch…", aliBuild's probes for optional headers): never findings.
 const char* NoisePattern();
 
-// The length of a CI system's prefix on a line, 0 when there is none: GitHub Actions'
-// timestamp ("2022-05-30T09:11:02.8576463Z "), its downloaded job logs' "job<TAB>step<TAB>"
-// before it, GitLab's timestamp and stream ("2024-01-05T10:00:00.123456Z 00O "), Jenkins
-// timestamper's "[2022-05-30T09:11:02.857Z] ", "[09:11:02] " or "09:11:02 ". Rules match what
-// follows it; the viewer still shows it.
-size_t CiPrefixLength(std::string_view line);
+// A CI system's prefix on a line: GitHub Actions' timestamp ("2022-05-30T09:11:02.8576463Z "),
+// its downloaded job logs' "job<TAB>step<TAB>" before it, GitLab's timestamp and stream
+// ("2024-01-05T10:00:00.123456Z 00O "), Jenkins timestamper's "[2022-05-30T09:11:02.857Z] ",
+// "[09:11:02] " or "09:11:02 ". Rules match what follows it; the viewer shows it (or hides it:
+// the timestamps toggle), and its time dates the line's findings and sections.
+struct CiPrefix {
+  size_t length = 0;      // 0: the line has none
+  std::string_view time;  // as written, without brackets: "2022-05-30T09:11:02.857Z", "09:11:02"
+  std::string_view step;  // a downloaded job log's step column ("" otherwise)
+};
+CiPrefix ParseCiPrefix(std::string_view line);
+inline size_t CiPrefixLength(std::string_view line) { return ParseCiPrefix(line).length; }
+
+// The seconds between two CI times as ParseCiPrefix returns them, or -1 when either is empty
+// or they are of different forms. Full timestamps honour their offsets; bare clock times
+// (Jenkins' "09:11:02") are taken to wrap at most once, at midnight.
+double CiSecondsBetween(std::string_view from, std::string_view to);
 
 }  // namespace logbucket::logs

@@ -13,6 +13,8 @@
 #include "logs/candidates.h"
 #include "logs/newlines.h"
 #include "logs/rules.h"
+#include "logs/sections.h"
+#include "logs/text.h"
 #include "logs/whole_lines.h"
 
 namespace logbucket::logs {
@@ -42,8 +44,6 @@ struct Rules {
                    R"(^The following tests|^Errors while running CTest)"};
   RE2 exception_line{R"(^[A-Za-z_][\w.]*(?::|$))"};
   RE2 noise{NoisePattern()};
-  RE2 end_seconds{R"(\((\d+)s\)\s*$)"};
-  RE2 package_log{R"((?:^|/)([^/\s]+)-latest(?:-[^/\s]*)?/log$)"};
   RE2 pr_url{R"(https?://[^\s/]+/([^\s/]+/[^\s/]+)/pull/(\d+))"};
   std::vector<std::unique_ptr<Rule>> errors;
   std::vector<std::unique_ptr<Rule>> warnings;
@@ -71,14 +71,6 @@ const Rules& GetRules() {
   return *rules;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // Cuts at a UTF-8 boundary so the JSON stays valid.
 std::string Cap(std::string_view s, size_t max) {
   if (s.size() <= max) return std::string(s);
@@ -101,14 +93,6 @@ std::string_view Visible(std::string_view raw, std::string& holder) {
   if (plain) return raw;
   holder = PlainText(raw);
   return holder;
-}
-
-bool StartsWithSpace(std::string_view s) { return !s.empty() && (s[0] == ' ' || s[0] == '\t'); }
-
-// "## Begin sw/BUILD/O2-latest/log Wed Nov 18 …" → "sw/BUILD/O2-latest/log"
-std::string_view FirstToken(std::string_view s) {
-  size_t end = s.find(' ');
-  return end == std::string_view::npos ? s : s.substr(0, end);
 }
 
 // Lines after a match that belong to it (a CMake error's explanation, a traceback's frames, a
@@ -190,9 +174,7 @@ struct Analyzer::Impl {
   bool stopped = false;
   std::optional<Pending> pending;
   HeaderFacts header;
-  std::vector<Section> sections;
-  std::vector<size_t> open;  // indices into sections, innermost last
-  bool buildkite_open = false;
+  SectionTracker tracker;
   std::vector<Finding> errors;
   std::vector<Finding> warnings;
   std::unordered_map<std::string, size_t> error_groups;
@@ -201,30 +183,19 @@ struct Analyzer::Impl {
   uint64_t warning_occurrences = 0;
   uint64_t last_failed_line = 0;  // the latest `FAILED:` (ninja) line: start of a failure block
   bool broken_builder = false;
+  // CI time: the timestamp of the line being handled (valid during the call), and of the first
+  // and the last line that have one.
+  std::string_view line_time;
+  std::string first_time;
+  std::string last_time;
+  std::string current_step;  // a downloaded job log's step column, as far as read
 
   explicit Impl(AnalyzerOptions o) : options(o) {}
-
-  std::string CurrentSectionName() const {
-    return open.empty() ? std::string() : sections[open.back()].name;
-  }
-  uint32_t CurrentSectionIndex() const {
-    return open.empty() ? 0 : static_cast<uint32_t>(open.back() + 1);
-  }
-
-  void CountInSections(bool error) {
-    for (size_t idx : open) {
-      if (error) {
-        ++sections[idx].errors;
-      } else {
-        ++sections[idx].warnings;
-      }
-    }
-  }
 
   // Adds an occurrence; returns the group's index, or npos when the group cap is reached.
   size_t Record(bool error, const char* kind, int tier, uint64_t line, std::string_view text,
                 uint64_t context_from, uint64_t context_to) {
-    CountInSections(error);
+    tracker.Count(error);
     auto& list = error ? errors : warnings;
     auto& groups = error ? error_groups : warning_groups;
     (error ? error_occurrences : warning_occurrences)++;
@@ -246,147 +217,12 @@ struct Analyzer::Impl {
     f.text = Cap(text, options.max_text_bytes);
     f.context_from = context_from;
     f.context_to = context_to;
-    f.section = CurrentSectionName();
-    f.section_index = CurrentSectionIndex();
+    f.section = tracker.CurrentName();
+    f.section_index = tracker.CurrentIndex();
+    f.time = std::string(line_time);
     groups.emplace(std::move(key), list.size());
     list.push_back(std::move(f));
     return list.size() - 1;
-  }
-
-  void OpenSectionAt(uint64_t line, std::string name, std::string title, const char* syntax) {
-    Section s;
-    s.name = std::move(name);
-    s.title = std::move(title);
-    s.syntax = syntax;
-    s.begin_line = line;
-    s.end_line = line;
-    s.depth = static_cast<uint32_t>(open.size());
-    sections.push_back(std::move(s));
-    open.push_back(sections.size() - 1);
-  }
-
-  void CloseSection(size_t depth_index, uint64_t line) {
-    // Closes the section at open[depth_index] and anything left open inside it.
-    while (open.size() > depth_index) {
-      Section& s = sections[open.back()];
-      s.end_line = line;
-      if (s.syntax == std::string("buildkite")) buildkite_open = false;
-      open.pop_back();
-    }
-  }
-
-  // Section markers; returns true when the line was one.
-  bool HandleSectionMarker(uint64_t line, std::string_view raw, std::string_view plain) {
-    if (plain.starts_with("## Begin ")) {
-      std::string_view rest = plain.substr(9);
-      std::string file(FirstToken(rest));
-      std::string name = file;
-      std::string pkg;
-      if (RE2::PartialMatch(file, rules.package_log, &pkg)) name = pkg;
-      OpenSectionAt(line, name, std::string(Trim(rest)), "begin-end");
-      return true;
-    }
-    if (plain.starts_with("## End ")) {
-      std::string file(FirstToken(plain.substr(7)));
-      for (size_t d = open.size(); d-- > 0;) {
-        Section& s = sections[open[d]];
-        if (s.syntax == std::string("begin-end") && FirstToken(s.title) == file) {
-          std::string seconds;
-          if (RE2::PartialMatch(plain, rules.end_seconds, &seconds)) {
-            s.seconds = std::strtoll(seconds.c_str(), nullptr, 10);
-          }
-          CloseSection(d, line);
-          break;
-        }
-      }
-      return true;
-    }
-    if (plain.starts_with("::group::") || plain.starts_with("##[group]")) {
-      std::string title(Trim(plain.substr(9)));
-      OpenSectionAt(line, title, title, "github");
-      return true;
-    }
-    // Jenkins pipelines: "[Pipeline] { (Build)" opens the stage named Build, "[Pipeline] //
-    // stage" closes it (parallel branches: "[Pipeline] { (Branch: x)" … "[Pipeline] // parallel").
-    if (plain.starts_with("[Pipeline] { (") && plain.ends_with(")")) {
-      std::string name(plain.substr(14, plain.size() - 15));
-      OpenSectionAt(line, name, name, "jenkins");
-      return true;
-    }
-    if (plain.starts_with("[Pipeline] // stage") || plain.starts_with("[Pipeline] // parallel")) {
-      for (size_t d = open.size(); d-- > 0;) {
-        if (sections[open[d]].syntax == std::string("jenkins")) {
-          CloseSection(d, line);
-          break;
-        }
-      }
-      return true;
-    }
-    if (plain.starts_with("::endgroup::") || plain.starts_with("##[endgroup]")) {
-      for (size_t d = open.size(); d-- > 0;) {
-        if (sections[open[d]].syntax == std::string("github")) {
-          CloseSection(d, line);
-          break;
-        }
-      }
-      return true;
-    }
-    // GitLab: ESC[0Ksection_start:1560896352:name[collapsed=true]\rESC[0KHeader. The \r
-    // overwrite hides the marker from the plain text, so it is parsed from the raw bytes.
-    size_t at = raw.find("section_start:");
-    if (at != std::string_view::npos && at <= 8) {
-      std::string_view rest = raw.substr(at + 14);
-      size_t colon = rest.find(':');
-      if (colon != std::string_view::npos) {
-        std::string_view name = rest.substr(colon + 1);
-        size_t stop = name.find_first_of("[\r\x1b");
-        name = name.substr(0, stop);
-        std::string title(Trim(plain));
-        OpenSectionAt(line, std::string(name), title.empty() ? std::string(name) : title, "gitlab");
-        return true;
-      }
-    }
-    at = raw.find("section_end:");
-    if (at != std::string_view::npos && at <= 8) {
-      std::string_view rest = raw.substr(at + 12);
-      size_t colon = rest.find(':');
-      std::string_view name =
-          colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
-      name = name.substr(0, name.find_first_of("[\r\x1b"));
-      for (size_t d = open.size(); d-- > 0;) {
-        if (sections[open[d]].syntax == std::string("gitlab") && sections[open[d]].name == name) {
-          CloseSection(d, line);
-          break;
-        }
-      }
-      return true;
-    }
-    // Buildkite: `--- title` (collapsed), `+++ title` (expanded), `~~~ title`. Not diff headers
-    // (`--- a/file`, `+++ /dev/null`), and not inside another syntax's section (a package's
-    // build output may well print a diff).
-    if ((plain.starts_with("--- ") || plain.starts_with("+++ ") || plain.starts_with("~~~ ")) &&
-        (open.empty() || buildkite_open)) {
-      std::string_view title = Trim(plain.substr(4));
-      bool diff_header = title.starts_with("a/") || title.starts_with("b/") ||
-                         title.starts_with("/") || title.find('\t') != std::string_view::npos;
-      // go test's results ("--- FAIL: TestX (0.00s)") are not sections either.
-      bool go_test =
-          title.starts_with("FAIL:") || title.starts_with("PASS:") || title.starts_with("SKIP:");
-      if (!title.empty() && !diff_header && !go_test) {
-        if (buildkite_open) {
-          for (size_t d = 0; d < open.size(); ++d) {
-            if (sections[open[d]].syntax == std::string("buildkite")) {
-              CloseSection(d, line - 1);
-              break;
-            }
-          }
-        }
-        OpenSectionAt(line, std::string(title), std::string(title), "buildkite");
-        buildkite_open = true;
-        return true;
-      }
-    }
-    return false;
   }
 
   void HandleHeader(uint64_t line, std::string_view plain) {
@@ -503,7 +339,7 @@ struct Analyzer::Impl {
   void HandleLine(uint64_t line, std::string_view raw) {
     std::string plain_owned;
     std::string_view plain = Visible(raw.substr(0, options.max_classified_line_bytes), plain_owned);
-    if (HandleSectionMarker(line, raw, plain)) return;
+    if (tracker.HandleMarker(line, raw, plain, line_time)) return;
     HandleHeader(line, plain);
     if (plain.starts_with("FAILED: ")) last_failed_line = line;
     std::string_view text = Trim(plain);
@@ -560,8 +396,50 @@ struct Analyzer::Impl {
     }
   }
 
-  // `block` holds whole lines; the last one may lack its '\n' only at Finish.
+  // The line starting at `pos`, as much of it as a CI prefix may take.
+  static std::string_view HeadOfLine(std::string_view block, size_t pos) {
+    std::string_view head = block.substr(pos, 512);
+    return head.substr(0, head.find('\n'));
+  }
+  static size_t NextLine(std::string_view block, size_t pos) {
+    const void* nl = std::memchr(block.data() + pos, '\n', block.size() - pos);
+    return nl ? static_cast<size_t>(static_cast<const char*>(nl) - block.data()) + 1 : block.size();
+  }
+
+  // `block` holds whole lines; the last one may lack its '\n' only at Finish. Notes the CI
+  // times of the log's first and last lines and cuts the block where a downloaded job log's
+  // step column changes (cheaply: only a block whose first and last lines differ from the
+  // current step is walked line by line).
   void ProcessBlock(std::string_view block) {
+    if (block.empty()) return;
+    for (size_t pos = 0, n = 0; first_time.empty() && lines + n < 100 && pos < block.size(); ++n) {
+      first_time = std::string(ParseCiPrefix(HeadOfLine(block, pos)).time);
+      pos = NextLine(block, pos);
+    }
+    // The last line's first byte (the block ends with its '\n', except at Finish).
+    size_t body = block.back() == '\n' ? block.size() - 1 : block.size();
+    const void* nl = body > 0 ? memrchr(block.data(), '\n', body) : nullptr;
+    size_t last_start =
+        nl ? static_cast<size_t>(static_cast<const char*>(nl) - block.data()) + 1 : 0;
+    CiPrefix last = ParseCiPrefix(HeadOfLine(block, last_start));
+    if (!last.time.empty()) last_time = std::string(last.time);
+    if (ParseCiPrefix(HeadOfLine(block, 0)).step == current_step && last.step == current_step) {
+      ProcessLines(block);
+      return;
+    }
+    size_t segment = 0;
+    for (size_t pos = 0; pos < block.size(); pos = NextLine(block, pos)) {
+      CiPrefix prefix = ParseCiPrefix(HeadOfLine(block, pos));
+      if (prefix.step.empty() || prefix.step == current_step) continue;
+      ProcessLines(block.substr(segment, pos - segment));
+      segment = pos;
+      current_step = std::string(prefix.step);
+      tracker.StartColumnStep(lines + 1, current_step, prefix.time);
+    }
+    ProcessLines(block.substr(segment));
+  }
+
+  void ProcessLines(std::string_view block) {
     size_t pos = 0;
     const size_t size = block.size();
     auto line_end_at = [&](size_t from) {
@@ -573,7 +451,9 @@ struct Analyzer::Impl {
         size_t end = line_end_at(pos);
         uint64_t line = lines + 1;
         std::string_view raw = block.substr(pos, end - pos);
-        raw.remove_prefix(CiPrefixLength(raw));
+        CiPrefix prefix = ParseCiPrefix(raw);
+        line_time = prefix.time;
+        raw.remove_prefix(prefix.length);
         if (!FeedPending(line, raw)) HandleLine(line, raw);
         ++lines;
         pos = end + 1;
@@ -594,7 +474,9 @@ struct Analyzer::Impl {
       lines += static_cast<uint64_t>(CountNewlines(block.data() + pos, line_start - pos));
       size_t end = line_end_at(match_at);
       std::string_view raw = block.substr(line_start, end - line_start);
-      raw.remove_prefix(CiPrefixLength(raw));
+      CiPrefix prefix = ParseCiPrefix(raw);
+      line_time = prefix.time;
+      raw.remove_prefix(prefix.length);
       HandleLine(lines + 1, raw);
       ++lines;
       pos = end + 1;
@@ -612,11 +494,63 @@ struct Analyzer::Impl {
     return !stopped;
   }
 
+  // Cleanup that runs whatever happened before it (GitHub's "Post …" steps, Jenkins' post
+  // actions): what fails there is rarely why the build failed.
+  static bool IsCleanup(const Section& s) {
+    return s.title.starts_with("Post ") || s.title == "Declarative: Post Actions";
+  }
+
+  // Rank: decisive kinds first (killed, CMake, failed tests), then errors, then what merely
+  // reports that the build stopped; within a tier the latest section first (the package that
+  // failed, not one that merely finished later without errors; cleanup counts as no section),
+  // then the first line in it (later errors in one block are mostly consequences of the first).
+  // When the CI says which step failed (its "exit code N" line lies in a top-level section),
+  // the causes in that step come first, by tier and line. Counts never rank.
+  void Rank() {
+    const std::vector<Section>& sections = tracker.sections();
+    std::vector<bool> cleanup(sections.size(), false);
+    for (size_t i = 0; i < sections.size(); ++i) {
+      if (!IsCleanup(sections[i])) continue;
+      for (size_t k = i; k < sections.size() && sections[k].begin_line <= sections[i].end_line;
+           ++k) {
+        cleanup[k] = true;
+      }
+    }
+    uint64_t failing_from = 0, failing_to = 0;
+    uint64_t exit_line = 0;
+    for (const Finding& f : errors) {
+      if (f.kind == "ci-exit" && (exit_line == 0 || f.line < exit_line)) exit_line = f.line;
+    }
+    for (const Section& sec : sections) {
+      if (exit_line != 0 && sec.depth == 0 && sec.begin_line <= exit_line &&
+          exit_line <= sec.end_line) {
+        failing_from = sec.begin_line;
+        failing_to = sec.end_line;
+      }
+    }
+    auto in_failing_step = [&](const Finding& f) {
+      return f.tier < kConsequence && failing_from <= f.line && f.line <= failing_to &&
+             failing_to > 0;
+    };
+    auto section_rank = [&](const Finding& f) -> uint32_t {
+      return f.section_index == 0 || cleanup[f.section_index - 1] ? 0 : f.section_index;
+    };
+    std::stable_sort(errors.begin(), errors.end(), [&](const Finding& a, const Finding& b) {
+      bool a_failing = in_failing_step(a), b_failing = in_failing_step(b);
+      if (a_failing != b_failing) return a_failing;
+      if (a.tier != b.tier) return a.tier < b.tier;
+      if (!a_failing && section_rank(a) != section_rank(b)) {
+        return section_rank(a) > section_rank(b);
+      }
+      return a.line < b.line;
+    });
+  }
+
   Summary Finish(uint64_t total_bytes) {
     chunker.Flush([&](std::string_view block) { ProcessBlock(block); });
     pending.reset();
-    for (size_t idx : open) sections[idx].end_line = std::max<uint64_t>(lines, 1);
-    open.clear();
+    tracker.CloseAll(std::max<uint64_t>(lines, 1), last_time);
+    std::vector<Section>& sections = tracker.sections();
 
     Summary s;
     s.total_bytes = std::max(total_bytes, fed);
@@ -625,15 +559,9 @@ struct Analyzer::Impl {
     s.header = std::move(header);
     s.error_occurrences = error_occurrences;
     s.warning_occurrences = warning_occurrences;
-    // Rank: decisive kinds first (killed, CMake, failed tests), then errors, then what merely
-    // reports that the build stopped; within a tier the latest section first (the package that
-    // failed, not one that merely finished later without errors), then the first line in it
-    // (later errors in one block are mostly consequences of the first). Counts never rank.
-    std::stable_sort(errors.begin(), errors.end(), [](const Finding& a, const Finding& b) {
-      if (a.tier != b.tier) return a.tier < b.tier;
-      if (a.section_index != b.section_index) return a.section_index > b.section_index;
-      return a.line < b.line;
-    });
+    s.first_time = std::move(first_time);
+    s.last_time = std::move(last_time);
+    Rank();
     for (auto& f : errors) f.context_to = std::min(std::max(f.context_to, f.line), lines);
     for (auto& f : warnings) f.context_to = std::min(std::max(f.context_to, f.line), lines);
     if (!errors.empty() && errors.front().section_index > 0) {
@@ -676,11 +604,17 @@ Summary Summarize(std::string_view log, AnalyzerOptions options) {
 }
 
 namespace {
-nlohmann::json FindingJson(const Finding& f) {
-  return {{"line", f.line},      {"kind", f.kind},
-          {"text", f.text},      {"context", {f.context_from, f.context_to}},
-          {"count", f.count},    {"last_line", f.last_line},
-          {"section", f.section}};
+nlohmann::json FindingJson(const Finding& f, const std::string& first_time) {
+  nlohmann::json j = {{"line", f.line},      {"kind", f.kind},
+                      {"text", f.text},      {"context", {f.context_from, f.context_to}},
+                      {"count", f.count},    {"last_line", f.last_line},
+                      {"section", f.section}};
+  if (!f.time.empty()) {
+    j["time"] = f.time;
+    double elapsed = CiSecondsBetween(first_time, f.time);
+    if (elapsed >= 0) j["elapsed"] = static_cast<int64_t>(elapsed + 0.5);
+  }
+  return j;
 }
 }  // namespace
 
@@ -691,9 +625,9 @@ std::string SummaryToJson(const Summary& s) {
   j["read_bytes"] = s.read_bytes;
   j["lines"] = s.lines;
   j["errors"] = nlohmann::json::array();
-  for (const auto& f : s.errors) j["errors"].push_back(FindingJson(f));
+  for (const auto& f : s.errors) j["errors"].push_back(FindingJson(f, s.first_time));
   j["warnings"] = nlohmann::json::array();
-  for (const auto& f : s.warnings) j["warnings"].push_back(FindingJson(f));
+  for (const auto& f : s.warnings) j["warnings"].push_back(FindingJson(f, s.first_time));
   j["error_occurrences"] = s.error_occurrences;
   j["warning_occurrences"] = s.warning_occurrences;
   nlohmann::json header = nlohmann::json::object();
@@ -716,9 +650,12 @@ std::string SummaryToJson(const Summary& s) {
                          {"errors", sec.errors},     {"warnings", sec.warnings},
                          {"failed", sec.failed}};
     if (sec.seconds >= 0) js["seconds"] = sec.seconds;
+    if (!sec.time.empty()) js["time"] = sec.time;
     j["sections"].push_back(std::move(js));
   }
   if (s.tail_to > 0) j["tail"] = {s.tail_from, s.tail_to};
+  if (!s.first_time.empty()) j["first_time"] = s.first_time;
+  if (!s.last_time.empty()) j["last_time"] = s.last_time;
   // Log bytes need not be UTF-8; PlainText already replaced invalid sequences, and `replace`
   // keeps a stray one (e.g. in a section title) from throwing.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

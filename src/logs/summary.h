@@ -29,17 +29,23 @@ struct Finding {
   std::string section;         // innermost section's short name ("" outside sections)
   int tier = 0;                // 0 decisive kinds, 1 errors, 2 consequences (build stopped)
   uint32_t section_index = 0;  // order of the section it was first seen in (1-based; 0 = none)
+  std::string time;            // its line's CI timestamp as written ("" when it has none)
 };
 
 // A collapsible part of the log: `## Begin`/`## End` (fullLog.txt), GitHub `::group::`,
-// GitLab `section_start`/`section_end`, Buildkite `--- `/`+++ `/`~~~ `.
+// GitLab `section_start`/`section_end`, Buildkite `--- `/`+++ `/`~~~ `, Jenkins pipeline stages,
+// and CI steps: a downloaded GitHub Actions job log's step column, or in a raw one each
+// `##[group]Run …` up to the next (the step's output follows its group).
 struct Section {
   std::string name;    // short name: the package for fullLog.txt, else the title
   std::string title;   // as written in the log
-  std::string syntax;  // "begin-end", "github", "gitlab", "buildkite"
+  std::string syntax;  // "begin-end", "github", "gitlab", "buildkite", "jenkins", "step"
   uint64_t begin_line = 0;
   uint64_t end_line = 0;  // the closing marker, or the section's last line if never closed
-  int64_t seconds = -1;   // duration from `## End ... (Ns)`, -1 if unknown
+  // Duration: `## End ... (Ns)`, else from the CI timestamps of its first line and of the line
+  // that ends it (the next step's first line for a step); -1 if unknown.
+  int64_t seconds = -1;
+  std::string time;  // its first line's CI timestamp as written ("" when it has none)
   uint32_t depth = 0;
   uint64_t errors = 0;  // error occurrences inside (not de-duplicated)
   uint64_t warnings = 0;
@@ -71,6 +77,9 @@ struct Summary {
   // When nothing was found: the last lines of the last section (or of the log) to show instead.
   uint64_t tail_from = 0;
   uint64_t tail_to = 0;
+  // The CI timestamps of the first and the last line that have one ("" when none do).
+  std::string first_time;
+  std::string last_time;
 };
 
 struct AnalyzerOptions {

@@ -306,6 +306,8 @@ std::string LogViewerPage(const Chrome& chrome, const ViewerPage& page) {
        "<form id=\"gotoform\" hidden><input id=\"gotoline\" type=\"number\" min=\"1\" "
        "aria-label=\"Line number\"></form>"
        "<button id=\"wrap\" title=\"Wrap long lines\">Wrap</button>"
+       "<button id=\"timestamps\" title=\"Show the CI's timestamps (t)\" hidden>Timestamps"
+       "</button>"
        "<button id=\"copylink\" title=\"Copy a link to the selected lines\">Copy link</button>"
        "</span><span id=\"status\"></span>"
        "<span class=\"hint\"><kbd>/</kbd> search · <kbd>n</kbd> <kbd>N</kbd> next/previous · "
@@ -317,6 +319,8 @@ std::string LogViewerPage(const Chrome& chrome, const ViewerPage& page) {
        "<tr><td><kbd>n</kbd> <kbd>N</kbd></td><td>next / previous match</td></tr>"
        "<tr><td><kbd>e</kbd> <kbd>E</kbd></td><td>next / previous error</td></tr>"
        "<tr><td><kbd>g</kbd></td><td>go to line</td></tr>"
+       "<tr><td><kbd>t</kbd></td><td>show or hide the CI's timestamps (when the log has "
+       "them)</td></tr>"
        "<tr><td>click, Shift+click</td><td>select lines (the address links to them)</td></tr>"
        "<tr><td><kbd>?</kbd> <kbd>Esc</kbd></td><td>this help / close it</td></tr>"
        "</table><p><button id=\"help-close\">Close</button></p></div></div>";

@@ -4,12 +4,13 @@ log is written here in its system's real format with its decisive line known; th
 `logbucket errors --json` and the viewer's ?errors (the error panel's source) for the first
 finding."""
 import json
+import os
 import subprocess
 
 import pytest
 
 from conftest import BIN
-from test_web_viewer import get
+from test_web_viewer import ARTIFACTS, JS_DIR, get
 
 GH = "2022-05-30T09:11:%02d.8576463Z "
 GL = "2024-01-05T10:00:%02d.123456Z 00O "
@@ -148,3 +149,83 @@ def test_viewer_error_panel_on_other_ci_logs(server, s3, bucket):
         shown = json.loads(get(server.web + "/" + bucket + "/" + key + "?lines=%d-%d" % (line, line))[0])
         assert len(shown["lines"]) == 1
         assert text.split("\n")[line - 1][:10] in shown["lines"][0], (name, shown["lines"])
+
+
+# A GitHub Actions job as "View raw logs" gives it: a byte-order mark, every line timestamped,
+# each step a `##[group]Run …` (its command) and then its output; the post steps run anyway.
+GITHUB_JOB = ("\ufeff" + "".join("2024-03-01T10:%02d:%02d.0000000Z %s\n" % (s // 60, s % 60, l) for s, l in [
+    (0, "Requested labels: ubuntu-latest"),
+    (1, "##[group]Run actions/checkout@v4"),
+    (1, "with:"),
+    (1, "##[endgroup]"),
+    (3, "Syncing repository: org/app"),
+    (5, "##[group]Run mvn -B verify"),
+    (5, "mvn -B verify"),
+    (5, "##[endgroup]"),
+    (40, "[INFO] Compiling 12 source files"),
+    (62, "[ERROR] /home/runner/work/app/src/main/java/a/B.java:[23,29] cannot find symbol"),  # 10
+    (62, "[ERROR]   symbol:   method frob()"),
+    (63, "[INFO] BUILD FAILURE"),
+    (63, "[ERROR] Failed to execute goal org.apache.maven.plugins:maven-compiler-plugin:3.11.0:"
+         "compile (default-compile) on project app: Compilation failure"),
+    (65, "##[error]Process completed with exit code 1."),
+    (66, "Post job cleanup."),
+    (67, "Error: fatal: No url found for submodule path 'x' in .gitmodules"),
+    (68, "Cleaning up orphan processes"),
+]))
+
+
+def test_github_job_steps_times_and_the_failing_step(tmp_path):
+    path = tmp_path / "job.log"
+    path.write_text(GITHUB_JOB)
+    summary = json.loads(subprocess.run([BIN, "errors", "--json", str(path)], capture_output=True,
+                                        text=True, check=True, timeout=60).stdout)
+    first = summary["errors"][0]
+    # The compiler's error in the step that failed: not the cleanup's "Error:", not the exit code.
+    assert (first["line"], first["kind"], first["section"]) == (10, "compile-error", "Run mvn -B verify")
+    assert (first["time"], first["elapsed"]) == ("2024-03-01T10:01:02.0000000Z", 62)
+    steps = [(s["name"], s["begin_line"], s["end_line"], s["seconds"], s["failed"])
+             for s in summary["sections"]]
+    assert steps == [("Run actions/checkout@v4", 2, 5, 4, False),
+                     ("Run mvn -B verify", 6, 14, 61, True),
+                     ("Post job cleanup", 15, 17, 2, False)], steps
+    assert (summary["first_time"], summary["last_time"]) == \
+        ("2024-03-01T10:00:00.0000000Z", "2024-03-01T10:01:08.0000000Z")
+    text = subprocess.run([BIN, "errors", str(path)], capture_output=True, text=True, check=True,
+                          timeout=60).stdout
+    assert "at 2024-03-01T10:01:02.0000000Z" in text.split("\n  2.")[0], text
+
+
+def test_browser_steps_and_the_timestamps_toggle(server, s3, bucket):
+    assert os.path.exists("/usr/bin/chromium"), "chromium missing: run make deps"
+    key = "org/app/7/latest/build/fullLog.txt"
+    s3.put_object(Bucket=bucket, Key=key, Body=GITHUB_JOB.encode(), ContentType="text/plain")
+    plain = "org/app/7/latest/go/fullLog.txt"
+    s3.put_object(Bucket=bucket, Key=plain, Body=("\n".join(GO) + "\n").encode(),
+                  ContentType="text/plain")
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    job = {"github": server.web + "/" + bucket + "/" + key, "plain": server.web + "/" + bucket + "/" + plain,
+           "errorLine": 10, "artifacts": ARTIFACTS}
+    r = subprocess.run(["node", "ci_steps_test.mjs", json.dumps(job)], cwd=JS_DIR,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    seen = json.loads(r.stdout.strip().splitlines()[-1])
+    assert "exception" not in seen, seen["exception"]
+    # Hidden by default (as GitHub does), the button there to show them.
+    assert seen["button"] == {"hidden": False, "on": False}, seen["button"]
+    assert seen["errorLine"]["tsShown"] is False
+    assert seen["errorLine"]["text"].startswith("[ERROR] /home/runner/"), seen["errorLine"]
+    # The panel: the step and the time of the finding, how far into the job on hover.
+    assert seen["where"] == "L10 · Run mvn -B verify · 10:01:02 (+1 min 2 s)", seen["where"]
+    assert seen["whereTitle"] == "2024-03-01T10:01:02.0000000Z, 1 min 2 s into the log"
+    # The steps with their durations; the failing one marked.
+    assert [(s["name"], s["failed"]) for s in seen["sections"]] == [
+        ("Run actions/checkout@v4", False), ("Run mvn -B verify", True), ("Post job cleanup", False)]
+    assert seen["sections"][1]["info"].endswith("1 min 1 s"), seen["sections"]
+    # "t" shows them, a reload keeps that, the button hides them again.
+    assert seen["afterKey"]["tsShown"] is True
+    assert seen["afterKey"]["text"].startswith("2024-03-01T10:01:02.0000000Z [ERROR]"), seen["afterKey"]
+    assert seen["afterReload"]["tsShown"] is True
+    assert seen["afterClick"]["tsShown"] is False
+    assert seen["plainButtonHidden"] is True
+    assert seen["consoleErrors"] == []

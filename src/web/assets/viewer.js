@@ -279,7 +279,10 @@
     where.href = '#L' + f.line;
     where.className = 'where';
     where.textContent = 'L' + f.line + (f.section ? ' · ' + f.section : '') +
-      (f.count > 1 ? ' · ×' + f.count : '');
+      (f.count > 1 ? ' · ×' + f.count : '') + (f.time ? ' · ' + clock(f) : '');
+    if (f.time) {
+      where.title = f.time + (f.elapsed >= 0 ? ', ' + duration(f.elapsed) + ' into the log' : '');
+    }
     const text = document.createElement('div');
     text.className = 'text';
     const loc = splitLocation(f.text);
@@ -328,6 +331,17 @@
     t.title = `${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]} UTC (from the log's header)`;
     t.textContent = relative(ms);
     return t;
+  }
+  // A finding's CI time as a clock ("10:01:02"), and how far into the log it came ("+1 min 2 s").
+  function clock(f) {
+    const m = /(\d\d:\d\d:\d\d)/.exec(f.time);
+    return (m ? m[1] : f.time) + (f.elapsed >= 0 ? ' (+' + duration(f.elapsed) + ')' : '');
+  }
+  function storedFlag(name) {
+    try { return localStorage.getItem('logbucket.' + name) === 'on'; } catch (e) { return false; }
+  }
+  function storeFlag(name, on) {
+    try { localStorage.setItem('logbucket.' + name, on ? 'on' : 'off'); } catch (e) { /* private mode */ }
   }
   function duration(seconds) {
     if (seconds < 60) return seconds + ' s';
@@ -394,6 +408,7 @@
   }
   function showSummary(s) {
     showVerdict(s);
+    tsButton.hidden = !s.first_time;
     errors = s.errors;
     const verdict = document.getElementById('verdict');
     verdict.textContent = s.verdict === 'document' ? ''
@@ -615,6 +630,22 @@
     ev.currentTarget.classList.toggle('on');
     render();
   });
+  // The CI's timestamps (GitHub Actions, GitLab, Jenkins' timestamper): hidden, as GitHub does,
+  // until asked for; the choice is remembered. The button shows only when the log has them.
+  const tsButton = document.getElementById('timestamps');
+  function showTimestamps(on) {
+    logEl.classList.toggle('hide-ts', !on);
+    tsButton.classList.toggle('on', on);
+    tsButton.title = (on ? 'Hide' : 'Show') + " the CI's timestamps (t)";
+  }
+  showTimestamps(storedFlag('timestamps'));
+  function toggleTimestamps() {
+    const on = logEl.classList.contains('hide-ts');
+    storeFlag('timestamps', on);
+    showTimestamps(on);
+    render();
+  }
+  tsButton.addEventListener('click', toggleTimestamps);
   document.getElementById('copylink').addEventListener('click', () => {
     const url = shareableLink();
     if (navigator.clipboard) navigator.clipboard.writeText(url).then(() => setStatus('link copied'),
@@ -637,6 +668,7 @@
     else if (ev.key === 'n') nextHit(1);
     else if (ev.key === 'N') nextHit(-1);
     else if (ev.key === 'g') { ev.preventDefault(); gotoLine(); }
+    else if (ev.key === 't' && !tsButton.hidden) toggleTimestamps();
     else return;
   });
 
