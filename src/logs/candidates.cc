@@ -15,47 +15,20 @@ const std::vector<std::string_view>& CandidatePatterns() {
   // Few literals, caseless where the case varies: Hyperscan's literal matcher slowed the whole
   // summary by ~20% when "fatal: " joined "error", "Error", "ERROR", "FATAL" as separate
   // literals; one caseless pattern per word costs nothing measurable (docs/BENCHMARKS.md).
-  static const std::vector<std::string_view> patterns = {R"((?i)error)",
-                                                         "FAILED",
-                                                         "FAILURE",
-                                                         "--- FAIL: ",
-                                                         R"(^FAIL)",
-                                                         "panic: ",
-                                                         "command not found",
-                                                         "exit code",
-                                                         "What went wrong",
-                                                         "Failures: ",
-                                                         "Errors: ",
-                                                         " failed",
-                                                         R"((?i)fatal)",
-                                                         R"(Killed signal)",
-                                                         R"(\*\*\*)",
-                                                         R"((?i)warning)",
-                                                         "undefined reference",
-                                                         "Undefined symbols",
-                                                         "multiple definition",
-                                                         "ld: ",
-                                                         R"(Traceback \(most)",
-                                                         "egmentation",
-                                                         "SegFault",
-                                                         "SIGSEGV",
-                                                         "build stopped",
-                                                         "tests passed",
-                                                         "Configuring incomplete",
-                                                         "List of issues found",
-                                                         "No logs found",
-                                                         "## Begin ",
-                                                         "## End ",
-                                                         R"(::(?:end)?group::)",
-                                                         R"(##\[group\])",
-                                                         R"(\[Pipeline\] )",
-                                                         "Post job cleanup.",
-                                                         R"(##\[endgroup\])",
-                                                         R"(section_(?:start|end):)",
-                                                         R"(^(?:---|\+\+\+|~~~) )",
-                                                         "^Finished building on ",
-                                                         "^Built commit ",
-                                                         "^Nomad allocation: "};
+  static const std::vector<std::string_view> patterns = {
+      R"((?i)error)",
+      // FAILED, FAILURE, --- FAIL:, a go
+      // package's FAIL (behind a prefix too)
+      "FAIL", "Exception in thread", "OutOfMemoryError",
+      "e: file:",  // Kotlin
+      R"(\.kt: \()", "Build timed out", "panic: ", "command not found", "exit code",
+      "What went wrong", "Failures: ", "Errors: ", " failed", R"((?i)fatal)", R"(Killed signal)",
+      R"(\*\*\*)", R"((?i)warning)", "undefined reference", "Undefined symbols",
+      "multiple definition", "ld: ", R"(Traceback \(most)", "egmentation", "SegFault", "SIGSEGV",
+      "build stopped", "tests passed", "Configuring incomplete", "List of issues found",
+      "No logs found", "## Begin ", "## End ", R"(::(?:end)?group::)", R"(##\[group\])",
+      R"(\[Pipeline\] )", R"(Post job cleanup\.)", R"(##\[endgroup\])", R"(section_(?:start|end):)",
+      R"(^(?:---|\+\+\+|~~~) )", "^Finished building on ", "^Built commit ", "^Nomad allocation: "};
   return patterns;
 }
 

@@ -15,10 +15,11 @@ const std::vector<RuleSpec>& ErrorRuleSpecs() {
       // What the CI system itself says. A failed step's exit code is a consequence; an
       // annotation a tool wrote (a test reporter, a linter) is what failed.
       {"ci", "ci-exit", kConsequence,
-       R"(^##\[error\]Process completed with exit code \d+|^Process completed with exit code \d+|)"
+       R"(^(?:##\[error\]|Error: )?Process completed with exit code \d+|)"
        R"(^ERROR: Job failed: |^ERROR: script returned exit code \d+|)"
        R"(^Build step '.*' marked build as failure|^Finished: FAILURE$)",
        0},
+      {"ci", "timeout", kDecisive, R"(^Build timed out \(after \d+ minutes\))", 0},
       {"ci", "ci-annotation", kDecisive, R"(^##\[error\]|^::error(?: [^:]*)?::)"},
       // Maven: the compiler's and surefire's lines are the cause; "Failed to execute goal" and
       // "BUILD FAILURE" follow from them.
@@ -27,6 +28,12 @@ const std::vector<RuleSpec>& ErrorRuleSpecs() {
       {"maven", "compile-error", kErrorTier, R"(^\[ERROR\] .*\.(?:java|kt|scala):\[\d+,\d+\])"},
       {"maven", "build-failed", kConsequence,
        R"(^\[ERROR\] Failed to execute goal|^\[(?:INFO|ERROR)\] BUILD FAILURE)", 0},
+      // The JVM: an uncaught exception ends the program; running out of heap kills a build.
+      {"java", "exception", kErrorTier, R"(^Exception in thread ")", 8},
+      {"java", "out-of-memory", kErrorTier, R"(java\.lang\.OutOfMemoryError)", 4},
+      // Kotlin (Gradle builds): "e: file:///x/A.kt:12:5 …", before 2.0 "e: /x/A.kt: (12, 5): …".
+      {"kotlin", "compile-error", kErrorTier,
+       R"(^e: (?:file://)?\S+\.kts?(?::\d+:\d+|: \(\d+, \d+\)))", 3},
       // Gradle: a failed test and "What went wrong" are causes; the failed task and "Build
       // failed" follow.
       {"gradle", "test-failure", kDecisive, R"(^\S.* > .+ FAILED$)", 6},

@@ -54,6 +54,9 @@ TEST(Summary, EachErrorKindIsRecognised) {
       {"##[error]Process completed with exit code 1.", "ci-exit"},
       {"ERROR: Job failed: exit code 1", "ci-exit"},
       {"Finished: FAILURE", "ci-exit"},
+      {"Error: Process completed with exit code 2.", "ci-exit"},
+      {"ERROR: script returned exit code 1", "ci-exit"},
+      {"Build timed out (after 60 minutes). Marking the build as failed.", "timeout"},
       {"##[error]Missing import in src/a.py", "ci-annotation"},
       {"::error file=src/a.py,line=3,col=1::Missing import", "ci-annotation"},
       // Maven (plain and coloured).
@@ -65,6 +68,11 @@ TEST(Summary, EachErrorKindIsRecognised) {
        "test-failure"},
       {"[ERROR] testFoo(org.x.ATest)  Time elapsed: 0.01 s  <<< FAILURE!", "test-failure"},
       {"[INFO] BUILD FAILURE", "build-failed"},
+      // The JVM, Kotlin.
+      {"Exception in thread \"main\" java.lang.NoClassDefFoundError: org/x/Main", "exception"},
+      {"Caused by: java.lang.OutOfMemoryError: Java heap space", "out-of-memory"},
+      {"e: file:///w/app/src/main/kotlin/A.kt:12:5 Unresolved reference 'foo'.", "compile-error"},
+      {"e: /w/app/src/main/kotlin/A.kt: (12, 5): Unresolved reference: foo", "compile-error"},
       // Gradle.
       {"> Task :core:test FAILED", "build-failed"},
       {"ATest > testX() FAILED", "test-failure"},
@@ -540,6 +548,7 @@ TEST(Summary, CiPrefixesAreSkippedForMatching) {
       {"[2022-05-30T09:11:02.857Z] [ERROR] Failed to execute goal x", "build-failed"},
       {"09:11:02 CMake Error at CMakeLists.txt:3 (message):", "cmake"},
       {"2022-05-30T09:11:02.1Z Error: the package could not be built", "error"},
+      {"2022-05-30T09:11:02.1Z FAIL\tgithub.com/x/y\t0.005s", "build-failed"},
   };
   for (const auto& c : cases) {
     Summary s = Summarize(std::string("2022-05-30T09:11:01.0Z some output\n") + c[0] +
