@@ -64,3 +64,14 @@ class Result {
     ::logbucket::Status lb_status_ = (expr); \
     if (!lb_status_.ok()) return lb_status_; \
   } while (0)
+
+// Declares or assigns `lhs` from an expression returning Result<T>, or returns its error:
+//   LB_ASSIGN_OR_RETURN(auto rows, index.Keys(bucket));
+#define LB_CONCAT_INNER_(a, b) a##b
+#define LB_CONCAT_(a, b) LB_CONCAT_INNER_(a, b)
+#define LB_ASSIGN_OR_RETURN(lhs, expr) \
+  LB_ASSIGN_OR_RETURN_IMPL_(LB_CONCAT_(lb_result_, __LINE__), lhs, expr)
+#define LB_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
+  auto result = (expr);                              \
+  if (!result) return result.error();                \
+  lhs = std::move(*result)

@@ -9,6 +9,8 @@
 #include <optional>
 #include <unordered_map>
 
+#include "common/encoding.h"
+#include "common/hash.h"
 #include "logs/ansi.h"
 #include "logs/candidates.h"
 #include "logs/newlines.h"
@@ -162,6 +164,27 @@ std::string MaskForDedup(std::string_view text) {
     out += c;
   }
   return out;
+}
+
+std::string ErrorSignature(std::string_view kind, std::string_view text) {
+  std::string unscratched;
+  unscratched.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    std::string_view rest = text.substr(i);
+    if ((rest.starts_with("/tmp/") || rest.starts_with("/var/tmp/")) &&
+        (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\'' || text[i - 1] == '"' ||
+         text[i - 1] == '`' || text[i - 1] == '(' || text[i - 1] == '=')) {
+      unscratched += "<tmp>";
+      while (i < text.size() && text[i] != ' ' && text[i] != '\'' && text[i] != '"' &&
+             text[i] != '`' && text[i] != ')' && text[i] != ':') {
+        ++i;
+      }
+      continue;
+    }
+    unscratched += text[i++];
+  }
+  std::string digest = Sha256(std::string(kind) + '\0' + MaskForDedup(unscratched));
+  return HexEncode(std::string_view(digest).substr(0, 8));
 }
 
 struct Analyzer::Impl {
@@ -604,11 +627,12 @@ Summary Summarize(std::string_view log, AnalyzerOptions options) {
 }
 
 namespace {
-nlohmann::json FindingJson(const Finding& f, const std::string& first_time) {
+nlohmann::json FindingJson(const Finding& f, const std::string& first_time, bool error) {
   nlohmann::json j = {{"line", f.line},      {"kind", f.kind},
                       {"text", f.text},      {"context", {f.context_from, f.context_to}},
                       {"count", f.count},    {"last_line", f.last_line},
                       {"section", f.section}};
+  if (error) j["signature"] = ErrorSignature(f.kind, f.text);
   if (!f.time.empty()) {
     j["time"] = f.time;
     double elapsed = CiSecondsBetween(first_time, f.time);
@@ -625,9 +649,9 @@ std::string SummaryToJson(const Summary& s) {
   j["read_bytes"] = s.read_bytes;
   j["lines"] = s.lines;
   j["errors"] = nlohmann::json::array();
-  for (const auto& f : s.errors) j["errors"].push_back(FindingJson(f, s.first_time));
+  for (const auto& f : s.errors) j["errors"].push_back(FindingJson(f, s.first_time, true));
   j["warnings"] = nlohmann::json::array();
-  for (const auto& f : s.warnings) j["warnings"].push_back(FindingJson(f, s.first_time));
+  for (const auto& f : s.warnings) j["warnings"].push_back(FindingJson(f, s.first_time, false));
   j["error_occurrences"] = s.error_occurrences;
   j["warning_occurrences"] = s.warning_occurrences;
   nlohmann::json header = nlohmann::json::object();

@@ -120,4 +120,9 @@ std::string SummaryToJson(const Summary& summary);
 // runs, directories of paths, and a leading timestamp. Exposed for tests.
 std::string MaskForDedup(std::string_view text);
 
+// The same failure on different builds compares equal: 16 hex digits of a hash of the kind and
+// the masked text (MaskForDedup, and temporary files' names: "/tmp/ccA1b2C3.s" → "<tmp>").
+// What the build index groups recurring failures by; `errors --json` prints it.
+std::string ErrorSignature(std::string_view kind, std::string_view text);
+
 }  // namespace logbucket::logs

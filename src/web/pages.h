@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "builds/layout.h"
 #include "store/store.h"
 #include "web/log_cache.h"
 #include "web/viewer.h"
@@ -65,7 +66,7 @@ struct ViewerPage {
   std::string bucket;
   std::string key;
   store::ObjectInfo info;
-  KeyFacts facts;
+  builds::KeyFacts facts;
   int64_t expires_ms = 0;  // when the bucket's lifecycle deletes it (0: never)
   std::vector<logs::RenderedLine> first_lines;
   bool more = false;

@@ -26,16 +26,6 @@ constexpr const char* kPageCsp =
 
 constexpr uint64_t kMaxBufferedRawBytes = 64ULL << 20;
 
-bool IsDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-bool IsHex(std::string_view s) {
-  return s.size() >= 7 && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
 std::string ContentTypeOf(const store::ObjectInfo& info) {
   return std::string(FindHeader(info.headers, "content-type").value_or(""));
 }
@@ -107,34 +97,6 @@ bool ParseRange(std::string_view text, uint64_t& from, uint64_t& to) {
 }
 
 }  // namespace
-
-KeyFacts ParseCiKey(std::string_view key) {
-  KeyFacts f;
-  auto parts = Split(key, '/');
-  if (parts.size() < 6) return f;
-  size_t n = parts.size();
-  // <org>/<repo>/<pr>/<sha|latest>/<check>/<file>: the check may itself contain slashes;
-  // <check>/artifacts/<path> are the check's artifacts (`push --artifacts`).
-  // Branch builds have the branch's name where a PR has its number.
-  if (parts[2].empty() || !(parts[3] == "latest" || IsHex(parts[3]))) return f;
-  f.repo = std::string(parts[0]) + "/" + std::string(parts[1]);
-  (IsDigits(parts[2]) ? f.pr : f.branch) = std::string(parts[2]);
-  f.commit = std::string(parts[3]);
-  size_t file_from = n - 1;
-  for (size_t i = 4; i < file_from; ++i) {
-    if (i > 4 && parts[i] == "artifacts") {
-      file_from = i;
-      break;
-    }
-    if (!f.check.empty()) f.check += '/';
-    f.check += std::string(parts[i]);
-  }
-  for (size_t i = file_from; i < n; ++i) {
-    if (!f.file.empty()) f.file += '/';
-    f.file += std::string(parts[i]);
-  }
-  return f;
-}
 
 ObjectKind ClassifyObject(std::string_view key, std::string_view content_type) {
   std::string type = AsciiLower(content_type.substr(0, content_type.find(';')));
@@ -428,7 +390,7 @@ struct Viewer::Impl {
     const LogIndex& index = *opened->index;
     http::Response r;
     if (FindQuery(query, "meta")) {
-      KeyFacts facts = ParseCiKey(head.key);
+      builds::KeyFacts facts = builds::ParseCiKey(head.key);
       const auto& h = index.header;
       r = Json(200, {{"bucket", bucket},
                      {"key", head.key},
@@ -551,7 +513,7 @@ struct Viewer::Impl {
     page.bucket = bucket;
     page.key = key;
     page.info = *head;
-    page.facts = ParseCiKey(key);
+    page.facts = builds::ParseCiKey(key);
     // `push` records the check's own name ("build/O2/o2"); the key has it as a folder name.
     if (auto check = FindHeader(head->headers, "x-amz-meta-check"); check && !check->empty()) {
       if (!page.facts.check.empty()) page.facts.check = std::string(*check);

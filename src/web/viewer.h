@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "builds/layout.h"
 #include "http/handler.h"
 #include "store/store.h"
 #include "web/listing.h"
@@ -49,17 +50,6 @@ class Viewer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// Facts from a CI key <org>/<repo>/<pr>/<sha|latest>/<check>/<file>; empty when it is not one.
-struct KeyFacts {
-  std::string repo;    // org/repo
-  std::string pr;      // a pull request's number, or
-  std::string branch;  // a branch's name (branch builds)
-  std::string commit;  // sha or "latest"
-  std::string check;
-  std::string file;  // the name in the check's folder, e.g. fullLog.txt or artifacts/plot.png
-};
-KeyFacts ParseCiKey(std::string_view key);
 
 // What the viewer does with an object: open it in the log viewer (text, JSON), serve it as
 // sandboxed HTML, serve it for the browser to show (images, PDF), or offer it for download.

@@ -117,6 +117,9 @@ void LocalStore::Impl::CommitBatch(std::vector<std::unique_ptr<WriteOp>>& batch)
   // 3. Stale cache entries, then blobs that no row references any more.
   for (size_t i = 0; i < batch.size(); ++i) {
     cache.Invalidate(effects[i]);
+    if (object_listener) {
+      for (const auto& [bucket, key] : effects[i].objects) object_listener(bucket, key);
+    }
     for (const std::string& id : effects[i].unlink) {
       if (id.empty()) continue;  // an inline body: its row went with the transaction
       open_blobs.Erase(id);

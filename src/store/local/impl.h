@@ -55,6 +55,8 @@ struct LocalStore::Impl {
   std::mutex dirs_mu;
   std::unordered_set<std::string> known_dirs;
   MetadataCache cache;
+  // Told of each committed change to an object (LocalStore::SetObjectListener).
+  std::function<void(const std::string& bucket, const std::string& key)> object_listener;
   OpenBlobCache open_blobs;
   DiskGuard disk;
   platform::FileSystem* fs = &platform::FileSystem::Posix();  // blobs/ and tmp/ (options.fs)

@@ -328,6 +328,11 @@ Result<OpenedObject> LocalStore::GetObject(const std::string& bucket, const std:
   return Error(ErrorCode::kInternalError, "object body missing for " + bucket + "/" + key);
 }
 
+void LocalStore::SetObjectListener(
+    std::function<void(const std::string& bucket, const std::string& key)> listener) {
+  impl_->object_listener = std::move(listener);
+}
+
 Status LocalStore::DeleteObject(const std::string& bucket, const std::string& key,
                                 const Precondition& precondition) {
   return impl_->RunWrite([&](Db& db, Effects& effects) -> Status {

@@ -4,6 +4,7 @@
 // layout: docs/formats/data-dir.md.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -85,6 +86,12 @@ class LocalStore : public Store, public UserDirectory {
   Status AbortUpload(const Upload& upload) override;
   Result<ListUploadsResult> ListUploads(const std::string& bucket,
                                         const ListUploadsOptions& options) override;
+
+  // Calls `listener` after each committed change to an object (written, replaced, deleted, new
+  // headers; lifecycle expiry included), on the committing thread: it must be quick (the build
+  // index only queues the key). Set it before serving; it is not synchronised with writes.
+  void SetObjectListener(
+      std::function<void(const std::string& bucket, const std::string& key)> listener);
 
   // UserDirectory
   Result<User> AddUser(const std::string& name, bool admin) override;

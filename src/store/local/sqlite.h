@@ -1,5 +1,6 @@
-// The SQLite wrapper of the local store: prepared statements (Stmt) and connections (Db),
-// with errors as Status (a full disk is kStorageFull, whichever layer finds it).
+// The SQLite wrapper of the local store (and of the build index, builds/index.cc): prepared
+// statements (Stmt) and connections (Db), with errors as Status (a full disk is kStorageFull,
+// whichever layer finds it).
 #pragma once
 
 #include <sqlite3.h>
