@@ -303,10 +303,20 @@ int RunServe(const ServeFlags& flags) {
   s3::Janitor janitor(**store, janitor_options);
   janitor.Start();
 
+  // The build index hears of every committed change to an object (after the viewer exists).
+  auto index_hook = std::make_shared<builds::IndexerHook>();
+  (*store)->SetObjectListener([index_hook](const std::string& bucket, const std::string& key) {
+    index_hook->Notify(bucket, key);
+  });
   WebFrontend web;
   if (int code = ListenWeb(cfg, **store, server_options, metrics_page, web); code != 0) {
     return code;
   }
+  index_hook->Attach(web.indexer.get());
+  struct DetachFirst {  // before `web` (and its indexer) goes
+    builds::IndexerHook& hook;
+    ~DetachFirst() { hook.Detach(); }
+  } detach_first{*index_hook};
   AddViewerMetrics(metrics_page.metrics(), web);
   http::Server* web_server = web.server.get();
   const std::string& web_url = web.url;

@@ -26,6 +26,7 @@
 #include "s3client/client.h"
 #include "store/local/local_store.h"
 #include "store/remote/remote_store.h"
+#include "web/responses.h"
 #include "web/viewer.h"
 
 namespace logbucket::app {
@@ -110,7 +111,7 @@ http::Response GatedViewer(WebFrontend& w, http::Request& r,
   if (!verdict.allowed) {
     // Pages without a session go to the provider and come back; scripts get 401.
     if (verdict.sign_in && w.relying_party && (r.method == "GET" || r.method == "HEAD") &&
-        !auth::IsApiRequest(r)) {
+        !web::IsApiRequest(r)) {
       return RenderAuthReply(w.relying_party->SignInRedirect(r), r, *w.viewer);
     }
     return w.viewer->Refuse(r, verdict.status, verdict.message, verdict.identity.DisplayName());
@@ -120,6 +121,31 @@ http::Response GatedViewer(WebFrontend& w, http::Request& r,
 }
 
 void AddViewerMetrics(http::Metrics& metrics, const WebFrontend& web) {
+  if (web.indexer) {
+    const builds::Indexer* indexer = web.indexer.get();
+    metrics.AddSource([indexer](std::string& out) {
+      builds::IndexerStats s = indexer->stats();
+      auto counter = [&](const char* name, const char* help, uint64_t value, const char* type) {
+        http::AppendFamilyHeader(out, name, type, help);
+        http::AppendSample(out, name, "", static_cast<double>(value));
+      };
+      counter("logbucket_build_index_indexed_total", "Build logs (re)indexed.", s.indexed,
+              "counter");
+      counter("logbucket_build_index_from_summary_total",
+              "Of those, read from the summary.json beside the log.", s.from_summary_json,
+              "counter");
+      counter("logbucket_build_index_removed_total", "Index rows removed (their log is gone).",
+              s.removed, "counter");
+      counter("logbucket_build_index_requests_total", "Store requests the indexer made.",
+              s.requests, "counter");
+      counter("logbucket_build_index_errors_total", "Logs the indexer could not read.", s.errors,
+              "counter");
+      counter("logbucket_build_index_crawls_total", "Full passes over the bucket(s).", s.crawls,
+              "counter");
+      counter("logbucket_build_index_queued", "Changed keys waiting to be indexed.", s.queued,
+              "gauge");
+    });
+  }
   if (!web.viewer) return;
   const web::Viewer* viewer = web.viewer.get();
   metrics.AddSource([viewer](std::string& out) {
@@ -190,6 +216,25 @@ int ListenWeb(const config::Config& cfg, store::Store& store,
     viewer_options.cache.cache_dir = cfg.data_dir + "/tmp";
     viewer_options.cache.max_entries = static_cast<size_t>(cfg.web.cache_entries);
     viewer_options.cache.max_decompressed_total_bytes = cfg.web.gunzip_cache_bytes;
+    if (cfg.builds.enabled) {
+      // A cache beside the data: if it cannot be opened, the viewer works without its views.
+      std::string path = cfg.data_dir + "/builds.sqlite";
+      auto index = builds::BuildIndex::Open(path);
+      if (!index) {
+        Log().warn("build index {}: {} (the board and recurring failures are off)", path,
+                   index.error().ToString());
+      } else {
+        w.builds = std::move(*index);
+        builds::IndexerOptions io;
+        io.buckets = cfg.builds.buckets;
+        io.crawl_interval_seconds = static_cast<int>(cfg.builds.crawl_interval_seconds);
+        io.requests_per_second = static_cast<double>(cfg.builds.requests_per_second);
+        w.indexer = std::make_unique<builds::Indexer>(store, *w.builds, io);
+        w.indexer->Start();
+        viewer_options.builds = w.builds.get();
+        viewer_options.builds_window_days = cfg.builds.window_days;
+      }
+    }
     w.viewer = std::make_unique<web::Viewer>(store, viewer_options);
     auto web_hp = config::ParseHostPort(cfg.web.listen);
     http::ServerOptions web_options = server_options;

@@ -8,6 +8,8 @@
 #include "app/listeners.h"
 #include "auth/gate.h"
 #include "auth/oidc.h"
+#include "builds/index.h"
+#include "builds/indexer.h"
 #include "config/config.h"
 #include "http/server/server.h"
 #include "store/store.h"
@@ -29,6 +31,10 @@ auth::GateOptions GateOptionsFrom(const config::Config& cfg);
 
 // The log viewer: its own listener, every request through the sign-in gate (DESIGN §5).
 struct WebFrontend {
+  // The build index and its indexer ([builds]; null when off or the viewer is): declared before
+  // the viewer, which reads the index, so that they outlive it.
+  std::unique_ptr<builds::BuildIndex> builds;
+  std::unique_ptr<builds::Indexer> indexer;
   std::unique_ptr<web::Viewer> viewer;
   std::unique_ptr<auth::OidcRelyingParty> relying_party;
   std::unique_ptr<auth::Gate> gate;

@@ -58,16 +58,6 @@ std::string Joined(const std::vector<std::string>& items) {
 
 }  // namespace
 
-bool IsApiRequest(const http::Request& request) {
-  for (std::string_view part : Split(request.raw_query, '&')) {
-    std::string_view name = part.substr(0, part.find('='));
-    if (name == "meta" || name == "lines" || name == "search" || name == "errors") return true;
-  }
-  auto accept = FindHeader(request.headers, "accept");
-  return accept && accept->find("application/json") != std::string_view::npos &&
-         accept->find("text/html") == std::string_view::npos;
-}
-
 ProxyHeaders HeadersOf(ProxyKind kind, std::string_view roles_claim) {
   switch (kind) {
     case ProxyKind::kModAuthOpenidc:

@@ -66,8 +66,4 @@ class Gate {
   GateOptions options_;
 };
 
-// True for requests a script makes (the viewer's JSON API, or Accept: application/json): they
-// get 401/403 JSON instead of a page.
-bool IsApiRequest(const http::Request& request);
-
 }  // namespace logbucket::auth

@@ -287,6 +287,10 @@ Result<std::vector<FailureGroup>> BuildIndex::Groups(const std::string& bucket,
   std::unordered_map<std::string, Acc> groups;
   std::vector<std::string> order;
   for (BuildRow& row : rows) {  // newest first
+    if (!options.exclude_repo.empty() && row.repo == options.exclude_repo &&
+        row.pr == options.exclude_pr && row.branch == options.exclude_branch) {
+      continue;
+    }
     auto [it, fresh] = groups.try_emplace(row.signature);
     Acc& acc = it->second;
     if (fresh) {

@@ -63,6 +63,10 @@ struct GroupOptions {
   std::string repo;  // "" for the whole bucket
   int64_t since_ms = 0;
   std::string signature;  // only this group
+  // Leave out one PR's (or branch's) builds: "this error also failed N *other* PRs".
+  std::string exclude_repo;
+  std::string exclude_pr;
+  std::string exclude_branch;
   size_t limit = 100;
   size_t examples = 5;
   // An error on at least this many distinct PRs within `burst_ms` looks like the CI's.

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,25 @@ class Indexer {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// What the local store's object listener calls: forwards to an indexer that is attached later
+// (the store is opened before the viewer) and detached before it goes (the store outlives it).
+class IndexerHook {
+ public:
+  void Attach(Indexer* indexer) {
+    std::lock_guard lock(mu_);
+    indexer_ = indexer;
+  }
+  void Detach() { Attach(nullptr); }
+  void Notify(const std::string& bucket, const std::string& key) {
+    std::lock_guard lock(mu_);
+    if (indexer_ != nullptr) indexer_->Notify(bucket, key);
+  }
+
+ private:
+  std::mutex mu_;
+  Indexer* indexer_ = nullptr;
 };
 
 }  // namespace logbucket::builds

@@ -26,8 +26,8 @@ Status Apply(const toml::table& root, Config& c) {
   auto integer = [](const toml::node_view<const toml::node>& n, auto& out) {
     if (auto v = n.value<int64_t>()) out = static_cast<std::decay_t<decltype(out)>>(*v);
   };
-  static const char* const kKnownTop[] = {"data_dir", "s3",   "http", "lifecycle",
-                                          "web",      "auth", "store"};
+  static const char* const kKnownTop[] = {"data_dir", "s3",   "http",  "lifecycle",
+                                          "web",      "auth", "store", "builds"};
   for (const auto& [key, value] : root) {
     bool known = false;
     for (const char* k : kKnownTop) known = known || key.str() == k;
@@ -105,6 +105,11 @@ Status Apply(const toml::table& root, Config& c) {
   str(r["auth"]["proxy"]["email_header"], c.auth.proxy_email_header);
   str(r["auth"]["proxy"]["roles_header"], c.auth.proxy_roles_header);
   str(r["auth"]["proxy"]["sign_out_url"], c.auth.proxy_sign_out_url);
+  if (auto v = r["builds"]["enabled"].value<bool>()) c.builds.enabled = *v;
+  integer(r["builds"]["crawl_interval_seconds"], c.builds.crawl_interval_seconds);
+  integer(r["builds"]["requests_per_second"], c.builds.requests_per_second);
+  list(r["builds"]["buckets"], c.builds.buckets);
+  integer(r["builds"]["window_days"], c.builds.window_days);
   integer(r["lifecycle"]["day_seconds"], c.lifecycle_day_seconds);
   integer(r["lifecycle"]["interval_seconds"], c.lifecycle_interval_seconds);
   integer(r["lifecycle"]["clock_offset_seconds"], c.lifecycle_clock_offset_seconds);
@@ -300,6 +305,15 @@ Status Validate(const Config& c) {
     return bad("web.gunzip_cache_bytes must be at most 1 TiB");
   }
   if (c.lifecycle_day_seconds < 1) return bad("lifecycle.day_seconds must be at least 1");
+  if (c.builds.crawl_interval_seconds < 0 || c.builds.crawl_interval_seconds > 7 * 86400) {
+    return bad("builds.crawl_interval_seconds must be between 0 (at start only) and 604800");
+  }
+  if (c.builds.requests_per_second < 0) {
+    return bad("builds.requests_per_second must be 0 (unlimited) or more");
+  }
+  if (c.builds.window_days < 1 || c.builds.window_days > 366) {
+    return bad("builds.window_days must be between 1 and 366");
+  }
   if (c.lifecycle_interval_seconds < 0) {
     return bad("lifecycle.interval_seconds must be 0 (automatic) or more");
   }

@@ -106,6 +106,15 @@ struct RemoteStoreConfig {
   int64_t metadata_ttl_ms = 2000;        // HEAD answers reused this long
 };
 
+// The build index (builds/): the PR board, recurring failures, the last green build.
+struct BuildsConfig {
+  bool enabled = true;  // with the viewer; its file is <data_dir>/builds.sqlite (a cache)
+  int64_t crawl_interval_seconds = 600;  // a full pass over the bucket(s); 0: at start only
+  int64_t requests_per_second = 50;      // the indexer's store requests; 0: unlimited
+  std::vector<std::string> buckets;      // empty: every bucket
+  int64_t window_days = 7;               // recurring failures: the default window
+};
+
 struct Config {
   std::string data_dir = "./data";  // embedded store's directory
   S3Config s3;
@@ -113,6 +122,7 @@ struct Config {
   WebConfig web;
   AuthConfig auth;
   RemoteStoreConfig store;
+  BuildsConfig builds;
   int64_t lifecycle_day_seconds = 86400;       // one lifecycle "day" (tests shorten it)
   int64_t lifecycle_interval_seconds = 0;      // janitor period; 0 = min(1 h, a quarter day)
   int64_t lifecycle_clock_offset_seconds = 0;  // janitor acts this much in the future (tests)

@@ -37,16 +37,6 @@ std::string When(int64_t ms) {
   return iso.substr(0, 10) + " " + iso.substr(11, 8) + " UTC";
 }
 
-int64_t WallNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string Plural(int64_t n, const char* unit) {
-  return std::to_string(n) + " " + unit + (n == 1 ? "" : "s");
-}
-
 // "just now", "5 min ago", "3 h ago", "2 days ago", "in 41 days"; past a year, the date.
 std::string Relative(int64_t ms, int64_t now_ms) {
   int64_t delta = now_ms - ms;
@@ -67,6 +57,16 @@ std::string Relative(int64_t ms, int64_t now_ms) {
 }
 
 }  // namespace
+
+int64_t WallNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Plural(int64_t n, const char* unit) {
+  return std::to_string(n) + " " + unit + (n == 1 ? "" : "s");
+}
 
 std::string TimeHtml(int64_t ms, int64_t now_ms) {
   if (ms <= 0) return "";
@@ -131,8 +131,6 @@ std::string BucketListPage(const Chrome& chrome, const std::vector<store::Bucket
   return PageShell(chrome, "Buckets", {}, m);
 }
 
-namespace {
-
 std::vector<Crumb> FolderCrumbs(std::string_view bucket, std::string_view prefix,
                                 bool last_is_current) {
   std::vector<Crumb> crumbs;
@@ -150,10 +148,16 @@ std::vector<Crumb> FolderCrumbs(std::string_view bucket, std::string_view prefix
   return crumbs;
 }
 
-}  // namespace
-
 std::string FolderListingPage(const Chrome& chrome, const FolderPage& page) {
   std::string m = "<main class=\"listing\">";
+  // A repository's folder (org/repo/) offers its board; the bucket's root its failures.
+  size_t depth = static_cast<size_t>(std::count(page.prefix.begin(), page.prefix.end(), '/'));
+  if (page.across_builds && page.filter.empty() && (depth == 0 || depth == 2)) {
+    std::string here = PathHref(page.bucket, page.prefix);
+    m += "<nav class=\"views\"><strong>Files</strong>";
+    if (depth == 2) m += " · <a href=\"" + Esc(here + "?board") + "\">PR board</a>";
+    m += " · <a href=\"" + Esc(here + "?failures") + "\">Recurring failures</a></nav>";
+  }
   m += "<form class=\"filter\" method=\"get\"><input type=\"search\" name=\"filter\" "
        "placeholder=\"Filter: names starting with…\" value=\"" +
        Esc(page.filter) + "\" aria-label=\"Filter by name\"></form>";

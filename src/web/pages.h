@@ -34,6 +34,11 @@ struct Crumb {
   std::string label;
   std::string href;  // empty for the current page
 };
+// bucket › org › repo › …: each a link, the last one too unless it is the current page.
+std::vector<Crumb> FolderCrumbs(std::string_view bucket, std::string_view prefix,
+                                bool last_is_current);
+int64_t WallNowMs();
+std::string Plural(int64_t n, const char* unit);  // "1 day", "3 days"
 
 std::string PageShell(const Chrome& chrome, std::string_view title,
                       const std::vector<Crumb>& crumbs, std::string_view main_html,
@@ -59,6 +64,7 @@ struct FolderPage {
   size_t total = 0;                  // entries in the folder (matching the filter)
   bool complete = true;              // false: the folder has more than the viewer lists
   std::string prev_href, next_href;  // "" at either end
+  bool across_builds = false;        // the build index is on: link its views
 };
 std::string FolderListingPage(const Chrome& chrome, const FolderPage& page);
 

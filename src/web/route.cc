@@ -11,9 +11,13 @@ namespace {
 // The API's questions and the object's other answers, in the order they are looked at: a
 // request naming two gets the first.
 constexpr std::pair<std::string_view, ViewerOperation> kQuestions[] = {
-    {"meta", ViewerOperation::kMeta},   {"errors", ViewerOperation::kErrors},
-    {"lines", ViewerOperation::kLines}, {"search", ViewerOperation::kSearch},
-    {"raw", ViewerOperation::kRaw},     {"download", ViewerOperation::kDownload},
+    {"meta", ViewerOperation::kMeta},
+    {"errors", ViewerOperation::kErrors},
+    {"lines", ViewerOperation::kLines},
+    {"search", ViewerOperation::kSearch},
+    {"raw", ViewerOperation::kRaw},
+    {"download", ViewerOperation::kDownload},
+    {"recurring", ViewerOperation::kRecurring},
 };
 
 }  // namespace
@@ -26,8 +30,13 @@ bool ViewerRoute::Public() const {
 bool ViewerRoute::MayWait() const { return !Public() && operation != ViewerOperation::kMetrics; }
 
 bool ViewerRoute::Api() const {
+  if (operation == ViewerOperation::kBoard || operation == ViewerOperation::kFailures) {
+    auto format = FindQuery(query, "format");
+    return format != nullptr && format->value == "json";
+  }
   return operation == ViewerOperation::kMeta || operation == ViewerOperation::kErrors ||
-         operation == ViewerOperation::kLines || operation == ViewerOperation::kSearch;
+         operation == ViewerOperation::kLines || operation == ViewerOperation::kSearch ||
+         operation == ViewerOperation::kRecurring;
 }
 
 std::string_view ViewerRoute::OperationName() const {
@@ -60,6 +69,12 @@ std::string_view ViewerRoute::OperationName() const {
       return "raw";
     case ViewerOperation::kDownload:
       return "download";
+    case ViewerOperation::kBoard:
+      return "board";
+    case ViewerOperation::kFailures:
+      return "failures";
+    case ViewerOperation::kRecurring:
+      return "recurring";
   }
   return "object";
 }
@@ -112,7 +127,9 @@ Result<ViewerRoute> RouteViewerRequest(std::string_view method, std::string_view
   }
   route.key = std::string(p.substr(slash + 1));
   if (route.key.empty() || route.key.back() == '/') {
-    route.operation = ViewerOperation::kFolder;
+    route.operation = FindQuery(route.query, "board")      ? ViewerOperation::kBoard
+                      : FindQuery(route.query, "failures") ? ViewerOperation::kFailures
+                                                           : ViewerOperation::kFolder;
     return route;
   }
   route.operation = ViewerOperation::kObject;

@@ -8,7 +8,10 @@
 //   /_auth/...                          kSignIn      the OpenID Connect relying party (any method)
 //   /<bucket>                           kBucket      a redirect to /<bucket>/
 //   /<bucket>/[<prefix>/]               kFolder      a listing
-//   /<bucket>/<key>?meta|errors|lines=|search=   kMeta, kErrors, kLines, kSearch (the JSON API)
+//   /<bucket>/<org>/<repo>/?board       kBoard       the PR board (&format=json: JSON)
+//   /<bucket>/[<prefix>/]?failures      kFailures    recurring failures (&format=json: JSON)
+//   /<bucket>/<key>?meta|errors|lines=|search=|recurring
+//                                       kMeta, kErrors, kLines, kSearch, kRecurring (JSON API)
 //   /<bucket>/<key>?raw, ?download      kRaw, kDownload
 //   /<bucket>/<key>                     kObject      the viewer page (or the bytes, for scripts)
 #pragma once
@@ -37,6 +40,9 @@ enum class ViewerOperation {
   kSearch,
   kRaw,
   kDownload,
+  kBoard,
+  kFailures,
+  kRecurring,
 };
 
 struct ViewerRoute {
@@ -54,7 +60,8 @@ struct ViewerRoute {
   // The JSON API: errors are answered in JSON.
   bool Api() const;
   // For the metrics and the access log: "buckets", "folder", "object", "meta", "lines",
-  // "search", "errors", "raw", "download", "static", "health", "metrics", "sign_in".
+  // "search", "errors", "raw", "download", "static", "health", "metrics", "sign_in", "board",
+  // "failures", "recurring".
   std::string_view OperationName() const;
 };
 

@@ -45,6 +45,12 @@ TEST(ViewerRoute, TableOfPages) {
        true},
       {"GET", "/logs/k.txt?raw", Op::kRaw, "logs", "k.txt", "raw", false, true},
       {"GET", "/logs/k.txt?download", Op::kDownload, "logs", "k.txt", "download", false, true},
+      {"GET", "/logs/k.txt?recurring", Op::kRecurring, "logs", "k.txt", "recurring", false, true},
+      // Across builds: a repository's board, recurring failures of a bucket or a repository.
+      {"GET", "/logs/o/r/?board", Op::kBoard, "logs", "o/r/", "board", false, true},
+      {"GET", "/logs/o/r/?board&format=json", Op::kBoard, "logs", "o/r/", "board", false, true},
+      {"GET", "/logs/?failures", Op::kFailures, "logs", "", "failures", false, true},
+      {"GET", "/logs/o/r/?failures&days=3", Op::kFailures, "logs", "o/r/", "failures", false, true},
       // Two questions: the first in the API's order wins, whatever the query's order.
       {"GET", "/logs/k.txt?raw&lines=1-2", Op::kLines, "logs", "k.txt", "lines", false, true},
       {"GET", "/logs/k.txt?L=120", Op::kObject, "logs", "k.txt", "object", false, true},
@@ -62,7 +68,9 @@ TEST(ViewerRoute, TableOfPages) {
     EXPECT_EQ(route->Public(), c.is_public);
     EXPECT_EQ(route->MayWait(), c.may_wait);
     EXPECT_EQ(route->Api(), c.operation == Op::kMeta || c.operation == Op::kErrors ||
-                                c.operation == Op::kLines || c.operation == Op::kSearch);
+                                c.operation == Op::kLines || c.operation == Op::kSearch ||
+                                c.operation == Op::kRecurring ||
+                                std::string_view(c.target).ends_with("format=json"));
   }
 }
 

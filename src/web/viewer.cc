@@ -5,84 +5,24 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "auth/gate.h"
 #include "common/encoding.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "lifecycle/lifecycle.h"
 #include "logs/gunzip.h"
 #include "sigv4/sigv4.h"
+#include "web/across_builds.h"
 #include "web/assets.h"
 #include "web/pages.h"
+#include "web/responses.h"
 
 namespace logbucket::web {
 namespace {
-
-// Our own pages: scripts only from us; inline style attributes carry 256/truecolor ANSI
-// colours (values we generate, never log text).
-constexpr const char* kPageCsp =
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' "
-    "data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 constexpr uint64_t kMaxBufferedRawBytes = 64ULL << 20;
 
 std::string ContentTypeOf(const store::ObjectInfo& info) {
   return std::string(FindHeader(info.headers, "content-type").value_or(""));
-}
-
-// Compresses with gzip (or zlib's deflate) when the client takes it and it is worth it.
-void MaybeCompress(const http::Request& request, http::Response& response) {
-  if (response.body.size() < 1024 || response.file) return;
-  std::string accept = AsciiLower(FindHeader(request.headers, "accept-encoding").value_or(""));
-  bool gzip = accept.find("gzip") != std::string::npos;
-  bool zlib_only = !gzip && accept.find("deflate") != std::string::npos;
-  response.SetHeader("Vary", "Accept-Encoding");
-  if (!gzip && !zlib_only) return;
-  z_stream z{};
-  if (deflateInit2(&z, 6, Z_DEFLATED, gzip ? 15 + 16 : 15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return;
-  std::string out;
-  out.resize(deflateBound(&z, response.body.size()));
-  z.next_in = reinterpret_cast<Bytef*>(response.body.data());
-  z.avail_in = static_cast<uInt>(response.body.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) return;
-  response.body = std::move(out);
-  response.SetHeader("Content-Encoding", gzip ? "gzip" : "deflate");
-}
-
-http::Response Html(int status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.body = std::move(body);
-  r.SetHeader("Content-Type", "text/html; charset=utf-8");
-  r.SetHeader("Content-Security-Policy", kPageCsp);
-  r.SetHeader("X-Content-Type-Options", "nosniff");
-  r.SetHeader("Referrer-Policy", "same-origin");
-  r.SetHeader("Cache-Control", "no-cache");
-  return r;
-}
-
-http::Response Json(int status, const nlohmann::json& j) {
-  http::Response r;
-  r.status = status;
-  r.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  r.SetHeader("Content-Type", "application/json; charset=utf-8");
-  r.SetHeader("X-Content-Type-Options", "nosniff");
-  r.SetHeader("Cache-Control", "no-cache");
-  return r;
-}
-
-http::Response JsonError(int status, std::string_view message) {
-  return Json(status, {{"error", message}});
-}
-
-bool WantsHtml(const http::Request& request) {
-  auto accept = FindHeader(request.headers, "accept");
-  return accept && accept->find("text/html") != std::string_view::npos;
 }
 
 // "120-180" → {120, 180}; "120" → {120, 120}.
@@ -213,6 +153,7 @@ struct Viewer::Impl {
     const std::string& bucket = route.bucket;
     const std::string& prefix = route.key;
     FolderPage page;
+    page.across_builds = options.builds != nullptr;
     page.bucket = bucket;
     page.prefix = prefix;
     if (auto* f = FindQuery(query, "filter")) page.filter = f->value.substr(0, 1024);
@@ -541,6 +482,22 @@ struct Viewer::Impl {
     return r;
   }
 
+  http::Response AcrossBuildsView(const http::Request& request, const ViewerRoute& route) {
+    if (options.builds == nullptr) {
+      return Fail(request, &route,
+                  Error(ErrorCode::kNotFound,
+                        "The build index is off on this server ([builds] enabled = false)."));
+    }
+    AcrossBuilds across{*options.builds, options.builds_window_days, WallNowMs()};
+    if (route.operation == ViewerOperation::kBoard) {
+      return BoardView(request, route, ChromeFor(request), across);
+    }
+    if (route.operation == ViewerOperation::kFailures) {
+      return FailuresView(request, route, ChromeFor(request), across);
+    }
+    return RecurringView(route, across);
+  }
+
   http::Response Handle(const http::Request& request, const Result<ViewerRoute>& routed) {
     if (!routed) return Fail(request, nullptr, routed.error());
     const ViewerRoute& route = *routed;
@@ -582,6 +539,10 @@ struct Viewer::Impl {
       case ViewerOperation::kRaw:
       case ViewerOperation::kDownload:
         return Object(request, route);
+      case ViewerOperation::kBoard:
+      case ViewerOperation::kFailures:
+      case ViewerOperation::kRecurring:
+        return AcrossBuildsView(request, route);
     }
     return Fail(request, &route, Error(ErrorCode::kNotFound, "no such page"));
   }
@@ -609,7 +570,7 @@ http::Response Viewer::Refuse(const http::Request& request, int status, std::str
                               std::string_view who, std::string_view link_href,
                               std::string_view link_label, bool keep_hash) {
   http::Response r;
-  if (auth::IsApiRequest(request) || !WantsHtml(request)) {
+  if (IsApiRequest(request) || !WantsHtml(request)) {
     r = JsonError(status, message);
   } else {
     Chrome chrome{impl_->options.site_name, who,

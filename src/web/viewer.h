@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "builds/index.h"
 #include "builds/layout.h"
 #include "http/handler.h"
 #include "store/store.h"
@@ -28,6 +29,9 @@ struct ViewerOptions {
   size_t max_search_matches = 1000;
   int listing_page_size = 100;  // entries per folder page (each folder's date is looked up)
   ListingOptions listing;
+  // The build index (the PR board, recurring failures): null when off. Not owned.
+  builds::BuildIndex* builds = nullptr;
+  int64_t builds_window_days = 7;
 };
 
 class Viewer {
