@@ -447,6 +447,32 @@
       selection = { a: f.line, b: f.line }; current = f.line; revealLine(f.line);
     })));
   }
+  // "This error also failed 12 other PRs since Tuesday, 11 of them on alibuild-07": from the
+  // build index, when the server has one and knows this log (?recurring).
+  function showRecurring() {
+    fetch(src + '?recurring').then((r) => r.ok ? r.json() : null).then((j) => {
+      const o = j && j.others;
+      if (o && o.prs > 0) {
+        const line = document.createElement('span');
+        line.className = 'recurring' + (o.infrastructure ? ' infra' : '');
+        const first = new Date(o.first_ms);
+        const since = Date.now() - o.first_ms < 86400000
+          ? 'since ' + first.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })
+          : 'since ' + first.toLocaleDateString('en-GB', { weekday: 'long' });
+        const top = o.hosts[0];
+        let text = (o.infrastructure ? 'Likely not this change: ' : '') + 'This error also failed ' +
+          plural(o.prs, 'other PR', 'other PRs') + ' ' + since;
+        if (top && top.host && top.builds * 2 >= o.builds) {
+          text += ', ' + Math.min(top.builds, o.prs) + ' of them on ' + top.host;
+        }
+        const a = document.createElement('a');
+        a.href = o.href;
+        a.textContent = 'see them';
+        line.append(text + ' · ', a);
+        banner.append(line);
+      }
+    }).catch(() => {}).finally(() => { main.dataset.recurring = '1'; });
+  }
   function showSections(list) {
     sections = list;
     const ol = document.getElementById('sections');
@@ -723,6 +749,7 @@
         else scrollToRow(lineToRow(top));
         showSummary(s);
         main.dataset.ready = '1';
+        if (s.verdict === 'failed') showRecurring();
       });
     })
     .catch((e) => setStatus('could not open the log: ' + e.message));

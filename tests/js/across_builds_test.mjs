@@ -1,0 +1,66 @@
+// Across builds (issue 18) in headless Chromium: a repository folder's links, the PR board (rows,
+// badges, a badge to its log's error), the recurring failures page (the flagged group first),
+// and a log page's "also failed" line. Called by tests/integration/test_across_builds.py with a
+// JSON job: {board, folder, failures, log, artifacts}. Prints one JSON line of observations.
+import { chromium } from 'playwright-core';
+
+const job = JSON.parse(process.argv[2]);
+const out = {};
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+});
+const consoleErrors = [];
+try {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+
+  await page.goto(job.folder);
+  out.folderLinks = await page.$$eval('nav.views a', (as) => as.map((a) => a.textContent));
+
+  await page.goto(job.board);
+  out.board = await page.evaluate(() => ({
+    rows: document.querySelectorAll('table.board tbody tr').length,
+    failingRows: document.querySelectorAll('table.board tbody tr.failing').length,
+    okBadges: document.querySelectorAll('table.board .checks a.tag.ok').length,
+    firstBadgeHref: document.querySelector('table.board tr.failing .checks a.tag.failed').href,
+  }));
+  await page.screenshot({ path: `${job.artifacts}/across-board.png`, fullPage: true });
+  // Following a failed badge opens the log on its error.
+  await page.click('table.board tr.failing .checks a.tag.failed');
+  await page.waitForSelector('main[data-ready="1"]', { timeout: 120000 });
+  out.afterBadge = await page.evaluate(() => ({
+    hashLine: Number((/#L(\d+)/.exec(location.hash) || [])[1]),
+    errorLine: Number((/^L(\d+)/.exec(document.querySelector('#errors li .where').textContent) || [])[1]),
+  }));
+
+  await page.goto(job.failures);
+  out.groups = await page.evaluate(() => {
+    const first = document.querySelector('ol.groups li.group');
+    return {
+      count: document.querySelectorAll('ol.groups li.group').length,
+      first: {
+        flag: first.querySelector('.flag .tag')?.textContent,
+        reason: first.querySelector('.reason')?.textContent,
+        prs: first.querySelector('.prs')?.textContent,
+      },
+    };
+  });
+  await page.screenshot({ path: `${job.artifacts}/across-failures.png`, fullPage: true });
+
+  await page.goto(job.log);
+  await page.waitForSelector('main[data-recurring="1"]', { timeout: 120000 });
+  out.logLine = await page.evaluate(() => document.querySelector('#banner .recurring')?.textContent);
+  out.logLineSince = await page.evaluate(() => {
+    const m = /since ([^,]+),/.exec(document.querySelector('#banner .recurring')?.textContent || '');
+    return m ? m[1] : null;
+  });
+  await page.screenshot({ path: `${job.artifacts}/across-log.png` });
+} catch (e) {
+  out.exception = String(e && e.stack || e);
+} finally {
+  out.consoleErrors = consoleErrors;
+  await browser.close();
+}
+console.log(JSON.stringify(out));
