@@ -18,7 +18,7 @@ import sys
 # Headers only their own folder may include: (folder, the public headers in it).
 PRIVATE_FOLDERS = {
     "http/server": {"http/server/server.h"},
-    "logs": {"logs/ansi.h", "logs/candidates.h", "logs/gunzip.h", "logs/log_index.h",
+    "logs": {"logs/ansi.h", "logs/candidates.h", "logs/diff.h", "logs/gunzip.h", "logs/log_index.h",
              "logs/rules.h", "logs/search.h", "logs/summary.h"},
     "policy": {"policy/policy.h"},
     "s3/service": set(),

@@ -374,14 +374,21 @@ Result<std::vector<FailureGroup>> BuildIndex::Groups(const std::string& bucket,
 Result<std::optional<BuildRow>> BuildIndex::LastGreen(const std::string& bucket,
                                                       const std::string& repo,
                                                       const std::string& check, int64_t before_ms) {
-  std::lock_guard lock(impl_->mu);
-  LB_ASSIGN_OR_RETURN(
-      auto rows, impl_->Query(Select("bucket = ?1 AND repo = ?2 AND check_name = ?3 AND verdict = "
-                                     "'no-errors-found' AND uploaded_ms < ?4 ORDER BY (branch = "
-                                     "'') ASC, uploaded_ms DESC LIMIT 1"),
-                              {bucket, repo, check}, {{4, before_ms}}));
+  LB_ASSIGN_OR_RETURN(auto rows, GreenBuilds(bucket, repo, check, before_ms, 1));
   if (rows.empty()) return std::optional<BuildRow>();
   return std::optional<BuildRow>(std::move(rows.front()));
+}
+
+Result<std::vector<BuildRow>> BuildIndex::GreenBuilds(const std::string& bucket,
+                                                      const std::string& repo,
+                                                      const std::string& check, int64_t before_ms,
+                                                      size_t limit) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Query(Select("bucket = ?1 AND repo = ?2 AND check_name = ?3 AND verdict = "
+                             "'no-errors-found' AND uploaded_ms < ?4 ORDER BY (branch = '') ASC, "
+                             "uploaded_ms DESC LIMIT " +
+                             std::to_string(std::max<size_t>(limit, 1))),
+                      {bucket, repo, check}, {{4, before_ms}});
 }
 
 }  // namespace logbucket::builds

@@ -122,6 +122,11 @@ class BuildIndex {
   // a branch build first, else any PR's.
   Result<std::optional<BuildRow>> LastGreen(const std::string& bucket, const std::string& repo,
                                             const std::string& check, int64_t before_ms);
+  // The newest green builds of `check` in `repo`: branch builds first, then PRs', each newest
+  // first (the choices a reader may compare with instead).
+  Result<std::vector<BuildRow>> GreenBuilds(const std::string& bucket, const std::string& repo,
+                                            const std::string& check, int64_t before_ms,
+                                            size_t limit);
 
  private:
   struct Impl;

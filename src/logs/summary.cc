@@ -110,7 +110,12 @@ struct Pending {
 
 }  // namespace
 
-std::string MaskForDedup(std::string_view text) {
+namespace {
+
+// MaskForDedup's rules, written to a sink: Put(c), Blank() (a space or tab: the next token
+// starts), DropToken() (a '/': what the token had so far was a directory, keep the last part).
+template <typename Sink>
+void MaskInto(std::string_view text, Sink& out) {
   // A leading timestamp: [2026-11-18 13:24:03.123] / 2026-11-18T13:24:03Z / 13:24:03
   size_t i = 0;
   auto is_ts_char = [](char c) {
@@ -122,27 +127,21 @@ std::string MaskForDedup(std::string_view text) {
     if (text[i] >= '0' && text[i] <= '9') ++digits;
     ++i;
   }
-  if (digits >= 6) {
-    text.remove_prefix(i);
-  }
-  std::string out;
-  out.reserve(text.size());
-  size_t n = text.size();
-  size_t token_start = 0;  // start of the current whitespace-separated token in `out`
+  if (digits >= 6) text.remove_prefix(i);
+  const size_t n = text.size();
+  size_t hex_checked_to = 0;  // a run of hex digits too short to be a hash is looked at once
   for (size_t k = 0; k < n; ++k) {
     char c = text[k];
     if (c == ' ' || c == '\t') {
-      out += ' ';
-      token_start = out.size();
+      out.Blank();
       continue;
     }
     if (c == '/') {
-      // A directory: drop what the token had so far, keep the last component.
-      out.resize(token_start);
+      out.DropToken();
       continue;
     }
     bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-    if (hex) {
+    if (hex && k >= hex_checked_to) {
       size_t run = k;
       bool any_digit = false;
       while (run < n &&
@@ -151,19 +150,68 @@ std::string MaskForDedup(std::string_view text) {
         ++run;
       }
       if (run - k >= 8 && any_digit) {  // a hash or an address
-        out += '#';
+        out.Put('#');
         k = run - 1;
         continue;
       }
+      hex_checked_to = run;
     }
     if (c >= '0' && c <= '9') {
       while (k + 1 < n && text[k + 1] >= '0' && text[k + 1] <= '9') ++k;
-      out += '#';
+      out.Put('#');
       continue;
     }
-    out += c;
+    out.Put(c);
   }
-  return out;
+}
+
+struct StringSink {
+  std::string out;
+  size_t token_start = 0;
+  void Put(char c) { out += c; }
+  void Blank() {
+    out += ' ';
+    token_start = out.size();
+  }
+  void DropToken() { out.resize(token_start); }
+};
+
+// FNV-1a over what StringSink would hold, keeping only the current token.
+struct HashSink {
+  uint64_t hash = 14695981039346656037ULL;
+  std::string token;
+  void Mix(char c) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ULL;
+  }
+  void Flush() {
+    for (char c : token) Mix(c);
+    token.clear();
+  }
+  void Put(char c) { token += c; }
+  void Blank() {
+    Flush();
+    Mix(' ');
+  }
+  void DropToken() { token.clear(); }
+};
+
+}  // namespace
+
+std::string MaskForDedup(std::string_view text) {
+  StringSink sink;
+  sink.out.reserve(text.size());
+  MaskInto(text, sink);
+  return std::move(sink.out);
+}
+
+uint64_t MaskedHash(std::string_view text) {
+  thread_local HashSink sink;
+  sink.hash = 14695981039346656037ULL;
+  sink.token.clear();
+  MaskInto(text, sink);
+  sink.Flush();
+  return sink.hash;
 }
 
 std::string ErrorSignature(std::string_view kind, std::string_view text) {

@@ -119,6 +119,9 @@ std::string SummaryToJson(const Summary& summary);
 // Lower-cases nothing, masks what varies between repeats of one message: digits, long hex
 // runs, directories of paths, and a leading timestamp. Exposed for tests.
 std::string MaskForDedup(std::string_view text);
+// FNV-1a of MaskForDedup(text), without building it: what the diff against a green build
+// compares lines by.
+uint64_t MaskedHash(std::string_view text);
 
 // The same failure on different builds compares equal: 16 hex digits of a hash of the kind and
 // the masked text (MaskForDedup, and temporary files' names: "/tmp/ccA1b2C3.s" → "<tmp>").

@@ -308,7 +308,87 @@ http::Response RecurringView(const ViewerRoute& route, const AcrossBuilds& acros
     j["others"] = GroupJson(groups->front(), route.bucket, "", across.window_days);
   }
   j["days"] = across.window_days;
+  // What "Compare with the last green build" would pick, and the other choices.
+  auto greens = across.index.GreenBuilds(route.bucket, self.repo, self.check, across.now_ms + 1, 8);
+  if (!greens) return JsonError(500, "The build index failed: " + greens.error().message());
+  j["greens"] = nlohmann::json::array();
+  for (const auto& g : *greens) j["greens"].push_back(RowJson(g));
   return Json(200, j);
+}
+
+std::shared_ptr<const logs::LineDiff> DiffCache::Find(const std::string& id) {
+  std::lock_guard lock(mu_);
+  for (const auto& [key, diff] : entries_) {
+    if (key == id) return diff;
+  }
+  return nullptr;
+}
+
+void DiffCache::Insert(const std::string& id, std::shared_ptr<const logs::LineDiff> diff) {
+  std::lock_guard lock(mu_);
+  entries_.emplace_front(id, std::move(diff));
+  if (entries_.size() > 8) entries_.pop_back();
+}
+
+http::Response DiffView(const ViewerRoute& route, const AcrossBuilds* across, DiffCache& cache,
+                        const OpenLog& open) {
+  std::string base_key = QueryValue(route, "diff");
+  if (base_key.empty()) {
+    builds::KeyFacts facts = builds::ParseCiKey(route.key);
+    if (!builds::IsBuildLog(facts)) {
+      return JsonError(400, "Not a CI build log: name the log to compare with: ?diff=<key>");
+    }
+    if (across == nullptr) {
+      return JsonError(404, "No build index on this server: name the log: ?diff=<key>");
+    }
+    auto green = across->index.LastGreen(route.bucket, facts.repo, facts.check, across->now_ms + 1);
+    if (!green) return JsonError(500, "The build index failed: " + green.error().message());
+    if (!*green) {
+      return JsonError(404, "No green build of " + facts.check + " in " + facts.repo +
+                                " is indexed: name the log to compare with: ?diff=<key>");
+    }
+    base_key = (*green)->key;
+  }
+  if (base_key == route.key) return JsonError(400, "A log compared with itself has no new lines.");
+  auto log = open(route.key);
+  if (!log)
+    return JsonError(log.error().code() == ErrorCode::kNoSuchKey ? 404 : 500,
+                     log.error().message());
+  auto base = open(base_key);
+  if (!base) {
+    return JsonError(base.error().code() == ErrorCode::kNoSuchKey ? 404 : 500,
+                     base_key + ": " + base.error().message());
+  }
+  std::string id = route.bucket + '\n' + route.key + '\n' + log->info.etag + '\n' + base_key +
+                   '\n' + base->info.etag;
+  std::shared_ptr<const logs::LineDiff> diff = cache.Find(id);
+  if (!diff) {
+    auto made = logs::DiffAgainst(*log->bytes, *base->bytes);
+    if (!made) return JsonError(500, "The diff failed: " + made.error().message());
+    diff = std::make_shared<const logs::LineDiff>(std::move(*made));
+    cache.Insert(id, diff);
+  }
+  builds::KeyFacts facts = builds::ParseCiKey(base_key);
+  nlohmann::json shown = nlohmann::json::array();
+  uint64_t shown_lines = 0;
+  for (const auto& [from, to] : diff->shown) {
+    shown.push_back({from, to});
+    shown_lines += to - from + 1;
+  }
+  return Json(200, {{"base",
+                     {{"key", base_key},
+                      {"href", PathHref(route.bucket, base_key)},
+                      {"pr", facts.pr},
+                      {"branch", facts.branch},
+                      {"commit", facts.commit},
+                      {"check", facts.check},
+                      {"uploaded_ms", base->info.last_modified_ms}}},
+                    {"lines", diff->lines},
+                    {"base_lines", diff->base_lines},
+                    {"base_truncated", diff->base_truncated},
+                    {"new_lines", diff->new_lines},
+                    {"shown_lines", shown_lines},
+                    {"shown", shown}});
 }
 
 }  // namespace logbucket::web

@@ -5,9 +5,17 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
 
 #include "builds/index.h"
 #include "http/handler.h"
+#include "logs/diff.h"
+#include "web/log_cache.h"
 #include "web/pages.h"
 #include "web/route.h"
 
@@ -25,7 +33,26 @@ http::Response BoardView(const http::Request& request, const ViewerRoute& route,
 // /<bucket>/[<org>/<repo>/]?failures[&days=N][&signature=S][&format=json]
 http::Response FailuresView(const http::Request& request, const ViewerRoute& route,
                             const Chrome& chrome, const AcrossBuilds& across);
-// /<bucket>/<log>?recurring: the log's decisive error on other PRs within the window (JSON).
+// /<bucket>/<log>?recurring: the log's decisive error on other PRs within the window, and the
+// green builds of its check it can be compared with (JSON).
 http::Response RecurringView(const ViewerRoute& route, const AcrossBuilds& across);
+
+// The last few diffs, by the two logs' ETags: a reader pages through one diff many times.
+class DiffCache {
+ public:
+  std::shared_ptr<const logs::LineDiff> Find(const std::string& id);
+  void Insert(const std::string& id, std::shared_ptr<const logs::LineDiff> diff);
+
+ private:
+  std::mutex mu_;
+  std::deque<std::pair<std::string, std::shared_ptr<const logs::LineDiff>>> entries_;
+};
+
+// /<bucket>/<log>?diff[=<green log's key>]: the lines of this log that the green one does not
+// have, with context (JSON). Without a key, the last green build of the log's check (the build
+// index must be on). `open` opens a log of the bucket through the viewer's cache.
+using OpenLog = std::function<Result<OpenedLog>(const std::string& key)>;
+http::Response DiffView(const ViewerRoute& route, const AcrossBuilds* across, DiffCache& cache,
+                        const OpenLog& open);
 
 }  // namespace logbucket::web

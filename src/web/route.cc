@@ -18,6 +18,7 @@ constexpr std::pair<std::string_view, ViewerOperation> kQuestions[] = {
     {"raw", ViewerOperation::kRaw},
     {"download", ViewerOperation::kDownload},
     {"recurring", ViewerOperation::kRecurring},
+    {"diff", ViewerOperation::kDiff},
 };
 
 }  // namespace
@@ -36,7 +37,7 @@ bool ViewerRoute::Api() const {
   }
   return operation == ViewerOperation::kMeta || operation == ViewerOperation::kErrors ||
          operation == ViewerOperation::kLines || operation == ViewerOperation::kSearch ||
-         operation == ViewerOperation::kRecurring;
+         operation == ViewerOperation::kRecurring || operation == ViewerOperation::kDiff;
 }
 
 std::string_view ViewerRoute::OperationName() const {
@@ -75,6 +76,8 @@ std::string_view ViewerRoute::OperationName() const {
       return "failures";
     case ViewerOperation::kRecurring:
       return "recurring";
+    case ViewerOperation::kDiff:
+      return "diff";
   }
   return "object";
 }

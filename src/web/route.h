@@ -10,8 +10,8 @@
 //   /<bucket>/[<prefix>/]               kFolder      a listing
 //   /<bucket>/<org>/<repo>/?board       kBoard       the PR board (&format=json: JSON)
 //   /<bucket>/[<prefix>/]?failures      kFailures    recurring failures (&format=json: JSON)
-//   /<bucket>/<key>?meta|errors|lines=|search=|recurring
-//                                       kMeta, kErrors, kLines, kSearch, kRecurring (JSON API)
+//   /<bucket>/<key>?meta|errors|lines=|search=|recurring|diff[=<key>]
+//                                       kMeta, kErrors, kLines, kSearch, kRecurring, kDiff (JSON)
 //   /<bucket>/<key>?raw, ?download      kRaw, kDownload
 //   /<bucket>/<key>                     kObject      the viewer page (or the bytes, for scripts)
 #pragma once
@@ -43,6 +43,7 @@ enum class ViewerOperation {
   kBoard,
   kFailures,
   kRecurring,
+  kDiff,
 };
 
 struct ViewerRoute {
@@ -61,7 +62,7 @@ struct ViewerRoute {
   bool Api() const;
   // For the metrics and the access log: "buckets", "folder", "object", "meta", "lines",
   // "search", "errors", "raw", "download", "static", "health", "metrics", "sign_in", "board",
-  // "failures", "recurring".
+  // "failures", "recurring", "diff".
   std::string_view OperationName() const;
 };
 

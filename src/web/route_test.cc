@@ -46,6 +46,9 @@ TEST(ViewerRoute, TableOfPages) {
       {"GET", "/logs/k.txt?raw", Op::kRaw, "logs", "k.txt", "raw", false, true},
       {"GET", "/logs/k.txt?download", Op::kDownload, "logs", "k.txt", "download", false, true},
       {"GET", "/logs/k.txt?recurring", Op::kRecurring, "logs", "k.txt", "recurring", false, true},
+      {"GET", "/logs/k.txt?diff", Op::kDiff, "logs", "k.txt", "diff", false, true},
+      {"GET", "/logs/k.txt?diff=o%2Fr%2Fgreen.txt", Op::kDiff, "logs", "k.txt", "diff", false,
+       true},
       // Across builds: a repository's board, recurring failures of a bucket or a repository.
       {"GET", "/logs/o/r/?board", Op::kBoard, "logs", "o/r/", "board", false, true},
       {"GET", "/logs/o/r/?board&format=json", Op::kBoard, "logs", "o/r/", "board", false, true},
@@ -69,7 +72,7 @@ TEST(ViewerRoute, TableOfPages) {
     EXPECT_EQ(route->MayWait(), c.may_wait);
     EXPECT_EQ(route->Api(), c.operation == Op::kMeta || c.operation == Op::kErrors ||
                                 c.operation == Op::kLines || c.operation == Op::kSearch ||
-                                c.operation == Op::kRecurring ||
+                                c.operation == Op::kRecurring || c.operation == Op::kDiff ||
                                 std::string_view(c.target).ends_with("format=json"));
   }
 }

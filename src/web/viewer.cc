@@ -62,6 +62,7 @@ struct Viewer::Impl {
   ViewerOptions options;
   LogCache cache;
   ListingCache listings;
+  DiffCache diffs;
 
   Impl(store::Store& s, ViewerOptions o)
       : store(s),
@@ -482,6 +483,20 @@ struct Viewer::Impl {
     return r;
   }
 
+  http::Response Diff(const http::Request& request, const ViewerRoute& route) {
+    std::optional<AcrossBuilds> across;
+    if (options.builds != nullptr) {
+      across.emplace(AcrossBuilds{*options.builds, options.builds_window_days, WallNowMs()});
+    }
+    OpenLog open = [&](const std::string& key) -> Result<OpenedLog> {
+      LB_ASSIGN_OR_RETURN(store::ObjectInfo head, store.HeadObject(route.bucket, key));
+      return cache.Open(route.bucket, head);
+    };
+    http::Response r = DiffView(route, across ? &*across : nullptr, diffs, open);
+    MaybeCompress(request, r);
+    return r;
+  }
+
   http::Response AcrossBuildsView(const http::Request& request, const ViewerRoute& route) {
     if (options.builds == nullptr) {
       return Fail(request, &route,
@@ -543,6 +558,8 @@ struct Viewer::Impl {
       case ViewerOperation::kFailures:
       case ViewerOperation::kRecurring:
         return AcrossBuildsView(request, route);
+      case ViewerOperation::kDiff:
+        return Diff(request, route);
     }
     return Fail(request, &route, Error(ErrorCode::kNotFound, "no such page"));
   }

@@ -28,7 +28,7 @@ CHECK = "build_O2_o2"
 OOM_PRS = list(range(15001, 15013))  # 12 PRs broken by alibuild-07
 GREEN_PRS = [15101, 15102, 15103]  # the same check passing on alibuild-02
 PUSHED = {15201: "gcc-error", 15202: "cmake-error", 15203: "ctest-failure"}  # their own errors
-GZ_PR = 15301  # a plain upload, compressed: a linker error
+GZ_PR = 15301  # a plain upload, compressed: a linker error in the green builds' log
 
 
 def sha(pr):
@@ -104,7 +104,7 @@ def fleet(tmp_path_factory):
             s3.put_object(Bucket=BUCKET, Key=key(pr), ContentType="text/plain",
                           Body=generated(tmp, "none", 5, "alibuild-02", pr))
         s3.put_object(Bucket=BUCKET, Key=key(GZ_PR) + ".gz", ContentType="application/gzip",
-                      Body=gzip.compress(generated(tmp, "linker-undefined-reference", 6,
+                      Body=gzip.compress(generated(tmp, "linker-undefined-reference", 5,
                                                    "alibuild-03", GZ_PR)))
         for pr, failure in PUSHED.items():
             push_pr(server, tmp, pr, failure)
@@ -200,6 +200,7 @@ def test_browser_board_groups_and_the_log_pages_line(fleet):
            "folder": fleet.web + "/" + BUCKET + "/" + REPO + "/",
            "failures": fleet.web + "/" + BUCKET + "/?failures",
            "log": fleet.web + "/" + BUCKET + "/" + key(OOM_PRS[-1]),
+           "diffLog": fleet.web + "/" + BUCKET + "/" + key(GZ_PR) + ".gz",
            "artifacts": ARTIFACTS}
     r = subprocess.run(["node", "across_builds_test.mjs", json.dumps(job)], cwd=JS_DIR,
                        capture_output=True, text=True, timeout=300)
@@ -224,7 +225,36 @@ def test_browser_board_groups_and_the_log_pages_line(fleet):
     assert seen["logLine"] == ("Likely not this change: This error also failed 11 other PRs "
                                "since %s, 11 of them on alibuild-07 · see them"
                                % seen["logLineSince"]), seen["logLine"]
+    # Compared with the last green build: gaps fold what it has too; the error stays in view;
+    # "Show the whole log" brings the rest back.
+    diff = api(fleet, key(GZ_PR) + ".gz?diff")
+    assert seen["diff"]["shownLines"] == diff["shown_lines"]
+    assert seen["diff"]["gapRows"] >= 1
+    assert seen["diff"]["errorRowVisible"] is True, seen["diff"]
+    assert seen["diff"]["status"].startswith("%d new lines against #%d"
+                                             % (diff["new_lines"], GREEN_PRS[-1])), seen["diff"]
+    assert seen["diff"]["afterWhole"]["gapRows"] == 0
     assert seen["consoleErrors"] == []
+
+
+def test_the_diff_against_the_last_green_build_holds_the_error_and_little_else(fleet):
+    log = key(GZ_PR) + ".gz"
+    recurring = api(fleet, log + "?recurring")
+    assert [int(g["pr"]) for g in recurring["greens"]] == sorted(GREEN_PRS, reverse=True)
+    diff = api(fleet, log + "?diff")
+    assert diff["base"]["key"] == key(GREEN_PRS[-1])  # the newest green build of the check
+    decisive = api(fleet, log + "?errors")["errors"][0]["line"]
+    assert any(a <= decisive <= b for a, b in diff["shown"]), (decisive, diff["shown"][-5:])
+    assert diff["shown_lines"] == sum(b - a + 1 for a, b in diff["shown"])
+    assert diff["shown_lines"] * 10 < diff["lines"], diff["shown_lines"]
+    assert all(b1 < a2 for (_, b1), (a2, _) in zip(diff["shown"], diff["shown"][1:]))
+    # Another green build, named; a log against itself; a log that is not there.
+    other = api(fleet, log + "?diff=" + key(GREEN_PRS[0]))
+    assert other["base"]["pr"] == str(GREEN_PRS[0]) and other["new_lines"] == diff["new_lines"]
+    body, _ = get(fleet.web + "/" + BUCKET + "/" + log + "?diff=" + log, expect=400)
+    assert "itself" in json.loads(body)["error"]
+    body, _ = get(fleet.web + "/" + BUCKET + "/" + log + "?diff=no/such/log.txt", expect=404)
+    assert "no/such/log.txt" in json.loads(body)["error"]
 
 
 def test_the_index_follows_deletes_survives_restarts_and_rebuilds(fleet):

@@ -57,6 +57,34 @@ try {
     return m ? m[1] : null;
   });
   await page.screenshot({ path: `${job.artifacts}/across-log.png` });
+
+  // A failed log compared with the last green build of its check.
+  await page.goto(job.diffLog);
+  await page.waitForSelector('main[data-recurring="1"]', { timeout: 120000 });
+  await page.click('#compare');
+  await page.waitForSelector('main[data-diff]', { timeout: 120000 });
+  const errorLine = await page.evaluate(() =>
+    Number((/^L(\d+)/.exec(document.querySelector('#errors li .where').textContent) || [])[1]));
+  await page.waitForFunction((n) => {
+    const row = document.querySelector(`#log .l[data-n="${n}"]`);
+    return row && !row.querySelector('.loading');
+  }, errorLine, { timeout: 60000 });
+  out.diff = await page.evaluate((n) => ({
+    shownLines: Number(document.getElementById('viewer').dataset.diff),
+    errorRowVisible: !!document.querySelector(`#log .l[data-n="${n}"]:not(.gap) .t`),
+    status: document.getElementById('status').textContent,
+  }), errorLine);
+  await page.screenshot({ path: `${job.artifacts}/across-diff.png` });
+  // From the top: shown lines and the folded gaps between them.
+  await page.evaluate(() => { const log = document.getElementById('log'); log.scrollTop = 0;
+    log.dispatchEvent(new Event('scroll')); });
+  await page.waitForFunction(() => document.querySelectorAll('#log .l.gap').length > 0,
+    null, { timeout: 10000 }).catch(() => {});
+  out.diff.gapRows = await page.evaluate(() => document.querySelectorAll('#log .l.gap').length);
+  await page.screenshot({ path: `${job.artifacts}/across-diff-top.png` });
+  await page.click('#compare');
+  out.diff.afterWhole = await page.evaluate(() => ({
+    gapRows: document.querySelectorAll('#log .l.gap').length }));
 } catch (e) {
   out.exception = String(e && e.stack || e);
 } finally {

@@ -28,6 +28,7 @@
   let sectionAt = new Map();   // begin line → section
   let errors = [];
   let errorIndex = -1;
+  let diffGaps = null;         // comparing with a green build: gap begin → end (same lines)
   let selection = null;        // {a, b}
   let current = 0;             // the line of the current error or search hit
   let hits = [];
@@ -111,7 +112,8 @@
   }
   function revealLine(line) {
     // Opens a shut section that hides the line, then centres the line (a third from the top).
-    const shut = collapsed.find(([b, e]) => line > b && line <= e);
+    const shut = collapsed.find(([b, e]) => line > b && line <= e) ||
+      (diffGaps && diffGaps.has(line) ? [line] : null);
     if (shut) setCollapsed(shut[0], false);
     scrollToRow(lineToRow(line) - Math.floor(viewRows() / 3));
   }
@@ -150,7 +152,14 @@
       let cls = 'l';
       if (selection && line >= selection.a && line <= selection.b) cls += ' sel';
       if (line === current) cls += ' cur';
-      const sec = sectionAt.get(line);
+      const sec = diffGaps ? null : sectionAt.get(line);
+      if (diffGaps && diffGaps.has(line)) {  // lines the green build has too, folded
+        const n = diffGaps.get(line) - line + 1;
+        parts.push('<div class="l gap" data-n="' + line + '"><button class="fold gap" data-line="' +
+          line + '">⋯ ' + n.toLocaleString() + (n === 1 ? ' line' : ' lines') +
+          ' as in the green build</button></div>');
+        continue;
+      }
       let toggle = '';
       if (sec) {
         const shut = collapsed.some(([b]) => b === line);
@@ -189,6 +198,7 @@
   // ---- sections ----
   function setCollapsed(begin, shut) {
     collapsed = collapsed.filter(([b]) => b !== begin);
+    if (diffGaps) diffGaps.delete(begin);
     if (shut) {
       const s = sectionAt.get(begin);
       if (s && s.end_line > s.begin_line) collapsed.push([s.begin_line, s.end_line]);
@@ -243,7 +253,7 @@
     const fold = ev.target.closest('button.fold');
     if (fold) {
       const line = parseInt(fold.dataset.line, 10);
-      setCollapsed(line, !collapsed.some(([b]) => b === line));
+      setCollapsed(line, !fold.classList.contains('gap') && !collapsed.some(([b]) => b === line));
       return;
     }
     const num = ev.target.closest('a.n');
@@ -447,10 +457,57 @@
       selection = { a: f.line, b: f.line }; current = f.line; revealLine(f.line);
     })));
   }
+  // Compare with a green build: only the lines it does not have, with their context, in the
+  // same scroller and with the log's own line numbers (the rest folded into gaps).
+  function showCompare(greens) {
+    const box = document.createElement('span');
+    box.className = 'compare';
+    const button = document.createElement('button');
+    button.id = 'compare';
+    button.textContent = 'Compare with the last green build';
+    const pick = document.createElement('select');
+    pick.setAttribute('aria-label', 'Green build to compare with');
+    for (const g of greens) {
+      const o = document.createElement('option');
+      o.value = g.key;
+      o.textContent = (g.pr ? '#' + g.pr : g.branch) + ' ' + g.commit.slice(0, 8) + ' (' + g.host + ')';
+      pick.append(o);
+    }
+    pick.hidden = greens.length < 2;
+    let saved = null;
+    button.addEventListener('click', () => {
+      if (diffGaps) {  // back to the whole log
+        diffGaps = null; collapsed = saved; button.textContent = 'Compare with the last green build';
+        setStatus(plural(total, 'line', 'lines')); scrollToRow(lineToRow(current || 1));
+        return;
+      }
+      setStatus('comparing…');
+      fetch(src + '?diff=' + encodeURIComponent(pick.value)).then((r) => r.json()).then((d) => {
+        if (d.error) { setStatus(d.error); return; }
+        saved = collapsed;
+        diffGaps = new Map();
+        collapsed = [];
+        let next = 1;
+        for (const [a, b] of d.shown.concat([[total + 1, total + 1]])) {
+          if (a > next) { diffGaps.set(next, a - 1); if (a - 1 > next) collapsed.push([next, a - 1]); }
+          next = b + 1;
+        }
+        button.textContent = 'Show the whole log';
+        setStatus(plural(d.new_lines, 'new line', 'new lines') + ' against ' +
+          (d.base.pr ? '#' + d.base.pr : d.base.branch) + ' (' + d.shown_lines.toLocaleString() +
+          ' of ' + plural(total, 'line', 'lines') + ' shown)');
+        main.dataset.diff = String(d.shown_lines);
+        scrollToRow(lineToRow(errors.length ? errors[0].line : 1) - Math.floor(viewRows() / 3));
+      }).catch((e) => setStatus('could not compare: ' + e.message));
+    });
+    box.append(button, pick);
+    banner.append(box);
+  }
   // "This error also failed 12 other PRs since Tuesday, 11 of them on alibuild-07": from the
   // build index, when the server has one and knows this log (?recurring).
   function showRecurring() {
     fetch(src + '?recurring').then((r) => r.ok ? r.json() : null).then((j) => {
+      if (j && j.greens && j.greens.length) showCompare(j.greens);
       const o = j && j.others;
       if (o && o.prs > 0) {
         const line = document.createElement('span');
