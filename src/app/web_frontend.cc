@@ -131,7 +131,7 @@ void AddViewerMetrics(http::Metrics& metrics, const WebFrontend& web) {
       };
       counter("logbucket_build_index_indexed_total", "Build logs (re)indexed.", s.indexed,
               "counter");
-      counter("logbucket_build_index_from_summary_total",
+      counter("logbucket_build_index_from_json_total",
               "Of those, read from the summary.json beside the log.", s.from_summary_json,
               "counter");
       counter("logbucket_build_index_removed_total", "Index rows removed (their log is gone).",

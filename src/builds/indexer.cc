@@ -91,7 +91,7 @@ struct Indexer::Impl {
       return Error(ErrorCode::kNotFound, "no summary.json for these bytes");
     }
     if (!Pace()) return Error(ErrorCode::kServiceUnavailable, "stopping");
-    auto object = store.GetObject(bucket, key);
+    auto object = store.GetObjectForScan(bucket, key);
     if (!object) return object.error();
     std::string text;
     LB_RETURN_IF_ERROR(logs::ForEachChunk(*object->body, 0, [&](std::string_view chunk) {
@@ -126,7 +126,7 @@ struct Indexer::Impl {
 
   Result<logs::Summary> FromLog(const std::string& bucket, const store::ObjectInfo& log) {
     if (!Pace()) return Error(ErrorCode::kServiceUnavailable, "stopping");
-    auto object = store.GetObject(bucket, log.key);
+    auto object = store.GetObjectForScan(bucket, log.key);
     if (!object) return object.error();
     logs::Analyzer analyzer;
     if (!logs::IsGzipName(log.key)) {

@@ -230,6 +230,12 @@ class Store {
                                        const Precondition& precondition = {}) = 0;
   virtual Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key) = 0;
   virtual Result<OpenedObject> GetObject(const std::string& bucket, const std::string& key) = 0;
+  // The object for one pass from start to end (the build indexer): a store that keeps whole
+  // objects in a cache for readers (the remote one) reads it with ranged GETs instead, so a
+  // crawl does not evict what readers are looking at. By default, GetObject.
+  virtual Result<OpenedObject> GetObjectForScan(const std::string& bucket, const std::string& key) {
+    return GetObject(bucket, key);
+  }
   // Deleting a missing key succeeds (S3 semantics); NoSuchBucket when the bucket is missing.
   virtual Status DeleteObject(const std::string& bucket, const std::string& key,
                               const Precondition& precondition = {}) = 0;

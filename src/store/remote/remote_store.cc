@@ -198,6 +198,16 @@ class RemoteStore final : public Store {
     }
   }
 
+  Result<OpenedObject> GetObjectForScan(const std::string& bucket,
+                                        const std::string& key) override {
+    auto info = HeadObject(bucket, key);
+    if (!info) return info.error();
+    OpenedObject opened;
+    opened.info = *info;
+    opened.body = std::make_unique<RangedBody>(*this, *info);
+    return opened;
+  }
+
   Result<BucketUsage> GetBucketUsage(const std::string&) override {
     return Error(ErrorCode::kNotImplemented, "bucket usage over a remote store");
   }
