@@ -386,7 +386,7 @@ Result<std::vector<BuildRow>> BuildIndex::GreenBuilds(const std::string& bucket,
   std::lock_guard lock(impl_->mu);
   return impl_->Query(Select("bucket = ?1 AND repo = ?2 AND check_name = ?3 AND verdict = "
                              "'no-errors-found' AND uploaded_ms < ?4 ORDER BY (branch = '') ASC, "
-                             "uploaded_ms DESC LIMIT " +
+                             "uploaded_ms DESC, key DESC LIMIT " +
                              std::to_string(std::max<size_t>(limit, 1))),
                       {bucket, repo, check}, {{4, before_ms}});
 }
