@@ -228,7 +228,10 @@ int ListenWeb(const config::Config& cfg, store::Store& store,
         builds::IndexerOptions io;
         io.buckets = cfg.builds.buckets;
         io.crawl_interval_seconds = static_cast<int>(cfg.builds.crawl_interval_seconds);
-        io.requests_per_second = static_cast<double>(cfg.builds.requests_per_second);
+        io.requests_per_second = cfg.builds.requests_per_second >= 0
+                                     ? static_cast<double>(cfg.builds.requests_per_second)
+                                 : cfg.store.url.empty() ? 0.0
+                                                         : 50.0;
         w.indexer = std::make_unique<builds::Indexer>(store, *w.builds, io);
         w.indexer->Start();
         viewer_options.builds = w.builds.get();

@@ -11,7 +11,7 @@
 namespace logbucket::builds {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;  // 2: builds_by_pr
 
 constexpr const char* kSchema = R"(
 CREATE TABLE IF NOT EXISTS builds (
@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS builds (
 CREATE INDEX IF NOT EXISTS builds_by_repo ON builds(bucket, repo, uploaded_ms);
 CREATE INDEX IF NOT EXISTS builds_by_signature ON builds(bucket, signature, uploaded_ms);
 CREATE INDEX IF NOT EXISTS builds_by_time ON builds(bucket, uploaded_ms);
+CREATE INDEX IF NOT EXISTS builds_by_pr ON builds(bucket, repo, pr, branch, uploaded_ms);
 )";
 
 constexpr const char* kColumns =

@@ -308,8 +308,8 @@ Status Validate(const Config& c) {
   if (c.builds.crawl_interval_seconds < 0 || c.builds.crawl_interval_seconds > 7 * 86400) {
     return bad("builds.crawl_interval_seconds must be between 0 (at start only) and 604800");
   }
-  if (c.builds.requests_per_second < 0) {
-    return bad("builds.requests_per_second must be 0 (unlimited) or more");
+  if (c.builds.requests_per_second < -1) {
+    return bad("builds.requests_per_second must be -1 (automatic), 0 (unlimited) or more");
   }
   if (c.builds.window_days < 1 || c.builds.window_days > 366) {
     return bad("builds.window_days must be between 1 and 366");

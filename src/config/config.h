@@ -110,9 +110,11 @@ struct RemoteStoreConfig {
 struct BuildsConfig {
   bool enabled = true;  // with the viewer; its file is <data_dir>/builds.sqlite (a cache)
   int64_t crawl_interval_seconds = 600;  // a full pass over the bucket(s); 0: at start only
-  int64_t requests_per_second = 50;      // the indexer's store requests; 0: unlimited
-  std::vector<std::string> buckets;      // empty: every bucket
-  int64_t window_days = 7;               // recurring failures: the default window
+  // The indexer's store requests per second; 0: unlimited; -1 (automatic): unlimited over the
+  // embedded store (local reads), 50 over `serve --store` (a shared endpoint).
+  int64_t requests_per_second = -1;
+  std::vector<std::string> buckets;  // empty: every bucket
+  int64_t window_days = 7;           // recurring failures: the default window
 };
 
 struct Config {

@@ -1,7 +1,8 @@
 // Log bytes are attacker-controlled and end up in HTML, through the viewer's own index
 // (logs/log_index.h): whatever comes in, the index accounts for every line, the only markup that
 // comes out is our own <span>s, and a line reads the same from any checkpoint as from line 1
-// (the colours the index carries there are those rendering leaves open).
+// (the colours the index carries there are those rendering leaves open). The diff against a
+// green build (logs/diff.h) sees the same lines.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <string_view>
 
 #include "logs/ansi.h"
+#include "logs/diff.h"
 #include "logs/log_index.h"
 
 namespace {
@@ -48,6 +50,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t k = 0; k < some->size(); ++k) {
       if ((*some)[k].html != (*all)[from - 1 + k].html) __builtin_trap();
     }
+  }
+  // The diff against a green build counts the same lines: against itself nothing is new,
+  // against an empty log everything is, shown as one range.
+  auto self = DiffAgainst(bytes, bytes);
+  if (!self || self->lines != index->lines || self->new_lines != 0 || !self->shown.empty()) {
+    __builtin_trap();
+  }
+  logbucket::platform::MemoryBytes none(std::make_shared<const std::string>());
+  auto fresh = DiffAgainst(bytes, none);
+  if (!fresh || fresh->new_lines != index->lines) __builtin_trap();
+  if (index->lines > 0 && (fresh->shown.size() != 1 || fresh->shown[0].first != 1 ||
+                           fresh->shown[0].second != index->lines)) {
+    __builtin_trap();
   }
   // Rendering leaves open exactly the colours AdvanceSgrState computes.
   SgrState state;

@@ -2,14 +2,11 @@
 // badges, a badge to its log's error), the recurring failures page (the flagged group first),
 // and a log page's "also failed" line. Called by tests/integration/test_across_builds.py with a
 // JSON job: {board, folder, failures, log, artifacts}. Prints one JSON line of observations.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.mjs';
 
 const job = JSON.parse(process.argv[2]);
 const out = {};
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
+const browser = await launchChromium();
 const consoleErrors = [];
 try {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });

@@ -3,14 +3,11 @@
 // button and "t"), the choice remembered, and the finding's time in the error panel. Called by
 // tests/integration/test_other_ci_logs.py with a JSON job: {github, plain, errorLine, artifacts}.
 // Prints one JSON line of observations; the Python test asserts on them.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.mjs';
 
 const job = JSON.parse(process.argv[2]);
 const out = {};
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
+const browser = await launchChromium();
 const consoleErrors = [];
 const ready = (page) => page.waitForSelector('main[data-ready="1"]', { timeout: 120000 });
 // What a reader sees of a line (hidden spans excluded), and whether its timestamp shows.

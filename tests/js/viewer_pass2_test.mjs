@@ -4,15 +4,12 @@
 // tests/integration/test_web_viewer_pass2.py with a JSON job:
 //   {failed, green, decisiveLine, search, artifacts}
 // Prints one JSON line of observations; the Python test asserts on them.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.mjs';
 import fs from 'node:fs';
 
 const job = JSON.parse(process.argv[2]);
 const out = {};
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
+const browser = await launchChromium();
 const consoleErrors = [];
 async function newPage(width, height) {
   const context = await browser.newContext({ viewport: { width, height } });
