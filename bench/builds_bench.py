@@ -159,6 +159,7 @@ def embedded(args, tmp, templates, rows):
                 os.unlink(os.path.join(data, name))
         server = lbserver.launch(args.binary, ["--data", data, "--s3-listen", "127.0.0.1:0",
                                                "--web-listen", "127.0.0.1:0", "--no-access-log"])
+        s3 = client(server.endpoint, env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
         took, m = wait_indexed(server.web, n)
         rss, hwm = rss_mb(server.proc.pid)
         size = os.path.getsize(os.path.join(data, "builds.sqlite"))

@@ -10,14 +10,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/commands.h"
 #include "app/connection.h"
+#include "http/client/curl_client.h"
 #include "logs/summary.h"
 #include "platform/file_util.h"
 #include "push/artifacts.h"
@@ -71,6 +75,31 @@ struct PushFlags {
 int Usage(const std::string& message) {
   std::fprintf(stderr, "logbucket push: %s\n", message.c_str());
   return kExitUsage;
+}
+
+// What the viewer's build index knows of this error on other PRs, for the snippet: asked when
+// the log failed and --url-base is the viewer's http(s) address; waits at most 3 s for the
+// viewer to index the new log, and says nothing when it does not answer in JSON (a sign-in in
+// front of it, a viewer without the index).
+std::string AskRecurring(const std::string& log_url) {
+  if (!log_url.starts_with("http://") && !log_url.starts_with("https://")) return "";
+  http::client::CurlOptions options;
+  options.connect_timeout_ms = 2000;
+  options.timeout_ms = 5000;
+  options.max_response_bytes = 1 << 20;
+  http::client::CurlClient client(options);
+  size_t host_at = log_url.find("://") + 3;
+  std::string origin = log_url.substr(0, log_url.find('/', host_at));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (true) {
+    auto r = client.Send("GET", log_url + "?recurring", {{"accept", "application/json"}}, "");
+    if (!r || r->status != 200) return "";
+    nlohmann::json j = nlohmann::json::parse(r->body, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) return "";
+    if (j.value("indexed", false)) return push::RecurringLine(r->body, origin);
+    if (std::chrono::steady_clock::now() > deadline) return "";
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 int RunPush(const PushFlags& flags) {
@@ -199,10 +228,13 @@ int RunPush(const PushFlags& flags) {
     }
   }
   if (!flags.quiet) {
+    std::string recurring =
+        !flags.dry_run && summary->verdict == "failed" ? AskRecurring(log_url) : std::string();
     std::printf(
-        "%s\n\n%s", log_url.c_str(),
+        "%s\n\n%s%s", log_url.c_str(),
         Markdown(*summary, flags.check, check_url, artifacts->files.size(), flags.comment_errors)
-            .c_str());
+            .c_str(),
+        recurring.c_str());
   } else {
     std::printf("%s\n", log_url.c_str());
   }

@@ -200,5 +200,32 @@ TEST(Push, ContextOfLongFindingsIsBounded) {
   EXPECT_EQ(numbers.back(), 1000u);
 }
 
+TEST(Push, RecurringLineFromTheViewersIndex) {
+  const std::string origin = "https://logs.example.org";
+  std::string line = RecurringLine(
+      R"({"indexed":true,"days":7,"others":{"prs":11,"builds":12,"infrastructure":true,)"
+      R"("hosts":[{"host":"alibuild-07","builds":11},{"host":"alibuild-02","builds":1}],)"
+      R"("href":"/logs/?failures&days=7&signature=93a189da70ddd894"}})",
+      origin);
+  EXPECT_EQ(line,
+            "⚠ **Likely not this change**: this error also failed 11 other PRs in the last 7 days, "
+            "11 of them on `alibuild-07` ([see them](https://logs.example.org/logs/"
+            "?failures&days=7&signature=93a189da70ddd894))\n");
+  // Not flagged, spread over hosts: the count only.
+  EXPECT_EQ(RecurringLine(R"({"days":3,"others":{"prs":1,"builds":4,"hosts":[{"host":"a",)"
+                          R"("builds":1}],"href":"/b/?failures"}})",
+                          origin),
+            "This error also failed 1 other PR in the last 3 days ([see them](https://"
+            "logs.example.org/b/?failures))\n");
+  // Nobody else, or not an answer: nothing. A host is log text: inert; a link only to the site.
+  EXPECT_EQ(RecurringLine(R"({"indexed":true,"others":null})", origin), "");
+  EXPECT_EQ(RecurringLine("<html>sign in</html>", origin), "");
+  line = RecurringLine(R"j({"others":{"prs":2,"builds":2,"hosts":[{"host":"[x](http://evil)",)j"
+                       R"j("builds":2}],"href":"//evil.example/x"}})j",
+                       origin);
+  EXPECT_NE(line.find("`[x](http://evil)`"), std::string::npos) << line;
+  EXPECT_EQ(line.find("evil.example"), std::string::npos) << line;
+}
+
 }  // namespace
 }  // namespace logbucket::push

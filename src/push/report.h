@@ -57,4 +57,10 @@ inline constexpr size_t kMaxQuotedBytes = 300;
 std::string Markdown(const logs::Summary& s, const std::string& check, const std::string& base,
                      size_t artifacts, size_t max_errors);
 
+// The PR snippet's line from the viewer's build index (`<log>?recurring`, docs/VIEWER.md):
+// "⚠ Likely not this change: this error also failed 11 other PRs in the last 7 days, 11 of
+// them on alibuild-07 (see them)"; "" when no other PR failed so or the answer is not one.
+// `origin` (https://host[:port]) makes the group's link absolute.
+std::string RecurringLine(std::string_view recurring_json, const std::string& origin);
+
 }  // namespace logbucket::push

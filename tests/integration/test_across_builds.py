@@ -88,6 +88,7 @@ def push_pr(server, tmp, pr, failure):
          "--endpoint", server.endpoint, "--url-base", server.web + "/" + BUCKET + "/"],
         cwd=d, capture_output=True, text=True, timeout=600, env=e)
     assert r.returncode == 0, r.stderr
+    return r
 
 
 @pytest.fixture(scope="module")
@@ -255,6 +256,26 @@ def test_the_diff_against_the_last_green_build_holds_the_error_and_little_else(f
     assert "itself" in json.loads(body)["error"]
     body, _ = get(fleet.web + "/" + BUCKET + "/" + log + "?diff=no/such/log.txt", expect=404)
     assert "no/such/log.txt" in json.loads(body)["error"]
+
+
+def test_push_says_when_the_index_knows_the_error(fleet, tmp_path):
+    # One more PR killed like alibuild-07's: push's PR snippet says it is not the PR's fault.
+    r = push_pr(fleet, str(tmp_path), 15401, "compiler-killed-oom")
+    assert ("⚠ **Likely not this change**: this error also failed %d other PRs in the last 7 "
+            "days, %d of them on `alibuild-07` ([see them](%s/%s/?failures&days=7&signature="
+            % (len(OOM_PRS), len(OOM_PRS), fleet.web, BUCKET)) in r.stdout, r.stdout
+    # A PR's own error (no PR of the fleet has a traceback): no such line.
+    r = push_pr(fleet, str(tmp_path), 15402, "python-traceback")
+    assert "also failed" not in r.stdout
+    # (the fleet as it was, for the next test)
+    s3 = fleet.client()
+    for pr in (15401, 15402):
+        for name in ("fullLog.txt", "summary.json", "pretty.html"):
+            s3.delete_object(Bucket=BUCKET, Key=key(pr, name))
+    deadline = time.monotonic() + 60
+    while len(api(fleet, REPO + "/?board&format=json&limit=200")["entries"]) != fleet.total:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
 
 
 def test_the_index_follows_deletes_survives_restarts_and_rebuilds(fleet):
