@@ -16,7 +16,7 @@ namespace logbucket::logs {
 
 struct DiffOptions {
   uint64_t context = 3;                   // lines shown around each new line
-  uint64_t max_base_lines = 64ULL << 20;  // green lines remembered (512 MiB of hashes)
+  uint64_t max_base_lines = 16ULL << 20;  // green lines remembered (128 MiB of hashes at most)
   size_t max_line_bytes = 4096;           // of each line, compared
 };
 

@@ -324,6 +324,18 @@ std::shared_ptr<const logs::LineDiff> DiffCache::Find(const std::string& id) {
   return nullptr;
 }
 
+bool DiffCache::TryStart() {
+  std::lock_guard lock(mu_);
+  if (running_ >= kMaxRunning) return false;
+  ++running_;
+  return true;
+}
+
+void DiffCache::Done() {
+  std::lock_guard lock(mu_);
+  --running_;
+}
+
 void DiffCache::Insert(const std::string& id, std::shared_ptr<const logs::LineDiff> diff) {
   std::lock_guard lock(mu_);
   entries_.emplace_front(id, std::move(diff));
@@ -363,7 +375,13 @@ http::Response DiffView(const ViewerRoute& route, const AcrossBuilds* across, Di
                    '\n' + base->info.etag;
   std::shared_ptr<const logs::LineDiff> diff = cache.Find(id);
   if (!diff) {
+    if (!cache.TryStart()) {
+      http::Response busy = JsonError(503, "Other comparisons are being made; try again shortly.");
+      busy.SetHeader("Retry-After", "5");
+      return busy;
+    }
     auto made = logs::DiffAgainst(*log->bytes, *base->bytes);
+    cache.Done();
     if (!made) return JsonError(500, "The diff failed: " + made.error().message());
     diff = std::make_shared<const logs::LineDiff>(std::move(*made));
     cache.Insert(id, diff);

@@ -42,8 +42,14 @@ class DiffCache {
  public:
   std::shared_ptr<const logs::LineDiff> Find(const std::string& id);
   void Insert(const std::string& id, std::shared_ptr<const logs::LineDiff> diff);
+  // At most kMaxRunning diffs are made at once (each holds up to 128 MiB of hashes and a core
+  // for seconds on 500 MB logs); past that, a request is answered 503 at once.
+  static constexpr int kMaxRunning = 2;
+  bool TryStart();
+  void Done();
 
  private:
+  int running_ = 0;
   std::mutex mu_;
   std::deque<std::pair<std::string, std::shared_ptr<const logs::LineDiff>>> entries_;
 };
