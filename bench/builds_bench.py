@@ -240,6 +240,7 @@ def main():
     ap.add_argument("--logs", type=int, default=10000)
     ap.add_argument("--log-bytes", type=int, default=50000)
     ap.add_argument("--rgw", action="store_true")
+    ap.add_argument("--rgw-only", action="store_true", help="skip the embedded store's part")
     ap.add_argument("--diff-log")
     ap.add_argument("--diff-base")
     args = ap.parse_args()
@@ -247,8 +248,9 @@ def main():
     rows = []
     try:
         templates = bodies(tmp, args.log_bytes)
-        embedded(args, tmp, templates, rows)
-        if args.rgw:
+        if not args.rgw_only:
+            embedded(args, tmp, templates, rows)
+        if args.rgw or args.rgw_only:
             rgw(args, tmp, templates, rows)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,6 +1,7 @@
 #include "builds/indexer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -80,11 +81,23 @@ struct Indexer::Impl {
     return !stopping;
   }
 
+  // What a crawl's listing already says of the summary.json beside a log.
+  struct SummaryHint {
+    enum class State { kUnknown, kAbsent, kPresent } state = State::kUnknown;
+    store::ObjectInfo info;
+  };
+
   Result<logs::Summary> FromSummaryJson(const std::string& bucket, const store::ObjectInfo& log,
-                                        std::string* summary_etag) {
+                                        const SummaryHint& hint, std::string* summary_etag) {
     std::string key = FolderOf(log.key) + "summary.json";
-    if (!Pace()) return Error(ErrorCode::kServiceUnavailable, "stopping");
-    auto head = store.HeadObject(bucket, key);
+    if (hint.state == SummaryHint::State::kAbsent) {
+      return Error(ErrorCode::kNotFound, "no summary.json");
+    }
+    Result<store::ObjectInfo> head = hint.info;
+    if (hint.state == SummaryHint::State::kUnknown) {
+      if (!Pace()) return Error(ErrorCode::kServiceUnavailable, "stopping");
+      head = store.HeadObject(bucket, key);
+    }
     if (!head) return head.error();
     if (head->size > options.max_summary_json_bytes ||
         head->last_modified_ms + kSummaryGraceMs < log.last_modified_ms) {
@@ -144,7 +157,8 @@ struct Indexer::Impl {
     return analyzer.Finish(gunzip.output_bytes());
   }
 
-  Status IndexLog(const std::string& bucket, const store::ObjectInfo& log) {
+  Status IndexLog(const std::string& bucket, const store::ObjectInfo& log,
+                  const SummaryHint& hint) {
     KeyFacts facts = ParseCiKey(log.key);
     if (!IsBuildLog(facts)) return Status::Ok();
     BuildRow row;
@@ -158,7 +172,7 @@ struct Indexer::Impl {
     row.uploaded_ms = log.last_modified_ms;
     row.size = log.size;
     row.etag = log.etag;
-    auto summary = FromSummaryJson(bucket, log, &row.summary_etag);
+    auto summary = FromSummaryJson(bucket, log, hint, &row.summary_etag);
     row.source = "summary.json";
     if (!summary) {
       if (summary.error().code() == ErrorCode::kServiceUnavailable) return summary.error();
@@ -190,7 +204,7 @@ struct Indexer::Impl {
       ++stats.removed;
       return Status::Ok();
     }
-    return IndexLog(bucket, *head);
+    return IndexLog(bucket, *head, SummaryHint());
   }
 
   Status CrawlBucket(const std::string& bucket) {
@@ -205,29 +219,68 @@ struct Indexer::Impl {
     while (true) {
       if (!Pace()) return Error(ErrorCode::kServiceUnavailable, "stopping");
       LB_ASSIGN_OR_RETURN(store::ListResult page, store.ListObjects(bucket, list));
+      // The page's new or changed logs, each with what the listing says of its summary.json
+      // (so most logs cost one read, not a HEAD and a read).
+      std::unordered_map<std::string, const store::ObjectInfo*> summaries;
+      std::vector<const store::ObjectInfo*> changed;
       for (const store::ObjectInfo& o : page.objects) {
         KeyFacts facts = ParseCiKey(o.key);
         if (IsBuildLog(facts)) {
           seen.insert(o.key);
           auto it = known.find(o.key);
-          if (it == known.end() || it->second.etag != o.etag) {
-            store::ObjectInfo info = o;
-            Status s = IndexLog(bucket, info);
-            if (!s.ok()) {
-              if (s.code() == ErrorCode::kServiceUnavailable) return s;
-              Log().warn("build index: {}/{}: {}", bucket, o.key, s.ToString());
-              std::lock_guard lock(mu);
-              ++stats.errors;
-            }
-          }
+          if (it == known.end() || it->second.etag != o.etag) changed.push_back(&o);
         } else if (facts.file == "summary.json") {
+          summaries.emplace(o.key, &o);
           // A summary that arrived (or changed) after its log was indexed from the log.
           std::string log_key = FolderOf(o.key) + "fullLog.txt";
           auto it = known.find(log_key);
           if (it != known.end() && it->second.summary_etag != o.etag) Enqueue(bucket, log_key);
         }
-        HandleQueue();  // a pushed log need not wait for a long crawl
       }
+      const std::string last_listed = page.objects.empty() ? "" : page.objects.back().key;
+      auto hint_for = [&](const store::ObjectInfo& log) {
+        SummaryHint hint;
+        std::string key = FolderOf(log.key) + "summary.json";
+        auto it = summaries.find(key);
+        if (it != summaries.end()) {
+          hint.state = SummaryHint::State::kPresent;
+          hint.info = *it->second;
+        } else if (!page.truncated || last_listed > key) {
+          hint.state = SummaryHint::State::kAbsent;  // it would have been listed here
+        }
+        return hint;
+      };
+      // Several at a time: over a remote store each read waits for the network.
+      std::atomic<size_t> next{0};
+      std::atomic<bool> stopped{false};
+      auto work = [&] {
+        for (size_t i = next++; i < changed.size() && !stopped; i = next++) {
+          Status s = IndexLog(bucket, *changed[i], hint_for(*changed[i]));
+          if (s.ok()) continue;
+          if (s.code() == ErrorCode::kServiceUnavailable) {
+            stopped = true;
+            return;
+          }
+          Log().warn("build index: {}/{}: {}", bucket, changed[i]->key, s.ToString());
+          std::lock_guard lock(mu);
+          ++stats.errors;
+        }
+      };
+      std::vector<std::thread> helpers;
+      for (int t = 1; t < options.crawl_threads && static_cast<size_t>(t) < changed.size(); ++t) {
+        helpers.emplace_back([&] {
+          try {
+            work();
+          } catch (...) {
+            ReportEscapedException(ThreadEntry::kBackground, "build indexer",
+                                   std::current_exception());
+          }
+        });
+      }
+      work();
+      for (auto& h : helpers) h.join();
+      if (stopped) return Error(ErrorCode::kServiceUnavailable, "stopping");
+      HandleQueue();  // a pushed log need not wait for a long crawl
       if (!page.truncated) break;
       list.after = page.last_item;
     }

@@ -29,6 +29,8 @@ struct IndexerOptions {
   size_t max_summary_json_bytes = 16 << 20;
   // Notified keys waiting; past this, the oldest are left to the next crawl.
   size_t max_queued = 100000;
+  // Logs a crawl reads at once (over a remote store each read waits for the network).
+  int crawl_threads = 4;
 };
 
 struct IndexerStats {
