@@ -12,6 +12,7 @@ namespace logbucket::builds {
 namespace {
 
 constexpr int kSchemaVersion = 2;  // 2: builds_by_pr
+constexpr size_t kMaxGroupedBuilds = 50000;
 
 constexpr const char* kSchema = R"(
 CREATE TABLE IF NOT EXISTS builds (
@@ -276,7 +277,9 @@ Result<std::vector<FailureGroup>> BuildIndex::Groups(const std::string& bucket,
     texts.push_back(options.signature);
     where += " AND signature = ?" + std::to_string(texts.size());
   }
-  where += " ORDER BY uploaded_ms DESC LIMIT 200000";
+  // The newest failed builds of the window, at most kMaxGroupedBuilds: one request never holds
+  // more than ~50 MB of rows, whatever window it asks for.
+  where += " ORDER BY uploaded_ms DESC LIMIT " + std::to_string(kMaxGroupedBuilds);
   LB_ASSIGN_OR_RETURN(auto rows, impl_->Query(Select(where), texts, ints));
 
   struct Acc {
