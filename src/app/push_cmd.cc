@@ -21,6 +21,7 @@
 
 #include "app/commands.h"
 #include "app/connection.h"
+#include "common/json_fields.h"
 #include "http/client/curl_client.h"
 #include "logs/summary.h"
 #include "platform/file_util.h"
@@ -96,7 +97,7 @@ std::string AskRecurring(const std::string& log_url) {
     if (!r || r->status != 200) return "";
     nlohmann::json j = nlohmann::json::parse(r->body, nullptr, /*allow_exceptions=*/false);
     if (!j.is_object()) return "";
-    if (j.value("indexed", false)) return push::RecurringLine(r->body, origin);
+    if (JsonBool(j, "indexed")) return push::RecurringLine(r->body, origin);
     if (std::chrono::steady_clock::now() > deadline) return "";
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }

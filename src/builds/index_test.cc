@@ -303,6 +303,49 @@ TEST_F(IndexerTest, NotifiedLogsAreIndexedFromTheLogOrItsSummary) {
   EXPECT_EQ(stats.errors, 0u);
 }
 
+TEST_F(IndexerTest, ASummaryJsonOfTheWrongShapeIsNotBelievedAndStopsNothing) {
+  // Anyone who can upload writes summary.json: wrong types must not throw (an exception in the
+  // crawl would stop it at this log on every pass), and the log is read instead.
+  IndexerOptions options;
+  options.crawl_interval_seconds = 0;
+  indexer_ = std::make_unique<Indexer>(*store_, *index_, options);
+  const std::vector<std::string> odd = {
+      R"({"verdict":"failed","total_bytes":"5","errors":[{"kind":1,"text":[],"line":"x"}]})",
+      R"({"verdict":"failed","total_bytes":5,"errors":"no","header":[1,2]})",
+      R"({"verdict":["failed"],"total_bytes":5})",
+      R"({"verdict":"failed","total_bytes":-5,"errors":[7],"header":{"host":{"a":1}}})",
+      R"([1,2,3])",
+      "not json at all",
+  };
+  for (size_t i = 0; i < odd.size(); ++i) {
+    std::string folder = "org/app/" + std::to_string(100 + i) + "/abcdef1/build/";
+    Put(folder + "fullLog.txt", "ok\n");  // 3 bytes; "5" never matches
+    Put(folder + "summary.json", odd[i]);
+  }
+  // The same shape with the right size is believed, with what it says that is well typed.
+  Put("org/app/200/abcdef1/build/fullLog.txt", "ok\n");
+  Put("org/app/200/abcdef1/build/summary.json",
+      R"({"verdict":"failed","total_bytes":3,"errors":[{"kind":"x","text":5,"line":-1}],)"
+      R"("header":{"host":7,"commit":"c0ffee"}})");
+  ASSERT_TRUE(indexer_->Crawl().ok());
+  EXPECT_EQ(*index_->Count("logs"), odd.size() + 1);
+  for (size_t i = 0; i < odd.size(); ++i) {
+    auto row =
+        index_->Get("logs", "org/app/" + std::to_string(100 + i) + "/abcdef1/build/fullLog.txt");
+    ASSERT_TRUE(row && *row) << i;
+    EXPECT_EQ((*row)->source, "log") << i;
+    EXPECT_EQ((*row)->verdict, "no-errors-found") << i;
+  }
+  auto row = index_->Get("logs", "org/app/200/abcdef1/build/fullLog.txt");
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ((*row)->source, "summary.json");
+  EXPECT_EQ((*row)->error_kind, "x");
+  EXPECT_EQ((*row)->error_text, "");
+  EXPECT_EQ((*row)->error_line, 0u);
+  EXPECT_EQ((*row)->host, "");
+  EXPECT_EQ(indexer_->stats().errors, 0u);
+}
+
 TEST_F(IndexerTest, ACrawlFindsWhatItWasNotToldAndForgetsWhatIsGone) {
   Put("org/app/7/abcdef1/build/fullLog.txt", kFailedLog);
   Put("org/app/8/abcdef1/build/fullLog.txt", "ok\n");

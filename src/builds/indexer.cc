@@ -13,6 +13,7 @@
 
 #include "builds/layout.h"
 #include "common/guard.h"
+#include "common/json_fields.h"
 #include "common/log.h"
 #include "logs/gunzip.h"
 #include "logs/log_index.h"
@@ -112,26 +113,28 @@ struct Indexer::Impl {
       return text.size() <= options.max_summary_json_bytes;
     }));
     nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object() || !j.value("verdict", nlohmann::json()).is_string()) {
+    // Anyone who can upload can write it: every field is checked, none trusted to be typed.
+    const nlohmann::json* verdict = JsonField(j, "verdict");
+    if (verdict == nullptr || !verdict->is_string()) {
       return Error(ErrorCode::kInvalidArgument, "summary.json is not a summary");
     }
     logs::Summary s;
-    s.verdict = j["verdict"].get<std::string>();
-    s.total_bytes = j.value("total_bytes", uint64_t{0});
+    s.verdict = verdict->get<std::string>();
+    s.total_bytes = JsonUnsigned(j, "total_bytes");
     if (s.total_bytes != log.size) return Error(ErrorCode::kNotFound, "summary of other bytes");
-    const nlohmann::json& errors = j.value("errors", nlohmann::json::array());
-    if (errors.is_array() && !errors.empty() && errors[0].is_object()) {
+    const nlohmann::json* errors = JsonField(j, "errors");
+    if (errors != nullptr && errors->is_array() && !errors->empty()) {
+      const nlohmann::json& first = (*errors)[0];
       logs::Finding f;
-      f.kind = errors[0].value("kind", std::string());
-      f.text = errors[0].value("text", std::string());
-      f.line = errors[0].value("line", uint64_t{0});
-      s.errors.push_back(std::move(f));
+      f.kind = JsonString(first, "kind");
+      f.text = JsonString(first, "text");
+      f.line = JsonUnsigned(first, "line");
+      if (!f.kind.empty()) s.errors.push_back(std::move(f));
     }
-    const nlohmann::json& header = j.value("header", nlohmann::json::object());
-    if (header.is_object()) {
-      s.header.host = header.value("host", std::string());
-      s.header.finished = header.value("finished", std::string());
-      s.header.commit = header.value("commit", std::string());
+    if (const nlohmann::json* header = JsonField(j, "header")) {
+      s.header.host = JsonString(*header, "host");
+      s.header.finished = JsonString(*header, "finished");
+      s.header.commit = JsonString(*header, "commit");
     }
     *summary_etag = head->etag;
     return s;

@@ -225,6 +225,17 @@ TEST(Push, RecurringLineFromTheViewersIndex) {
                        origin);
   EXPECT_NE(line.find("`[x](http://evil)`"), std::string::npos) << line;
   EXPECT_EQ(line.find("evil.example"), std::string::npos) << line;
+  // Fields of the wrong type: no exception, nothing made up.
+  for (const char* odd : {R"({"others":{"prs":"3","builds":[],"hosts":"h","href":5}})",
+                          R"({"others":{"prs":2,"hosts":[{"host":1,"builds":"2"}],"href":[]},)"
+                          R"("days":"x"})",
+                          R"({"others":[1]})", R"([{"others":1}])", "null"}) {
+    EXPECT_NO_THROW(line = RecurringLine(odd, origin)) << odd;
+    EXPECT_EQ(line.find("http"), std::string::npos) << odd;
+  }
+  EXPECT_EQ(
+      RecurringLine(R"({"others":{"prs":2,"hosts":[{"host":1,"builds":"2"}]},"days":"x"})", origin),
+      "This error also failed 2 other PRs in the last 7 days\n");
 }
 
 }  // namespace

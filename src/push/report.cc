@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "common/encoding.h"
+#include "common/json_fields.h"
 #include "logs/ansi.h"
 #include "platform/file_util.h"
 
@@ -185,25 +186,25 @@ std::string CodeSpan(std::string_view text, size_t max_bytes) {
 
 std::string RecurringLine(std::string_view recurring_json, const std::string& origin) {
   nlohmann::json j = nlohmann::json::parse(recurring_json, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("others") || !j["others"].is_object()) return "";
-  const nlohmann::json& o = j["others"];
-  uint64_t prs = o.value("prs", uint64_t{0});
-  uint64_t builds = o.value("builds", uint64_t{0});
+  const nlohmann::json* others = JsonField(j, "others");
+  if (others == nullptr || !others->is_object()) return "";
+  const nlohmann::json& o = *others;
+  uint64_t prs = JsonUnsigned(o, "prs");
+  uint64_t builds = JsonUnsigned(o, "builds");
   if (prs == 0) return "";
-  std::string line =
-      o.value("infrastructure", false) ? "⚠ **Likely not this change**: this" : "This";
+  std::string line = JsonBool(o, "infrastructure") ? "⚠ **Likely not this change**: this" : "This";
   line += " error also failed " + std::to_string(prs) + (prs == 1 ? " other PR" : " other PRs") +
-          " in the last " + std::to_string(j.value("days", 7)) + " days";
-  const nlohmann::json& hosts = o.value("hosts", nlohmann::json::array());
-  if (hosts.is_array() && !hosts.empty() && hosts[0].is_object()) {
-    std::string host = hosts[0].value("host", std::string());
-    uint64_t on_host = hosts[0].value("builds", uint64_t{0});
+          " in the last " + std::to_string(JsonUnsigned(j, "days", 7)) + " days";
+  const nlohmann::json* hosts = JsonField(o, "hosts");
+  if (hosts != nullptr && hosts->is_array() && !hosts->empty()) {
+    std::string host = JsonString((*hosts)[0], "host");
+    uint64_t on_host = JsonUnsigned((*hosts)[0], "builds");
     // A host name comes from a log's header: quoted as code, never Markdown.
     if (!host.empty() && on_host * 2 >= builds) {
       line += ", " + std::to_string(std::min(on_host, prs)) + " of them on " + CodeSpan(host, 100);
     }
   }
-  std::string href = o.value("href", std::string());
+  std::string href = JsonString(o, "href");
   if (href.starts_with("/") && !href.starts_with("//"))
     line += " ([see them](" + origin + href + "))";
   return line + "\n";
