@@ -281,8 +281,16 @@ struct Indexer::Impl {
           }
         });
       }
-      work();
+      // The helpers use this frame: join them whatever happens here, then pass it on.
+      std::exception_ptr failure;
+      try {
+        work();
+      } catch (...) {
+        failure = std::current_exception();
+        stopped = true;
+      }
       for (auto& h : helpers) h.join();
+      if (failure) std::rethrow_exception(failure);
       if (stopped) return Error(ErrorCode::kServiceUnavailable, "stopping");
       HandleQueue();  // a pushed log need not wait for a long crawl
       if (!page.truncated) break;
@@ -375,6 +383,11 @@ struct Indexer::Impl {
         }
       } catch (...) {
         ReportEscapedException(ThreadEntry::kBackground, "build indexer", std::current_exception());
+        // A pass that threw is not retried at once (it would throw again at the same log): the
+        // next one comes at its time, at least a minute on.
+        next_crawl =
+            Clock::now() + std::chrono::seconds(std::max(options.crawl_interval_seconds, 60));
+        crawl_again = true;
         std::unique_lock lock(mu);
         ++stats.errors;
         // Not a hot loop if the failure repeats: wait a little before trying again.
