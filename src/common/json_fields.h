@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 namespace logbucket {
 
@@ -19,7 +20,7 @@ inline const nlohmann::json* JsonField(const nlohmann::json& j, const char* key)
 
 inline std::string JsonString(const nlohmann::json& j, const char* key, std::string fallback = {}) {
   const nlohmann::json* f = JsonField(j, key);
-  return f != nullptr && f->is_string() ? f->get<std::string>() : fallback;
+  return f != nullptr && f->is_string() ? f->get<std::string>() : std::move(fallback);
 }
 
 inline uint64_t JsonUnsigned(const nlohmann::json& j, const char* key, uint64_t fallback = 0) {

@@ -71,7 +71,11 @@ class Result {
 #define LB_CONCAT_(a, b) LB_CONCAT_INNER_(a, b)
 #define LB_ASSIGN_OR_RETURN(lhs, expr) \
   LB_ASSIGN_OR_RETURN_IMPL_(LB_CONCAT_(lb_result_, __LINE__), lhs, expr)
+// `lhs` may be a declaration ("auto rows") and `result` is a name this macro makes: neither can
+// be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define LB_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
   auto result = (expr);                              \
   if (!result) return result.error();                \
   lhs = std::move(*result)
+// NOLINTEND(bugprone-macro-parentheses)

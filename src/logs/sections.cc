@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <cmath>
 #include <cstdlib>
 
 #include "logs/rules.h"
@@ -41,9 +42,10 @@ void SectionTracker::Count(bool error) {
   }
 }
 
-void SectionTracker::StartColumnStep(uint64_t line, std::string name, std::string_view time) {
+void SectionTracker::StartColumnStep(uint64_t line, const std::string& name,
+                                     std::string_view time) {
   step_column_ = true;
-  StartStep(line, std::move(name), time);
+  StartStep(line, name, time);
 }
 
 void SectionTracker::CloseAll(uint64_t line, std::string_view end_time) {
@@ -70,7 +72,7 @@ void SectionTracker::Close(size_t depth_index, uint64_t line, std::string_view e
     s.end_line = line;
     if (s.seconds < 0 && !s.time.empty() && !end_time.empty()) {
       double seconds = CiSecondsBetween(s.time, end_time);
-      if (seconds >= 0) s.seconds = static_cast<int64_t>(seconds + 0.5);
+      if (seconds >= 0) s.seconds = std::llround(seconds);
     }
     if (s.syntax == std::string("buildkite")) buildkite_open_ = false;
     open_.pop_back();
@@ -78,7 +80,7 @@ void SectionTracker::Close(size_t depth_index, uint64_t line, std::string_view e
 }
 
 // A CI step begins at `line`: it ends the previous one (at the time this one starts).
-void SectionTracker::StartStep(uint64_t line, std::string name, std::string_view time) {
+void SectionTracker::StartStep(uint64_t line, const std::string& name, std::string_view time) {
   for (size_t d = 0; d < open_.size(); ++d) {
     if (sections_[open_[d]].syntax == std::string("step")) {
       Close(d, line - 1, time);

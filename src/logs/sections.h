@@ -21,7 +21,7 @@ class SectionTracker {
                     std::string_view time);
   // A downloaded job log's step column changed at `line`: from now on its steps are the
   // top-level sections (and `##[group]Run …` only a group inside one).
-  void StartColumnStep(uint64_t line, std::string name, std::string_view time);
+  void StartColumnStep(uint64_t line, const std::string& name, std::string_view time);
   // The end of the log: whatever is open ends at `line`, at `end_time`.
   void CloseAll(uint64_t line, std::string_view end_time);
 
@@ -38,7 +38,7 @@ class SectionTracker {
             std::string_view time);
   // Closes the section at open_[depth_index] and anything left open inside it.
   void Close(size_t depth_index, uint64_t line, std::string_view end_time);
-  void StartStep(uint64_t line, std::string name, std::string_view time);
+  void StartStep(uint64_t line, const std::string& name, std::string_view time);
 
   std::vector<Section> sections_;  // in order of their begin line
   std::vector<size_t> open_;       // indices into sections_, innermost last

@@ -4,6 +4,7 @@
 #include <re2/set.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -684,7 +685,7 @@ nlohmann::json FindingJson(const Finding& f, const std::string& first_time, bool
   if (!f.time.empty()) {
     j["time"] = f.time;
     double elapsed = CiSecondsBetween(first_time, f.time);
-    if (elapsed >= 0) j["elapsed"] = static_cast<int64_t>(elapsed + 0.5);
+    if (elapsed >= 0) j["elapsed"] = static_cast<int64_t>(std::llround(elapsed));
   }
   return j;
 }

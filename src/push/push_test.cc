@@ -226,10 +226,12 @@ TEST(Push, RecurringLineFromTheViewersIndex) {
   EXPECT_NE(line.find("`[x](http://evil)`"), std::string::npos) << line;
   EXPECT_EQ(line.find("evil.example"), std::string::npos) << line;
   // Fields of the wrong type: no exception, nothing made up.
-  for (const char* odd : {R"({"others":{"prs":"3","builds":[],"hosts":"h","href":5}})",
-                          R"({"others":{"prs":2,"hosts":[{"host":1,"builds":"2"}],"href":[]},)"
-                          R"("days":"x"})",
-                          R"({"others":[1]})", R"([{"others":1}])", "null"}) {
+  const std::string two_odd_fields =
+      std::string(R"({"others":{"prs":2,"hosts":[{"host":1,"builds":"2"}],"href":[]},)") +
+      R"("days":"x"})";
+  for (const std::string& odd :
+       {std::string(R"({"others":{"prs":"3","builds":[],"hosts":"h","href":5}})"), two_odd_fields,
+        std::string(R"({"others":[1]})"), std::string(R"([{"others":1}])"), std::string("null")}) {
     EXPECT_NO_THROW(line = RecurringLine(odd, origin)) << odd;
     EXPECT_EQ(line.find("http"), std::string::npos) << odd;
   }
