@@ -77,14 +77,18 @@ std::string PrIdentity(const BuildRow& r) {
 struct BuildIndex::Impl {
   std::mutex mu;
   std::unique_ptr<store::Db> db;
-  // Statements built at run time (filters vary) are prepared per call, not cached.
-  Result<std::vector<BuildRow>> Query(const std::string& sql, const std::vector<std::string>& texts,
-                                      const std::vector<std::pair<int, int64_t>>& ints) {
+  // Statements built at run time (filters vary) are prepared per call, not cached: binds
+  // `texts` to ?1…?N and `ints` at their positions, and calls on_row for each row. The
+  // statement is finalised after the Stmt (which resets it) is gone, on every path.
+  template <typename OnRow>
+  Status ForEachRow(const std::string& sql, const std::vector<std::string>& texts,
+                    const std::vector<std::pair<int, int64_t>>& ints, OnRow&& on_row) {
     sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v2(db->raw(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
+      sqlite3_finalize(raw);
       return store::SqlError(db->raw(), "prepare");
     }
-    std::vector<BuildRow> rows;
+    Status status = Status::Ok();
     {
       store::Stmt stmt(db->raw(), raw);
       for (size_t i = 0; i < texts.size(); ++i) stmt.Text(static_cast<int>(i) + 1, texts[i]);
@@ -92,14 +96,22 @@ struct BuildIndex::Impl {
       while (true) {
         auto more = stmt.Step();
         if (!more) {
-          sqlite3_finalize(raw);
-          return more.error();
+          status = more.error();
+          break;
         }
         if (!*more) break;
-        rows.push_back(ReadRow(stmt));
+        on_row(stmt);
       }
     }
     sqlite3_finalize(raw);
+    return status;
+  }
+
+  Result<std::vector<BuildRow>> Query(const std::string& sql, const std::vector<std::string>& texts,
+                                      const std::vector<std::pair<int, int64_t>>& ints) {
+    std::vector<BuildRow> rows;
+    LB_RETURN_IF_ERROR(
+        ForEachRow(sql, texts, ints, [&](const store::Stmt& s) { rows.push_back(ReadRow(s)); }));
     return rows;
   }
 };
@@ -204,30 +216,14 @@ Result<std::vector<BoardEntry>> BuildIndex::Board(const std::string& bucket,
     std::string sql = "SELECT pr, branch, MAX(uploaded_ms) AS last FROM builds WHERE " + filter +
                       " GROUP BY pr, branch HAVING last < ?" + std::to_string(at) +
                       " ORDER BY last DESC LIMIT " + std::to_string(page);
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(impl_->db->raw(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
-      return store::SqlError(impl_->db->raw(), "prepare");
-    }
     struct Head {
       std::string pr, branch;
       int64_t last;
     };
     std::vector<Head> heads;
-    {
-      store::Stmt s(impl_->db->raw(), raw);
-      for (size_t i = 0; i < texts.size(); ++i) s.Text(static_cast<int>(i) + 1, texts[i]);
-      s.Int(at, before);
-      while (true) {
-        auto more = s.Step();
-        if (!more) {
-          sqlite3_finalize(raw);
-          return more.error();
-        }
-        if (!*more) break;
-        heads.push_back({s.ColText(0), s.ColText(1), s.ColInt(2)});
-      }
-    }
-    sqlite3_finalize(raw);
+    LB_RETURN_IF_ERROR(impl_->ForEachRow(sql, texts, {{at, before}}, [&](const store::Stmt& s) {
+      heads.push_back({s.ColText(0), s.ColText(1), s.ColInt(2)});
+    }));
     for (const Head& head : heads) {
       before = head.last;
       std::vector<std::string> entry_texts = texts;

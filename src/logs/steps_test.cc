@@ -9,15 +9,10 @@
 
 #include "logs/rules.h"
 #include "logs/summary.h"
+#include "logs/summary_testing.h"
 
 namespace logbucket::logs {
 namespace {
-
-Summary SummarizeInSteps(std::string_view log, size_t step) {
-  Analyzer analyzer;
-  for (size_t at = 0; at < log.size(); at += step) analyzer.Feed(log.substr(at, step));
-  return analyzer.Finish(log.size());
-}
 
 const Section* FindSection(const Summary& s, std::string_view name) {
   for (const Section& sec : s.sections) {

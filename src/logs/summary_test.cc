@@ -8,16 +8,10 @@
 #include "logs/gunzip.h"
 #include "logs/rules.h"
 #include "logs/search.h"
+#include "logs/summary_testing.h"
 
 namespace logbucket::logs {
 namespace {
-
-// Feeds the log in pieces of `step` bytes: results must not depend on how reads fall.
-Summary SummarizeInSteps(std::string_view log, size_t step) {
-  Analyzer analyzer;
-  for (size_t at = 0; at < log.size(); at += step) analyzer.Feed(log.substr(at, step));
-  return analyzer.Finish(log.size());
-}
 
 const Finding& First(const Summary& s) {
   EXPECT_FALSE(s.errors.empty());
