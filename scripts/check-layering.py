@@ -22,7 +22,8 @@ PRIVATE_FOLDERS = {
              "logs/rules.h", "logs/search.h", "logs/summary.h"},
     "policy": {"policy/policy.h"},
     "s3/service": set(),
-    "store/local": {"store/local/local_store.h", "store/local/sqlite.h"},
+    "store/local": {"store/local/local_store.h", "store/local/sqlite.h", "store/local/fsck.h",
+                    "store/local/backup.h"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

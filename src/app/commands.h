@@ -15,5 +15,7 @@ void RegisterAdmin(CLI::App& app, int& exit_code);
 void RegisterLogs(CLI::App& app, int& exit_code);
 // `logbucket push` (app/push_cmd.cc).
 void RegisterPush(CLI::App& app, int& exit_code);
+// fsck, backup, restore: the embedded store's data directory (app/data_cmd.cc).
+void RegisterData(CLI::App& app, int& exit_code);
 
 }  // namespace logbucket::app

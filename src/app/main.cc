@@ -10,7 +10,7 @@ int main(int argc, char** argv) {
       "logbucket: an S3-compatible build-log archive (embedded S3 store, log viewer, "
       "CI tools)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "logbucket 0.1.0");
+  app.set_version_flag("--version", "logbucket " LOGBUCKET_VERSION);
   int exit_code = 0;
   logbucket::app::RegisterServe(app, exit_code);
   logbucket::app::RegisterUser(app, exit_code);
@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   logbucket::app::RegisterAdmin(app, exit_code);
   logbucket::app::RegisterLogs(app, exit_code);
   logbucket::app::RegisterPush(app, exit_code);
+  logbucket::app::RegisterData(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

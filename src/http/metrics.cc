@@ -118,7 +118,7 @@ std::string Metrics::Render() const {
   std::string out;
   out.reserve(16384);
   AppendFamilyHeader(out, "logbucket_build_info", "gauge", "The running version (always 1).");
-  AppendSample(out, "logbucket_build_info", "version=\"0.1.0\"", 1);
+  AppendSample(out, "logbucket_build_info", "version=\"" LOGBUCKET_VERSION "\"", 1);
   AppendFamilyHeader(out, "logbucket_start_time_seconds", "gauge",
                      "When this process started, in seconds since the Unix epoch.");
   AppendSample(out, "logbucket_start_time_seconds", "", static_cast<double>(start_time_seconds_));

@@ -15,7 +15,11 @@ import urllib.request
 import botocore.exceptions
 import pytest
 
-from conftest import free_port, scrape
+from conftest import BIN, free_port, scrape
+
+# The version the binary says it is ("logbucket 0.2.0"), which /_metrics must report too.
+VERSION = subprocess.run([BIN, "--version"], capture_output=True, text=True,
+                         check=True).stdout.split()[1]
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
@@ -135,7 +139,7 @@ def test_metrics_only_for_allowed_addresses(server_factory):
         status, _ = scrape(base + "/_metrics")
         assert status == 403, base
         status, samples = scrape(base + "/_metrics", source_address="127.0.0.2")
-        assert status == 200 and samples['logbucket_build_info{version="0.1.0"}'] == 1, base
+        assert status == 200 and samples['logbucket_build_info{version="%s"}' % VERSION] == 1, base
         # A forwarded address does not count, even from a trusted proxy: the scraper's own does.
         req = urllib.request.Request(base + "/_metrics", headers={"X-Forwarded-For": "127.0.0.2"})
         with pytest.raises(urllib.error.HTTPError) as denied:

@@ -26,7 +26,6 @@ Result<std::unique_ptr<LocalStore>> OpenLocalStore(const LocalStoreOptions& opti
   LB_RETURN_IF_ERROR(platform::MakeDirs(impl->root + "/blobs", 0700));
   LB_RETURN_IF_ERROR(platform::MakeDirs(impl->root + "/tmp", 0700));
   if (options.recover) {
-    impl->disk.Init(impl->root, options.min_free_bytes, options.reserve_bytes);
     std::string lock_path = impl->root + "/LOCK";
     impl->lock_fd = ScopedFd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!impl->lock_fd.valid()) return platform::PosixError("open", lock_path, errno);
@@ -40,6 +39,29 @@ Result<std::unique_ptr<LocalStore>> OpenLocalStore(const LocalStoreOptions& opti
   if (!writer) return writer.error();
   impl->writer = std::move(*writer);
   ::chmod(db_path.c_str(), 0600);
+  // A newer binary's directory is refused before anything here writes to it (not even the
+  // schema script's CREATE IF NOT EXISTS): a downgrade must leave it as it was.
+  {
+    Stmt has_meta =
+        impl->writer->Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+    auto exists = has_meta.Step();
+    if (!exists) return exists.error();
+    if (*exists) {
+      Stmt get = impl->writer->Prepare("SELECT value FROM meta WHERE name = 'schema_version'");
+      auto row = get.Step();
+      if (!row) return row.error();
+      if (*row && ParseDecimal(get.ColText(0)).value_or(0) > kSchemaVersion) {
+        return Error(ErrorCode::kInvalidArgument,
+                     impl->root + " was written by a newer logbucket (metadata schema " +
+                         get.ColText(0) + "; this binary knows up to " +
+                         std::to_string(kSchemaVersion) +
+                         "). Downgrades are refused: run the newer version, or restore a backup "
+                         "made before the upgrade (docs/OPERATIONS.md)");
+      }
+    }
+  }
+  // The reserve (a preallocated file) only once the directory is known to be this binary's.
+  if (options.recover) impl->disk.Init(impl->root, options.min_free_bytes, options.reserve_bytes);
   LB_RETURN_IF_ERROR(impl->writer->Exec(kSchema));
   LB_RETURN_IF_ERROR(MigrateSchema(*impl->writer, db_path));
   {
