@@ -72,18 +72,6 @@ http::ServerOptions ListenerOptions(const config::Config& cfg, http::Metrics& me
   return o;
 }
 
-void WaitAndDrain(sigset_t& signals, int drain_seconds, const std::vector<http::Server*>& servers) {
-  int received = 0;
-  sigwait(&signals, &received);
-  Log().info("received {}, draining (up to {} s)", received == SIGTERM ? "SIGTERM" : "SIGINT",
-             drain_seconds);
-  int forced = 0;
-  for (http::Server* server : servers) {
-    if (server != nullptr) forced += server->Shutdown(drain_seconds);
-  }
-  if (forced > 0) Log().warn("closed {} connections still busy after the drain", forced);
-}
-
 void AppendRemoteStoreMetrics(const store::RemoteStoreCounters& c, std::string& out) {
   struct Family {
     const char* name;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/live.h"
 #include "common/net.h"
 #include "config/config.h"
 #include "http/metrics.h"
@@ -23,12 +24,17 @@ std::string EndpointUrl(const std::string& listen, uint16_t port, bool tls = fal
 // here, so a proxy in front of the viewer cannot make the metrics public.
 class MetricsPage {
  public:
-  explicit MetricsPage(const config::Config& cfg) {
-    for (const std::string& text : cfg.http.metrics_allow) {
-      if (auto cidr = ParseCidr(text)) allow_.push_back(*cidr);  // validated with the config
-    }
-  }
+  explicit MetricsPage(const config::Config& cfg) { SetAllow(cfg.http.metrics_allow); }
   http::Metrics& metrics() { return metrics_; }
+
+  // http.metrics_allow (at start, and on a configuration reload).
+  void SetAllow(const std::vector<std::string>& cidrs) {
+    std::vector<Cidr> allow;
+    for (const std::string& text : cidrs) {
+      if (auto cidr = ParseCidr(text)) allow.push_back(*cidr);  // validated with the config
+    }
+    allow_.Set(std::move(allow));
+  }
 
   http::Response Serve(const http::Request& request) const {
     http::Response r;
@@ -36,7 +42,8 @@ class MetricsPage {
     r.SetHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     r.SetHeader("Cache-Control", "no-store");
     auto peer = ParseIp(request.peer_address);
-    bool allowed = peer && std::any_of(allow_.begin(), allow_.end(),
+    auto allow = allow_.Get();
+    bool allowed = peer && std::any_of(allow->begin(), allow->end(),
                                        [&](const Cidr& c) { return CidrContains(c, *peer); });
     // A TLS proxy on the same host connects from loopback: what it forwards comes from anyone.
     bool proxied = FindHeader(request.headers, "x-forwarded-for") ||
@@ -55,7 +62,7 @@ class MetricsPage {
 
  private:
   http::Metrics metrics_;
-  std::vector<Cidr> allow_;
+  Live<std::vector<Cidr>> allow_;
 };
 
 // The data directory's file system in the metrics: a full disk refuses every upload (and the
@@ -64,9 +71,6 @@ void AppendDataDirMetrics(const std::string& data_dir, std::string& out);
 
 // Listener settings every listener shares ([http]).
 http::ServerOptions ListenerOptions(const config::Config& cfg, http::Metrics& metrics);
-
-// Blocks until SIGTERM or SIGINT, then drains `servers` (null entries skipped).
-void WaitAndDrain(sigset_t& signals, int drain_seconds, const std::vector<http::Server*>& servers);
 
 // The remote store's cache in the metrics exposition.
 void AppendRemoteStoreMetrics(const store::RemoteStoreCounters& c, std::string& out);

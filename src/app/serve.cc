@@ -11,6 +11,8 @@
 #include "app/commands.h"
 #include "app/connection.h"
 #include "app/listeners.h"
+#include "app/reload.h"
+#include "app/supervise.h"
 #include "app/web_frontend.h"
 #include "auth/gate.h"
 #include "auth/oidc.h"
@@ -70,7 +72,9 @@ std::string AdminEnv(const store::User& user, const std::string& region,
 
 // `serve --store s3://BUCKET --endpoint URL`: the viewer alone, over a bucket elsewhere; no S3
 // listener, no janitor (the bucket's own lifecycle rules apply), no users.
-int RunRemoteViewer(const config::Config& cfg, sigset_t& signals) {
+void Reload(const ServeFlags& flags, config::Config& running, const LiveParts& parts);
+
+int RunRemoteViewer(const ServeFlags& flags, config::Config& cfg, sigset_t& signals) {
   if (cfg.web.listen.empty()) {
     std::fprintf(stderr, "logbucket serve: --store without the viewer (--no-web) serves nothing\n");
     return 2;
@@ -131,7 +135,9 @@ int RunRemoteViewer(const config::Config& cfg, sigset_t& signals) {
               web.url.c_str(), cfg.store.url.c_str(), cfg.store.endpoint.c_str(),
               o.client.credentials ? "signed requests" : "anonymous", cfg.data_dir.c_str());
   std::fflush(stdout);
-  WaitAndDrain(signals, cfg.http.drain_seconds, {web.server.get()});
+  LiveParts parts{&metrics_page, nullptr, nullptr, &web};
+  WaitAndDrain(signals, cfg.http.drain_seconds, {web.server.get()},
+               [&] { Reload(flags, cfg, parts); });
   Log().info("stopped");
   return 0;
 }
@@ -156,14 +162,13 @@ void RaiseFileLimit(const config::Config& cfg) {
   }
 }
 
-int RunServe(const ServeFlags& flags) {
+// The configuration file, then $LOGBUCKET_DATA, then the flags, validated: at start, and again
+// on SIGHUP (the flags keep winning over the file).
+Result<config::Config> LoadServeConfig(const ServeFlags& flags) {
   config::Config cfg;
   if (!flags.config_file.empty()) {
     Status s = config::LoadTomlFile(flags.config_file, cfg);
-    if (!s.ok()) {
-      std::fprintf(stderr, "logbucket serve: --config: %s\n", s.message().c_str());
-      return 2;
-    }
+    if (!s.ok()) return Error(ErrorCode::kInvalidArgument, "--config: " + s.message());
   }
   if (const char* env = std::getenv("LOGBUCKET_DATA")) cfg.data_dir = env;
   if (!flags.data_dir.empty()) cfg.data_dir = flags.data_dir;
@@ -197,21 +202,40 @@ int RunServe(const ServeFlags& flags) {
   if (flags.cache_max_bytes > 0) cfg.store.cache_max_bytes = flags.cache_max_bytes;
   if (flags.metadata_ttl_ms >= 0) cfg.store.metadata_ttl_ms = flags.metadata_ttl_ms;
   if (!flags.ca_bundle.empty()) cfg.store.ca_bundle = flags.ca_bundle;
-  if (Status s = config::Validate(cfg); !s.ok()) {
-    std::fprintf(stderr, "logbucket serve: %s\n", s.message().c_str());
+  LB_RETURN_IF_ERROR(config::Validate(cfg));
+  return cfg;
+}
+
+// SIGHUP: the configuration read again; what changed is applied or named (app/reload.h).
+void Reload(const ServeFlags& flags, config::Config& running, const LiveParts& parts) {
+  auto next = LoadServeConfig(flags);
+  if (!next) {
+    Log().error("reload: {}; the running configuration stays", next.error().message());
+    return;
+  }
+  Log().warn("reload: {}", DescribeReload(ApplyReload(running, *next, parts)));
+}
+
+int RunServe(const ServeFlags& flags) {
+  auto loaded = LoadServeConfig(flags);
+  if (!loaded) {
+    std::fprintf(stderr, "logbucket serve: %s\n", loaded.error().message().c_str());
     return 2;
   }
+  config::Config cfg = std::move(*loaded);
+  Log().set_level(spdlog::level::from_str(cfg.log_level));
 
   // Block the signals we wait for before any thread starts, so they all inherit the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reload (app/reload.h)
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   RaiseFileLimit(cfg);
 
-  if (!cfg.store.url.empty()) return RunRemoteViewer(cfg, signals);
+  if (!cfg.store.url.empty()) return RunRemoteViewer(flags, cfg, signals);
 
   store::LocalStoreOptions store_options;
   store_options.data_dir = cfg.data_dir;
@@ -345,7 +369,9 @@ int RunServe(const ServeFlags& flags) {
   }
   std::fflush(stdout);
 
-  WaitAndDrain(signals, cfg.http.drain_seconds, {&server, web_server});
+  LiveParts parts{&metrics_page, &service, &server, &web};
+  WaitAndDrain(signals, cfg.http.drain_seconds, {&server, web_server},
+               [&] { Reload(flags, cfg, parts); });
   janitor.Stop();
   Log().info("stopped");
   return 0;

@@ -100,7 +100,7 @@ Verdict Gate::Check(const http::Request& request) const {
   if (options_.mode == Mode::kProxy) {
     auto peer = ParseIp(request.peer_address);
     bool trusted = false;
-    for (const auto& cidr : options_.trusted_proxies) {
+    for (const auto& cidr : *trusted_proxies_.Get()) {
       if (peer && CidrContains(cidr, *peer)) trusted = true;
     }
     const ProxyHeaders& own = options_.headers;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "auth/session.h"
+#include "common/live.h"
 #include "common/net.h"
 #include "http/handler.h"
 
@@ -61,9 +62,13 @@ class Gate {
   explicit Gate(GateOptions options);
   Verdict Check(const http::Request& request) const;
 
+  // auth.trusted_proxies, changed by a configuration reload.
+  void SetTrustedProxies(std::vector<Cidr> proxies) { trusted_proxies_.Set(std::move(proxies)); }
+
  private:
   Verdict Authorise(Identity identity) const;
   GateOptions options_;
+  Live<std::vector<Cidr>> trusted_proxies_{options_.trusted_proxies};
 };
 
 }  // namespace logbucket::auth

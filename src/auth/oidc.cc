@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -141,6 +142,7 @@ std::string SafeReturnPath(std::string_view return_to) {
 
 struct OidcRelyingParty::Impl {
   OidcOptions options;
+  std::atomic<int64_t> session_seconds{options.session_seconds};
   std::shared_ptr<const SessionCodec> sessions;
   std::string state_key;  // HMAC key for the sign-in cookie, derived from the session secret
   std::string redirect_uri;
@@ -376,7 +378,7 @@ struct OidcRelyingParty::Impl {
     Log().info("oidc: {} signed in from {} (roles: {})", identity->subject, request.peer_address,
                fmt::join(identity->roles, ","));
     r.set_cookies.push_back(CookieHeader(kSessionCookie, sessions->Seal(*identity), "/",
-                                         options.session_seconds, secure));
+                                         session_seconds.load(), secure));
     r.location = pending["r"].get<std::string>();
     return r;
   }
@@ -445,7 +447,7 @@ struct OidcRelyingParty::Impl {
       if (id.name.empty()) id.name = StringField(*info, "preferred_username");
       if (id.email.empty()) id.email = StringField(*info, "email");
     }
-    id.expires_s = NowSeconds() + options.session_seconds;
+    id.expires_s = NowSeconds() + session_seconds.load();
     return id;
   }
 
@@ -487,6 +489,8 @@ OidcRelyingParty::OidcRelyingParty(OidcOptions options,
 }
 
 OidcRelyingParty::~OidcRelyingParty() = default;
+
+void OidcRelyingParty::SetSessionSeconds(int64_t seconds) { impl_->session_seconds = seconds; }
 
 AuthReply OidcRelyingParty::Handle(const http::Request& request) {
   std::string_view path = request.raw_path;

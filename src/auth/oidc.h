@@ -70,6 +70,10 @@ class OidcRelyingParty {
   // Cookie attributes every cookie we set carries.
   bool secure_cookies() const { return secure_; }
 
+  // How long a new session lasts (auth.session_seconds, changed by a reload); sessions already
+  // issued keep the expiry sealed into them.
+  void SetSessionSeconds(int64_t seconds);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

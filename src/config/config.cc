@@ -26,8 +26,8 @@ Status Apply(const toml::table& root, Config& c) {
   auto integer = [](const toml::node_view<const toml::node>& n, auto& out) {
     if (auto v = n.value<int64_t>()) out = static_cast<std::decay_t<decltype(out)>>(*v);
   };
-  static const char* const kKnownTop[] = {"data_dir", "s3",   "http",  "lifecycle",
-                                          "web",      "auth", "store", "builds"};
+  static const char* const kKnownTop[] = {"data_dir", "s3",    "http",   "lifecycle", "web",
+                                          "auth",     "store", "builds", "log"};
   for (const auto& [key, value] : root) {
     bool known = false;
     for (const char* k : kKnownTop) known = known || key.str() == k;
@@ -113,6 +113,7 @@ Status Apply(const toml::table& root, Config& c) {
   integer(r["lifecycle"]["day_seconds"], c.lifecycle_day_seconds);
   integer(r["lifecycle"]["interval_seconds"], c.lifecycle_interval_seconds);
   integer(r["lifecycle"]["clock_offset_seconds"], c.lifecycle_clock_offset_seconds);
+  str(r["log"]["level"], c.log_level);
   return Status::Ok();
 }
 
@@ -305,6 +306,13 @@ Status Validate(const Config& c) {
     return bad("web.gunzip_cache_bytes must be at most 1 TiB");
   }
   if (c.lifecycle_day_seconds < 1) return bad("lifecycle.day_seconds must be at least 1");
+  static const char* const kLevels[] = {"trace", "debug",    "info", "warn",
+                                        "error", "critical", "off"};
+  if (std::none_of(std::begin(kLevels), std::end(kLevels),
+                   [&](const char* l) { return c.log_level == l; })) {
+    return bad("log.level \"" + c.log_level +
+               "\": one of trace, debug, info, warn, error, critical, off");
+  }
   if (c.builds.crawl_interval_seconds < 0 || c.builds.crawl_interval_seconds > 7 * 86400) {
     return bad("builds.crawl_interval_seconds must be between 0 (at start only) and 604800");
   }

@@ -128,6 +128,7 @@ struct Config {
   int64_t lifecycle_day_seconds = 86400;       // one lifecycle "day" (tests shorten it)
   int64_t lifecycle_interval_seconds = 0;      // janitor period; 0 = min(1 h, a quarter day)
   int64_t lifecycle_clock_offset_seconds = 0;  // janitor acts this much in the future (tests)
+  std::string log_level = "info";  // [log] level: trace … off; changed by a reload (SIGHUP)
 };
 
 // Parses a TOML file into `config` (keys not in the file keep their values).

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/net.h"
 #include "config/config.h"
 #include "http/handler.h"
 #include "store/store.h"
@@ -28,6 +29,9 @@ class Service {
   Service(ServiceOptions options, store::Store& store, store::UserDirectory& users);
   ~Service();
   http::Response Handle(http::Request& request);
+  // s3.trusted_proxies, changed by a configuration reload: whose X-Forwarded-For (the client
+  // address policies see) and X-Forwarded-Proto are believed.
+  void SetTrustedProxies(std::vector<Cidr> proxies);
 
   struct Impl;
 

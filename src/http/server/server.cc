@@ -7,6 +7,11 @@ Server::Server(ServerOptions options, Handler handler)
   if (options_.metrics) metrics_ = &options_.metrics->AddListener(options_.name);
 }
 
+Status Server::ReloadTls(const std::string& cert_file, const std::string& key_file) {
+  if (!tls_) return Error(ErrorCode::kInvalidArgument, "this listener does not speak TLS");
+  return tls_->Reload(cert_file, key_file);
+}
+
 Server::~Server() {
   if (!stopping_) Shutdown(0);
   for (auto& loop : loops_) {
@@ -183,9 +188,10 @@ bool Server::Adopt(int fd, const std::string& peer) {
 
 bool Server::AdmitConnection(const std::string& peer) {
   bool capped = options_.max_connections_per_client > 0;
-  if (capped && !options_.uncapped_peers.empty()) {
+  auto uncapped = uncapped_peers_.Get();
+  if (capped && !uncapped->empty()) {
     if (auto ip = ParseIp(peer)) {
-      for (const Cidr& cidr : options_.uncapped_peers) {
+      for (const Cidr& cidr : *uncapped) {
         if (CidrContains(cidr, *ip)) capped = false;
       }
     }

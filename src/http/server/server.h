@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/guard.h"
+#include "common/live.h"
 #include "common/net.h"
 #include "common/status.h"
 #include "http/handler.h"
@@ -88,6 +89,11 @@ class Server {
   // flight, then closes the rest. Returns the number of connections force-closed.
   int Shutdown(int drain_seconds);
 
+  // Configuration reload (SIGHUP): the peers exempt from the per-client connection cap, and
+  // the TLS certificate and key (an error keeps the running pair; not TLS: kInvalidArgument).
+  void SetUncappedPeers(std::vector<Cidr> peers) { uncapped_peers_.Set(std::move(peers)); }
+  Status ReloadTls(const std::string& cert_file, const std::string& key_file);
+
   uint16_t port() const { return port_; }
   bool tls() const { return tls_ != nullptr; }
   const std::string& host() const { return options_.host; }
@@ -137,6 +143,7 @@ class Server {
                  int64_t started_ms, const char* failure = nullptr);
 
   ServerOptions options_;
+  Live<std::vector<Cidr>> uncapped_peers_{options_.uncapped_peers};
   Handler handler_;
   std::unique_ptr<TlsTerminator> tls_;
   int listen_fd_ = -1;

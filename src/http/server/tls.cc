@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <mutex>
 #include <system_error>
 #include <thread>
 
@@ -110,9 +111,40 @@ void Pump(SSL_CTX* ctx, int tcp, int inner, int timeout_ms, int handshake_ms) {
 }  // namespace
 
 struct TlsTerminator::Impl {
+  std::mutex mu;  // guards ctx: Wrap takes a reference, Reload swaps it
   SSL_CTX* ctx = nullptr;
   ~Impl() { SSL_CTX_free(ctx); }
 };
+
+namespace {
+
+// A server context with the certificate chain and key, checked to belong together.
+Result<SSL_CTX*> NewContext(const std::string& cert_file, const std::string& key_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return Error(ErrorCode::kInternalError, "TLS: " + OpenSslError());
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  Status status;
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    status = Error(ErrorCode::kInvalidArgument,
+                   "web.tls_cert_file " + cert_file + ": " + OpenSslError());
+  } else if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    status = Error(ErrorCode::kInvalidArgument, "web.tls_key_file " + key_file +
+                                                    " (for the certificate in " + cert_file +
+                                                    "): " + OpenSslError());
+  } else if (SSL_CTX_check_private_key(ctx) != 1) {
+    status = Error(
+        ErrorCode::kInvalidArgument,
+        "web.tls_key_file " + key_file + " does not belong to the certificate in " + cert_file);
+  }
+  if (!status.ok()) {
+    SSL_CTX_free(ctx);
+    return status;
+  }
+  return ctx;
+}
+
+}  // namespace
 
 TlsTerminator::~TlsTerminator() = default;
 
@@ -120,26 +152,23 @@ Result<std::unique_ptr<TlsTerminator>> TlsTerminator::Create(const std::string& 
                                                              const std::string& key_file) {
   std::unique_ptr<TlsTerminator> t(new TlsTerminator());
   t->impl_ = std::make_unique<Impl>();
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (ctx == nullptr) return Error(ErrorCode::kInternalError, "TLS: " + OpenSslError());
-  t->impl_->ctx = ctx;
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "web.tls_cert_file " + cert_file + ": " + OpenSslError());
-  }
-  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return Error(ErrorCode::kInvalidArgument, "web.tls_key_file " + key_file +
-                                                  " (for the certificate in " + cert_file +
-                                                  "): " + OpenSslError());
-  }
-  if (SSL_CTX_check_private_key(ctx) != 1) {
-    return Error(
-        ErrorCode::kInvalidArgument,
-        "web.tls_key_file " + key_file + " does not belong to the certificate in " + cert_file);
-  }
+  auto ctx = NewContext(cert_file, key_file);
+  if (!ctx) return ctx.error();
+  t->impl_->ctx = *ctx;
   return t;
+}
+
+Status TlsTerminator::Reload(const std::string& cert_file, const std::string& key_file) {
+  auto ctx = NewContext(cert_file, key_file);
+  if (!ctx) return ctx.error();
+  SSL_CTX* old = nullptr;
+  {
+    std::lock_guard lock(impl_->mu);
+    old = impl_->ctx;
+    impl_->ctx = *ctx;
+  }
+  SSL_CTX_free(old);  // connections in flight hold their own reference
+  return Status::Ok();
 }
 
 Result<int> TlsTerminator::Wrap(int tcp_fd, int timeout_ms, int handshake_ms) {
@@ -149,14 +178,20 @@ Result<int> TlsTerminator::Wrap(int tcp_fd, int timeout_ms, int handshake_ms) {
     return Error(ErrorCode::kServiceUnavailable, "socketpair failed");
   }
   ::fcntl(pair[0], F_SETFL, ::fcntl(pair[0], F_GETFL) | O_NONBLOCK);
-  SSL_CTX_up_ref(impl_->ctx);  // the thread may outlive the terminator at shutdown
+  SSL_CTX* ctx = nullptr;
+  {
+    std::lock_guard lock(impl_->mu);
+    ctx = impl_->ctx;
+    SSL_CTX_up_ref(
+        ctx);  // the thread may outlive the terminator (shutdown) or the context (reload)
+  }
   try {
-    std::thread([ctx = impl_->ctx, tcp_fd, inner = pair[1], timeout_ms, handshake_ms] {
+    std::thread([ctx, tcp_fd, inner = pair[1], timeout_ms, handshake_ms] {
       RunGuarded(ThreadEntry::kTls, "a TLS connection",
                  [&] { Pump(ctx, tcp_fd, inner, timeout_ms, handshake_ms); });
     }).detach();
   } catch (const std::system_error&) {
-    SSL_CTX_free(impl_->ctx);
+    SSL_CTX_free(ctx);
     ::close(tcp_fd);
     ::close(pair[0]);
     ::close(pair[1]);

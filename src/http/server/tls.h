@@ -26,6 +26,10 @@ class TlsTerminator {
   // (a client that trickles it holds a thread); `timeout_ms` bounds any stalled write.
   Result<int> Wrap(int tcp_fd, int timeout_ms, int handshake_ms);
 
+  // Loads the files again (a renewed certificate, SIGHUP): new connections get the new pair,
+  // those in flight keep theirs. On an error the running pair stays.
+  Status Reload(const std::string& cert_file, const std::string& key_file);
+
  private:
   TlsTerminator() = default;
   struct Impl;

@@ -113,7 +113,7 @@ Result<Response> Service::Impl::Dispatch(Context& ctx) {
 
 Response Service::Impl::Handle(Request& request) {
   std::string client = ClientAddress(
-      request.peer_address, FindHeader(request.headers, "x-forwarded-for"), trusted_proxies);
+      request.peer_address, FindHeader(request.headers, "x-forwarded-for"), *trusted_proxies.Get());
   std::string_view operation = "Invalid";  // until routed
   Response r = HandleFor(request, client, operation);
   if (client != request.peer_address) r.log_client = std::move(client);
@@ -128,7 +128,8 @@ bool Service::Impl::SecureTransport(const Request& request) const {
   if (!proto || !EqualsIgnoreCase(*proto, "https")) return false;
   auto peer = ParseIp(request.peer_address);
   if (!peer) return false;
-  return std::any_of(trusted_proxies.begin(), trusted_proxies.end(),
+  auto proxies = trusted_proxies.Get();
+  return std::any_of(proxies->begin(), proxies->end(),
                      [&](const Cidr& c) { return CidrContains(c, *peer); });
 }
 
@@ -221,5 +222,9 @@ Service::Service(ServiceOptions options, store::Store& store, store::UserDirecto
 Service::~Service() = default;
 
 http::Response Service::Handle(http::Request& request) { return impl_->Handle(request); }
+
+void Service::SetTrustedProxies(std::vector<Cidr> proxies) {
+  impl_->trusted_proxies.Set(std::move(proxies));
+}
 
 }  // namespace logbucket::s3

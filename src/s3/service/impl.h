@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "common/encoding.h"
+#include "common/live.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "lifecycle/lifecycle.h"
@@ -130,16 +131,18 @@ struct Service::Impl {
   ServiceOptions options;
   store::Store& store;
   store::UserDirectory& users;
-  std::vector<Cidr> trusted_proxies;
+  Live<std::vector<Cidr>> trusted_proxies;  // s3.trusted_proxies (reloadable)
   DocumentCache<policy::Policy> policies;
   DocumentCache<cors::Configuration> cors_configs;
   DocumentCache<lifecycle::Configuration> lifecycles;
   DecisionLog decisions;
   Impl(ServiceOptions o, store::Store& s, store::UserDirectory& u)
       : options(std::move(o)), store(s), users(u) {
+    std::vector<Cidr> proxies;
     for (const std::string& p : options.s3.trusted_proxies) {
-      if (auto cidr = ParseCidr(p)) trusted_proxies.push_back(*cidr);  // validated by config
+      if (auto cidr = ParseCidr(p)) proxies.push_back(*cidr);  // validated by config
     }
+    trusted_proxies.Set(std::move(proxies));
   }
 
   // request bodies
