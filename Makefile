@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 20
 FUZZ_TARGETS = chunked xml request policy logs summary server auth
 FUZZ_RUNS ?= 10000000
 
-.PHONY: all deps build build-asan check test test-unit test-integration test-conformance test-asan fuzz fuzz-long conformance soak serve demo bench format format-check layering-check tidy clean
+.PHONY: all deps build build-asan check test test-unit test-integration test-conformance test-asan fuzz fuzz-long conformance soak serve demo bench format format-check layering-check tidy clean deb
 
 all: build
 
@@ -37,6 +37,10 @@ test-unit: build build-asan
 	$(BUILD)/unit_tests --gtest_brief=1
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(ASAN_BUILD)/unit_tests --gtest_brief=1
+
+# The Debian package of the release build, checked by lintian (scripts/make-deb).
+deb: build
+	scripts/make-deb $(BUILD)/logbucket $(BUILD)/deb
 
 test-integration: build
 	LOGBUCKET_BIN=$(abspath $(BUILD))/logbucket /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration

@@ -217,7 +217,11 @@ int RunPush(const PushFlags& flags) {
       std::fprintf(stderr, "  would copy to s3://%s/%s\n", bucket->c_str(), u.key.c_str());
     }
   } else {
-    Progress progress(flags.progress || (!flags.quiet && ::isatty(2)), total);
+    // A terminal gets a redrawn line; a CI log, one line per uploaded file; --quiet, nothing.
+    Progress::Mode mode = flags.quiet                     ? Progress::Mode::kQuiet
+                          : flags.progress || ::isatty(2) ? Progress::Mode::kTerminal
+                                                          : Progress::Mode::kLines;
+    Progress progress(mode, total);
     Status st = UploadAll(options, *bucket, uploads, flags.upload, progress);
     for (size_t i = 0; st.ok() && i < latest_copies.size(); ++i) {
       st = CopyOrUpload(options, *bucket, latest_copies[i], uploads[i].key, flags.upload, progress);

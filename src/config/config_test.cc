@@ -25,6 +25,31 @@ TEST(Config, DocumentedExampleParses) {
   EXPECT_EQ(c.s3.domains.size(), 1u);
 }
 
+// The files the Debian package installs (/etc/logbucket/logbucket.toml, the viewer example)
+// must load and validate: a package whose service refuses its own configuration never starts.
+TEST(Config, PackagedConfigurationsLoad) {
+  for (const char* name : {"logbucket.toml", "viewer-example.toml"}) {
+    Config c;
+    Status s = LoadTomlFile(std::string(LOGBUCKET_SOURCE_DIR) + "/packaging/" + name, c);
+    ASSERT_TRUE(s.ok()) << name << ": " << s.ToString();
+    EXPECT_TRUE(Validate(c).ok()) << name << ": " << Validate(c).ToString();
+  }
+  Config store;
+  ASSERT_TRUE(
+      LoadTomlFile(std::string(LOGBUCKET_SOURCE_DIR) + "/packaging/logbucket.toml", store).ok());
+  EXPECT_EQ(store.data_dir, "/var/lib/logbucket");  // the unit's ReadWritePaths
+  EXPECT_EQ(store.log_level, "info");
+}
+
+TEST(Config, LogLevelIsOneOfSpdlogs) {
+  Config c;
+  ASSERT_TRUE(LoadTomlString("[log]\nlevel = \"warn\"\n", c).ok());
+  EXPECT_EQ(c.log_level, "warn");
+  EXPECT_TRUE(Validate(c).ok());
+  c.log_level = "verbose";
+  EXPECT_NE(Validate(c).message().find("log.level"), std::string::npos);
+}
+
 TEST(Config, UnknownKeysAndBadValuesAreNamed) {
   Config c;
   Status s = LoadTomlString("[nope]\n", c);

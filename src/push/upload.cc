@@ -43,12 +43,14 @@ Status UploadFile(const s3client::ClientOptions& options, const std::string& buc
   auto length = platform::FileSize(in.get());
   if (!length) return length.error();
   s3client::Client client(options);
+  progress.Begin(u.key, *length);
   if (*length < flags.multipart_threshold) {  // small: one PUT
     auto body = platform::ReadFile(u.file, flags.multipart_threshold);
     if (!body) return body.error();
     auto r = client.Request("PUT", bucket, u.key, "", *body, ObjectHeaders(u));
     LB_RETURN_IF_ERROR(CheckResponse(r, "PUT " + u.key));
-    progress.Add(body->size(), u.key.substr(u.key.rfind('/') + 1));
+    progress.Add(u.key, body->size());
+    progress.Finish(u.key);
     return Status::Ok();
   }
   auto created = client.Request("POST", bucket, u.key, "uploads", {}, ObjectHeaders(u));
@@ -95,7 +97,7 @@ Status UploadFile(const s3client::ClientOptions& options, const std::string& buc
         if (st.ok()) {
           std::string etag(FindHeader(r->headers, "etag").value_or(""));
           etags[i] = etag;
-          progress.Add(buffer.size(), u.key.substr(u.key.rfind('/') + 1));
+          progress.Add(u.key, buffer.size());
         }
       }
       if (!st.ok()) {
@@ -128,6 +130,7 @@ Status UploadFile(const s3client::ClientOptions& options, const std::string& buc
                "CompleteMultipartUpload " + u.key + ": " + done->body);
   }
   if (!st.ok()) (void)client.Request("DELETE", bucket, u.key, query);
+  if (st.ok()) progress.Finish(u.key);
   return st;
 }
 

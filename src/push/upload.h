@@ -15,6 +15,7 @@
 
 #include "common/headers.h"
 #include "common/status.h"
+#include "push/progress.h"
 #include "s3client/client.h"
 
 namespace logbucket::push {
@@ -23,37 +24,6 @@ struct UploadOptions {
   uint64_t multipart_threshold = 64ULL << 20;
   uint64_t part_size = 16ULL << 20;
   int jobs = 4;
-};
-
-// Progress on a terminal: one line rewritten at most ten times a second.
-class Progress {
- public:
-  Progress(bool enabled, uint64_t total) : enabled_(enabled), total_(total) {}
-  void Add(uint64_t bytes, const std::string& what) {
-    uint64_t done = done_ += bytes;
-    if (!enabled_) return;
-    std::lock_guard lock(mu_);
-    auto now = std::chrono::steady_clock::now();
-    if (done < total_ && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    double seconds = std::chrono::duration<double>(now - start_).count();
-    int width = 30;
-    int filled = total_ ? static_cast<int>(width * std::min(done, total_) / total_) : width;
-    std::fprintf(stderr, "\r[%s%s] %3d%% %6.1f/%.1f MB %6.1f MB/s %-20s",
-                 std::string(filled, '#').c_str(), std::string(width - filled, ' ').c_str(),
-                 total_ ? static_cast<int>(100 * std::min(done, total_) / total_) : 100, done / 1e6,
-                 total_ / 1e6, seconds > 0 ? done / 1e6 / seconds : 0.0,
-                 what.substr(0, 20).c_str());
-    if (done >= total_) std::fprintf(stderr, "\n");
-  }
-
- private:
-  bool enabled_;
-  uint64_t total_;
-  std::atomic<uint64_t> done_{0};
-  std::mutex mu_;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point last_{};
 };
 
 struct Upload {

@@ -71,6 +71,13 @@ def test_push_uploads_the_log_the_summary_and_the_page(target, s3, tmp_path):
     url = "https://logs.example.org/%s/%sfullLog.txt" % (BUCKET, PREFIX)
     lines = r.stdout.splitlines()
     assert lines[0] == url
+    # Not a terminal (a CI log): one line per uploaded file (the 15 MB log in 5 MB parts too),
+    # no redrawn progress line.
+    assert "[####" not in r.stderr
+    uploaded = re.findall(r"^logbucket push: uploaded (\S+) \([0-9.]+ MB in \d+ s, [0-9.]+ MB/s\)$",
+                          r.stderr, re.M)
+    assert sorted(uploaded) == sorted(PREFIX + n for n in ("fullLog.txt", "summary.json",
+                                                           "pretty.html")), r.stderr
     assert "**build/O2/o2**: failed" in r.stdout and "[summary](" in r.stdout
     # ?L= links: they survive a sign-in proxy's redirects, which drop #fragments.
     assert re.search(r"- \[line \d+\]\(%s\?L=\d+\) \(`O2`\): `.*error" % re.escape(url), r.stdout)
@@ -209,7 +216,8 @@ def test_branch_builds_and_progress(target, s3, tmp_path):
                         "--endpoint", target.endpoint, "--latest", "--progress"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=e)
     assert r.returncode == 0, r.stderr
-    assert "MB/s" in r.stderr and "100%" in r.stderr
+    # --progress: the terminal's line (redrawn; text mode reads its \r as a newline), ending full.
+    assert "MB/s" in r.stderr and "[####################] 100% 0.5 MB of 0.5 MB" in r.stderr
     # No --url-base: the printed link names the object, and pretty.html links relative to itself.
     check = "AliceO2Group/AliceO2/dev/abcdef1234567/build_O2_o2__dev_/"
     assert r.stdout.splitlines()[0] == "s3://%s/%sfullLog.txt" % (BUCKET, check)

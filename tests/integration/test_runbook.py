@@ -60,6 +60,9 @@ def test_operations_runbook_word_for_word(server, tmp_path):
     assert "created bucket alice-build-logs" in out
     assert "rule expire (enabled): every key, expire after 60 days, abort uploads after 7 days" in out
     assert "denied, as intended" in out
+    # Step 9: fsck of the live directory and of the backup taken while it serves.
+    assert out.count("clean: no problem found") == 2, out[-3000:]
+    assert "backed up " in out
     # Denied here, as expected (so ✓), with the server's reason.
     assert "\u2713 anonymous GET test.txt: 403 AccessDenied" in out and "why: implicit deny" in out
     assert "uploaded alisw/O2/1234/0123abcd/build_O2_fullCI/fullLog.txt" in out and 'rule-id="expire"' in out
