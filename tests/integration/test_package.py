@@ -163,6 +163,28 @@ def unit_command(unit, opts):
     return user, words, env
 
 
+SYSTEMD = os.path.isdir("/run/systemd/system")
+
+
+@pytest.mark.skipif(not SYSTEMD, reason="systemd is not PID 1 on this machine: the package's "
+                    "unit cannot be started by systemd here (its ExecStart is run by hand below, "
+                    "its sandbox checked offline above)")
+def test_systemd_started_the_unit_and_reloads_it(package):
+    # postinst enabled and started it; Type=notify: active means READY=1 came.
+    assert sh("systemctl", "is-enabled", "logbucket.service").stdout.strip() == "enabled"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = sh("systemctl", "is-active", "logbucket.service", check=False).stdout.strip()
+        if state != "activating":
+            break
+        time.sleep(0.2)
+    assert state == "active", sh("journalctl", "-u", "logbucket", "-n", "50", check=False).stdout
+    with urllib.request.urlopen("http://127.0.0.1:9000/_health", timeout=10) as r:
+        assert r.status == 200
+    sh("systemctl", "reload", "logbucket.service")
+    sh("systemctl", "stop", "logbucket.service")  # frees the data directory for the next test
+
+
 def test_the_units_exec_start_serves_as_its_user(package):
     user, command, env = unit_command(
         "logbucket.service", ["--s3-listen", "127.0.0.1:0", "--web-listen", "127.0.0.1:0"])
