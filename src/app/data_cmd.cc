@@ -22,6 +22,22 @@ std::string Bytes(uint64_t n) {
   return out;
 }
 
+// A key as a terminal may show it: anyone with write access chose its bytes, and control
+// characters (escape sequences) must not reach the operator's terminal. They print as \xNN.
+std::string ForTerminal(std::string_view key) {
+  std::string out;
+  for (unsigned char c : key) {
+    if (c < 0x20 || c == 0x7f || c == '\\') {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
 nlohmann::json FsckJson(const store::FsckReport& r) {
   nlohmann::json problems = nlohmann::json::array();
   for (const auto& p : r.problems) {
@@ -82,7 +98,7 @@ void PrintFsck(const store::FsckReport& r, bool repair) {
     std::string what = p.kind;
     for (char& c : what) c = c == '_' ? ' ' : c;
     std::string where = p.file;
-    if (!p.bucket.empty()) where = p.bucket + "/" + p.key + " (" + p.file + ")";
+    if (!p.bucket.empty()) where = p.bucket + "/" + ForTerminal(p.key) + " (" + p.file + ")";
     if (!p.upload_id.empty()) {
       where =
           "upload " + p.upload_id + " part " + std::to_string(p.part_number) + " (" + p.file + ")";

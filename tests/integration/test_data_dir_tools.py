@@ -202,6 +202,27 @@ def test_fsck_leaves_young_files_alone_while_the_server_runs():
         s.cleanup()
 
 
+def test_fsck_prints_keys_without_their_control_characters():
+    """Keys are any client's bytes: a carriage return (which S3 allows in a key) or a line feed
+    must not rewrite the operator's terminal line or fake a line of the report."""
+    s = Server().start()
+    try:
+        s3 = s.client()
+        s3.create_bucket(Bucket=BUCKET)
+        key = "pr/1/clean: no problem found\rfullLog\n.txt"
+        s3.put_object(Bucket=BUCKET, Key=key, Body=os.urandom(100_000))
+        assert s.stop() == 0
+        os.unlink(blob_path(s.data_dir, blob_of(s.data_dir, key)[0]))
+        r = run("fsck", "--data", s.data_dir)
+        assert r.returncode == 4
+        assert "pr/1/clean: no problem found\\x0dfullLog\\x0a.txt" in r.stdout, r.stdout
+        assert "\r" not in r.stdout and not any(
+            line.startswith("clean") for line in r.stdout.splitlines())
+        assert fsck(s.data_dir)["problems"][0]["key"] == key  # JSON escapes it itself
+    finally:
+        s.cleanup()
+
+
 def test_fsck_refuses_what_is_not_a_data_directory():
     empty = tempfile.mkdtemp(prefix="lb-fsck-")
     try:
