@@ -1,5 +1,7 @@
 #include "app/reload.h"
 
+#include <fmt/ranges.h>
+
 #include <functional>
 
 #include "common/log.h"
@@ -9,12 +11,7 @@ namespace logbucket::app {
 namespace {
 
 std::string Join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& s : items) {
-    if (!out.empty()) out += ",";
-    out += s;
-  }
-  return out;
+  return fmt::format("{}", fmt::join(items, ","));
 }
 
 std::vector<Cidr> Cidrs(const std::vector<std::string>& texts) {

@@ -64,7 +64,9 @@ bool ListenerAnswers(const http::Server& server, int timeout_ms) {
     return false;
   }
   if (server.tls()) return true;  // accepted: its event loop is the TLS terminator's business
-  const std::string request = "GET /_health HTTP/1.1\r\nHost: " + host +
+  // An IPv6 literal is bracketed in Host (RFC 9110), or the listener refuses the probe as 400.
+  const std::string host_header = host.find(':') == std::string::npos ? host : "[" + host + "]";
+  const std::string request = "GET /_health HTTP/1.1\r\nHost: " + host_header +
                               "\r\nUser-Agent: logbucket-self-check\r\nConnection: close\r\n\r\n";
   if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {

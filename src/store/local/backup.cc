@@ -238,6 +238,12 @@ Status TakeCurrentRows(Db& db, TreeWriter& tree, const std::string& source, cons
   for (const auto& row_key : rows) {
     const std::string& a = row_key.first;  // (named: lambdas cannot capture bindings in C++20)
     const std::string& b = row_key.second;
+    // The row's key in every statement below: (bucket, key) or (upload_id, part number).
+    auto bind = [&](Stmt& s) {
+      s.Text(1, a);
+      if (objects) s.Blob(2, b);
+      if (!objects) s.Int(2, ParseDecimal(b).value_or(0));
+    };
     bool done = false;
     for (int attempt = 0; attempt < 10 && !done; ++attempt) {
       LB_RETURN_IF_ERROR(db.Exec("BEGIN"));
@@ -250,9 +256,7 @@ Status TakeCurrentRows(Db& db, TreeWriter& tree, const std::string& source, cons
                                       : "INSERT INTO main.parts SELECT * FROM src.parts "
                                         "WHERE upload_id = ? AND number = ?");
         for (Stmt* s : {&del, &put}) {
-          s->Text(1, a);
-          if (objects) s->Blob(2, b);
-          if (!objects) s->Int(2, ParseDecimal(b).value_or(0));
+          bind(*s);
           LB_RETURN_IF_ERROR(s->Run());
         }
         if (objects) {
@@ -265,9 +269,7 @@ Status TakeCurrentRows(Db& db, TreeWriter& tree, const std::string& source, cons
         Stmt now =
             db.Prepare(objects ? "SELECT blob FROM main.objects WHERE bucket = ? AND key = ?"
                                : "SELECT blob FROM main.parts WHERE upload_id = ? AND number = ?");
-        now.Text(1, a);
-        if (objects) now.Blob(2, b);
-        if (!objects) now.Int(2, ParseDecimal(b).value_or(0));
+        bind(now);
         auto row = now.Step();
         if (!row) return row.error();
         return *row ? now.ColText(0) : std::string();
@@ -298,9 +300,7 @@ Status TakeCurrentRows(Db& db, TreeWriter& tree, const std::string& source, cons
     if (!done) {
       Stmt del = db.Prepare(objects ? "DELETE FROM main.objects WHERE bucket = ? AND key = ?"
                                     : "DELETE FROM main.parts WHERE upload_id = ? AND number = ?");
-      del.Text(1, a);
-      if (objects) del.Blob(2, b);
-      if (!objects) del.Int(2, ParseDecimal(b).value_or(0));
+      bind(del);
       LB_RETURN_IF_ERROR(del.Run());
       ++report.dropped;
     }
