@@ -121,6 +121,33 @@ TEST(CiSteps, GithubRawLogStepsTimesAndTheFailingStep) {
   EXPECT_EQ(j["sections"][1]["time"], "2024-03-01T10:00:05.0000000Z");
 }
 
+// The last CI time is that of the last line that has one (within the last 100 lines), however
+// the log was cut into reads: found by the fuzzer, a log whose last lines had no time reported
+// one when read in pieces and none when read whole.
+TEST(CiTime, LastTimeDoesNotDependOnHowTheLogWasRead) {
+  const std::string timed =
+      "2024-03-01T10:00:00.0000000Z start\n"
+      "2024-03-01T10:00:07.0000000Z the last line with a time\n";
+  std::string untimed;
+  for (int i = 0; i < 5; ++i) untimed += "plain line " + std::to_string(i) + "\n";
+  for (size_t step : {size_t{1}, size_t{5}, size_t{17}, size_t{1} << 20}) {
+    Summary s = SummarizeInSteps(timed + untimed, step);
+    EXPECT_EQ(s.last_time, "2024-03-01T10:00:07.0000000Z") << step;
+    EXPECT_EQ(s.first_time, "2024-03-01T10:00:00.0000000Z") << step;
+  }
+  // 100 untimed lines after it: no last time, whichever way it is read.
+  for (int i = 5; i < 100; ++i) untimed += "plain line " + std::to_string(i) + "\n";
+  for (size_t step : {size_t{1}, size_t{40}, size_t{1} << 20}) {
+    EXPECT_EQ(SummarizeInSteps(timed + untimed, step).last_time, "") << step;
+  }
+  // 99: still found.
+  untimed.resize(untimed.rfind("plain line 99"));
+  for (size_t step : {size_t{1}, size_t{40}, size_t{1} << 20}) {
+    EXPECT_EQ(SummarizeInSteps(timed + untimed, step).last_time, "2024-03-01T10:00:07.0000000Z")
+        << step;
+  }
+}
+
 // The same job as `gh run view --log` prints it: "job<TAB>step<TAB>time line". The step column
 // makes the sections; its `##[group]Run` lines are then only groups inside them.
 TEST(CiSteps, DownloadedJobLogStepColumn) {

@@ -74,14 +74,6 @@ const Rules& GetRules() {
   return *rules;
 }
 
-// Cuts at a UTF-8 boundary so the JSON stays valid.
-std::string Cap(std::string_view s, size_t max) {
-  if (s.size() <= max) return std::string(s);
-  size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(s.substr(0, cut)) + "…";
-}
-
 // The visible text of a line, without a copy when there is nothing to strip (plain printable
 // ASCII: most lines of a build log).
 std::string_view Visible(std::string_view raw, std::string& holder) {
@@ -260,9 +252,11 @@ struct Analyzer::Impl {
   std::string_view line_time;
   std::string first_time;
   std::string last_time;
-  std::string current_step;  // a downloaded job log's step column, as far as read
+  uint64_t last_time_line = 0;  // the line last_time was read from
+  std::string current_step;     // a downloaded job log's step column, as far as read
 
-  explicit Impl(AnalyzerOptions o) : options(o) {}
+  explicit Impl(AnalyzerOptions o)
+      : options(o), chunker(std::max<size_t>(o.max_classified_line_bytes, 512)) {}
 
   // Adds an occurrence; returns the group's index, or npos when the group cap is reached.
   size_t Record(bool error, const char* kind, int tier, uint64_t line, std::string_view text,
@@ -478,24 +472,55 @@ struct Analyzer::Impl {
     return nl ? static_cast<size_t>(static_cast<const char*>(nl) - block.data()) + 1 : block.size();
   }
 
+  // The CI times the summary reports are those of the first line that has one among the log's
+  // first kTimeWindowLines lines, and of the last among its last kTimeWindowLines: only the
+  // ends of each block are read for them, and the answer is the same however the log was cut.
+  static constexpr uint64_t kTimeWindowLines = 100;
+
   // `block` holds whole lines; the last one may lack its '\n' only at Finish. Notes the CI
   // times of the log's first and last lines and cuts the block where a downloaded job log's
   // step column changes (cheaply: only a block whose first and last lines differ from the
   // current step is walked line by line).
   void ProcessBlock(std::string_view block) {
     if (block.empty()) return;
-    for (size_t pos = 0, n = 0; first_time.empty() && lines + n < 100 && pos < block.size(); ++n) {
+    for (size_t pos = 0, n = 0;
+         first_time.empty() && lines + n < kTimeWindowLines && pos < block.size(); ++n) {
       first_time = std::string(ParseCiPrefix(HeadOfLine(block, pos)).time);
       pos = NextLine(block, pos);
     }
-    // The last line's first byte (the block ends with its '\n', except at Finish).
-    size_t body = block.back() == '\n' ? block.size() - 1 : block.size();
-    const void* nl = body > 0 ? memrchr(block.data(), '\n', body) : nullptr;
-    size_t last_start =
-        nl ? static_cast<size_t>(static_cast<const char*>(nl) - block.data()) + 1 : 0;
-    CiPrefix last = ParseCiPrefix(HeadOfLine(block, last_start));
-    if (!last.time.empty()) last_time = std::string(last.time);
-    if (ParseCiPrefix(HeadOfLine(block, 0)).step == current_step && last.step == current_step) {
+    // The block's last lines, latest first, up to the first that has a time (the block ends
+    // with its '\n', except at Finish): the latest timed line of the log so far, if it lies
+    // within kTimeWindowLines of the block's end. Finish keeps it only if it also lies within
+    // kTimeWindowLines of the log's end.
+    std::string_view last_step;
+    std::string block_last_time;
+    uint64_t lines_after_it = 0;
+    {
+      size_t end = block.back() == '\n' ? block.size() - 1 : block.size();
+      for (uint64_t n = 0; n < kTimeWindowLines; ++n) {
+        const void* nl = end > 0 ? memrchr(block.data(), '\n', end) : nullptr;
+        size_t start =
+            nl ? static_cast<size_t>(static_cast<const char*>(nl) - block.data()) + 1 : 0;
+        CiPrefix prefix = ParseCiPrefix(HeadOfLine(block, start));
+        if (n == 0) last_step = prefix.step;
+        if (!prefix.time.empty()) {
+          block_last_time = std::string(prefix.time);
+          lines_after_it = n;
+          break;
+        }
+        if (start == 0) break;
+        end = start - 1;
+      }
+    }
+    ProcessBlockLines(block, last_step);
+    if (!block_last_time.empty()) {
+      last_time = std::move(block_last_time);
+      last_time_line = lines - lines_after_it;  // `lines` now counts the block's lines
+    }
+  }
+
+  void ProcessBlockLines(std::string_view block, std::string_view last_step) {
+    if (ParseCiPrefix(HeadOfLine(block, 0)).step == current_step && last_step == current_step) {
       ProcessLines(block);
       return;
     }
@@ -620,6 +645,7 @@ struct Analyzer::Impl {
 
   Summary Finish(uint64_t total_bytes) {
     chunker.Flush([&](std::string_view block) { ProcessBlock(block); });
+    if (last_time_line + kTimeWindowLines <= lines) last_time.clear();
     pending.reset();
     tracker.CloseAll(std::max<uint64_t>(lines, 1), last_time);
     std::vector<Section>& sections = tracker.sections();
@@ -658,6 +684,7 @@ struct Analyzer::Impl {
       s.tail_to = to;
     }
     s.sections = std::move(sections);
+    s.sections_omitted = tracker.omitted();
     s.errors = std::move(errors);
     s.warnings = std::move(warnings);
     return s;
@@ -726,6 +753,7 @@ std::string SummaryToJson(const Summary& s) {
     if (!sec.time.empty()) js["time"] = sec.time;
     j["sections"].push_back(std::move(js));
   }
+  if (s.sections_omitted > 0) j["sections_omitted"] = s.sections_omitted;
   if (s.tail_to > 0) j["tail"] = {s.tail_from, s.tail_to};
   if (!s.first_time.empty()) j["first_time"] = s.first_time;
   if (!s.last_time.empty()) j["last_time"] = s.last_time;

@@ -3,8 +3,9 @@
 // One rule set (DESIGN §4) serves the viewer's error panel, `logbucket errors`, and `push`.
 //
 // Streaming: Feed() takes the log in chunks of any size (a line may straddle chunks), Finish()
-// returns the summary. Memory is bounded by the longest line plus the kept findings, never by
-// the log. Line numbers are 1-based; lines split on '\n' only.
+// returns the summary. Memory is bounded by the first 64 KB of a line (all of a line that is
+// read) plus the kept findings and sections, never by the log. Line numbers are 1-based; lines
+// split on '\n' only.
 #pragma once
 
 #include <cstdint>
@@ -70,6 +71,8 @@ struct Summary {
   uint64_t lines = 0;
   HeaderFacts header;
   std::vector<Section> sections;  // in order of their begin line
+  // Section markers past the limits (sections.h: 10,000 sections, 32 open at once), not listed.
+  uint64_t sections_omitted = 0;
   std::vector<Finding> errors;    // rank order, decisive first
   std::vector<Finding> warnings;  // in order of first appearance
   uint64_t error_occurrences = 0;
@@ -86,8 +89,9 @@ struct AnalyzerOptions {
   size_t max_error_groups = 1000;
   size_t max_warning_groups = 1000;
   size_t max_text_bytes = 400;
-  // Only this much of a line is classified (errors are at the start; a 10 MB line of base64
-  // must not cost 10 MB of regex work per rule).
+  // Only this much of a line is read (errors are at the start; a 10 MB line of base64 must not
+  // cost 10 MB of regex work per rule, nor a 1 GB line 1 GB of memory). At least 512 (a CI
+  // prefix's longest).
   size_t max_classified_line_bytes = 64 * 1024;
   // Stop after this many bytes (0 = read everything); the summary says how far it read.
   uint64_t max_read_bytes = 0;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -9,6 +10,7 @@
 #include "logs/rules.h"
 #include "logs/search.h"
 #include "logs/summary_testing.h"
+#include "logs/whole_lines.h"
 
 namespace logbucket::logs {
 namespace {
@@ -247,6 +249,70 @@ TEST(Summary, BeginEndSectionsNestAndShortNames) {
   EXPECT_EQ(s.sections[0].end_line, 5u);
 }
 
+// A log is written by whoever wrote the build: nesting deeper than the summary keeps open is
+// counted, not kept (each error was counted in every open section and each closing marker
+// looked through all of them: a 7 MB log of this shape took 81 s), and the closing markers of
+// the sections not kept close those, not the kept ones around them.
+TEST(Summary, SectionNestingIsBounded) {
+  std::string log;
+  for (int i = 0; i < 100; ++i) log += "## Begin p" + std::to_string(i) + " Mon\n";
+  log += "error: boom\n";                                                          // line 101
+  for (int i = 99; i >= 0; --i) log += "## End p" + std::to_string(i) + " Mon\n";  // 102…201
+  for (int i = 0; i < 40; ++i) log += "::group::g" + std::to_string(i) + "\n";     // 202…241
+  for (int i = 0; i < 40; ++i) log += "::endgroup::\n";                            // 242…281
+  log += "::group::after\n::endgroup::\n";                                         // 282, 283
+  Summary s = Summarize(log);
+  ASSERT_EQ(s.sections.size(), 32u + 32u + 1u);
+  EXPECT_EQ(s.sections_omitted, 68u + 8u);
+  for (uint64_t k = 0; k < 32; ++k) {
+    const Section& sec = s.sections[k];
+    EXPECT_EQ(sec.name, "p" + std::to_string(k));
+    EXPECT_EQ(sec.depth, k);
+    EXPECT_EQ(sec.begin_line, k + 1);
+    EXPECT_EQ(sec.end_line, 201 - k) << sec.name;  // its own End, not an unkept one's
+    EXPECT_EQ(sec.errors, 1u);
+  }
+  EXPECT_EQ(First(s).section, "p31");
+  for (uint64_t k = 0; k < 32; ++k) {
+    const Section& sec = s.sections[32 + k];
+    EXPECT_EQ(sec.name, "g" + std::to_string(k));
+    EXPECT_EQ(sec.depth, k);
+    EXPECT_EQ(sec.end_line, 281 - k) << sec.name;  // the first 8 endgroups closed g39…g32
+  }
+  EXPECT_EQ(s.sections.back().name, "after");
+  EXPECT_EQ(s.sections.back().depth, 0u);
+  EXPECT_EQ(s.sections.back().end_line, 283u);
+  EXPECT_EQ(nlohmann::json::parse(SummaryToJson(s))["sections_omitted"], 76);
+}
+
+TEST(Summary, SectionCountAndTitlesAreBounded) {
+  std::string log;
+  for (int i = 0; i < 10005; ++i) log += "::group::g" + std::to_string(i) + "\n::endgroup::\n";
+  log += "error: after them all\n";
+  Summary s = Summarize(log);
+  ASSERT_EQ(s.sections.size(), 10000u);
+  EXPECT_EQ(s.sections_omitted, 5u);
+  EXPECT_EQ(s.sections.back().end_line, 20000u);
+  EXPECT_EQ(First(s).section, "");  // the groups not kept were closed by their own markers
+  EXPECT_EQ(First(s).line, 20011u);
+
+  // A title of 10 KB is cut; the marker that closes it still names it in full (lines are read
+  // up to 64 KB: see HugeSingleLineAndInvalidUtf8).
+  const std::string file(10000, 'a');
+  s = Summarize("## Begin " + file + " Mon\nx\n## End " + file + " Mon (5s)\n" +
+                "\x1b[0Ksection_start:1:" + file + "\r\x1b[0K\ny\n\x1b[0Ksection_end:2:" + file +
+                "\r\x1b[0K\n");
+  ASSERT_EQ(s.sections.size(), 2u);
+  EXPECT_LE(s.sections[0].title.size(), 403u);
+  EXPECT_LE(s.sections[0].name.size(), 403u);
+  EXPECT_EQ(s.sections[0].end_line, 3u);
+  EXPECT_EQ(s.sections[0].seconds, 5);
+  EXPECT_LE(s.sections[1].name.size(), 403u);
+  EXPECT_EQ(s.sections[1].syntax, "gitlab");
+  EXPECT_EQ(s.sections[1].end_line, 6u);
+  EXPECT_EQ(s.sections_omitted, 0u);
+}
+
 TEST(Summary, HeaderFacts) {
   Summary s = Summarize(
       "Finished building on alibuild3.cern.ch at 2026-11-18-13:24:03\n"
@@ -300,6 +366,61 @@ TEST(Summary, HugeSingleLineAndInvalidUtf8) {
   EXPECT_EQ(s.errors[0].text, "x.c:1:1: error: \xEF\xBF\xBD\xEF\xBF\xBD bad bytes");
   auto json = nlohmann::json::parse(SummaryToJson(s));  // valid UTF-8 JSON
   EXPECT_EQ(json["errors"][0]["line"], 1);
+}
+
+// Only a line's first max_classified_line_bytes are read, the same whether the line came in one
+// read or straddled many (a line straddling reads is carried, and a 300 MB line once cost
+// 823 MB to summarise): what is past the cut is never an error, even when it straddles it.
+TEST(Summary, LongLinesAreReadToTheirCutWhateverTheReads) {
+  AnalyzerOptions options;
+  options.max_classified_line_bytes = 600;
+  const std::string log =
+      "error: first " + std::string(2000, 'a') + "\n" +                                // 1
+      std::string(700, 'x') + " /src/b.cxx:3:1: error: beyond the cut\n" +             // 2
+      std::string(590, 'y') + " /src/c.cxx:3:1: error: across the cut\n" +             // 3
+      "## Begin pkg " + std::string(1000, 'b') + "\n" +                                // 4
+      "/src/a.cxx:2:2: warning: unused variable [-Wunused]\n## End pkg\n" +            // 5, 6
+      "::group::" + std::string(3000, 'c') + "\n" +                                    // 7
+      "/src/a.cxx:1:1: fatal error: x.h: No such file or directory\n::endgroup::\n" +  // 8, 9
+      std::string(5000, 'z');                                                          // 10
+  auto summarize = [&](size_t step) {
+    Analyzer analyzer(options);
+    for (size_t at = 0; at < log.size(); at += step) analyzer.Feed(log.substr(at, step));
+    return analyzer.Finish(log.size());
+  };
+  const Summary whole = summarize(log.size());
+  const std::string expected = SummaryToJson(whole);
+  for (size_t step : {1, 3, 64, 599, 600, 601, 4096}) {
+    EXPECT_EQ(SummaryToJson(summarize(step)), expected) << step;
+  }
+  EXPECT_EQ(whole.lines, 10u);
+  EXPECT_EQ(whole.read_bytes, log.size());
+  std::vector<uint64_t> lines;
+  for (const Finding& f : whole.errors) lines.push_back(f.line);
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<uint64_t>{1, 8}));  // not 2 (past the cut) nor 3 (across it)
+  ASSERT_EQ(whole.sections.size(), 2u);
+  EXPECT_EQ(whole.sections[0].end_line, 6u);
+  EXPECT_EQ(whole.sections[0].warnings, 1u);
+  EXPECT_EQ(whole.sections[1].end_line, 9u);
+  EXPECT_EQ(whole.sections[1].errors, 1u);
+}
+
+TEST(WholeLines, EveryLineIsCutAndALongOneIsNeverHeldWhole) {
+  WholeLines chunker(600);
+  std::string seen;
+  size_t largest_block = 0;
+  auto collect = [&](std::string_view block) {
+    seen += block;
+    largest_block = std::max(largest_block, block.size());
+  };
+  const std::string kib(1024, 'a');
+  for (int i = 0; i < 10 * 1024; ++i) chunker.Feed(kib, collect);  // a 10 MB line, 1 KB a read
+  chunker.Feed("\nshort\n" + std::string(2000, 'b') + "\n" + std::string(700, 'c'), collect);
+  chunker.Flush(collect);
+  EXPECT_EQ(seen, std::string(600, 'a') + "\nshort\n" + std::string(600, 'b') + "\n" +
+                      std::string(600, 'c'));
+  EXPECT_LE(largest_block, 601u + 6u + 601u);
 }
 
 TEST(Summary, ReadLimitIsReported) {

@@ -1,6 +1,7 @@
 // Small text helpers the summary's parts share (private to logs/).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace logbucket::logs {
@@ -22,6 +23,14 @@ inline bool StartsWithSpace(std::string_view s) {
 inline std::string_view FirstToken(std::string_view s) {
   size_t end = s.find(' ');
   return end == std::string_view::npos ? s : s.substr(0, end);
+}
+
+// At most `max` bytes, cut at a UTF-8 boundary (so the JSON stays valid) and marked with "…".
+inline std::string Cap(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(s.substr(0, cut)) + "…";
 }
 
 }  // namespace logbucket::logs

@@ -2,6 +2,8 @@
 // chunks. Shared by the analyzer and the searcher, which both scan a block at a time.
 #pragma once
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -9,28 +11,35 @@ namespace logbucket::logs {
 
 class WholeLines {
  public:
+  // With `max_line_bytes` (> 0), every line comes cut to its first max_line_bytes (and its
+  // '\n'), whether it came in one chunk or straddled many: the reader's memory is bounded
+  // however long a line is, and what it reads does not depend on how the chunks fell.
+  explicit WholeLines(size_t max_line_bytes = std::string::npos) : max_line_(max_line_bytes) {}
+
   // Calls on_block(block) for the whole lines `bytes` completes; every block but the one from
   // Flush ends with '\n'.
   template <typename OnBlock>
   void Feed(std::string_view bytes, OnBlock&& on_block) {
-    if (!carry_.empty()) {
+    if (carrying_) {
       size_t nl = bytes.find('\n');
       if (nl == std::string_view::npos) {
-        carry_.append(bytes);
+        Carry(bytes);
         return;
       }
-      carry_.append(bytes.substr(0, nl + 1));
-      on_block(std::string_view(carry_));
+      Carry(bytes.substr(0, nl));
+      carry_.push_back('\n');
+      on_block(std::string_view(carry_));  // one line, already cut
       carry_.clear();
+      carrying_ = false;
       bytes.remove_prefix(nl + 1);
     }
     size_t last_nl = bytes.rfind('\n');
     if (last_nl == std::string_view::npos) {
-      carry_.assign(bytes);
+      Carry(bytes);
       return;
     }
-    on_block(bytes.substr(0, last_nl + 1));
-    carry_.assign(bytes.substr(last_nl + 1));
+    Emit(bytes.substr(0, last_nl + 1), on_block);
+    Carry(bytes.substr(last_nl + 1));
     // A multi-MB line once must not pin its buffer for the rest of the log.
     if (carry_.capacity() > (1u << 20) && carry_.size() < (1u << 16)) carry_.shrink_to_fit();
   }
@@ -38,13 +47,54 @@ class WholeLines {
   // The final line when the log does not end with '\n'.
   template <typename OnBlock>
   void Flush(OnBlock&& on_block) {
-    if (carry_.empty()) return;
+    if (!carrying_) return;
     on_block(std::string_view(carry_));
     carry_.clear();
+    carrying_ = false;
   }
 
  private:
+  // Whole lines, each cut to max_line_ bytes. Cheap when none is longer (most blocks): a line
+  // longer than max_line_ holds an aligned window of max_line_/2 bytes without '\n', so one
+  // memchr per window tells; only a block that has such a window is copied line by line.
+  template <typename OnBlock>
+  void Emit(std::string_view block, OnBlock&& on_block) {
+    if (max_line_ == std::string::npos || block.size() <= max_line_ || !MayHaveLongLine(block)) {
+      on_block(block);
+      return;
+    }
+    cut_.clear();
+    for (size_t pos = 0; pos < block.size();) {
+      size_t nl = block.find('\n', pos);
+      size_t end = nl == std::string_view::npos ? block.size() : nl;
+      cut_.append(block.substr(pos, std::min(end - pos, max_line_)));
+      if (nl != std::string_view::npos) cut_.push_back('\n');
+      pos = end + 1;
+    }
+    on_block(std::string_view(cut_));
+    if (cut_.capacity() > (4u << 20)) std::string().swap(cut_);
+  }
+
+  bool MayHaveLongLine(std::string_view block) const {
+    const size_t window = std::max<size_t>(max_line_ / 2, 1);
+    for (size_t at = 0; at + window <= block.size(); at += window) {
+      if (std::memchr(block.data() + at, '\n', window) == nullptr) return true;
+    }
+    return false;
+  }
+
+  void Carry(std::string_view bytes) {
+    if (bytes.empty()) return;
+    carrying_ = true;
+    if (carry_.size() < max_line_) {
+      carry_.append(bytes.substr(0, max_line_ - carry_.size()));
+    }
+  }
+
+  size_t max_line_;
   std::string carry_;
+  std::string cut_;        // a block with its long lines cut (Emit)
+  bool carrying_ = false;  // a line has begun (carry_ may be empty only if max_line_ is 0)
 };
 
 }  // namespace logbucket::logs

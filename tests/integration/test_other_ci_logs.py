@@ -203,9 +203,13 @@ def test_browser_steps_and_the_timestamps_toggle(server, s3, bucket):
     plain = "org/app/7/latest/go/fullLog.txt"
     s3.put_object(Bucket=bucket, Key=plain, Body=("\n".join(GO) + "\n").encode(),
                   ContentType="text/plain")
+    # A build that prints more groups than the summary keeps (10,000).
+    many = "org/app/7/latest/groups/fullLog.txt"
+    s3.put_object(Bucket=bucket, Key=many, ContentType="text/plain",
+                  Body="".join("::group::g%d\n::endgroup::\n" % i for i in range(10005)).encode())
     os.makedirs(ARTIFACTS, exist_ok=True)
     job = {"github": server.web + "/" + bucket + "/" + key, "plain": server.web + "/" + bucket + "/" + plain,
-           "errorLine": 10, "artifacts": ARTIFACTS}
+           "many": server.web + "/" + bucket + "/" + many, "errorLine": 10, "artifacts": ARTIFACTS}
     r = subprocess.run(["node", "ci_steps_test.mjs", json.dumps(job)], cwd=JS_DIR,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -228,4 +232,6 @@ def test_browser_steps_and_the_timestamps_toggle(server, s3, bucket):
     assert seen["afterReload"]["tsShown"] is True
     assert seen["afterClick"]["tsShown"] is False
     assert seen["plainButtonHidden"] is True
+    assert seen["many"] == {"listed": 10000, "omitted": ["5 more sections not listed"], "last": "g9999"}, \
+        seen["many"]
     assert seen["consoleErrors"] == []

@@ -1,7 +1,8 @@
 // CI logs in the viewer (issue 17) in headless Chromium: a GitHub Actions job's steps as sections
 // with their durations, the failing step open, the CI's timestamps hidden until asked for (the
 // button and "t"), the choice remembered, and the finding's time in the error panel. Called by
-// tests/integration/test_other_ci_logs.py with a JSON job: {github, plain, errorLine, artifacts}.
+// tests/integration/test_other_ci_logs.py with a JSON job: {github, plain, errorLine, artifacts,
+// many}.
 // Prints one JSON line of observations; the Python test asserts on them.
 import { launchChromium } from './browser.mjs';
 
@@ -55,6 +56,17 @@ try {
   await ready(page);
   await page.waitForSelector('#errors li');
   out.plainButtonHidden = await page.evaluate(() => document.getElementById('timestamps').hidden);
+  // A log with more sections than the summary keeps: those kept are listed, the rest counted.
+  if (job.many) {
+    await page.goto(job.many);
+    await ready(page);
+    out.many = await page.evaluate(() => {
+      const items = [...document.querySelectorAll('#sections li')];
+      const omitted = items.filter((li) => li.classList.contains('omitted'));
+      return { listed: items.length - omitted.length, omitted: omitted.map((li) => li.textContent),
+        last: items.length > 1 ? items[items.length - 2].querySelector('a').textContent : null };
+    });
+  }
 } catch (e) {
   out.exception = String(e && e.stack || e);
 } finally {

@@ -530,7 +530,7 @@
       }
     }).catch(() => {}).finally(() => { main.dataset.recurring = '1'; });
   }
-  function showSections(list) {
+  function showSections(list, omitted) {
     sections = list;
     const ol = document.getElementById('sections');
     ol.textContent = '';
@@ -559,6 +559,13 @@
         ev.preventDefault(); selection = { a: s.begin_line, b: s.begin_line };
         current = s.begin_line; revealLine(s.begin_line);
       });
+      ol.appendChild(li);
+    }
+    if (omitted) {
+      // A log with more sections than the summary keeps (or nested deeper): say so.
+      const li = document.createElement('li');
+      li.className = 'omitted';
+      li.textContent = plural(omitted, 'more section', 'more sections') + ' not listed';
       ol.appendChild(li);
     }
     collapsed.sort((x, y) => x[0] - y[0]);
@@ -800,7 +807,7 @@
       return fetch(src + '?errors').then((r) => r.json()).then((s) => {
         // Folding sections moves rows: keep the linked line, or else the top line, in view.
         const top = rowToLine(topRow());
-        showSections(s.sections || []);
+        showSections(s.sections || [], s.sections_omitted || 0);
         const sel = parseHash();
         if (sel && selection && sel.a === selection.a) revealLine(sel.a);
         else scrollToRow(lineToRow(top));
