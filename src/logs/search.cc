@@ -105,7 +105,11 @@ struct Searcher::Impl {
   std::unique_ptr<RE2> re;  // null: case-sensitive literal, found with memchr + memcmp
   size_t rare_at = 0;       // the literal's least common byte
   size_t pair_at = 0;       // its second least common one (another position, if any)
-  WholeLines chunker;
+  // A line longer than a read (4 MB in the viewer) is searched in its first 8 MB: a search
+  // holds no more of a line than that, however long the line (the viewer shows 256 KB of it).
+  WholeLines chunker{kMaxSearchedLineBytes, WholeLines::Cut::kCarriedLines};
+  uint64_t block_dropped = 0;  // what the block being searched lost to the cut (its last line)
+  size_t block_size = 0;
   SearchResult result;
   uint64_t lines_done = 0;    // complete lines consumed (when counting)
   uint64_t block_offset = 0;  // absolute offset of the next block
@@ -280,7 +284,7 @@ struct Searcher::Impl {
     stopped = true;
     result.truncated = true;
     if (query.count_lines) result.next_line = query.first_line + lines_done;
-    result.next_offset = base + line_end;
+    result.next_offset = base + line_end + (line_end >= block_size ? block_dropped : 0);
     return false;
   }
 
@@ -347,7 +351,9 @@ struct Searcher::Impl {
   void ProcessBlock(std::string_view block) {
     if (stopped) return;
     const uint64_t base = block_offset;
-    block_offset += block.size();
+    block_dropped = chunker.dropped();
+    block_size = block.size();
+    block_offset += block.size() + block_dropped;
     if (query.raw_bytes || !HasEsc(block, 0, block.size())) {
       SearchRaw(block, 0, base);
       return;

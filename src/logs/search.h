@@ -19,6 +19,10 @@
 
 namespace logbucket::logs {
 
+// A line is searched in its first 8 MB (when fed in pieces smaller than that, as the viewer
+// does: a longer line straddles them).
+inline constexpr size_t kMaxSearchedLineBytes = 8 << 20;
+
 struct SearchQuery {
   std::string pattern;
   bool regex = false;

@@ -457,6 +457,42 @@ std::vector<uint64_t> Find(std::string_view log, const SearchQuery& q, size_t st
   return (*searcher)->Finish().lines;
 }
 
+// A line longer than the pieces it is fed in is searched in its first kMaxSearchedLineBytes
+// (a search held the whole line before: a 300 MB line cost 554 MB), and the offsets after it
+// stay those of the stored bytes.
+TEST(Search, ALongLineIsSearchedToItsCutAndOffsetsStayTrue) {
+  const size_t mib = 1 << 20;
+  std::string first(10 * mib, 'x'), second(10 * mib, 'y');
+  first.replace(mib, 6, "needle");                           // within the cut: found
+  second.replace(kMaxSearchedLineBytes + mib, 6, "needle");  // past it: not
+  const std::string log = "short\n" + first + "\n" + second + "\nneedle at the end\n";
+  for (bool regex : {false, true}) {
+    for (bool count : {true, false}) {
+      SearchQuery q{regex ? "ne+dle" : "needle"};
+      q.regex = regex;
+      q.count_lines = count;
+      auto searcher = Searcher::Create(q).value();
+      for (size_t at = 0; at < log.size(); at += 64 * 1024)
+        searcher->Feed(log.substr(at, 64 * 1024));
+      SearchResult r = searcher->Finish();
+      if (count) {
+        EXPECT_EQ(r.lines, (std::vector<uint64_t>{2, 4})) << regex;
+      }
+      EXPECT_EQ(r.offsets, (std::vector<uint64_t>{6, 6 + first.size() + 1 + second.size() + 1}))
+          << regex << count;
+    }
+  }
+  // Stopped at the long line: the search continues after its true end.
+  SearchQuery q{"needle"};
+  q.count_lines = false;
+  q.max_matches = 1;
+  auto searcher = Searcher::Create(q).value();
+  for (size_t at = 0; at < log.size(); at += 64 * 1024) searcher->Feed(log.substr(at, 64 * 1024));
+  SearchResult r = searcher->Finish();
+  EXPECT_TRUE(r.truncated);
+  EXPECT_EQ(r.next_offset, 6 + first.size() + 1);
+}
+
 TEST(Search, LiteralRegexCaseAndContinuation) {
   std::string log = "alpha\nBeta beta\ngamma\r\nbeta\nlast beta";
   EXPECT_EQ(Find(log, {"beta"}), (std::vector<uint64_t>{2, 4, 5}));

@@ -11,10 +11,22 @@ namespace logbucket::logs {
 
 class WholeLines {
  public:
-  // With `max_line_bytes` (> 0), every line comes cut to its first max_line_bytes (and its
-  // '\n'), whether it came in one chunk or straddled many: the reader's memory is bounded
-  // however long a line is, and what it reads does not depend on how the chunks fell.
-  explicit WholeLines(size_t max_line_bytes = std::string::npos) : max_line_(max_line_bytes) {}
+  enum class Cut {
+    // Every line comes cut to its first max_line_bytes (and its '\n'), whether it came in one
+    // chunk or straddled many: what the reader reads does not depend on how the chunks fell.
+    kEveryLine,
+    // Only a line that straddles chunks is cut (a line within one chunk is passed on in place,
+    // so a reader that reports byte offsets keeps them; dropped() says how many bytes the cut
+    // line lost). With max_line_bytes at least the chunk size, that is every longer line.
+    kCarriedLines,
+  };
+
+  // With `max_line_bytes` (> 0), the reader's memory is bounded however long a line is.
+  explicit WholeLines(size_t max_line_bytes = std::string::npos, Cut cut = Cut::kEveryLine)
+      : max_line_(max_line_bytes), cut_mode_(cut) {}
+
+  // During on_block: the bytes the block's (one, carried) line lost to the cut; 0 otherwise.
+  uint64_t dropped() const { return dropped_; }
 
   // Calls on_block(block) for the whole lines `bytes` completes; every block but the one from
   // Flush ends with '\n'.
@@ -31,6 +43,7 @@ class WholeLines {
       on_block(std::string_view(carry_));  // one line, already cut
       carry_.clear();
       carrying_ = false;
+      dropped_ = 0;
       bytes.remove_prefix(nl + 1);
     }
     size_t last_nl = bytes.rfind('\n');
@@ -51,6 +64,7 @@ class WholeLines {
     on_block(std::string_view(carry_));
     carry_.clear();
     carrying_ = false;
+    dropped_ = 0;
   }
 
  private:
@@ -59,7 +73,7 @@ class WholeLines {
   // memchr per window tells; only a block that has such a window is copied line by line.
   template <typename OnBlock>
   void Emit(std::string_view block, OnBlock&& on_block) {
-    if (max_line_ == std::string::npos || block.size() <= max_line_ || !MayHaveLongLine(block)) {
+    if (cut_mode_ == Cut::kCarriedLines || block.size() <= max_line_ || !MayHaveLongLine(block)) {
       on_block(block);
       return;
     }
@@ -86,12 +100,14 @@ class WholeLines {
   void Carry(std::string_view bytes) {
     if (bytes.empty()) return;
     carrying_ = true;
-    if (carry_.size() < max_line_) {
-      carry_.append(bytes.substr(0, max_line_ - carry_.size()));
-    }
+    size_t room = carry_.size() < max_line_ ? max_line_ - carry_.size() : 0;
+    carry_.append(bytes.substr(0, room));
+    if (bytes.size() > room) dropped_ += bytes.size() - room;
   }
 
   size_t max_line_;
+  Cut cut_mode_;
+  uint64_t dropped_ = 0;  // of the line being carried
   std::string carry_;
   std::string cut_;        // a block with its long lines cut (Emit)
   bool carrying_ = false;  // a line has begun (carry_ may be empty only if max_line_ is 0)
