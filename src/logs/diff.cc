@@ -34,10 +34,11 @@ uint64_t LineKey(std::string_view raw, size_t max_bytes, std::string& holder) {
   return MaskedHash(text);
 }
 
-// Calls fn(line) for each line of the bytes (without its '\n'); stops when fn returns false.
+// Calls fn(line) for each line of the bytes (without its '\n'), cut to `max_line_bytes` (a
+// line straddling reads is never held whole); stops when fn returns false.
 template <typename Fn>
-Status ForEachLine(platform::RandomAccessBytes& bytes, Fn&& fn) {
-  WholeLines chunker;
+Status ForEachLine(platform::RandomAccessBytes& bytes, size_t max_line_bytes, Fn&& fn) {
+  WholeLines chunker(max_line_bytes);
   bool more = true;
   auto block = [&](std::string_view b) {
     size_t pos = 0;
@@ -63,7 +64,9 @@ Result<LineDiff> DiffAgainst(platform::RandomAccessBytes& log, platform::RandomA
   LineDiff diff;
   std::vector<uint64_t> known;
   std::string holder;
-  LB_RETURN_IF_ERROR(ForEachLine(base, [&](std::string_view line) {
+  // One byte past what LineKey compares: a '\r' there is dropped as a line's last byte is.
+  const size_t cut = options.max_line_bytes + 1;
+  LB_RETURN_IF_ERROR(ForEachLine(base, cut, [&](std::string_view line) {
     if (diff.base_lines >= options.max_base_lines) {
       diff.base_truncated = true;
       return false;
@@ -81,7 +84,7 @@ Result<LineDiff> DiffAgainst(platform::RandomAccessBytes& log, platform::RandomA
   known.erase(std::unique(known.begin(), known.end()), known.end());
   known.shrink_to_fit();
 
-  LB_RETURN_IF_ERROR(ForEachLine(log, [&](std::string_view line) {
+  LB_RETURN_IF_ERROR(ForEachLine(log, cut, [&](std::string_view line) {
     uint64_t n = ++diff.lines;
     if (std::binary_search(known.begin(), known.end(),
                            LineKey(line, options.max_line_bytes, holder))) {

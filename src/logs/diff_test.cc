@@ -82,6 +82,20 @@ TEST(Diff, OnlyTheNewLinesWithTheirContext) {
   EXPECT_EQ(diff->shown[0], std::make_pair(uint64_t{1}, uint64_t{100}));
 }
 
+// Lines are compared by their first max_line_bytes; a 10 MB line (longer than a read) is the
+// same line in both logs whatever follows its first bytes, and is never held whole.
+TEST(Diff, LongLinesAreComparedByTheirFirstBytes) {
+  const std::string long_green = "cmd " + std::string(10 << 20, 'a');
+  const std::string long_failed = "cmd " + std::string(5 << 20, 'a') + "different after the cut";
+  auto base = Bytes("start\n" + long_green + "\nend\n");
+  auto log = Bytes("start\n" + long_failed + "\n\x1b[31merror: new\x1b[0m\r\nend\n");
+  auto diff = DiffAgainst(log, base);
+  ASSERT_TRUE(diff) << diff.error().ToString();
+  EXPECT_EQ(diff->lines, 4u);
+  EXPECT_EQ(diff->base_lines, 3u);
+  EXPECT_EQ(diff->new_lines, 1u);
+}
+
 TEST(Diff, TheGreenLogsMemoryIsBounded) {
   std::string green;
   for (int i = 0; i < 1000; ++i)
