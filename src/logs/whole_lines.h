@@ -1,5 +1,5 @@
 // Internal: turns chunks of any size into blocks of whole lines, carrying a line that straddles
-// chunks. Shared by the analyzer and the searcher, which both scan a block at a time.
+// chunks. Shared by the analyzer, the searcher and the diff, which scan a block at a time.
 #pragma once
 
 #include <algorithm>
