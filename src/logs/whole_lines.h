@@ -21,7 +21,7 @@ class WholeLines {
     kCarriedLines,
   };
 
-  // With `max_line_bytes` (> 0), the reader's memory is bounded however long a line is.
+  // With `max_line_bytes` (at least 1), the reader's memory is bounded however long a line is.
   explicit WholeLines(size_t max_line_bytes = std::string::npos, Cut cut = Cut::kEveryLine)
       : max_line_(max_line_bytes), cut_mode_(cut) {}
 
@@ -32,7 +32,7 @@ class WholeLines {
   // Flush ends with '\n'.
   template <typename OnBlock>
   void Feed(std::string_view bytes, OnBlock&& on_block) {
-    if (carrying_) {
+    if (!carry_.empty()) {
       size_t nl = bytes.find('\n');
       if (nl == std::string_view::npos) {
         Carry(bytes);
@@ -42,7 +42,6 @@ class WholeLines {
       carry_.push_back('\n');
       on_block(std::string_view(carry_));  // one line, already cut
       carry_.clear();
-      carrying_ = false;
       dropped_ = 0;
       bytes.remove_prefix(nl + 1);
     }
@@ -60,10 +59,9 @@ class WholeLines {
   // The final line when the log does not end with '\n'.
   template <typename OnBlock>
   void Flush(OnBlock&& on_block) {
-    if (!carrying_) return;
+    if (carry_.empty()) return;
     on_block(std::string_view(carry_));
     carry_.clear();
-    carrying_ = false;
     dropped_ = 0;
   }
 
@@ -98,8 +96,6 @@ class WholeLines {
   }
 
   void Carry(std::string_view bytes) {
-    if (bytes.empty()) return;
-    carrying_ = true;
     size_t room = carry_.size() < max_line_ ? max_line_ - carry_.size() : 0;
     carry_.append(bytes.substr(0, room));
     if (bytes.size() > room) dropped_ += bytes.size() - room;
@@ -109,8 +105,7 @@ class WholeLines {
   Cut cut_mode_;
   uint64_t dropped_ = 0;  // of the line being carried
   std::string carry_;
-  std::string cut_;        // a block with its long lines cut (Emit)
-  bool carrying_ = false;  // a line has begun (carry_ may be empty only if max_line_ is 0)
+  std::string cut_;  // a block with its long lines cut (Emit)
 };
 
 }  // namespace logbucket::logs

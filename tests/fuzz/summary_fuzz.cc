@@ -37,7 +37,7 @@ void Check(const logbucket::logs::Summary& s) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   // A line is read to a cut (64 KB by default, longer than any input here): half the inputs
-  // get a cut of 512-767 bytes instead, so that cutting, whole and in pieces, is reached too.
+  // get a cut of 512-639 bytes instead, so that cutting, whole and in pieces, is reached too.
   logbucket::logs::AnalyzerOptions options;
   if (size > 1 && (data[1] & 1) != 0) options.max_classified_line_bytes = 512 + data[1] / 2;
   logbucket::logs::Summary whole = logbucket::logs::Summarize(text, options);
